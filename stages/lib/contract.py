@@ -1,0 +1,116 @@
+"""The stage contract: kept records, rejected records with reasons, metrics.
+
+Every stage ends by calling `write_stage_outputs`, which
+- checks the invariant rows_in == rows_kept + sum(rows_dropped),
+- sorts both frames by `id` (then reason and detail) so output is deterministic,
+- writes `<out_dir>/records.parquet`, `<out_dir>/rejected.parquet` and the
+  metrics JSON atomically.
+
+Filters follow datatrove's shape: a `Filter` names a reason code and a boolean
+polars expression that is true for rows to drop. `split_by_filters` applies a
+list of them in order (the first matching reason wins) in one vectorised pass,
+so counting and rejected-output writing live here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from stages.lib.errors import StageError
+from stages.lib.io import write_json, write_parquet
+from stages.lib.record import RECORD_SCHEMA, REJECTED_SCHEMA
+
+
+@dataclass(frozen=True)
+class Filter:
+    """Drop rows where `drop_when` is true, with `reason` and a `detail` text."""
+
+    reason: str
+    drop_when: pl.Expr
+    detail: pl.Expr = field(default_factory=lambda: pl.lit(""))
+
+
+def split_by_filters(frame: pl.DataFrame, filters: list[Filter]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Return (kept, rejected); each rejected row carries the first matching reason."""
+    if not filters or frame.is_empty():
+        return frame, frame.head(0).with_columns(
+            pl.lit(None, pl.String).alias("reason"), pl.lit(None, pl.String).alias("detail")
+        )
+    reason: pl.Expr = pl.lit(None, dtype=pl.String)
+    detail: pl.Expr = pl.lit(None, dtype=pl.String)
+    for flt in reversed(filters):
+        drop = flt.drop_when.fill_null(False)
+        reason = pl.when(drop).then(pl.lit(flt.reason)).otherwise(reason)
+        detail = pl.when(drop).then(flt.detail.cast(pl.String)).otherwise(detail)
+    tagged = frame.with_columns(reason.alias("reason"), detail.alias("detail"))
+    kept = tagged.filter(pl.col("reason").is_null()).drop("reason", "detail")
+    rejected = tagged.filter(pl.col("reason").is_not_null())
+    return kept, rejected
+
+
+def rows_dropped(rejected: pl.DataFrame) -> dict[str, int]:
+    if rejected.is_empty():
+        return {}
+    counts = rejected.group_by("reason").len().sort("reason")
+    return {row["reason"]: int(row["len"]) for row in counts.iter_rows(named=True)}
+
+
+def check_invariant(stage: str, rows_in: int, rows_kept: int, dropped: dict[str, int]) -> None:
+    total = rows_kept + sum(dropped.values())
+    if rows_in != total:
+        raise StageError(
+            f"{stage}: rows_in ({rows_in}) != rows_kept ({rows_kept}) + rows_dropped ({total - rows_kept}); "
+            "a record was lost or duplicated"
+        )
+
+
+def sort_for_output(frame: pl.DataFrame, *, rejected: bool) -> pl.DataFrame:
+    keys = ["id", "reason", "detail"] if rejected else ["id"]
+    return frame.sort(keys, nulls_last=True, maintain_order=True)
+
+
+def conform(frame: pl.DataFrame, schema: pl.Schema, extra: tuple[str, ...] = ()) -> pl.DataFrame:
+    """Select the contract columns in schema order (plus stage-specific `extra` columns)."""
+    missing = [name for name in schema.names() if name not in frame.columns]
+    if missing:
+        raise StageError(f"internal: frame lacks contract columns {missing}")
+    return frame.select(
+        *[pl.col(name).cast(dtype) for name, dtype in schema.items()],
+        *[pl.col(name) for name in extra],
+    )
+
+
+def write_stage_outputs(
+    stage: str,
+    out_dir: str | Path,
+    metrics_path: str | Path,
+    *,
+    kept: pl.DataFrame,
+    rejected: pl.DataFrame,
+    rows_in: int,
+    started: float,
+    extra_columns: tuple[str, ...] = (),
+    extra_metrics: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Check the invariant, then write records, rejected rows and metrics atomically."""
+    kept = sort_for_output(conform(kept, RECORD_SCHEMA, extra_columns), rejected=False)
+    rejected = sort_for_output(conform(rejected, REJECTED_SCHEMA, extra_columns), rejected=True)
+    dropped = rows_dropped(rejected)
+    check_invariant(stage, rows_in, kept.height, dropped)
+    out_dir = Path(out_dir)
+    write_parquet(kept, out_dir / "records.parquet")
+    write_parquet(rejected, out_dir / "rejected.parquet")
+    metrics: dict[str, Any] = {
+        "rows_in": rows_in,
+        "rows_kept": kept.height,
+        "rows_dropped": dropped,
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+    metrics.update(extra_metrics or {})
+    write_json(metrics, metrics_path)
+    return metrics

@@ -1,0 +1,74 @@
+"""The stage contract helper: invariant, filters, deterministic atomic writes."""
+
+import json
+
+import polars as pl
+import pytest
+
+from stages.lib.contract import Filter, check_invariant, split_by_filters, write_stage_outputs
+from stages.lib.errors import StageError
+from stages.lib.record import RECORD_SCHEMA, empty_rejected, records_frame
+from tests.lib.test_record import sample_row
+
+
+def frame_of(n: int) -> pl.DataFrame:
+    rows = []
+    for i in range(n):
+        row = sample_row()
+        rows.append(row | {"id": f"zhihu-{i:016x}", "output": "答" * i})
+    return records_frame(rows)
+
+
+def test_invariant_holds_and_breaks_with_a_clear_message():
+    check_invariant("clean", 5, 3, {"clean_too_short": 2})
+    with pytest.raises(StageError, match=r"clean: rows_in \(5\) != rows_kept \(3\) \+ rows_dropped \(1\)"):
+        check_invariant("clean", 5, 3, {"clean_too_short": 1})
+
+
+def test_split_by_filters_first_reason_wins_and_nothing_is_lost():
+    frame = frame_of(6)
+    filters = [
+        Filter("clean_empty_output", pl.col("output").str.len_chars() == 0, pl.lit("output is empty")),
+        Filter("clean_too_short", pl.col("output").str.len_chars() < 3,
+               pl.format("output has {} chars", pl.col("output").str.len_chars())),
+    ]
+    kept, rejected = split_by_filters(frame, filters)
+    assert kept.height + rejected.height == 6
+    assert kept["id"].to_list() == [f"zhihu-{i:016x}" for i in (3, 4, 5)]
+    assert rejected.select("reason", "detail").rows() == [
+        ("clean_empty_output", "output is empty"),
+        ("clean_too_short", "output has 1 chars"),
+        ("clean_too_short", "output has 2 chars"),
+    ]
+
+
+def test_outputs_are_byte_identical_across_runs_and_sorted(tmp_path):
+    frame = frame_of(5)
+    shuffled = frame.sample(fraction=1.0, shuffle=True, seed=7)
+    for name, data in (("a", frame), ("b", shuffled)):
+        write_stage_outputs("t", tmp_path / name, tmp_path / f"{name}.json", kept=data,
+                            rejected=empty_rejected(), rows_in=5, started=0.0)
+    for file in ("records.parquet", "rejected.parquet"):
+        assert (tmp_path / "a" / file).read_bytes() == (tmp_path / "b" / file).read_bytes()
+    written = pl.read_parquet(tmp_path / "b" / "records.parquet")
+    assert written.schema == RECORD_SCHEMA
+    assert written["id"].to_list() == sorted(frame["id"].to_list())
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["records.parquet", "rejected.parquet"]
+
+
+def test_metrics_file_has_the_contract_keys(tmp_path):
+    frame = frame_of(4)
+    kept, rejected = split_by_filters(frame, [Filter("clean_too_short", pl.col("output").str.len_chars() < 2)])
+    write_stage_outputs("t", tmp_path / "out", tmp_path / "m.json", kept=kept, rejected=rejected,
+                        rows_in=4, started=0.0, extra_metrics={"pii": {"phone": 0}})
+    metrics = json.loads((tmp_path / "m.json").read_text())
+    assert metrics["rows_in"] == 4 and metrics["rows_kept"] == 2
+    assert metrics["rows_dropped"] == {"clean_too_short": 2}
+    assert isinstance(metrics["seconds"], float) and metrics["pii"] == {"phone": 0}
+
+
+def test_write_refuses_to_lose_a_row(tmp_path):
+    with pytest.raises(StageError, match="a record was lost or duplicated"):
+        write_stage_outputs("t", tmp_path / "out", tmp_path / "m.json", kept=frame_of(3),
+                            rejected=empty_rejected(), rows_in=4, started=0.0)
+    assert not (tmp_path / "out" / "records.parquet").exists()

@@ -33,6 +33,7 @@ def write_cqia(path: Path) -> Path:
         jsonl_line(GOOD | {"answer_from": "robot"}),
         jsonl_line(GOOD | {"domain": "通用"}),
         jsonl_line(GOOD | {"metadata": "qid:1, aid:2", "copyright": "CC BY"}),
+        jsonl_line(GOOD | {"answer_from": "expert"}),
     ]
     path.write_bytes(b"\n".join(lines) + b"\n")
     return path
@@ -51,17 +52,17 @@ def test_cqia_lines_are_kept_or_rejected_with_reason_and_line(tmp_path):
     kept, rejected, metrics = run_scrape(tmp_path, {"kind": "cqia_jsonl", "path": str(path), "license": "CC0",
                                                     "fetched_at": "2026-11-01"})
     assert kept.schema == RECORD_SCHEMA and rejected.schema == REJECTED_SCHEMA
-    assert metrics["rows_in"] == 8  # the blank line is not a record
-    assert metrics["rows_kept"] == 2
+    assert metrics["rows_in"] == 9  # the blank line is not a record
+    assert metrics["rows_kept"] == 3
     assert metrics["rows_dropped"] == {
         "scrape_invalid_json": 1, "scrape_invalid_utf8": 1, "scrape_invalid_value": 1,
         "scrape_schema_mismatch": 1, "scrape_wrong_type": 2,
     }
     by_line = {row["source_uri"].rsplit(":", 1)[1]: row for row in rejected.iter_rows(named=True)}
     assert by_line["3"]["reason"] == "scrape_invalid_json"
-    assert by_line["3"]["detail"].startswith(f"{path.as_posix()}:3: line 3: invalid JSON at column")
-    assert by_line["4"]["detail"].endswith("line 4: field 'human_verified' must be bool, got str")
-    assert by_line["5"]["detail"].startswith(f"{path.as_posix()}:5: line 5: invalid UTF-8 at byte")
+    assert by_line["3"]["detail"].startswith(f"{path.as_posix()}:3: invalid JSON at column")
+    assert by_line["4"]["detail"].endswith(":4: field 'human_verified' must be bool, got str")
+    assert by_line["5"]["detail"].startswith(f"{path.as_posix()}:5: invalid UTF-8 at byte")
     assert by_line["6"]["detail"].endswith("missing fields ['copyright'], unknown fields []")
     assert by_line["8"]["detail"].endswith("field 'domain' must be list, got str")
     first = kept.filter(pl.col("source_uri").str.ends_with(":1")).row(0, named=True)
@@ -71,6 +72,9 @@ def test_cqia_lines_are_kept_or_rejected_with_reason_and_line(tmp_path):
     assert first["transforms"] == ["scrape:placeholder_to_empty"]
     last = kept.filter(pl.col("source_uri").str.ends_with(":9")).row(0, named=True)
     assert last["metadata"] == "qid:1, aid:2" and last["transforms"] == []
+    expert = kept.filter(pl.col("source_uri").str.ends_with(":10")).row(0, named=True)
+    assert expert["answer_from"] == "human"
+    assert expert["transforms"] == ["scrape:placeholder_to_empty", "scrape:answer_from_expert_to_human"]
 
 
 def test_raw_sha256_is_the_hash_of_the_line_bytes(tmp_path):
@@ -176,7 +180,7 @@ def test_cli_success_prints_counts(tmp_path):
     params = write_params(tmp_path, {"zhihu": {"kind": "cqia_jsonl", "path": str(path)}})
     result = invoke(params, tmp_path, "zhihu")
     assert result.exit_code == 0, result.output
-    assert result.output == "scrape[zhihu]: 8 in, 2 kept, 6 rejected\n"
+    assert result.output == "scrape[zhihu]: 9 in, 3 kept, 6 rejected\n"
 
 
 @pytest.mark.parametrize(

@@ -4,12 +4,13 @@ Each non-blank line is one record with the published fields (instruction,
 input, output, task_type{major,minor}, domain, metadata, answer_from,
 human_verified, copyright). A line is kept when it decodes as UTF-8, parses as
 a JSON object, has exactly those fields and each has the published type.
-Otherwise it is rejected with the line number and one of:
+Otherwise it is rejected, its `detail` starting with `file:line`, with one of:
 `scrape_invalid_utf8`, `scrape_invalid_json`, `scrape_schema_mismatch`
 (missing or unknown fields), `scrape_wrong_type`, `scrape_invalid_value`.
 Blank lines are not records and are skipped.
 
-The dump's placeholders for "no metadata" / "no copyright information" become
+`answer_from: "expert"` (used by the published human_value subset) is read
+as `human`, noted as `scrape:answer_from_expert_to_human`. The dump's placeholders for "no metadata" / "no copyright information" become
 empty strings, noted in `transforms` as `scrape:placeholder_to_empty`.
 With network, `iter_hub_lines` reads the same records from the Hugging Face
 dataset `m-a-p/COIG-CQIA` so they go through the same parser.
@@ -39,6 +40,8 @@ FIELDS: dict[str, type | tuple[type, ...]] = {
 }
 PLACEHOLDERS = {"暂无元数据信息", "暂无版权及作者信息", "暂无"}
 HUB_DATASET = "m-a-p/COIG-CQIA"
+# The published human_value subset marks expert-written answers "expert": a human answer.
+ANSWER_FROM_ALIASES = {"expert": "human"}
 
 
 class RecordProblem(Exception):
@@ -68,10 +71,13 @@ def content_from_object(obj: Any) -> Content:
     task = obj["task_type"]
     if set(task) != {"major", "minor"}:
         raise RecordProblem("scrape_schema_mismatch", f"task_type must have keys major and minor, got {sorted(task)}")
-    if obj["answer_from"] not in ("human", "llm"):
+    answer_from = ANSWER_FROM_ALIASES.get(obj["answer_from"], obj["answer_from"])
+    if answer_from not in ("human", "llm"):
         raise RecordProblem("scrape_invalid_value", f"answer_from must be 'human' or 'llm', got {obj['answer_from']!r}")
     metadata, copyright_ = obj["metadata"], obj["copyright"]
     transforms = ["scrape:placeholder_to_empty"] if {metadata, copyright_} & PLACEHOLDERS else []
+    if answer_from != obj["answer_from"]:
+        transforms.append(f"scrape:answer_from_{obj['answer_from']}_to_{answer_from}")
     return Content(
         instruction=obj["instruction"],
         input=obj["input"],
@@ -80,7 +86,7 @@ def content_from_object(obj: Any) -> Content:
         minor=_str_list("task_type.minor", task["minor"]),
         domain=_str_list("domain", obj["domain"]),
         metadata="" if metadata in PLACEHOLDERS else metadata,
-        answer_from=obj["answer_from"],
+        answer_from=answer_from,
         human_verified=obj["human_verified"],
         copyright="" if copyright_ in PLACEHOLDERS else copyright_,
         transforms=transforms,
@@ -99,14 +105,14 @@ def parse_line(raw: bytes) -> Content:
     return content_from_object(obj)
 
 
-def parse_lines(lines: Iterable[tuple[Captured, int]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Parse (capture, line number) pairs into kept rows and rejected rows."""
+def parse_lines(lines: Iterable[Captured]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Parse captured lines (their uri names file and line) into kept rows and rejected rows."""
     kept, rejected = [], []
-    for cap, line_no in lines:
+    for cap in lines:
         try:
             kept.append(record_row(cap, parse_line(cap.raw)))
         except RecordProblem as problem:
-            rejected.append(rejected_row(cap, problem.reason, f"{cap.uri}: line {line_no}: {problem.detail}"))
+            rejected.append(rejected_row(cap, problem.reason, f"{cap.uri}: {problem.detail}"))
     return kept, rejected
 
 
@@ -114,7 +120,7 @@ def subset_for(cfg: SourceConfig, file: Path) -> str:
     return cfg.subset or file.stem.lower().replace("-", "_")
 
 
-def iter_file_lines(cfg: SourceConfig, files: list[Path]) -> Iterator[tuple[Captured, int]]:
+def iter_file_lines(cfg: SourceConfig, files: list[Path]) -> Iterator[Captured]:
     """Yield every non-blank line of every file as a capture keyed by file name + line."""
     for file in files:
         with open(file, "rb") as handle:
@@ -122,17 +128,14 @@ def iter_file_lines(cfg: SourceConfig, files: list[Path]) -> Iterator[tuple[Capt
                 raw = raw.rstrip(b"\r\n")
                 if not raw.strip():
                     continue
-                yield (
-                    Captured(
-                        origin=cfg.name,
-                        source=subset_for(cfg, file),
-                        key=f"{file.name}:{line_no}",
-                        uri=f"{file.as_posix()}:{line_no}",
-                        raw=raw,
-                        license=cfg.license,
-                        fetched_at=cfg.fetched_at,
-                    ),
-                    line_no,
+                yield Captured(
+                    origin=cfg.name,
+                    source=subset_for(cfg, file),
+                    key=f"{file.name}:{line_no}",
+                    uri=f"{file.as_posix()}:{line_no}",
+                    raw=raw,
+                    license=cfg.license,
+                    fetched_at=cfg.fetched_at,
                 )
 
 

@@ -1,0 +1,118 @@
+"""Stage `evaluate`: per-task multiple-choice accuracy of a model by option log-likelihood.
+
+Reads task files (MMLU / CMMLU / C-Eval CSV layouts, see stages/evalkit/tasks.py)
+from `--tasks`, scores every question with the model in `--model` (a local
+directory or a hub id), and writes:
+- `--metrics` JSON: {"overall": accuracy over all questions, "tasks": {subject: accuracy},
+  "questions": n, "continuation": mode};
+- `--plots` directory: `tasks.csv` (task, accuracy) for `dvc plots show`, and
+  `predictions.jsonl` (one line per question: where, subject, answer, predicted, logliks).
+
+Example:
+    python -m stages.evaluate --model models/sft --tasks data/sample/eval \\
+        --metrics metrics/eval.json --plots reports/eval
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+
+from stages.evalkit.scoring import CONTINUATIONS, Scored, accuracy, score_questions
+from stages.evalkit.tasks import load_tasks
+from stages.lib.errors import clear_errors
+from stages.lib.io import write_json, write_text
+from stages.lib.params import load_section, require_keys
+
+
+@dataclass(frozen=True)
+class EvaluateParams:
+    continuation: str = "letter"
+    batch_size: int = 16
+    subjects: list[str] | None = None
+    threads: int = 2
+
+
+def parse_params(raw: Any) -> EvaluateParams:
+    where = "params.yaml: evaluate"
+    require_keys(where, raw, set(EvaluateParams.__dataclass_fields__), set())
+    params = EvaluateParams(**raw)
+    if params.continuation not in CONTINUATIONS:
+        raise ValueError(f"{where}.continuation: must be one of {', '.join(CONTINUATIONS)}, got {params.continuation!r}")
+    if not isinstance(params.batch_size, int) or params.batch_size < 1:
+        raise ValueError(f"{where}.batch_size: must be a positive integer")
+    return params
+
+
+def load_model(model_path: str, threads: int):
+    """Load a causal LM and its tokenizer from a local directory or a hub id (float32, eval mode)."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    torch.set_num_threads(threads)
+    tokenizer = AutoTokenizer.from_pretrained(model_path)
+    model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32)
+    model.eval()
+    return model, tokenizer
+
+
+def evaluation_metrics(by_task: dict[str, list[Scored]], continuation: str) -> dict[str, Any]:
+    every = [s for scored in by_task.values() for s in scored]
+    return {
+        "overall": accuracy(every),
+        "tasks": {task: accuracy(scored) for task, scored in by_task.items()},
+        "questions": len(every),
+        "continuation": continuation,
+    }
+
+
+def predictions_jsonl(by_task: dict[str, list[Scored]]) -> str:
+    lines = []
+    for scored in by_task.values():
+        for s in scored:
+            lines.append(json.dumps({"where": s.question.where, "subject": s.question.subject,
+                                     "answer": s.question.answer, "predicted": s.predicted,
+                                     "logliks": [round(x, 4) for x in s.logliks]}, ensure_ascii=False))
+    return "\n".join(lines) + "\n"
+
+
+def evaluate(model_path: str, tasks_dir: Path, params: EvaluateParams, metrics_path: Path, plots_dir: Path) -> dict:
+    started = time.perf_counter()
+    tasks = load_tasks(tasks_dir, params.subjects)
+    model, tokenizer = load_model(model_path, params.threads)
+    by_task = {task: score_questions(model, tokenizer, qs, params.continuation, params.batch_size)
+               for task, qs in tasks.items()}
+    metrics = evaluation_metrics(by_task, params.continuation)
+    rows = "".join(f"{task},{acc}\n" for task, acc in metrics["tasks"].items())
+    write_text("task,accuracy\n" + rows, plots_dir / "tasks.csv")
+    write_text(predictions_jsonl(by_task), plots_dir / "predictions.jsonl")
+    write_json({**metrics, "seconds": round(time.perf_counter() - started, 3)}, metrics_path)
+    return metrics
+
+
+@click.command(help=__doc__.split("\n\n")[0])
+@click.option("--model", "model_path", required=True, help="Model directory or hub id.")
+@click.option("--tasks", "tasks_dir", required=True, type=click.Path(path_type=Path), help="Directory of task CSVs.")
+@click.option("--params", "params_path", default="params.yaml", show_default=True)
+@click.option("--metrics", "metrics_path", required=True, type=click.Path(path_type=Path))
+@click.option("--plots", "plots_dir", required=True, type=click.Path(path_type=Path))
+@clear_errors
+def cli(model_path: str, tasks_dir: Path, params_path: str, metrics_path: Path, plots_dir: Path) -> None:
+    """Example: python -m stages.evaluate --model models/sft --tasks data/sample/eval
+    --metrics metrics/eval.json --plots reports/eval"""
+    params = parse_params(load_section("evaluate", params_path))
+    metrics = evaluate(model_path, tasks_dir, params, metrics_path, plots_dir)
+    click.echo(f"evaluate: {metrics['questions']} questions, overall accuracy {metrics['overall']:.3f}")
+
+
+def main() -> None:
+    cli(prog_name="python -m stages.evaluate")
+
+
+if __name__ == "__main__":
+    main()

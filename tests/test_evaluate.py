@@ -1,0 +1,89 @@
+"""Stage `evaluate`: task loading in three layouts, log-likelihood scoring checked by hand."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from stages.evalkit.scoring import format_prompt, loglikelihoods, score_questions
+from stages.evalkit.tasks import load_tasks
+from stages.evaluate import cli, load_model
+from tests.tiny_lm import make_tiny_lm
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE_TASKS = ROOT / "data" / "sample" / "eval"
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory) -> Path:
+    texts = [p.read_text(encoding="utf-8") for p in SAMPLE_TASKS.glob("*.csv")] + ["答案：ABCD. \n"]
+    return make_tiny_lm(tmp_path_factory.mktemp("lm"), texts)
+
+
+def test_three_layouts_load_to_the_same_questions(tmp_path):
+    (tmp_path / "mmlu").mkdir()
+    (tmp_path / "mmlu" / "logic_test.csv").write_text("甲是乙吗？,是,否,不知道,都不是,B\n", encoding="utf-8")
+    (tmp_path / "cmmlu").mkdir()
+    (tmp_path / "cmmlu" / "logic.csv").write_text(",Question,A,B,C,D,Answer\n0,甲是乙吗？,是,否,不知道,都不是,B\n",
+                                                  encoding="utf-8")
+    (tmp_path / "ceval").mkdir()
+    (tmp_path / "ceval" / "logic_val.csv").write_text("id,question,A,B,C,D,answer\n0,甲是乙吗？,是,否,不知道,都不是,B\n",
+                                                      encoding="utf-8")
+    loaded = [load_tasks(tmp_path / name)["logic"][0] for name in ("mmlu", "cmmlu", "ceval")]
+    assert {(q.question, q.options, q.answer) for q in loaded} == {("甲是乙吗？", ("是", "否", "不知道", "都不是"), "B")}
+    assert loaded[1].where.endswith("logic.csv:2")
+
+
+def test_bad_answer_letter_names_file_and_line(tmp_path):
+    (tmp_path / "law_test.csv").write_text("问,a,b,c,d,A\n问二,a,b,c,d,E\n", encoding="utf-8")
+    with pytest.raises(Exception, match=r"law_test.csv:2: answer must be one of A, B, C, D, got 'E'"):
+        load_tasks(tmp_path)
+
+
+def test_shipped_sample_tasks_load():
+    tasks = load_tasks(SAMPLE_TASKS)
+    assert len(tasks) == 9 and all(len(qs) == 12 for qs in tasks.values())
+
+
+def test_loglikelihood_matches_a_hand_computation_even_when_batched_with_padding(tiny):
+    model, tokenizer = load_model(str(tiny), threads=1)
+    question = load_tasks(SAMPLE_TASKS)["logic"][0]
+    context, continuation = format_prompt(question), "C"
+    ids = tokenizer(context + continuation, add_special_tokens=False)["input_ids"]
+    n_ctx = len(tokenizer(context, add_special_tokens=False)["input_ids"])
+    with torch.no_grad():
+        logits = model(input_ids=torch.tensor([ids])).logits[0]
+    by_hand = torch.log_softmax(logits[n_ctx - 1], dim=-1)[ids[n_ctx]].item()
+    pairs = [("短", "A"), (context, continuation), (context + "很长的前缀" * 5, "B")]
+    batched = loglikelihoods(model, tokenizer, pairs, batch_size=3)
+    assert batched[1] == pytest.approx(by_hand, abs=1e-4)
+    scored = score_questions(model, tokenizer, [question], "letter", batch_size=4)[0]
+    assert scored.logliks[2] == pytest.approx(by_hand, abs=1e-4)
+    assert scored.predicted == "ABCD"[max(range(4), key=lambda i: scored.logliks[i])]
+
+
+def test_cli_writes_per_task_metrics_and_plot(tiny, tmp_path):
+    params = tmp_path / "params.yaml"
+    params.write_text("evaluate:\n  continuation: letter\n  batch_size: 8\n  subjects: [logic, law]\n  threads: 1\n",
+                      encoding="utf-8")
+    result = CliRunner().invoke(cli, ["--model", str(tiny), "--tasks", str(SAMPLE_TASKS), "--params", str(params),
+                                      "--metrics", str(tmp_path / "eval.json"), "--plots", str(tmp_path / "plots")])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((tmp_path / "eval.json").read_text())
+    assert sorted(metrics["tasks"]) == ["law", "logic"] and metrics["questions"] == 24
+    predictions = [json.loads(line) for line in (tmp_path / "plots" / "predictions.jsonl").read_text().splitlines()]
+    for task in ("law", "logic"):
+        rows = [p for p in predictions if p["subject"] == task]
+        assert metrics["tasks"][task] == pytest.approx(sum(p["answer"] == p["predicted"] for p in rows) / 12)
+    assert (tmp_path / "plots" / "tasks.csv").read_text().splitlines()[0] == "task,accuracy"
+
+
+def test_cli_rejects_unknown_continuation(tmp_path):
+    params = tmp_path / "params.yaml"
+    params.write_text("evaluate:\n  continuation: sampled\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["--model", "x", "--tasks", str(SAMPLE_TASKS), "--params", str(params),
+                                      "--metrics", str(tmp_path / "m.json"), "--plots", str(tmp_path / "p")])
+    assert result.exit_code == 1
+    assert result.output == "Error: params.yaml: evaluate.continuation: must be one of letter, text, got 'sampled'\n"

@@ -1,0 +1,129 @@
+"""Stage `assemble`: the SFT set from validated records and rule rewrites.
+
+Mixes curated records and rewrites by params (per-source caps, rewrite share,
+seed), optionally drops records above a perplexity bound, splits train/eval
+from a seeded hash of `id`, and writes into `--out`:
+`train.jsonl`, `eval.jsonl` (chat `messages` + Alpaca columns), `README.md`
+(dataset card), `manifest.json` (fingerprint, upstream hashes from dvc.lock),
+plus the contract files `records.parquet` (with a `split` column) and
+`rejected.parquet` (reasons `assemble_*`).
+
+Example:
+    python -m stages.assemble --curated data/validate/records.parquet \\
+        --rewrites data/rewrite/records.parquet --scores data/familiarity/records.parquet \\
+        --out data/sft --metrics metrics/assemble.json
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+import polars as pl
+
+from stages.lib.contract import write_stage_outputs
+from stages.lib.errors import StageError, clear_errors
+from stages.lib.io import write_json, write_text
+from stages.lib.params import load_section, require_keys
+from stages.lib.record import RECORD_SCHEMA
+from stages.sft.card import chat_rows, code_revision, dataset_card, fingerprint, jsonl, upstream_outputs
+from stages.sft.mix import MixParams, choose
+
+
+def parse_params(raw: Any) -> MixParams:
+    where = "params.yaml: assemble"
+    require_keys(where, raw, set(MixParams.__dataclass_fields__), set())
+    params = MixParams(**raw)
+    if not 0 <= params.eval_share < 1:
+        raise ValueError(f"{where}.eval_share: must be in [0, 1), got {params.eval_share}")
+    if params.rewrite_share is not None and not 0 <= params.rewrite_share <= 1:
+        raise ValueError(f"{where}.rewrite_share: must be in [0, 1] or null, got {params.rewrite_share}")
+    if any(not isinstance(v, int) or v < 0 for v in params.source_caps.values()):
+        raise ValueError(f"{where}.source_caps: caps must be non-negative integers")
+    return params
+
+
+def read_records(path: Path, what: str) -> pl.DataFrame:
+    if not path.exists():
+        raise StageError(f"{path}: {what} not found")
+    return pl.read_parquet(path)
+
+
+def candidates(curated: pl.DataFrame, rewrites: pl.DataFrame | None, scores: pl.DataFrame | None) -> pl.DataFrame:
+    parts = [curated.select(RECORD_SCHEMA.names()).with_columns(pl.lit(False).alias("is_rewrite"))]
+    if rewrites is not None:
+        parts.append(rewrites.select(RECORD_SCHEMA.names()).with_columns(pl.lit(True).alias("is_rewrite")))
+    frame = pl.concat(parts, how="vertical")
+    if scores is not None and "ppl" in scores.columns:
+        return frame.join(scores.select("id", pl.col("ppl").cast(pl.Float64)), on="id", how="left")
+    return frame.with_columns(pl.lit(None, pl.Float64).alias("ppl"))
+
+
+def summary(kept: pl.DataFrame, params: MixParams, rows: list[dict], lock: Path) -> dict[str, Any]:
+    counts = kept.group_by("source", "split").len().sort("source", "split")
+    per_source: dict[str, dict[str, int]] = {}
+    for row in counts.iter_rows(named=True):
+        per_source.setdefault(row["source"], {})[row["split"]] = int(row["len"])
+    licenses = kept.group_by("source").agg(pl.col("license").unique().sort()).sort("source")
+    return {
+        "sources": per_source,
+        "licenses": {r["source"]: r["license"] for r in licenses.iter_rows(named=True)},
+        "counts": {"train": int((kept["split"] == "train").sum()), "eval": int((kept["split"] == "eval").sum()),
+                   "rewrites": int(kept["is_rewrite"].sum())},
+        "params": {k: v for k, v in params.__dict__.items()},
+        "code_revision": code_revision(),
+        "fingerprint": fingerprint(rows),
+        "upstream": upstream_outputs(lock),
+    }
+
+
+def assemble(curated: Path, rewrites: Path | None, scores: Path | None, out: Path, metrics_path: Path,
+             params: MixParams, lock: Path) -> dict[str, Any]:
+    started = time.perf_counter()
+    frame = candidates(read_records(curated, "curated records"),
+                       read_records(rewrites, "rewrites") if rewrites else None,
+                       read_records(scores, "familiarity scores") if scores else None)
+    kept, rejected = choose(frame, params)
+    rows = chat_rows(kept, params.system_prompt)
+    split = dict(zip(kept["id"].to_list(), kept["split"].to_list()))
+    write_text(jsonl([r for r in rows if split[r["id"]] == "train"]), out / "train.jsonl")
+    write_text(jsonl([r for r in rows if split[r["id"]] == "eval"]), out / "eval.jsonl")
+    info = summary(kept, params, rows, lock)
+    write_json({k: info[k] for k in ("fingerprint", "counts", "upstream", "code_revision", "params")},
+               out / "manifest.json")
+    write_text(dataset_card(info), out / "README.md")
+    rejected = rejected.with_columns(pl.lit(None, pl.String).alias("split"))
+    return write_stage_outputs("assemble", out, metrics_path, kept=kept, rejected=rejected,
+                               rows_in=frame.height, started=started, extra_columns=("is_rewrite", "ppl", "split"),
+                               extra_metrics={"fingerprint": info["fingerprint"], "counts": info["counts"]})
+
+
+@click.command(help=__doc__.split("\n\n")[0])
+@click.option("--curated", required=True, type=click.Path(path_type=Path), help="Validated records parquet.")
+@click.option("--rewrites", type=click.Path(path_type=Path), help="Rewrite records parquet (optional).")
+@click.option("--scores", type=click.Path(path_type=Path), help="Parquet with id and ppl columns (optional).")
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Output directory (data/sft).")
+@click.option("--metrics", "metrics_path", required=True, type=click.Path(path_type=Path))
+@click.option("--params", "params_path", default="params.yaml", show_default=True)
+@click.option("--lock", default="dvc.lock", show_default=True, type=click.Path(path_type=Path),
+              help="dvc.lock to read upstream output hashes from.")
+@clear_errors
+def cli(curated: Path, rewrites: Path | None, scores: Path | None, out: Path, metrics_path: Path,
+        params_path: str, lock: Path) -> None:
+    """Example: python -m stages.assemble --curated data/validate/records.parquet
+    --rewrites data/rewrite/records.parquet --out data/sft --metrics metrics/assemble.json"""
+    params = parse_params(load_section("assemble", params_path))
+    metrics = assemble(curated, rewrites, scores, out, metrics_path, params, lock)
+    counts = metrics["counts"]
+    click.echo(f"assemble: {counts['train']} train, {counts['eval']} eval ({counts['rewrites']} rewrites), "
+               f"fingerprint {metrics['fingerprint'][:12]}")
+
+
+def main() -> None:
+    cli(prog_name="python -m stages.assemble")
+
+
+if __name__ == "__main__":
+    main()

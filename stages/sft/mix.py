@@ -1,0 +1,83 @@
+"""Choosing the SFT mix: which curated records and rewrites go in, and the split.
+
+Every choice is a pure function of record ids and params, so the same inputs
+and seed always give the same set:
+- `hash_rank`: a seeded hash of the id orders records for capping; taking the
+  first N by this rank is a deterministic, unbiased sample.
+- `split_of`: a record is in `eval` when its seeded id hash falls below
+  `eval_share`, so adding records never moves existing ones between splits.
+Records that are not taken go to rejected rows with a reason:
+`assemble_empty_output` (no answer to train on, e.g. Ruozhiba titles that were
+not rewritten), `assemble_ppl_filter`, `assemble_source_cap`,
+`assemble_rewrite_share`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from stages.lib.contract import Filter, split_by_filters
+
+
+@dataclass(frozen=True)
+class MixParams:
+    seed: int = 42
+    eval_share: float = 0.1
+    source_caps: dict[str, int] = field(default_factory=dict)
+    rewrite_share: float | None = None
+    max_ppl: float | None = None
+    system_prompt: str | None = None
+
+
+def hash_rank(seed: int) -> pl.Expr:
+    """A deterministic pseudo-random rank per id (independent of row order and polars version)."""
+    return pl.concat_str(pl.lit(f"{seed}:"), pl.col("id")).map_batches(
+        lambda s: pl.Series([int.from_bytes(hashlib.sha256(v.encode()).digest()[:8], "big") for v in s.to_list()],
+                            dtype=pl.UInt64),
+        return_dtype=pl.UInt64,
+    )
+
+
+def split_of(seed: int, eval_share: float) -> pl.Expr:
+    threshold = int(eval_share * 2**64)
+    return pl.when(hash_rank(seed + 1) < threshold).then(pl.lit("eval")).otherwise(pl.lit("train"))
+
+
+def over_cap(params: MixParams) -> pl.Expr:
+    """True for rows past their source's cap, in hash-rank order within the source."""
+    caps = pl.col("source").replace_strict(params.source_caps, default=None, return_dtype=pl.Int64)
+    position = pl.col("_rank").rank("ordinal").over("source")
+    return caps.is_not_null() & (position > caps)
+
+
+def rewrite_limit(n_curated: int, n_rewrites: int, share: float | None) -> int:
+    """How many rewrites fit so that they make up at most `share` of the mix."""
+    if share is None or share >= 1:
+        return n_rewrites
+    return min(n_rewrites, int(share / (1 - share) * n_curated))
+
+
+def choose(candidates: pl.DataFrame, params: MixParams) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """candidates has record columns + `is_rewrite` + `ppl` (nullable); returns (kept, rejected)."""
+    frame = candidates.with_columns(hash_rank(params.seed).alias("_rank"))
+    ppl_drop = pl.lit(False) if params.max_ppl is None else pl.col("ppl") > params.max_ppl
+    kept, rejected = split_by_filters(frame, [
+        Filter("assemble_empty_output", pl.col("output").str.strip_chars() == "", pl.lit("output is empty")),
+        Filter("assemble_ppl_filter", ppl_drop, pl.format("ppl {} > max_ppl {}", pl.col("ppl"), pl.lit(params.max_ppl))),
+    ])
+    kept, capped = split_by_filters(kept, [Filter(
+        "assemble_source_cap", ~pl.col("is_rewrite") & over_cap(params),
+        pl.format("source {} is capped at {}", pl.col("source"), pl.col("source").replace_strict(
+            params.source_caps, default=None, return_dtype=pl.Int64)))])
+    n_curated = kept.filter(~pl.col("is_rewrite")).height
+    limit = rewrite_limit(n_curated, kept.filter(pl.col("is_rewrite")).height, params.rewrite_share)
+    position = pl.col("_rank").rank("ordinal").over("is_rewrite")
+    kept, shared = split_by_filters(kept, [Filter(
+        "assemble_rewrite_share", pl.col("is_rewrite") & (position > limit),
+        pl.format("rewrite share {} allows {} rewrites", pl.lit(params.rewrite_share), pl.lit(limit)))])
+    kept = kept.with_columns(split_of(params.seed, params.eval_share).alias("split")).drop("_rank")
+    rejected = pl.concat([rejected, capped, shared], how="vertical_relaxed").drop("_rank")
+    return kept, rejected

@@ -1,0 +1,112 @@
+"""Stage `assemble`: mix, caps, rewrite share, ppl filter, deterministic split, card and manifest."""
+
+import json
+from pathlib import Path
+
+import polars as pl
+import pytest
+import yaml
+
+from stages.assemble import assemble, parse_params
+from stages.lib.record import RECORD_SCHEMA, records_frame
+from stages.sft.card import fingerprint
+from stages.sft.mix import MixParams, choose
+from tests.lib.test_record import sample_row
+
+
+def curated_frame(n_per_source: dict[str, int]) -> pl.DataFrame:
+    rows = []
+    for source, n in n_per_source.items():
+        for i in range(n):
+            rows.append(sample_row() | {"id": f"{source}-{i:016x}", "source": source,
+                                        "instruction": f"{source}的第{i}个问题", "output": f"回答{i}"})
+    return records_frame(rows)
+
+
+def with_flags(frame: pl.DataFrame, rewrite: bool, ppl: float | None = None) -> pl.DataFrame:
+    return frame.with_columns(pl.lit(rewrite).alias("is_rewrite"), pl.lit(ppl, pl.Float64).alias("ppl"))
+
+
+def test_caps_and_rewrite_share_and_empty_outputs_are_rejected_with_reasons():
+    curated = curated_frame({"zhihu": 10, "douban": 4})
+    curated = curated.with_columns(pl.when(pl.col("id") == "douban-0000000000000000").then(pl.lit(""))
+                                   .otherwise(pl.col("output")).alias("output"))
+    rewrites = curated_frame({"rw": 20})
+    frame = pl.concat([with_flags(curated, False), with_flags(rewrites, True)])
+    kept, rejected = choose(frame, MixParams(source_caps={"zhihu": 6}, rewrite_share=0.5))
+    assert kept.height + rejected.height == 34
+    assert dict(rejected.group_by("reason").len().iter_rows()) == {
+        "assemble_empty_output": 1, "assemble_source_cap": 4, "assemble_rewrite_share": 11}
+    assert kept.filter(pl.col("source") == "zhihu").height == 6
+    assert kept.filter(pl.col("is_rewrite")).height == 9  # 6 zhihu + 3 douban curated, share 0.5
+
+
+def test_ppl_filter_drops_only_records_above_the_bound():
+    frame = pl.concat([with_flags(curated_frame({"a": 3}), False, 5.0), with_flags(curated_frame({"b": 2}), False, 50.0)])
+    kept, rejected = choose(frame, MixParams(max_ppl=10.0))
+    assert sorted(kept["source"].unique().to_list()) == ["a"]
+    assert rejected["detail"].to_list() == ["ppl 50.0 > max_ppl 10.0"] * 2
+
+
+def test_split_is_stable_when_records_are_added():
+    small = with_flags(curated_frame({"zhihu": 50}), False)
+    big = with_flags(curated_frame({"zhihu": 80}), False)
+    params = MixParams(eval_share=0.2)
+    split_small = dict(choose(small, params)[0].select("id", "split").iter_rows())
+    split_big = dict(choose(big, params)[0].select("id", "split").iter_rows())
+    assert all(split_big[i] == s for i, s in split_small.items())
+    assert 0 < list(split_big.values()).count("eval") < 80
+
+
+def test_fingerprint_ignores_order_but_not_content():
+    rows = [{"id": "a", "messages": [{"role": "user", "content": "问"}]},
+            {"id": "b", "messages": [{"role": "user", "content": "答"}]}]
+    assert fingerprint(rows) == fingerprint(rows[::-1])
+    changed = [rows[0], {"id": "b", "messages": [{"role": "user", "content": "改"}]}]
+    assert fingerprint(rows) != fingerprint(changed)
+
+
+def write_inputs(tmp_path: Path) -> tuple[Path, Path, Path]:
+    curated = tmp_path / "curated.parquet"
+    curated_frame({"zhihu": 12, "ruozhiba": 3}).with_columns(
+        pl.when(pl.col("source") == "ruozhiba").then(pl.lit("")).otherwise(pl.col("output")).alias("output")
+    ).write_parquet(curated)
+    rewrites = tmp_path / "rewrites.parquet"
+    curated_frame({"ruozhiba": 2}).with_columns(pl.col("id").str.replace("^ruozhiba", "rw")).with_columns(
+        pl.lit("x").alias("parent_id")).write_parquet(rewrites)
+    lock = tmp_path / "dvc.lock"
+    lock.write_text(yaml.safe_dump({"schema": "2.0", "stages": {
+        "validate": {"deps": [{"path": "data/dedup/records.parquet"}], "outs": [{"path": "data/validate", "md5": "abc.dir"}]},
+        "assemble": {"deps": [{"path": "data/validate"}], "outs": [{"path": "data/sft", "md5": "old.dir"}]},
+        "train": {"deps": [{"path": "data/sft"}], "outs": [{"path": "models/sft", "md5": "m.dir"}]},
+    }}))
+    return curated, rewrites, lock
+
+
+def test_assemble_writes_chat_files_card_and_manifest_byte_identically(tmp_path):
+    curated, rewrites, lock = write_inputs(tmp_path)
+    params = MixParams(eval_share=0.25, system_prompt=None)
+    for name in ("a", "b"):
+        metrics = assemble(curated, rewrites, None, tmp_path / name, tmp_path / f"{name}.json", params, lock)
+    for file in ("train.jsonl", "eval.jsonl", "manifest.json", "README.md", "records.parquet", "rejected.parquet"):
+        assert (tmp_path / "a" / file).read_bytes() == (tmp_path / "b" / file).read_bytes(), file
+    assert metrics["rows_in"] == 17 and metrics["rows_dropped"] == {"assemble_empty_output": 3}
+    lines = [json.loads(x) for f in ("train.jsonl", "eval.jsonl") for x in (tmp_path / "a" / f).read_text().splitlines()]
+    assert len(lines) == 14
+    first = lines[0]
+    assert [m["role"] for m in first["messages"]] == ["user", "assistant"]
+    assert first["messages"][0]["content"] == first["instruction"]
+    manifest = json.loads((tmp_path / "a" / "manifest.json").read_text())
+    assert manifest["upstream"] == {"data/validate": "abc.dir"}
+    assert manifest["fingerprint"] == metrics["fingerprint"] == fingerprint(lines)
+    card = (tmp_path / "a" / "README.md").read_text()
+    header = yaml.safe_load(card.split("---\n")[1])
+    assert header["sources"]["zhihu"]["train"] + header["sources"]["zhihu"].get("eval", 0) == 12
+    assert header["counts"]["rewrites"] == 2
+
+
+def test_params_are_validated():
+    with pytest.raises(ValueError, match=r"^params.yaml: assemble.eval_share: must be in \[0, 1\), got 1.5$"):
+        parse_params({"eval_share": 1.5})
+    with pytest.raises(ValueError, match="unknown key"):
+        parse_params({"shuffle": True})

@@ -18,8 +18,7 @@ SAMPLE_TASKS = ROOT / "data" / "sample" / "eval"
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory) -> Path:
-    texts = [p.read_text(encoding="utf-8") for p in SAMPLE_TASKS.glob("*.csv")] + ["答案：ABCD. \n"]
-    return make_tiny_lm(tmp_path_factory.mktemp("lm"), texts)
+    return make_tiny_lm(tmp_path_factory.mktemp("lm"))
 
 
 def test_three_layouts_load_to_the_same_questions(tmp_path):

@@ -1,0 +1,116 @@
+"""Stage `train`: supervised fine-tuning with trl's SFTTrainer on `data/sft/train.jsonl`.
+
+Loss on completion (assistant) tokens only; seeded; CPU-friendly defaults for
+the sample (see params.yaml `train`). On a GPU set `train.bf16: true`, raise
+`batch_size`/`max_length`, and consider `packing: true` and `lora.enabled: true`
+(needs peft). Writes the model and tokenizer to `--out` with a model card that
+records the dataset fingerprint and the params, `--metrics` (final loss, steps),
+and `--plots`/loss.csv (step, loss) for `dvc plots show`.
+
+Example:
+    python -m stages.train --base models/base --data data/sft --out models/sft \\
+        --metrics metrics/train.json --plots reports/train
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+import click
+
+from stages.lib.errors import StageError, clear_errors
+from stages.lib.io import write_json, write_text
+from stages.lib.params import load_section, require_keys
+from stages.sft.training import (DEFAULT_CHAT_TEMPLATE, LoraParams, TrainParams, loss_history, lora_config,
+                                 model_card, read_chat_jsonl, sft_config)
+
+
+def parse_params(raw: Any) -> TrainParams:
+    where = "params.yaml: train"
+    require_keys(where, raw, {f.name for f in fields(TrainParams)}, set())
+    lora_raw = raw.get("lora", {})
+    require_keys(f"{where}.lora", lora_raw, {f.name for f in fields(LoraParams)}, set())
+    params = TrainParams(**{**raw, "lora": LoraParams(**lora_raw)})
+    for name in ("batch_size", "grad_accum", "max_length", "threads", "logging_steps"):
+        if not isinstance(getattr(params, name), int) or getattr(params, name) < 1:
+            raise ValueError(f"{where}.{name}: must be a positive integer")
+    if not params.learning_rate > 0:
+        raise ValueError(f"{where}.learning_rate: must be positive")
+    return params
+
+
+def resolve_base(base: str) -> str:
+    """A model directory, or the hub id / path named in its MODEL.json (written by base_model for hub models)."""
+    pointer = Path(base) / "MODEL.json"
+    if pointer.is_file():
+        return json.loads(pointer.read_text(encoding="utf-8"))["name_or_path"]
+    return base
+
+
+def train(base: str, data_dir: Path, out: Path, metrics_path: Path, plots_dir: Path, params: TrainParams) -> dict:
+    import torch
+    from datasets import Dataset
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import SFTTrainer
+
+    started = time.perf_counter()
+    train_file = data_dir / "train.jsonl"
+    if not train_file.is_file():
+        raise StageError(f"{train_file}: training data not found")
+    examples = read_chat_jsonl(train_file)
+    if not examples:
+        raise StageError(f"{train_file}: no training examples")
+    torch.set_num_threads(params.threads)
+    torch.manual_seed(params.seed)
+    name = resolve_base(base)
+    tokenizer = AutoTokenizer.from_pretrained(name)
+    if tokenizer.chat_template is None:
+        tokenizer.chat_template = DEFAULT_CHAT_TEMPLATE
+    model = AutoModelForCausalLM.from_pretrained(name, dtype=torch.bfloat16 if params.bf16 else torch.float32)
+    with tempfile.TemporaryDirectory() as scratch:
+        trainer = SFTTrainer(model=model, args=sft_config(params, Path(scratch), not torch.cuda.is_available()),
+                             train_dataset=Dataset.from_list(examples), processing_class=tokenizer,
+                             peft_config=lora_config(params.lora))
+        result = trainer.train()
+        trainer.model.save_pretrained(out)
+        tokenizer.save_pretrained(out)
+    losses = loss_history(trainer.state.log_history)
+    manifest_path = data_dir / "manifest.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.is_file() else {}
+    write_text(model_card(name, manifest, params, losses), out / "README.md")
+    write_text("step,loss\n" + "".join(f"{s},{loss:.6f}\n" for s, loss in losses), plots_dir / "loss.csv")
+    metrics = {"train_loss": round(float(result.training_loss), 6), "final_loss": losses[-1][1] if losses else None,
+               "steps": int(trainer.state.global_step), "examples": len(examples),
+               "dataset_fingerprint": manifest.get("fingerprint"),
+               "seconds": round(time.perf_counter() - started, 3)}
+    write_json(metrics, metrics_path)
+    return metrics
+
+
+@click.command(help=__doc__.split("\n\n")[0])
+@click.option("--base", required=True, help="Base model directory (models/base) or hub id.")
+@click.option("--data", "data_dir", required=True, type=click.Path(path_type=Path), help="SFT directory (data/sft).")
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Where to save the fine-tuned model.")
+@click.option("--metrics", "metrics_path", required=True, type=click.Path(path_type=Path))
+@click.option("--plots", "plots_dir", required=True, type=click.Path(path_type=Path))
+@click.option("--params", "params_path", default="params.yaml", show_default=True)
+@clear_errors
+def cli(base: str, data_dir: Path, out: Path, metrics_path: Path, plots_dir: Path, params_path: str) -> None:
+    """Example: python -m stages.train --base models/base --data data/sft --out models/sft
+    --metrics metrics/train.json --plots reports/train"""
+    params = parse_params(load_section("train", params_path))
+    metrics = train(base, data_dir, out, metrics_path, plots_dir, params)
+    click.echo(f"train: {metrics['steps']} steps on {metrics['examples']} examples, loss {metrics['train_loss']:.4f}")
+
+
+def main() -> None:
+    cli(prog_name="python -m stages.train")
+
+
+if __name__ == "__main__":
+    main()

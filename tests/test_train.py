@@ -1,0 +1,93 @@
+"""Stage `train`: trl SFTTrainer on a tiny local Qwen2, completion-only loss, reproducible on CPU."""
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from stages.sft.training import DEFAULT_CHAT_TEMPLATE, TrainParams, read_chat_jsonl, sft_config
+from stages.train import cli, parse_params
+from tests.tiny_lm import make_tiny_lm
+
+PAIRS = [("猫会游泳吗？", "大多数猫会游泳，但不喜欢水。"), ("一年有几个季节？", "四个：春夏秋冬。"),
+         ("水的沸点是多少？", "标准大气压下是一百摄氏度。"), ("月亮会发光吗？", "不会，它反射太阳光。"),
+         ("鱼用什么呼吸？", "鱼用鳃呼吸。"), ("一周有几天？", "一周有七天。")]
+
+
+@pytest.fixture(scope="module")
+def sft_dir(tmp_path_factory) -> Path:
+    data = tmp_path_factory.mktemp("sft")
+    lines = [json.dumps({"id": f"t-{i}", "messages": [{"role": "user", "content": q}, {"role": "assistant", "content": a}]},
+                        ensure_ascii=False) for i, (q, a) in enumerate(PAIRS)]
+    (data / "train.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (data / "manifest.json").write_text(json.dumps({"fingerprint": "f" * 64, "counts": {"train": 6}}))
+    return data
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory) -> Path:
+    return make_tiny_lm(tmp_path_factory.mktemp("base"), seed=1)
+
+
+def write_params(path: Path) -> Path:
+    path.write_text("train:\n  max_steps: 4\n  batch_size: 2\n  learning_rate: 0.01\n  threads: 1\n"
+                    "  max_length: 256\n", encoding="utf-8")
+    return path
+
+
+def run_train(base: Path, sft_dir: Path, tmp: Path):
+    return CliRunner().invoke(cli, ["--base", str(base), "--data", str(sft_dir), "--out", str(tmp / "model"),
+                                    "--metrics", str(tmp / "train.json"), "--plots", str(tmp / "plots"),
+                                    "--params", str(write_params(tmp / "params.yaml"))])
+
+
+def test_train_saves_model_card_metrics_and_loss_curve_reproducibly(base, sft_dir, tmp_path):
+    results = []
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        outcome = run_train(base, sft_dir, tmp_path / name)
+        assert outcome.exit_code == 0, outcome.output
+        results.append(tmp_path / name)
+    a, b = results
+    metrics = json.loads((a / "train.json").read_text())
+    assert metrics["steps"] == 4 and metrics["examples"] == 6 and metrics["dataset_fingerprint"] == "f" * 64
+    curve = (a / "plots" / "loss.csv").read_text().splitlines()
+    assert curve[0] == "step,loss" and len(curve) == 5
+    losses = [float(line.split(",")[1]) for line in curve[1:]]
+    assert losses[-1] < losses[0]
+    assert (a / "plots" / "loss.csv").read_text() == (b / "plots" / "loss.csv").read_text()
+    assert (a / "model" / "model.safetensors").read_bytes() == (b / "model" / "model.safetensors").read_bytes()
+    card = (a / "model" / "README.md").read_text()
+    assert "dataset_fingerprint: " + "f" * 64 in card and "learning_rate: 0.01" in card
+
+
+def test_loss_is_on_completion_tokens_only(base, sft_dir, tmp_path):
+    from datasets import Dataset
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import SFTTrainer
+
+    tokenizer = AutoTokenizer.from_pretrained(base)
+    trainer = SFTTrainer(model=AutoModelForCausalLM.from_pretrained(base),
+                         args=sft_config(TrainParams(max_steps=1, max_length=256), tmp_path, use_cpu=True),
+                         train_dataset=Dataset.from_list(read_chat_jsonl(sft_dir / "train.jsonl")),
+                         processing_class=tokenizer)
+    example = trainer.train_dataset[0]
+    ids, mask = example["input_ids"], [label != -100 for label in example["labels"]]
+    completion = tokenizer.decode([t for t, m in zip(ids, mask) if m])
+    prompt = tokenizer.decode([t for t, m in zip(ids, mask) if not m])
+    assert completion.startswith(PAIRS[0][1]) and PAIRS[0][0] in prompt and PAIRS[0][1] not in prompt
+    assert tokenizer.chat_template == DEFAULT_CHAT_TEMPLATE
+
+
+def test_missing_training_data_is_one_clear_line(base, tmp_path):
+    outcome = run_train(base, tmp_path / "nowhere", tmp_path)
+    assert outcome.exit_code == 1
+    assert outcome.output == f"Error: {tmp_path / 'nowhere' / 'train.jsonl'}: training data not found\n"
+
+
+def test_params_are_validated():
+    with pytest.raises(ValueError, match=r"^params.yaml: train.batch_size: must be a positive integer$"):
+        parse_params({"batch_size": 0})
+    with pytest.raises(ValueError, match=r"params.yaml: train.lora: unknown key\(s\) rank"):
+        parse_params({"lora": {"rank": 8}})

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-import polars as pl
 
 from stages.ingest.cqia import input_files, load_cqia
 from stages.ingest.ruozhiba import load_ruozhiba

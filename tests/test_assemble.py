@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from stages.assemble import assemble, parse_params
-from stages.lib.record import RECORD_SCHEMA, records_frame
+from stages.lib.record import records_frame
 from stages.sft.card import fingerprint
 from stages.sft.mix import MixParams, choose
 from tests.lib.test_record import sample_row

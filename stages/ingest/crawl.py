@@ -16,7 +16,10 @@ What it does for each URL (the seeds, plus same-host links when `follow` is set)
 - bodies are streamed and abandoned past `max_bytes` (`too_large`);
 - redirects are followed by hand, at most `max_redirects`, to the same host
   only (`redirect_offsite` otherwise); each hop is archived as its own 3xx
-  response, and the page it leads to under its own URL.
+  response, and the page it leads to under its own URL. "Same host" means the
+  same host name (127.0.0.1 and localhost differ; scheme and port may change);
+- `max_pages` bounds the frontier URLs visited per run (the redirect hops of a
+  visit ride along); the rest is left for the next run.
 
 Every final outcome is a WARC record in `<archive_dir>/crawl-NNNNN.warc.gz`
 (written as `.part`, flushed per record, renamed when the run ends), so an
@@ -29,15 +32,9 @@ for links, so a resumed crawl reaches the same URLs as a one-shot crawl.
 from __future__ import annotations
 
 import asyncio
-import io
-import json
-import os
 import re
-import zlib
 from collections import Counter, defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit, urlunsplit
 from urllib.robotparser import RobotFileParser
@@ -46,60 +43,14 @@ import httpx
 from bs4 import BeautifulSoup
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, retry_if_result, stop_after_attempt
 from tqdm import tqdm
-from warcio.archiveiterator import ArchiveIterator
-from warcio.limitreader import LimitReader
-from warcio.recordloader import ArcWarcRecord
-from warcio.statusandheaders import StatusAndHeaders
-from warcio.warcwriter import WARCWriter
 
 from stages.ingest.sources import HttpSettings
+from stages.ingest.warc_archive import ArchivedOutcome, Failure, Fetched, WarcArchive, read_archive
 
 MAX_RETRY_AFTER_S = 60.0
 TRANSIENT = (httpx.TransportError, TimeoutError)
-_ARCHIVE_NAME = re.compile(r"^crawl-(\d{5})\.warc\.gz(\.part)?$")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
-_DROPPED_HEADERS = {"transfer-encoding"}  # httpx has already undone chunking
-
-
-class Failure(Exception):
-    """A final outcome for one URL that is not an HTTP response (e.g. `too_large`)."""
-
-    def __init__(self, outcome: str, detail: str) -> None:
-        super().__init__(f"{outcome}: {detail}")
-        self.outcome = outcome
-        self.detail = detail
-
-
-@dataclass(frozen=True)
-class Fetched:
-    """One HTTP response as received: status line, headers, the (undecoded) body."""
-
-    url: str
-    status: int
-    reason: str
-    http_version: str
-    headers: list[tuple[str, str]]
-    body: bytes
-    request_line: str
-    request_headers: list[tuple[str, str]]
-
-
-@dataclass(frozen=True)
-class ArchivedOutcome:
-    """The archived outcome for one URL: a response (`status` set) or a metadata outcome."""
-
-    url: str
-    warc_date: str
-    status: int | None
-    headers: list[tuple[str, str]]
-    body: bytes
-    outcome: str
-    detail: str
-
-    @property
-    def is_final(self) -> bool:
-        """Everything but `fetch_failed` is final: the URL is not fetched again."""
-        return self.outcome != "fetch_failed"
+_HOST = re.compile(r"[\w.-]+|[0-9a-fA-F:.]+")  # a DNS name (IDN allowed) or an IP address
 
 
 @dataclass
@@ -112,12 +63,16 @@ class CrawlStats:
 
 
 def canonical_url(url: str) -> str:
-    """Lower-case scheme and host, drop the default port and the fragment; `/` for an empty path."""
+    """Lower-case scheme and host, drop the default port and the fragment; `/` for an empty path.
+
+    Spaces become %20 (as WARC-Target-URI stores them), so archived URLs match the frontier.
+    """
+    url = url.strip().replace(" ", "%20")
     try:
-        parts = urlsplit(url.strip())
+        parts = urlsplit(url)
         port = parts.port
     except ValueError:
-        return url.strip()
+        return url
     if parts.scheme not in _DEFAULT_PORTS or not parts.hostname:
         return urlunsplit(parts._replace(fragment=""))
     host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
@@ -141,6 +96,15 @@ def charset_of(headers: list[tuple[str, str]]) -> str | None:
     return match.group(1) if match else None
 
 
+def decode_text(body: bytes, headers: list[tuple[str, str]], errors: str = "strict") -> str:
+    """Decode by the Content-Type charset (utf-8 when absent or unknown); strict raises UnicodeDecodeError."""
+    charset = charset_of(headers) or "utf-8"
+    try:
+        return body.decode(charset, errors)
+    except LookupError:
+        return body.decode("utf-8", errors)
+
+
 def _check_url(url: str) -> None:
     try:
         parts = urlsplit(url)
@@ -149,6 +113,12 @@ def _check_url(url: str) -> None:
         raise Failure("bad_scheme", f"{url!r} is not a valid URL: {exc}") from None
     if parts.scheme not in _DEFAULT_PORTS or not parts.hostname:
         raise Failure("bad_scheme", f"only http and https URLs with a host are fetched, got {url!r}")
+    if not _HOST.fullmatch(parts.hostname):
+        raise Failure("bad_scheme", f"{url!r} has an invalid host {parts.hostname!r}")
+    try:
+        httpx.URL(url)
+    except httpx.InvalidURL as exc:
+        raise Failure("bad_scheme", f"{url!r} is not a valid URL: {exc}") from None
 
 
 def redirect_target(url: str, status: int, headers: list[tuple[str, str]]) -> str | None:
@@ -162,72 +132,9 @@ def page_links(url: str, headers: list[tuple[str, str]], body: bytes, selector: 
     """Same-host http(s) links of the <a> elements matching `selector`, fragments removed."""
     if "html" not in (header(headers, "content-type") or "text/html"):
         return []
-    soup = BeautifulSoup(body.decode(charset_of(headers) or "utf-8", errors="replace"), "html.parser")
+    soup = BeautifulSoup(decode_text(body, headers, errors="replace"), "html.parser")
     links = (canonical_url(urljoin(url, str(a["href"]))) for a in soup.select(selector) if a.get("href"))
     return [link for link in links if link.startswith(("http://", "https://")) and host_of(link) == host_of(url)]
-
-
-def _warc_now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-class WarcArchive:
-    """Appends records to `crawl-NNNNN.warc.gz.part` (opened on the first record, flushed per record)."""
-
-    def __init__(self, archive_dir: Path) -> None:
-        numbers = [int(m.group(1)) for p in archive_files(archive_dir) if (m := _ARCHIVE_NAME.match(p.name))]
-        self.path = archive_dir / f"crawl-{max(numbers, default=0) + 1:05d}.warc.gz"
-        self._part = self.path.with_name(self.path.name + ".part")
-        self._fh: io.BufferedWriter | None = None
-        self._writer: WARCWriter | None = None
-
-    def _write(self, *records: ArcWarcRecord) -> None:
-        if self._writer is None:
-            raise RuntimeError("internal: archive record built before the archive was opened")
-        for record in records:
-            self._writer.write_record(record)
-        if self._fh is not None:
-            self._fh.flush()
-
-    def _open(self) -> WARCWriter:
-        if self._writer is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._fh = open(self._part, "wb")  # noqa: SIM115 - closed in close()
-            self._writer = WARCWriter(self._fh, gzip=True)
-        return self._writer
-
-    def response(self, fetched: Fetched) -> None:
-        writer, date = self._open(), _warc_now()
-        kept = [(k, v) for k, v in fetched.headers if k.lower() not in _DROPPED_HEADERS]
-        status_line = f"{fetched.status} {fetched.reason}".strip()
-        http = StatusAndHeaders(status_line, kept, protocol=fetched.http_version)
-        resp = writer.create_warc_record(
-            fetched.url, "response", payload=io.BytesIO(fetched.body), http_headers=http,
-            warc_headers_dict={"WARC-Date": date},
-        )
-        req_http = StatusAndHeaders(fetched.request_line, fetched.request_headers, is_http_request=True)
-        concurrent = {"WARC-Date": date, "WARC-Concurrent-To": resp.rec_headers.get_header("WARC-Record-ID")}
-        req = writer.create_warc_record(fetched.url, "request", http_headers=req_http, warc_headers_dict=concurrent)
-        self._write(resp, req)
-
-    def metadata(self, url: str, failure: Failure) -> None:
-        body = json.dumps({"outcome": failure.outcome, "detail": failure.detail}, ensure_ascii=False).encode()
-        record = self._open().create_warc_record(
-            url, "metadata", payload=io.BytesIO(body), warc_content_type="application/json",
-            warc_headers_dict={"WARC-Date": _warc_now()},
-        )
-        self._write(record)
-
-    def close(self, *, completed: bool) -> Path | None:
-        """Close the file; rename `.part` to its final name only when the run completed."""
-        if self._fh is None:
-            return None
-        self._fh.close()
-        self._fh = self._writer = None
-        if not completed:
-            return self._part
-        os.replace(self._part, self.path)
-        return self.path
 
 
 class HostThrottle:
@@ -264,3 +171,223 @@ def _last_outcome(state: RetryCallState) -> Fetched:
     if state.outcome is None:
         raise RuntimeError("internal: retry finished without an outcome")
     return state.outcome.result()
+
+
+class Crawler:
+    """One crawl run: a frontier queue drained by `concurrency` workers."""
+
+    def __init__(self, settings: HttpSettings, archive: WarcArchive, done: dict[str, ArchivedOutcome],
+                 client: httpx.AsyncClient) -> None:
+        self.settings = settings
+        self.archive = archive
+        self.done = done
+        self.client = client
+        self.stats = CrawlStats()
+        self._slots = asyncio.Semaphore(settings.concurrency)
+        self._throttle = HostThrottle(1.0 / settings.requests_per_second)
+        self._robots: dict[str, RobotFileParser | str] = {}
+        self._robots_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._queue: asyncio.Queue[str] = asyncio.Queue()
+        self._seen: set[str] = set()
+        self._bar = tqdm(total=0, unit="url", desc="crawl", disable=None)
+
+    async def run(self, seeds: list[str]) -> CrawlStats:
+        for seed in seeds:
+            self._enqueue(canonical_url(seed))
+        workers = [asyncio.create_task(self._worker()) for _ in range(self.settings.concurrency)]
+        joiner = asyncio.create_task(self._queue.join())
+        try:
+            finished, _ = await asyncio.wait([joiner, *workers], return_when=asyncio.FIRST_COMPLETED)
+            for task in finished - {joiner}:
+                task.result()  # a worker only ends by crashing: re-raise its error
+        finally:
+            for task in [joiner, *workers]:
+                task.cancel()
+            await asyncio.gather(joiner, *workers, return_exceptions=True)
+            self._bar.close()
+        return self.stats
+
+    def _enqueue(self, url: str) -> None:
+        if url not in self._seen:
+            self._seen.add(url)
+            self._queue.put_nowait(url)
+            self._bar.total += 1
+            self._bar.refresh()
+
+    async def _worker(self) -> None:
+        while True:
+            url = await self._queue.get()
+            try:
+                await self._handle(url)
+            finally:
+                self._queue.task_done()
+
+    async def _handle(self, url: str) -> None:
+        if url in self.done:
+            self.stats.skipped += 1
+            item = self.done[url]
+            if item.status is not None:
+                self._expand(url, item.status, item.headers, item.body)
+        elif self.stats.visited >= self.settings.max_pages:
+            self.stats.pending += 1
+        else:
+            self.stats.visited += 1
+            await self._visit(url)
+        self._bar.update()
+
+    def _expand(self, url: str, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
+        """Queue a same-host redirect target, and the followed links of a 2xx page."""
+        target = redirect_target(url, status, headers)
+        if target is not None and host_of(target) == host_of(url):
+            self._enqueue(target)
+        if self.settings.follow and 200 <= status < 300:
+            for link in page_links(url, headers, body, self.settings.follow):
+                self._enqueue(link)
+
+    def _fail(self, url: str, failure: Failure) -> None:
+        self.archive.metadata(url, failure)
+        self.stats.outcomes[failure.outcome] += 1
+
+    async def _visit(self, url: str) -> None:
+        """Fetch `url`, following same-host redirects; archive one outcome per URL on the way."""
+        current, hops = url, 0
+        while True:
+            try:
+                fetched = await self._fetch(current)
+            except Failure as failure:
+                self._fail(current, failure)
+                return
+            target = redirect_target(current, fetched.status, fetched.headers)
+            if target is not None and host_of(target) != host_of(current):
+                self._fail(current, Failure("redirect_offsite", f"{current} redirects to {target} on another host"))
+                return
+            self.archive.response(fetched)
+            self.stats.outcomes[f"http_{fetched.status}"] += 1
+            if target is None:
+                self._expand(current, fetched.status, fetched.headers, fetched.body)
+                return
+            if hops >= self.settings.max_redirects:
+                return  # chain too long: the last 3xx stays this URL's outcome
+            if target in self._seen or target in self.done:
+                self._enqueue(target)  # visited on its own (no-op when already queued)
+                return
+            self._seen.add(target)
+            current, hops = target, hops + 1
+
+    async def _fetch(self, url: str) -> Fetched:
+        """One URL, no redirects: scheme and robots checks, then GET with retries."""
+        _check_url(url)
+        await self._check_robots(url)
+        try:
+            return await self._with_retries(url)
+        except TRANSIENT as exc:
+            why = str(exc) or f"no complete answer within timeout_s={self.settings.timeout_s}"
+            raise Failure(
+                "fetch_failed", f"{url}: {type(exc).__name__}: {why} (after {self.settings.retries} retries)"
+            ) from None
+
+    async def _with_retries(self, url: str) -> Fetched:
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(max(self.settings.retries, 0) + 1),
+            wait=self._backoff,
+            retry=retry_if_exception_type(TRANSIENT) | retry_if_result(_retryable),
+            retry_error_callback=_last_outcome,
+            reraise=True,
+        )
+        return await retrying(self._attempt, url)
+
+    def _backoff(self, state: RetryCallState) -> float:
+        outcome = state.outcome
+        if outcome is not None and not outcome.failed:
+            delay = _retry_after(outcome.result())
+            if delay is not None:
+                return delay
+        return min(self.settings.backoff_s * 2 ** (state.attempt_number - 1), MAX_RETRY_AFTER_S)
+
+    async def _attempt(self, url: str) -> Fetched:
+        async with self._slots:
+            await self._throttle.wait(host_of(url) or "")
+            async with asyncio.timeout(self.settings.timeout_s):
+                return await self._get(url)
+
+    async def _get(self, url: str) -> Fetched:
+        """GET `url` and read the body, giving up as soon as it is over max_bytes."""
+        limit = self.settings.max_bytes
+        request = self.client.build_request("GET", url)
+        response = await self.client.send(request, stream=True)
+        try:
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > limit:
+                raise Failure("too_large", f"{url}: Content-Length {declared} is over max_bytes ({limit})")
+            body = bytearray()
+            async for chunk in response.aiter_raw():
+                body += chunk
+                if len(body) > limit:
+                    raise Failure("too_large", f"{url}: body over max_bytes ({limit}); stopped reading")
+        finally:
+            await response.aclose()
+        return Fetched(
+            url=url, status=response.status_code, reason=response.reason_phrase,
+            http_version=response.http_version, headers=response.headers.multi_items(), body=bytes(body),
+            request_line=f"GET {request.url.raw_path.decode('ascii')} HTTP/1.1",
+            request_headers=request.headers.multi_items(),
+        )
+
+    async def _check_robots(self, url: str) -> None:
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        async with self._robots_locks[origin]:
+            if origin not in self._robots:
+                self._robots[origin] = await self._load_robots(origin)
+        rules = self._robots[origin]
+        if isinstance(rules, str):
+            raise Failure("fetch_failed", f"{url} not fetched: {rules}")
+        if not rules.can_fetch(self.settings.user_agent, url):
+            raise Failure("robots_disallowed", f"{origin}/robots.txt disallows {url} for {self.settings.user_agent!r}")
+
+    async def _load_robots(self, origin: str) -> RobotFileParser | str:
+        """The parsed robots.txt, or a text saying why the host is off limits for this run."""
+        rules, url = RobotFileParser(), f"{origin}/robots.txt"
+        for _ in range(max(self.settings.max_redirects, 0) + 1):
+            try:
+                fetched = await self._with_retries(url)
+            except (*TRANSIENT, Failure) as exc:
+                return f"{origin}/robots.txt could not be read ({type(exc).__name__}: {exc})"
+            target = redirect_target(url, fetched.status, fetched.headers)
+            if target is None or host_of(target) != host_of(url):
+                break
+            url = target
+        if 200 <= fetched.status < 300:
+            rules.parse(decode_text(fetched.body, fetched.headers, errors="replace").splitlines())
+        elif fetched.status in (401, 403):
+            rules.disallow_all = True
+        elif fetched.status >= 500:
+            return f"{origin}/robots.txt answered HTTP {fetched.status}"
+        else:
+            rules.allow_all = True  # missing (4xx) or redirected away: no rules
+        return rules
+
+
+async def crawl_async(seeds: list[str], settings: HttpSettings, archive_dir: Path) -> CrawlStats:
+    """`crawl` as a coroutine; cancelling it leaves the records written so far in a `.part` file."""
+    done = {item.url: item for item in read_archive(archive_dir) if item.is_final}
+    archive = WarcArchive(archive_dir)
+    completed = False
+    limits = httpx.Limits(max_connections=settings.concurrency)
+    headers = {"User-Agent": settings.user_agent, "Accept-Encoding": "identity"}
+    try:
+        async with httpx.AsyncClient(
+            follow_redirects=False, timeout=settings.timeout_s, limits=limits, headers=headers, trust_env=False
+        ) as client:
+            stats = await Crawler(settings, archive, done, client).run(seeds)
+        completed = True
+    finally:
+        written = archive.close(completed=completed)
+    stats.archive = written
+    return stats
+
+
+def crawl(seeds: list[str], settings: HttpSettings, archive_dir: Path) -> CrawlStats:
+    """Crawl `seeds` (and followed links) politely, archiving each new outcome to a new WARC file."""
+    return asyncio.run(crawl_async(seeds, settings, archive_dir))
+

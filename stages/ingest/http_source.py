@@ -1,0 +1,107 @@
+"""The `http` source kind: crawl the seed URLs, then turn every archived URL into one row.
+
+Kept: a 2xx page that decodes (Content-Type charset, else utf-8) and that the
+configured parser understands. Rejected, with the reason saying why:
+
+- `scrape_http_<status>`: the final answer was not 2xx (404, a 429/5xx that
+  outlived the retries, a redirect hop: its target is a row of its own);
+- `scrape_invalid_utf8`: the body does not decode with its charset;
+- `scrape_parse_failed`: the page lacks what the parser needs;
+- `scrape_<outcome>` for outcomes without a response: `robots_disallowed`,
+  `too_large`, `redirect_offsite`, `bad_scheme`, `fetch_failed` (transient:
+  fetched again on the next run).
+
+Rows are built from the whole archive, so a resumed crawl yields the same rows
+as a one-shot crawl, and each row's `fetched_at` is its WARC-Date.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import soupsieve
+
+from stages.ingest.build import Captured, Content, record_row, rejected_row
+from stages.ingest.crawl import canonical_url, crawl, decode_text, header
+from stages.ingest.warc_archive import ArchivedOutcome, read_archive
+from stages.ingest.html_pages import ParseError, parse_qa_page, parse_tieba_thread, tieba_post_id
+from stages.ingest.sources import HttpSettings, SourceConfig
+from stages.lib.errors import StageError
+
+
+def read_seeds(path: Path) -> list[str]:
+    """Seed URLs, one per line; blank lines and lines starting with `#` are ignored."""
+    if not path.is_file():
+        raise StageError(f"{path}: seed file not found")
+    lines = (line.strip() for line in path.read_text(encoding="utf-8").splitlines())
+    seeds = [line for line in lines if line and not line.startswith("#")]  # '#' mid-line is a URL fragment
+    if not seeds:
+        raise StageError(f"{path}: no seed URLs (one URL per line; '#' starts a comment)")
+    return seeds
+
+
+def _check_selectors(name: str, settings: HttpSettings) -> None:
+    """Fail before crawling when a configured CSS selector does not compile."""
+    chosen = {f"selectors.{key}": value for key, value in settings.selectors.items()}
+    if settings.follow:
+        chosen["follow"] = settings.follow
+    for where, selector in chosen.items():
+        try:
+            soupsieve.compile(selector)
+        except soupsieve.SelectorSyntaxError as exc:
+            raise StageError(f"params.yaml: sources.{name}.{where}: invalid CSS selector {selector!r}: {exc}") from None
+
+
+def _key(settings: HttpSettings, url: str) -> str:
+    post_id = tieba_post_id(url) if settings.parser == "tieba_thread" else None
+    return f"tieba:{post_id}" if post_id is not None else canonical_url(url)
+
+
+def _parse(settings: HttpSettings, text: str, url: str) -> Content:
+    if settings.parser == "tieba_thread":
+        return parse_tieba_thread(text, url)
+    return parse_qa_page(text, url, settings.selectors)
+
+
+def _response_row(cap: Captured, settings: HttpSettings, item: ArchivedOutcome) -> tuple[bool, dict[str, Any]]:
+    """(kept?, row) for an archived HTTP response."""
+    status = item.status if item.status is not None else 0
+    if not 200 <= status < 300:
+        location = header(item.headers, "location")
+        moved = f", redirect to {location}" if location else ""
+        return False, rejected_row(cap, f"scrape_http_{status}", f"{item.url}: server answered HTTP {status}{moved}")
+    try:
+        text = decode_text(item.body, item.headers)
+    except UnicodeDecodeError as exc:
+        return False, rejected_row(cap, "scrape_invalid_utf8", f"{item.url}: body does not decode: {exc}")
+    try:
+        return True, record_row(cap, _parse(settings, text, item.url))
+    except ParseError as exc:
+        return False, rejected_row(cap, "scrape_parse_failed", f"{item.url}: {settings.parser}: {exc}")
+
+
+def archived_row(cfg: SourceConfig, settings: HttpSettings, item: ArchivedOutcome) -> tuple[bool, dict[str, Any]]:
+    """(kept?, row) for one archived URL: a record, or a rejected row naming the URL and what happened."""
+    cap = Captured(
+        origin=cfg.name, source=cfg.subset or cfg.name, key=_key(settings, item.url), uri=item.url,
+        raw=item.body, license=cfg.license, fetched_at=item.warc_date or None,
+    )
+    if item.outcome == "response":
+        return _response_row(cap, settings, item)
+    return False, rejected_row(cap, f"scrape_{item.outcome}", f"{item.url}: {item.outcome}: {item.detail}")
+
+
+def load_http(cfg: SourceConfig, archive_dir: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Crawl the seeds in `cfg.path` into `archive_dir`, then return (record rows, rejected rows)."""
+    if cfg.http is None:
+        raise StageError(f"params.yaml: sources.{cfg.name}: http settings missing for an http source")
+    seeds = read_seeds(Path(cfg.path))
+    _check_selectors(cfg.name, cfg.http)
+    crawl(seeds, cfg.http, archive_dir)
+    records: list[dict[str, Any]] = []
+    rejected: list[dict[str, Any]] = []
+    for item in read_archive(archive_dir):
+        kept, row = archived_row(cfg, cfg.http, item)
+        (records if kept else rejected).append(row)
+    return records, rejected

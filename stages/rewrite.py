@@ -23,7 +23,10 @@ Kept: parsed answers. Rejected (`rejected.parquet`, with the raw answer in
 part), `rewrite_unparseable` (no 【问题】/【回答】 markers and no JSON object),
 `rewrite_backend_error` (the backend failed this prompt after its retries;
 not cached, so the next run tries again). `rows_in` is the number of seeds, i.e.
-prompts. `rule: none` writes empty outputs without loading anything.
+prompts. `rule: none` writes empty outputs without loading anything. Metrics add
+`cache_hits`, `cache_misses`, `cache_stored`, `candidates` (seeds before the
+`max_records` cut) and `backend_calls` (HTTP requests including retries for
+`openai`, prompts generated for `transformers`).
 
 The outputs are canonical records plus the four columns above, ready for a
 validation suite: `rewrite_records` returns them before anything is written.
@@ -92,8 +95,9 @@ def make_backend(settings: RewriteSettings, base_model: Path) -> Backend:
     from stages.llm.base import read_model_dir, reference_spec
 
     local = settings.transformers
-    spec = read_model_dir(base_model) if local.model == BASE else reference_spec(local.model, local.revision, local.dtype)
-    return LocalBackend(spec, local.batch_size)
+    if local.model == BASE:
+        return LocalBackend(read_model_dir(base_model), local.batch_size)
+    return LocalBackend(reference_spec(local.model, local.revision, local.dtype), local.batch_size)
 
 
 def answer_all(requests: list[Request], backend: Backend, settings: RewriteSettings,

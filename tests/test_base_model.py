@@ -71,7 +71,8 @@ def test_cli_builds_into_out_and_reports(tmp_path):
     records = write_curated(tmp_path / "records.parquet")
     (tmp_path / "params.yaml").write_text(json.dumps({"model": TINY_PARAMS}), encoding="utf-8")
     result = CliRunner().invoke(cli, ["run", "--params", str(tmp_path / "params.yaml"), "--records", str(records),
-                                      "--out", str(tmp_path / "models" / "base"), "--metrics", str(tmp_path / "m.json")])
+                                      "--out", str(tmp_path / "models" / "base"),
+                                      "--metrics", str(tmp_path / "m.json")])
     assert result.exit_code == 0, result.output
     assert "base_model: tiny tiny-qwen2-" in result.output
     assert [p.name for p in (tmp_path / "models").iterdir()] == ["base"]  # no staging dir left

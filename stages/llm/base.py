@@ -125,13 +125,18 @@ def read_model_dir(model_dir: str | Path) -> ModelSpec:
 
 
 def load_model(spec: ModelSpec) -> tuple[Any, Any]:
-    """(model in eval mode, tokenizer) via `from_pretrained`; hub ids need network the first time."""
+    """(model in eval mode, tokenizer) via `from_pretrained`; hub ids need network the first time.
+
+    For the tiny model this also sets torch to one CPU thread: the model is too small to gain
+    from more, and on a shared machine extra threads made scoring several times slower.
+    """
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from transformers.utils import logging
 
     if spec.kind == TINY:
         logging.disable_progress_bar()  # loads in milliseconds; keep stage logs readable
+        torch.set_num_threads(1)
     dtype = spec.dtype if spec.dtype == "auto" else getattr(torch, spec.dtype)
     kwargs: dict[str, Any] = {"revision": spec.revision} if spec.revision else {}
     try:

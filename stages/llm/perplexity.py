@@ -42,8 +42,8 @@ def encode_pair(tokenizer: Any, instruction: str, input_text: str, output: str,
         prompt_text = render_prompt(tokenizer, [{"role": "user", "content": question}])
     else:
         prompt_text = question + "\n"
-    prompt = tokenizer(prompt_text, add_special_tokens=False)["input_ids"]
-    answer = tokenizer(output or "", add_special_tokens=False)["input_ids"]
+    prompt = tokenizer(prompt_text, add_special_tokens=False, verbose=False)["input_ids"]
+    answer = tokenizer(output or "", add_special_tokens=False, verbose=False)["input_ids"]  # truncated below
     if len(prompt) + len(answer) <= max_length:
         return prompt, answer, False
     answer = answer[: max_length - min(len(prompt), max_length // 2)]

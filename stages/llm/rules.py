@@ -88,7 +88,8 @@ def _check_template(where: str, template: str, need_question: bool) -> None:
         raise ValueError(f"{where}: {exc}") from None
     unknown = sorted(fields - PLACEHOLDERS)
     if unknown:
-        raise ValueError(f"{where}: unknown placeholder(s) {', '.join(unknown)}; allowed: {', '.join(sorted(PLACEHOLDERS))}")
+        raise ValueError(f"{where}: unknown placeholder(s) {', '.join(unknown)}; "
+                         f"allowed: {', '.join(sorted(PLACEHOLDERS))}")
     if need_question and not fields & {"question", "instruction"}:
         raise ValueError(f"{where}: must contain {{question}} or {{instruction}}")
 
@@ -110,7 +111,8 @@ def parse_rule(where: str, raw: Any, default_system: str) -> Rule:
 
 
 def parse_catalog(raw: Any, path: str) -> Catalog:
-    require_keys(path, raw, {"version", "system", "answer_format", "rules"}, {"version", "system", "answer_format", "rules"})
+    keys = {"version", "system", "answer_format", "rules"}
+    require_keys(path, raw, keys, keys)
     if raw["version"] != 1:
         raise ValueError(f"{path}.version: this code reads version 1, got {raw['version']!r}")
     system = _text(path, raw, "system")

@@ -41,11 +41,13 @@ def test_resolve_none_and_unknown_rule_lists_the_known_ones():
 
 
 @pytest.mark.parametrize("mutate, message", [
-    (lambda r: r["rules"][0]["templates"].update(user="{question} {answr}"), r"rules\[0\].templates.user: unknown placeholder\(s\) answr"),
+    (lambda r: r["rules"][0]["templates"].update(user="{question} {answr}"),
+     r"rules\[0\].templates.user: unknown placeholder\(s\) answr"),
     (lambda r: r["rules"][1].update(name=r["rules"][0]["name"]), r"rules\[1\].name: duplicate rule name"),
     (lambda r: r["rules"][0].update(name="none"), r"rules\[0\].name: must match .* not be 'none'"),
     (lambda r: r["rules"][0].pop("definition"), r"rules\[0\]: missing required key\(s\) definition"),
-    (lambda r: r["rules"][0]["templates"].update(user="只有规则 {title_zh}"), r"must contain \{question\} or \{instruction\}"),
+    (lambda r: r["rules"][0]["templates"].update(user="只有规则 {title_zh}"),
+     r"must contain \{question\} or \{instruction\}"),
     (lambda r: r["rules"][0]["templates"].update(user="{question!r}"), r"must be a bare name"),
 ])
 def test_catalog_validation_names_the_rule_and_field(mutate, message):

@@ -1,0 +1,119 @@
+"""Backend `transformers`: batched local generation with `model.generate`.
+
+Settings: `params.yaml: rewrite.transformers`. `model: base` uses the base model
+(`models/base`, see stages/llm/base.py); any other value is a hub id or a local
+path loaded with `from_pretrained` (with `revision` and `dtype`), e.g. a bigger
+instruct model as the rewriter while `model.base` stays the model to tune.
+
+Prompts are rendered with the tokenizer's chat template (plain text joined by
+blank lines when it has none), left-padded and generated in batches of
+`batch_size`, in prompt order. Decoding is greedy when temperature is 0 (the
+default); otherwise it samples after `torch.manual_seed(seed)` at the start of
+each batch, so sampled answers depend on which prompts share a batch. Other
+settings of the model's own generation config (e.g. repetition_penalty) are
+kept. The model is loaded on the first prompt that is not in the cache, so a
+fully cached run never loads it. A prompt longer than the model's positions
+minus `max_new_tokens` fails alone (`rewrite_backend_error`).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any
+
+from stages.lib.params import require_keys
+from stages.llm.backends import Failure, GenerationParams, OnResponse, Result
+from stages.llm.base import DTYPES, ModelSpec, load_model
+from stages.llm.cache import Response
+from stages.llm.prompts import Messages, render_prompt
+
+WHERE = "params.yaml: rewrite.transformers"
+BASE = "base"
+
+
+@dataclass(frozen=True)
+class LocalSettings:
+    model: str = BASE
+    revision: str | None = None
+    dtype: str = "float32"
+    batch_size: int = 4
+
+
+def parse_local_settings(raw: Any) -> LocalSettings:
+    require_keys(WHERE, raw or {}, set(LocalSettings.__dataclass_fields__), set())
+    settings = LocalSettings(**(raw or {}))
+    if not isinstance(settings.model, str) or not settings.model:
+        raise ValueError(f"{WHERE}.model: must be 'base' (models/base), a hub id or a local path")
+    if settings.dtype not in DTYPES:
+        raise ValueError(f"{WHERE}.dtype: must be one of {', '.join(DTYPES)}")
+    if not isinstance(settings.batch_size, int) or isinstance(settings.batch_size, bool) or settings.batch_size < 1:
+        raise ValueError(f"{WHERE}.batch_size: must be a positive integer")
+    return settings
+
+
+def generation_config(model: Any, tokenizer: Any, generation: GenerationParams) -> Any:
+    config = copy.deepcopy(model.generation_config)
+    sampling = generation.temperature > 0
+    config.update(max_new_tokens=generation.max_new_tokens, do_sample=sampling,
+                  temperature=generation.temperature if sampling else None,
+                  top_p=generation.top_p if sampling else None, top_k=None if not sampling else config.top_k,
+                  pad_token_id=tokenizer.pad_token_id, eos_token_id=config.eos_token_id or tokenizer.eos_token_id)
+    return config
+
+
+class LocalBackend:
+    name = "transformers"
+
+    def __init__(self, spec: ModelSpec, batch_size: int) -> None:
+        self.spec = spec
+        self.batch_size = batch_size
+        self.calls = 0
+        self._loaded: tuple[Any, Any] | None = None
+
+    @property
+    def model(self) -> str:
+        return self.spec.name
+
+    @property
+    def identity(self) -> str:
+        return self.spec.identity
+
+    def loaded(self) -> tuple[Any, Any]:
+        if self._loaded is None:
+            self._loaded = load_model(self.spec)
+        return self._loaded
+
+    def generate(self, prompts: list[Messages], generation: GenerationParams, on_response: OnResponse) -> list[Result]:
+        import torch
+
+        if not prompts:
+            return []
+        model, tokenizer = self.loaded()
+        tokenizer.padding_side = "left"
+        limit = getattr(model.config, "max_position_embeddings", None) or 10**9
+        encoded = [tokenizer(render_prompt(tokenizer, p), add_special_tokens=False)["input_ids"] for p in prompts]
+        results: list[Result] = [Failure("not run")] * len(prompts)
+        runnable = []
+        for index, ids in enumerate(encoded):
+            if len(ids) + generation.max_new_tokens > limit:
+                results[index] = Failure(f"prompt has {len(ids)} tokens; with max_new_tokens "
+                                         f"{generation.max_new_tokens} it exceeds the model's {limit} positions")
+            else:
+                runnable.append(index)
+        config = generation_config(model, tokenizer, generation)
+        stop_ids = set(config.eos_token_id if isinstance(config.eos_token_id, list) else [config.eos_token_id])
+        for start in range(0, len(runnable), self.batch_size):
+            batch = runnable[start:start + self.batch_size]
+            inputs = tokenizer.pad({"input_ids": [encoded[i] for i in batch]}, return_tensors="pt")
+            torch.manual_seed(generation.seed)
+            with torch.no_grad():
+                output = model.generate(**inputs, generation_config=config)
+            self.calls += len(batch)
+            for row, index in enumerate(batch):
+                new_ids = output[row, inputs["input_ids"].shape[1]:].tolist()
+                finish = "stop" if stop_ids & set(new_ids) else "length"
+                text = tokenizer.decode(new_ids, skip_special_tokens=True)
+                results[index] = Response(text=text, finish_reason=finish)
+                on_response(index, results[index])
+        return results

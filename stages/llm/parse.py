@@ -1,0 +1,76 @@
+"""A model's reply back into a new (instruction, output) pair.
+
+Accepted forms, tried in order:
+1. the catalog's markers: `【问题】...` then `【回答】...` (full-width brackets; the
+   ASCII forms `[问题]`, and `问题：`/`回答：` at the start of a line are not accepted,
+   they appear inside ordinary answers too often);
+2. a JSON object with string fields `instruction` and `output`, bare or inside a
+   ```json fence.
+A reasoning model's `<think>...</think>` block is removed first. The reply is
+`empty` when it is blank or one of the two parts is blank, `unparseable` when
+neither form is found; the stage turns these into `rewrite_empty_answer` and
+`rewrite_unparseable`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+QUESTION_MARK = "【问题】"
+ANSWER_MARK = "【回答】"
+_THINK = re.compile(r"<think>.*?</think>", re.DOTALL)
+_FENCE = re.compile(r"```(?:json)?\s*(\{.*?\})\s*```", re.DOTALL)
+_OBJECT = re.compile(r"\{.*\}", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class Parsed:
+    status: str  # "ok" | "empty" | "unparseable"
+    instruction: str = ""
+    output: str = ""
+    detail: str = ""
+
+
+def _snippet(text: str, limit: int = 80) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[:limit] + "…"
+
+
+def _from_markers(text: str) -> tuple[str, str] | None:
+    q = text.find(QUESTION_MARK)
+    a = text.find(ANSWER_MARK, q + len(QUESTION_MARK)) if q >= 0 else -1
+    if q < 0 or a < 0:
+        return None
+    return text[q + len(QUESTION_MARK):a].strip(), text[a + len(ANSWER_MARK):].strip()
+
+
+def _from_json(text: str) -> tuple[str, str] | None:
+    candidates = [m.group(1) for m in _FENCE.finditer(text)]
+    bare = _OBJECT.search(text)
+    if bare:
+        candidates.append(bare.group(0))
+    for candidate in candidates:
+        try:
+            data = json.loads(candidate)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(data, dict) and isinstance(data.get("instruction"), str) and isinstance(data.get("output"), str):
+            return data["instruction"].strip(), data["output"].strip()
+    return None
+
+
+def parse_answer(raw: str) -> Parsed:
+    text = _THINK.sub("", raw or "").strip()
+    if not text:
+        return Parsed("empty", detail="the model returned an empty answer")
+    pair = _from_markers(text) or _from_json(text)
+    if pair is None:
+        return Parsed("unparseable", detail=f"no {QUESTION_MARK}/{ANSWER_MARK} markers or JSON object in: "
+                                            f"{_snippet(text)!r}")
+    instruction, output = pair
+    missing = [name for name, value in (("question", instruction), ("answer", output)) if not value]
+    if missing:
+        return Parsed("empty", detail=f"the rewritten {' and '.join(missing)} is empty")
+    return Parsed("ok", instruction=instruction, output=output)

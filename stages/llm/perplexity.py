@@ -1,0 +1,93 @@
+"""Answer-only perplexity: how familiar a response is to a causal LM before tuning.
+
+For a record, the model sees the prompt exactly as at generation time (the
+chat template with the user turn `question_text(instruction, input)` and the
+generation prompt; `instruction\\n` for a tokenizer without a template) followed
+by the tokens of `output` (no special tokens, no end-of-turn). The loss is
+taken over the output tokens only; prompt tokens are context, masked out:
+
+    ppl = exp( -1/N * sum_{t in output} log p(token_t | tokens_<t) )
+
+When prompt + output exceed `max_length` tokens, the output keeps its first
+tokens (at least half of `max_length`, more when the prompt is short) and the
+prompt keeps its last; `tokens` says how many output tokens were scored.
+Records with an empty output are not scored (None).
+
+Sequences are right-padded and batched by length; the scores do not depend on
+the batch beyond float rounding.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from stages.llm.prompts import question_text, render_prompt
+
+
+@dataclass(frozen=True)
+class Scored:
+    ppl: float | None
+    tokens: int
+    truncated: bool = False
+
+
+def encode_pair(tokenizer: Any, instruction: str, input_text: str, output: str,
+                max_length: int) -> tuple[list[int], list[int], bool]:
+    """(prompt ids, output ids, truncated) after fitting both into `max_length` tokens."""
+    question = question_text(instruction, input_text)
+    if getattr(tokenizer, "chat_template", None):
+        prompt_text = render_prompt(tokenizer, [{"role": "user", "content": question}])
+    else:
+        prompt_text = question + "\n"
+    prompt = tokenizer(prompt_text, add_special_tokens=False, verbose=False)["input_ids"]
+    answer = tokenizer(output or "", add_special_tokens=False, verbose=False)["input_ids"]  # truncated below
+    if len(prompt) + len(answer) <= max_length:
+        return prompt, answer, False
+    answer = answer[: max_length - min(len(prompt), max_length // 2)]
+    prompt = prompt[len(prompt) - (max_length - len(answer)):]
+    return prompt, answer, True
+
+
+def batch_nll(model: Any, pad_id: int, pairs: Sequence[tuple[list[int], list[int]]]) -> list[tuple[float, int]]:
+    """(sum of negative log-likelihood over answer tokens, answer token count) per pair."""
+    import torch
+    import torch.nn.functional as F
+
+    width = max(len(p) + len(a) for p, a in pairs)
+    input_ids = torch.full((len(pairs), width), pad_id, dtype=torch.long)
+    attention = torch.zeros((len(pairs), width), dtype=torch.long)
+    labels = torch.full((len(pairs), width), -100, dtype=torch.long)
+    for row, (prompt, answer) in enumerate(pairs):
+        ids = prompt + answer
+        input_ids[row, : len(ids)] = torch.tensor(ids)
+        attention[row, : len(ids)] = 1
+        labels[row, len(prompt): len(ids)] = torch.tensor(answer, dtype=torch.long)
+    with torch.no_grad():
+        logits = model(input_ids=input_ids, attention_mask=attention).logits
+    targets = labels[:, 1:]
+    keep = targets != -100
+    nll = F.cross_entropy(logits[:, :-1][keep].float(), targets[keep], reduction="none")
+    sums = torch.zeros(len(pairs), dtype=torch.float64).index_add_(0, keep.nonzero()[:, 0], nll.double())
+    return [(float(sums[row]), int(keep[row].sum())) for row in range(len(pairs))]
+
+
+def answer_perplexities(model: Any, tokenizer: Any, rows: Sequence[tuple[str, str, str]], batch_size: int,
+                        max_length: int) -> list[Scored]:
+    """Perplexity of each (instruction, input, output)'s output given its prompt."""
+    results: list[Scored] = [Scored(None, 0)] * len(rows)
+    encoded = {}
+    for index, (instruction, input_text, output) in enumerate(rows):
+        if output and output.strip():
+            encoded[index] = encode_pair(tokenizer, instruction, input_text, output, max_length)
+    order = sorted((i for i in encoded if encoded[i][1]), key=lambda i: (len(encoded[i][0]) + len(encoded[i][1]), i))
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    for start in range(0, len(order), batch_size):
+        batch = order[start:start + batch_size]
+        scores = batch_nll(model, pad_id, [encoded[i][:2] for i in batch])
+        for index, (total, count) in zip(batch, scores):
+            ppl = math.exp(min(total / count, 700.0)) if count else None  # 700: stay inside float range
+            results[index] = Scored(ppl, count, encoded[index][2])
+    return results

@@ -1,0 +1,140 @@
+"""The rewrite rule catalog: `schemas/rules.yaml`, validated at load.
+
+A catalog holds a shared `system` template, a shared `answer_format` text and a
+list of rules. Every rule needs a machine name, Chinese and English titles, a
+definition, what it does to the question and to the answer, and a Chinese
+`templates.user` (optional `templates.system`). Templates may use only the
+placeholders in `PLACEHOLDERS`; an unknown placeholder, a duplicate name or a
+missing field stops the stage with a ValueError that names the rule and field.
+`none` is reserved: it means "no rewriting" and is not a rule.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from stages.lib.params import require_keys
+
+NONE = "none"
+PLACEHOLDERS = frozenset({
+    "question", "instruction", "input", "output",
+    "title_zh", "definition", "rule_question", "rule_answer", "answer_format",
+})
+RULE_FIELDS = {"name", "title_zh", "title_en", "definition", "definition_en", "question", "answer", "templates"}
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    title_zh: str
+    title_en: str
+    definition: str
+    definition_en: str
+    question: str
+    answer: str
+    system_template: str
+    user_template: str
+
+
+@dataclass(frozen=True)
+class Catalog:
+    path: str
+    answer_format: str
+    rules: dict[str, Rule]
+
+    def names(self) -> list[str]:
+        return list(self.rules)
+
+    def resolve(self, name: Any) -> Rule | None:
+        """The rule called `name`; None for `none`; ValueError listing the known rules otherwise."""
+        if name == NONE:
+            return None
+        if not isinstance(name, str) or name not in self.rules:
+            known = ", ".join([NONE, *self.rules])
+            raise ValueError(f"params.yaml: rule: unknown rule {name!r}; known rules: {known} (catalog {self.path})")
+        return self.rules[name]
+
+
+def template_fields(template: str) -> set[str]:
+    """Placeholder names used in a str.format template; ValueError on a malformed template."""
+    fields = set()
+    for _, field_name, spec, conversion in string.Formatter().parse(template):
+        if field_name is None:
+            continue
+        if not field_name or spec or conversion or not field_name.isidentifier():
+            raise ValueError(f"placeholder {{{field_name}}} must be a bare name such as {{question}}")
+        fields.add(field_name)
+    return fields
+
+
+def _text(where: str, raw: dict[str, Any], key: str) -> str:
+    value = raw.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{where}.{key}: must be a non-empty string")
+    return value
+
+
+def _check_template(where: str, template: str, need_question: bool) -> None:
+    try:
+        fields = template_fields(template)
+    except ValueError as exc:
+        raise ValueError(f"{where}: {exc}") from None
+    unknown = sorted(fields - PLACEHOLDERS)
+    if unknown:
+        raise ValueError(f"{where}: unknown placeholder(s) {', '.join(unknown)}; "
+                         f"allowed: {', '.join(sorted(PLACEHOLDERS))}")
+    if need_question and not fields & {"question", "instruction"}:
+        raise ValueError(f"{where}: must contain {{question}} or {{instruction}}")
+
+
+def parse_rule(where: str, raw: Any, default_system: str) -> Rule:
+    require_keys(where, raw, RULE_FIELDS, RULE_FIELDS)
+    name = raw["name"]
+    if not isinstance(name, str) or not _NAME.match(name) or name == NONE:
+        raise ValueError(f"{where}.name: must match [a-z][a-z0-9_]* and not be '{NONE}', got {name!r}")
+    templates = raw["templates"]
+    require_keys(f"{where}.templates", templates, {"system", "user"}, {"user"})
+    user = _text(f"{where}.templates", templates, "user")
+    system = _text(f"{where}.templates", templates, "system") if "system" in templates else default_system
+    _check_template(f"{where}.templates.user", user, need_question=True)
+    _check_template(f"{where}.templates.system", system, need_question=False)
+    texts = {key: _text(where, raw, key) for key in
+             ("title_zh", "title_en", "definition", "definition_en", "question", "answer")}
+    return Rule(name=name, system_template=system, user_template=user, **texts)
+
+
+def parse_catalog(raw: Any, path: str) -> Catalog:
+    keys = {"version", "system", "answer_format", "rules"}
+    require_keys(path, raw, keys, keys)
+    if raw["version"] != 1:
+        raise ValueError(f"{path}.version: this code reads version 1, got {raw['version']!r}")
+    system = _text(path, raw, "system")
+    _check_template(f"{path}.system", system, need_question=False)
+    answer_format = _text(path, raw, "answer_format")
+    if not isinstance(raw["rules"], list) or not raw["rules"]:
+        raise ValueError(f"{path}.rules: must be a non-empty list")
+    rules: dict[str, Rule] = {}
+    for index, item in enumerate(raw["rules"]):
+        rule = parse_rule(f"{path}.rules[{index}]", item, system)
+        if rule.name in rules:
+            raise ValueError(f"{path}.rules[{index}].name: duplicate rule name {rule.name!r}")
+        rules[rule.name] = rule
+    return Catalog(path=path, answer_format=answer_format, rules=rules)
+
+
+def load_catalog(path: str | Path) -> Catalog:
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{path}: rule catalog not found")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{path}: not valid YAML: {exc}") from None
+    return parse_catalog(raw, path.as_posix())

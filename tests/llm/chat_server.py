@@ -1,0 +1,123 @@
+"""A real HTTP server on 127.0.0.1 that speaks OpenAI's /v1/chat/completions, for tests.
+
+Answers are deterministic: a function of the user message. Behaviour per
+prompt is chosen by `behaviours`, a list of (substring of the user message,
+behaviour) pairs checked in order; the default is "ok":
+
+- ok            200 with a 【问题】/【回答】 answer
+- 429_once      429 (Retry-After: 0) on the first attempt, then ok
+- 500_once      503 on the first attempt, then ok
+- 429_always    429 every time
+- slow_once     the first attempt sleeps `slow_s` before answering (the client times out), then ok
+- slow_always   every attempt sleeps
+- malformed     200 with a body that is not JSON
+- no_choices    200 with JSON lacking `choices`
+- garbage       200 with an answer in no accepted format
+- empty         200 with content ""
+- 401           401 (for every request)
+
+It records every request (path, body, Authorization header) and the largest
+number of requests it handled at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+def answer_for(user: str) -> str:
+    tag = hashlib.sha256(user.encode("utf-8")).hexdigest()[:8]
+    return f"【问题】改写后的问题 {tag}：月亮的名字会不会发光？\n【回答】名字不会发光，发光的是被太阳照亮的月球表面。（{tag}）"
+
+
+class ChatServer:
+    def __init__(self, behaviours: list[tuple[str, str]] | None = None, slow_s: float = 1.0) -> None:
+        self.behaviours = behaviours or []
+        self.slow_s = slow_s
+        self.requests: list[dict[str, Any]] = []
+        self.attempts: Counter[str] = Counter()
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.lock = threading.Lock()
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+
+    def __enter__(self) -> ChatServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def behaviour(self, user: str) -> str:
+        return next((b for marker, b in self.behaviours if marker in user), "ok")
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+                try:
+                    self.send_response(status)
+                    for name, value in {"Content-Type": "application/json", **(headers or {})}.items():
+                        self.send_header(name, value)
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up (timeout)
+
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+                user = next((m["content"] for m in body.get("messages", []) if m["role"] == "user"), "")
+                with server.lock:
+                    server.requests.append({"path": self.path, "body": body,
+                                            "authorization": self.headers.get("Authorization")})
+                    server.attempts[user] += 1
+                    attempt = server.attempts[user]
+                    server.in_flight += 1
+                    server.max_in_flight = max(server.max_in_flight, server.in_flight)
+                try:
+                    self.respond(server.behaviour(user), attempt, user, body)
+                finally:
+                    with server.lock:
+                        server.in_flight -= 1
+
+            def respond(self, behaviour: str, attempt: int, user: str, body: dict[str, Any]) -> None:
+                error = {"error": {"message": "try later", "type": "rate_limit"}}
+                if self.path != "/v1/chat/completions":
+                    return self.send(404, json.dumps({"error": {"message": "no such route"}}).encode())
+                if behaviour == "401":
+                    return self.send(401, json.dumps({"error": {"message": "invalid api key"}}).encode())
+                if behaviour == "429_always" or (behaviour == "429_once" and attempt == 1):
+                    return self.send(429, json.dumps(error).encode(), {"Retry-After": "0"})
+                if behaviour == "500_once" and attempt == 1:
+                    return self.send(503, b"upstream busy")
+                if behaviour == "slow_always" or (behaviour == "slow_once" and attempt == 1):
+                    time.sleep(server.slow_s)
+                if behaviour == "malformed":
+                    return self.send(200, b"{not json")
+                if behaviour == "no_choices":
+                    return self.send(200, json.dumps({"object": "chat.completion"}).encode())
+                content = {"garbage": "我觉得这个问题很有意思，但我不想改写。", "empty": ""}.get(behaviour, answer_for(user))
+                reply = {"id": "chatcmpl-test", "object": "chat.completion", "model": body.get("model"),
+                         "choices": [{"index": 0, "finish_reason": "stop",
+                                      "message": {"role": "assistant", "content": content}}]}
+                return self.send(200, json.dumps(reply, ensure_ascii=False).encode("utf-8"))
+
+        return Handler

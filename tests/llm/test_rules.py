@@ -1,0 +1,70 @@
+"""The rule catalog: eight rules with every field, validation messages, prompts built from it."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from stages.llm.prompts import EMPTY_OUTPUT, build_messages, prompt_sha256
+from stages.llm.rules import PLACEHOLDERS, load_catalog, parse_catalog, template_fields
+
+ROOT = Path(__file__).resolve().parents[2]
+CATALOG = ROOT / "schemas" / "rules.yaml"
+
+
+def raw_catalog() -> dict:
+    return yaml.safe_load(CATALOG.read_text(encoding="utf-8"))
+
+
+def test_catalog_has_eight_complete_rules_with_chinese_templates():
+    catalog = load_catalog(CATALOG)
+    assert len(catalog.rules) == 8
+    assert {"counterintuitive_thinking", "blurring_boundaries"} <= set(catalog.rules)
+    for rule in catalog.rules.values():
+        assert rule.title_zh and rule.title_en and rule.definition and rule.definition_en
+        assert rule.question and rule.answer
+        assert template_fields(rule.user_template) <= PLACEHOLDERS
+        assert any("\u4e00" <= ch <= "\u9fff" for ch in rule.user_template)
+        assert "{answer_format}" in rule.user_template
+
+
+def test_resolve_none_and_unknown_rule_lists_the_known_ones():
+    catalog = load_catalog(CATALOG)
+    assert catalog.resolve("none") is None
+    assert catalog.resolve("blurring_boundaries").title_en == "Blurring the Conceptual Boundaries"
+    with pytest.raises(ValueError, match=r"unknown rule 'blurry'; known rules: none, counterintuitive_thinking, "
+                                         r"blurring_boundaries, .*perspective_shift"):
+        catalog.resolve("blurry")
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda r: r["rules"][0]["templates"].update(user="{question} {answr}"),
+     r"rules\[0\].templates.user: unknown placeholder\(s\) answr"),
+    (lambda r: r["rules"][1].update(name=r["rules"][0]["name"]), r"rules\[1\].name: duplicate rule name"),
+    (lambda r: r["rules"][0].update(name="none"), r"rules\[0\].name: must match .* not be 'none'"),
+    (lambda r: r["rules"][0].pop("definition"), r"rules\[0\]: missing required key\(s\) definition"),
+    (lambda r: r["rules"][0]["templates"].update(user="只有规则 {title_zh}"),
+     r"must contain \{question\} or \{instruction\}"),
+    (lambda r: r["rules"][0]["templates"].update(user="{question!r}"), r"must be a bare name"),
+])
+def test_catalog_validation_names_the_rule_and_field(mutate, message):
+    raw = copy.deepcopy(raw_catalog())
+    mutate(raw)
+    with pytest.raises(ValueError, match=message):
+        parse_catalog(raw, "rules.yaml")
+
+
+def test_prompt_folds_input_into_the_question_and_marks_an_empty_output():
+    catalog = load_catalog(CATALOG)
+    rule = catalog.rules["false_premise"]
+    messages = build_messages(catalog, rule, "下列哪种气体最多？", "A. 氧气 B. 氮气", "")
+    assert [m["role"] for m in messages] == ["system", "user"]
+    user = messages[1]["content"]
+    assert "下列哪种气体最多？\nA. 氧气 B. 氮气" in user and EMPTY_OUTPUT in user
+    assert "错误前提" in user and "【问题】" in user and "{" not in user
+    again = build_messages(catalog, rule, "下列哪种气体最多？", "A. 氧气 B. 氮气", "")
+    assert prompt_sha256(messages) == prompt_sha256(again)
+    assert prompt_sha256(messages) != prompt_sha256(build_messages(catalog, rule, "另一个问题", "", ""))

@@ -1,0 +1,84 @@
+"""Stage `base_model`: the tiny offline model (deterministic, chat template, loadable) and references."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from stages.base_model import build_base_model, cli, corpus_texts
+from stages.llm.base import TINY, load_model, parse_model_settings, read_model_dir
+from tests.llm.fixtures import TINY_PARAMS, curated_frame, tiny_model_dir, write_curated
+
+
+def test_tiny_build_is_byte_identical_across_runs(tmp_path):
+    records = write_curated(tmp_path / "records.parquet")
+    settings = parse_model_settings(TINY_PARAMS)
+    first = build_base_model(settings, records, tmp_path / "a", tmp_path / "a.json")
+    build_base_model(settings, records, tmp_path / "b", tmp_path / "b.json")
+    files = sorted(p.name for p in (tmp_path / "a").iterdir())
+    assert {"MODEL.json", "config.json", "model.safetensors", "tokenizer.json", "chat_template.jinja"} <= set(files)
+    assert files == sorted(p.name for p in (tmp_path / "b").iterdir())
+    assert all((tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes() for f in files)
+    assert first["pretrain_loss_last"] < first["pretrain_loss_first"]
+    other = parse_model_settings(TINY_PARAMS | {"seed": 1})
+    build_base_model(other, records, tmp_path / "c", tmp_path / "c.json")
+    assert read_model_dir(tmp_path / "c").name != read_model_dir(tmp_path / "a").name
+
+
+def test_tiny_model_is_a_qwen2_with_a_chat_template_and_assistant_mask():
+    spec = read_model_dir(tiny_model_dir())
+    assert spec.kind == TINY and spec.name.startswith("tiny-qwen2-")
+    model, tokenizer = load_model(spec)
+    assert type(model).__name__ == "Qwen2ForCausalLM" and model.config.num_hidden_layers == 2
+    assert tokenizer.eos_token == "<|im_end|>" and tokenizer.pad_token == "<|endoftext|>"
+    chat = [{"role": "user", "content": "为什么天空是蓝色的？"}, {"role": "assistant", "content": "因为散射。"}]
+    out = tokenizer.apply_chat_template(chat, return_assistant_tokens_mask=True, return_dict=True)
+    masked = [i for i, m in zip(out["input_ids"], out["assistant_masks"]) if m]
+    assert tokenizer.decode(masked) == "因为散射。<|im_end|>"
+    assert tokenizer.decode(tokenizer("长城大约有多长？")["input_ids"]) == "长城大约有多长？"
+
+
+def test_a_hub_id_or_local_path_is_only_pointed_at(tmp_path):
+    settings = parse_model_settings({"base": "Qwen/Qwen2.5-0.5B-Instruct", "revision": "abc123", "dtype": "bfloat16"})
+    build_base_model(settings, tmp_path / "missing.parquet", tmp_path / "base", tmp_path / "m.json")
+    assert [p.name for p in (tmp_path / "base").iterdir()] == ["MODEL.json"]
+    spec = read_model_dir(tmp_path / "base")
+    assert (spec.kind, spec.name_or_path, spec.revision, spec.dtype) == (
+        "reference", "Qwen/Qwen2.5-0.5B-Instruct", "abc123", "bfloat16")
+    assert spec.identity == "Qwen/Qwen2.5-0.5B-Instruct@abc123"
+    local = parse_model_settings({"base": str(tiny_model_dir())})
+    build_base_model(local, tmp_path / "missing.parquet", tmp_path / "local", tmp_path / "m.json")
+    local_spec = read_model_dir(tmp_path / "local")
+    assert local_spec.identity.startswith(f"{tiny_model_dir()}@sha256:")
+    model, _ = load_model(local_spec)
+    assert model.config.model_type == "qwen2"
+
+
+@pytest.mark.parametrize("raw, message", [
+    ({"seed": 0}, "missing required key"),
+    ({"base": "tiny", "dtype": "fp8"}, "dtype: must be one of"),
+    ({"base": "tiny", "tiny": {"hidden_size": 30}}, "hidden_size must divide by num_heads"),
+    ({"base": "tiny", "tiny": {"layers": 2}}, r"model.tiny: unknown key\(s\) layers"),
+])
+def test_bad_model_params_fail_clearly(raw, message):
+    with pytest.raises(ValueError, match=message):
+        parse_model_settings(raw)
+
+
+def test_cli_builds_into_out_and_reports(tmp_path):
+    records = write_curated(tmp_path / "records.parquet")
+    (tmp_path / "params.yaml").write_text(json.dumps({"model": TINY_PARAMS}), encoding="utf-8")
+    result = CliRunner().invoke(cli, ["run", "--params", str(tmp_path / "params.yaml"), "--records", str(records),
+                                      "--out", str(tmp_path / "models" / "base"),
+                                      "--metrics", str(tmp_path / "m.json")])
+    assert result.exit_code == 0, result.output
+    assert "base_model: tiny tiny-qwen2-" in result.output
+    assert [p.name for p in (tmp_path / "models").iterdir()] == ["base"]  # no staging dir left
+    assert json.loads((tmp_path / "m.json").read_text())["corpus_texts"] == len(corpus_texts(curated_frame()))
+    missing = CliRunner().invoke(cli, ["run", "--params", str(tmp_path / "params.yaml"), "--records",
+                                       str(tmp_path / "nope.parquet"), "--out", str(tmp_path / "x"), "--metrics",
+                                       str(tmp_path / "x.json")])
+    assert missing.exit_code == 1 and "nope.parquet: records not found" in missing.output
+    assert "Example: python -m stages.base_model run" in CliRunner().invoke(cli, ["run", "--help"]).output

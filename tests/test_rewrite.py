@@ -1,0 +1,156 @@
+"""Stage `rewrite`: seed selection, records and rejects, the cache, the API key, `rule: none`."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import polars as pl
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from stages.lib.record import RECORD_SCHEMA, REJECTED_SCHEMA, make_id
+from stages.llm.settings import parse_rewrite_settings
+from stages.rewrite import EXTRA_COLUMNS, cli, select_seeds
+from tests.llm.chat_server import ChatServer, answer_for
+from tests.llm.fixtures import curated_frame, write_curated
+
+ROOT = Path(__file__).resolve().parents[1]
+KEY = "sk-live-5d1e8b0c7a9f4e2d6b3a1c0e"
+BEHAVIOURS = [("新手学编程", "garbage"), ("冬天手机", "empty"), ("长城", "429_always"), ("科幻", "no_choices")]
+
+
+def params(url: str, rule: str = "blurring_boundaries", **rewrite) -> dict:
+    section = {"backend": "openai", "max_records": 20, "seed": 0,
+               "generation": {"max_new_tokens": 64, "temperature": 0.0},
+               "openai": {"base_url": url, "model": "qwen-test", "api_key_env": "CQIA_TEST_API_KEY",
+                          "concurrency": 2, "timeout_s": 2, "retries": 1, "backoff_s": 0.01, "max_backoff_s": 0.02}}
+    return {"rule": rule, "rewrite": section | rewrite}
+
+
+def run(tmp_path: Path, prm: dict, records: Path | None = None, base_model: Path | None = None):
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(prm, allow_unicode=True), encoding="utf-8")
+    records = records or write_curated(tmp_path / "records.parquet")
+    args = ["run", "--params", str(tmp_path / "params.yaml"), "--records", str(records),
+            "--rules", str(ROOT / "schemas" / "rules.yaml"), "--base-model", str(base_model or tmp_path / "nomodel"),
+            "--cache", str(tmp_path / "cache"), "--out", str(tmp_path / "out"), "--metrics", str(tmp_path / "m.json")]
+    return CliRunner().invoke(cli, args)
+
+
+def outputs(tmp_path: Path) -> tuple[pl.DataFrame, pl.DataFrame, dict]:
+    out = tmp_path / "out"
+    return (pl.read_parquet(out / "records.parquet"), pl.read_parquet(out / "rejected.parquet"),
+            json.loads((tmp_path / "m.json").read_text()))
+
+
+def test_seed_selection_filters_and_takes_a_stable_seeded_sample():
+    frame = curated_frame()
+    settings = parse_rewrite_settings({"backend": "transformers", "sources": ["zhihu", "exam"], "max_records": 3})
+    seeds, candidates = select_seeds(frame, settings)
+    assert candidates == 5 and seeds.height == 3 and set(seeds["source"]) <= {"zhihu", "exam"}
+    assert seeds["id"].to_list() == sorted(seeds["id"].to_list())
+    grown = pl.concat([frame, frame.head(1).with_columns(pl.lit("zhihu-00000000000000ff").alias("id"))])
+    kept = select_seeds(grown, settings)[0]["id"].to_list()
+    assert len(set(kept) & set(seeds["id"])) >= 2  # one new record can displace at most one seed
+    by_task = select_seeds(frame, parse_rewrite_settings({"backend": "transformers", "task_types": ["考试", "推荐"]}))
+    assert by_task[1] == 4 and set(by_task[0]["source"]) == {"exam", "douban"}
+    other_seed = parse_rewrite_settings({"backend": "transformers", "max_records": 3, "seed": 5})
+    assert select_seeds(frame, other_seed)[0]["id"].to_list() != select_seeds(
+        frame, parse_rewrite_settings({"backend": "transformers", "max_records": 3}))[0]["id"].to_list()
+
+
+def test_answers_become_records_and_bad_ones_are_rejected_with_reasons(tmp_path):
+    with ChatServer(BEHAVIOURS) as server:
+        result = run(tmp_path, params(server.base_url))
+    assert result.exit_code == 0, result.output
+    kept, rejected, metrics = outputs(tmp_path)
+    assert kept.schema == pl.Schema({**RECORD_SCHEMA, **{c: pl.String for c in EXTRA_COLUMNS}})
+    assert rejected.schema == pl.Schema({**REJECTED_SCHEMA, **{c: pl.String for c in EXTRA_COLUMNS}})
+    assert metrics["rows_in"] == 10 and metrics["rows_kept"] == 6
+    assert metrics["rows_dropped"] == {"rewrite_backend_error": 2, "rewrite_empty_answer": 1, "rewrite_unparseable": 1}
+    assert (metrics["cache_hits"], metrics["cache_misses"], metrics["rule"], metrics["model"]) == (
+        0, 10, "blurring_boundaries", "qwen-test")
+    parent = curated_frame().filter(pl.col("source") == "wiki").row(0, named=True)
+    assert rejected.filter(pl.col("parent_id") == parent["id"])["detail"][0] == "HTTP 429: try later (after 2 attempts)"
+    sky = curated_frame().filter(pl.col("instruction") == "为什么天空是蓝色的？").row(0, named=True)
+    row = kept.filter(pl.col("parent_id") == sky["id"]).row(0, named=True)
+    prompt = next(r["body"]["messages"] for r in server.requests if "天空" in r["body"]["messages"][1]["content"])
+    raw = answer_for(prompt[1]["content"])
+    assert row["id"] == make_id("rewrite", f"{sky['id']}\x00blurring_boundaries\x00qwen-test")
+    assert row["instruction"] == raw.split("\n")[0].removeprefix("【问题】")
+    assert row["output"] == raw.split("【回答】")[1] and row["answer_from"] == "llm" and row["input"] == ""
+    assert (row["source"], row["license"], row["task_type"]) == (sky["source"], sky["license"], sky["task_type"])
+    assert row["source_uri"] == f"rewrite:{sky['id']}" and row["fetched_at"] is None
+    assert row["transforms"] == ["clean:nfkc", "rewrite:blurring_boundaries"]
+    assert row["rule"] == "blurring_boundaries" and row["model"] == "qwen-test" and len(row["prompt_sha256"]) == 64
+    assert row["raw_sha256"] == hashlib.sha256(raw.encode()).hexdigest()
+    garbage = rejected.filter(pl.col("reason") == "rewrite_unparseable").row(0, named=True)
+    assert garbage["output"] == "我觉得这个问题很有意思，但我不想改写。" and garbage["instruction"] is None
+
+
+def test_second_run_is_served_from_the_cache_without_any_call_and_is_byte_identical(tmp_path):
+    good = [("新手学编程", "garbage"), ("冬天手机", "empty")]
+    with ChatServer(good) as server:
+        assert run(tmp_path, params(server.base_url)).exit_code == 0
+        calls = len(server.requests)
+    first = {p.name: p.read_bytes() for p in (tmp_path / "out").iterdir()}
+    # the server is gone: any call would fail the stage with "cannot reach"
+    result = run(tmp_path, params(server.base_url))
+    assert result.exit_code == 0, result.output
+    assert calls == 10 and "cache 10 hits, 0 misses" in result.output
+    assert {p.name: p.read_bytes() for p in (tmp_path / "out").iterdir()} == first
+    metrics = outputs(tmp_path)[2]
+    assert (metrics["cache_hits"], metrics["cache_misses"], metrics["backend_calls"]) == (10, 0, 0)
+    # another rule is another prompt: nothing is reused, and the endpoint is unreachable
+    other = run(tmp_path, params(server.base_url, rule="false_premise"))
+    assert other.exit_code == 1 and "cannot reach" in other.output
+
+
+def test_the_api_key_is_sent_but_never_written_anywhere(tmp_path, monkeypatch):
+    monkeypatch.setenv("CQIA_TEST_API_KEY", KEY)
+    with ChatServer(BEHAVIOURS) as server:
+        result = run(tmp_path, params(server.base_url))
+    assert result.exit_code == 0 and KEY not in result.output
+    assert {r["authorization"] for r in server.requests} == {f"Bearer {KEY}"}
+    written = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert len(written) > 10
+    assert not [p for p in written if KEY.encode() in p.read_bytes()]
+    (tmp_path / "refused").mkdir()
+    with ChatServer([("", "401")]) as server:
+        refused = run(tmp_path / "refused", params(server.base_url))
+    assert refused.exit_code == 1 and "CQIA_TEST_API_KEY" in refused.output and KEY not in refused.output
+
+
+def test_rule_none_writes_empty_outputs_without_a_model(tmp_path):
+    result = run(tmp_path, params("http://127.0.0.1:9/v1", rule="none"), records=tmp_path / "absent.parquet")
+    assert result.exit_code == 0, result.output
+    kept, rejected, metrics = outputs(tmp_path)
+    assert kept.height == 0 and rejected.height == 0 and list(kept.columns[-4:]) == list(EXTRA_COLUMNS)
+    assert metrics["rows_in"] == 0 and metrics["rule"] == "none" and metrics["seconds"] < 5
+    assert (tmp_path / "cache").is_dir()
+
+
+def test_unknown_rule_and_bad_params_fail_with_one_line(tmp_path):
+    result = run(tmp_path, params("http://127.0.0.1:9/v1", rule="blurry"))
+    assert result.exit_code == 1
+    assert ("Error: params.yaml: rule: unknown rule 'blurry'; known rules: none, counterintuitive_thinking"
+            in result.output)
+    bad = run(tmp_path, params("http://127.0.0.1:9/v1", backend="vllm"))
+    assert bad.exit_code == 1 and "rewrite.backend: must be one of transformers, openai" in bad.output
+    listing = CliRunner().invoke(cli, ["rules", "--rules", str(ROOT / "schemas" / "rules.yaml")])
+    assert listing.output.splitlines()[0] == "none\tno rewriting" and len(listing.output.splitlines()) == 9
+    assert "Example: python -m stages.rewrite run" in CliRunner().invoke(cli, ["run", "--help"]).output
+
+
+@pytest.mark.parametrize("section, message", [
+    ({"backend": "openai"}, "rewrite.openai: backend openai needs base_url and model"),
+    ({"backend": "transformers", "max_records": -1}, "max_records: must be a non-negative integer"),
+    ({"backend": "transformers", "sources": "zhihu"}, "sources: must be a list of names"),
+    ({"backend": "transformers", "generation": {"temperature": -1}}, "temperature: must be >= 0"),
+    ({"backend": "transformers", "generation": {"beams": 2}}, r"generation: unknown key\(s\) beams"),
+])
+def test_rewrite_settings_validation(section, message):
+    with pytest.raises(ValueError, match=message):
+        parse_rewrite_settings(section)

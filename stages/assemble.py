@@ -1,6 +1,7 @@
 """Stage `assemble`: the SFT set from validated records and rule rewrites.
 
-Mixes curated records and rewrites by params (per-source caps, rewrite share,
+Reads candidate records (curated records and rewrites; `data/familiarity/records.parquet`
+holds both, with their `ppl`). Mixes curated records and rewrites by params (per-source caps, rewrite share,
 seed), optionally drops records above a perplexity bound, splits train/eval
 from a seeded hash of `id`, and writes into `--out`:
 `train.jsonl`, `eval.jsonl` (chat `messages` + Alpaca columns), `README.md`
@@ -9,8 +10,7 @@ plus the contract files `records.parquet` (with a `split` column) and
 `rejected.parquet` (reasons `assemble_*`).
 
 Example:
-    python -m stages.assemble --curated data/validate/records.parquet \\
-        --rewrites data/rewrite/records.parquet --scores data/familiarity/records.parquet \\
+    python -m stages.assemble --records data/familiarity/records.parquet \\
         --out data/sft --metrics metrics/assemble.json
 """
 
@@ -51,14 +51,18 @@ def read_records(path: Path, what: str) -> pl.DataFrame:
     return pl.read_parquet(path)
 
 
-def candidates(curated: pl.DataFrame, rewrites: pl.DataFrame | None, scores: pl.DataFrame | None) -> pl.DataFrame:
-    parts = [curated.select(RECORD_SCHEMA.names()).with_columns(pl.lit(False).alias("is_rewrite"))]
-    if rewrites is not None:
-        parts.append(rewrites.select(RECORD_SCHEMA.names()).with_columns(pl.lit(True).alias("is_rewrite")))
-    frame = pl.concat(parts, how="vertical")
-    if scores is not None and "ppl" in scores.columns:
-        return frame.join(scores.select("id", pl.col("ppl").cast(pl.Float64)), on="id", how="left")
-    return frame.with_columns(pl.lit(None, pl.Float64).alias("ppl"))
+def candidates(frames: list[pl.DataFrame], scores: pl.DataFrame | None) -> pl.DataFrame:
+    """Stack record frames; a row is a rewrite when it has a `parent_id`; `ppl` from the frame or `scores`."""
+    parts = []
+    for frame in frames:
+        is_rewrite = pl.col("parent_id").is_not_null() if "parent_id" in frame.columns else pl.lit(False)
+        ppl = pl.col("ppl").cast(pl.Float64) if "ppl" in frame.columns else pl.lit(None, pl.Float64)
+        parts.append(frame.select(*RECORD_SCHEMA.names(), is_rewrite.alias("is_rewrite"), ppl.alias("ppl")))
+    stacked = pl.concat(parts, how="vertical")
+    if scores is None:
+        return stacked
+    joined = stacked.join(scores.select("id", pl.col("ppl").cast(pl.Float64).alias("_score")), on="id", how="left")
+    return joined.with_columns(pl.coalesce("_score", "ppl").alias("ppl")).drop("_score")
 
 
 def summary(kept: pl.DataFrame, params: MixParams, rows: list[dict], lock: Path) -> dict[str, Any]:
@@ -79,11 +83,10 @@ def summary(kept: pl.DataFrame, params: MixParams, rows: list[dict], lock: Path)
     }
 
 
-def assemble(curated: Path, rewrites: Path | None, scores: Path | None, out: Path, metrics_path: Path,
+def assemble(inputs: list[Path], scores: Path | None, out: Path, metrics_path: Path,
              params: MixParams, lock: Path) -> dict[str, Any]:
     started = time.perf_counter()
-    frame = candidates(read_records(curated, "curated records"),
-                       read_records(rewrites, "rewrites") if rewrites else None,
+    frame = candidates([read_records(path, "records") for path in inputs],
                        read_records(scores, "familiarity scores") if scores else None)
     kept, rejected = choose(frame, params)
     rows = chat_rows(kept, params.system_prompt)
@@ -101,8 +104,8 @@ def assemble(curated: Path, rewrites: Path | None, scores: Path | None, out: Pat
 
 
 @click.command(help=__doc__.split("\n\n")[0])
-@click.option("--curated", required=True, type=click.Path(path_type=Path), help="Validated records parquet.")
-@click.option("--rewrites", type=click.Path(path_type=Path), help="Rewrite records parquet (optional).")
+@click.option("--records", "inputs", required=True, multiple=True, type=click.Path(path_type=Path),
+              help="Candidate records parquet (repeatable); rows with a parent_id are rewrites.")
 @click.option("--scores", type=click.Path(path_type=Path), help="Parquet with id and ppl columns (optional).")
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Output directory (data/sft).")
 @click.option("--metrics", "metrics_path", required=True, type=click.Path(path_type=Path))
@@ -110,12 +113,12 @@ def assemble(curated: Path, rewrites: Path | None, scores: Path | None, out: Pat
 @click.option("--lock", default="dvc.lock", show_default=True, type=click.Path(path_type=Path),
               help="dvc.lock to read upstream output hashes from.")
 @clear_errors
-def cli(curated: Path, rewrites: Path | None, scores: Path | None, out: Path, metrics_path: Path,
+def cli(inputs: tuple[Path, ...], scores: Path | None, out: Path, metrics_path: Path,
         params_path: str, lock: Path) -> None:
-    """Example: python -m stages.assemble --curated data/validate/records.parquet
-    --rewrites data/rewrite/records.parquet --out data/sft --metrics metrics/assemble.json"""
+    """Example: python -m stages.assemble --records data/familiarity/records.parquet
+    --out data/sft --metrics metrics/assemble.json"""
     params = parse_params(load_section("assemble", params_path))
-    metrics = assemble(curated, rewrites, scores, out, metrics_path, params, lock)
+    metrics = assemble(list(inputs), scores, out, metrics_path, params, lock)
     counts = metrics["counts"]
     click.echo(f"assemble: {counts['train']} train, {counts['eval']} eval ({counts['rewrites']} rewrites), "
                f"fingerprint {metrics['fingerprint'][:12]}")

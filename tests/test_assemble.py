@@ -87,7 +87,7 @@ def test_assemble_writes_chat_files_card_and_manifest_byte_identically(tmp_path)
     curated, rewrites, lock = write_inputs(tmp_path)
     params = MixParams(eval_share=0.25, system_prompt=None)
     for name in ("a", "b"):
-        metrics = assemble(curated, rewrites, None, tmp_path / name, tmp_path / f"{name}.json", params, lock)
+        metrics = assemble([curated, rewrites], None, tmp_path / name, tmp_path / f"{name}.json", params, lock)
     for file in ("train.jsonl", "eval.jsonl", "manifest.json", "README.md", "records.parquet", "rejected.parquet"):
         assert (tmp_path / "a" / file).read_bytes() == (tmp_path / "b" / file).read_bytes(), file
     assert metrics["rows_in"] == 17 and metrics["rows_dropped"] == {"assemble_empty_output": 3}

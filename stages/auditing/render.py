@@ -97,13 +97,19 @@ def count_of(side: dict[str, Any] | None, key: str) -> str:
 
 
 def side_text(side: dict[str, Any]) -> str:
-    rev = f", {side['rev']}" if side.get("rev") else ""
-    return f"{side['spec']} ({side['kind']}{rev})"
+    rev = side.get("rev")
+    shown = f", {rev}" if rev and rev != side["spec"] else ""
+    return f"{side['spec']} ({side['kind']}{shown})"
 
 
 def short(side: dict[str, Any]) -> str:
-    rev = side.get("rev")
-    return side["spec"] if not rev or side["spec"].startswith(rev[:7]) else f"{side['spec']} ({rev[:7]})"
+    """`HEAD~1 (1a2b3c4)`, or just `1a2b3c4` when the spec is the sha itself."""
+    rev, spec = side.get("rev"), side["spec"]
+    if not rev:
+        return spec
+    if rev.startswith(spec) or spec.startswith(rev[:7]):
+        return rev[:7]
+    return f"{spec} ({rev[:7]})"
 
 
 # -- diff layout ----------------------------------------------------------------------------------

@@ -41,7 +41,8 @@ class Loaded:
     rejected_rows: int
 
 
-EMPTY = Loaded(pl.DataFrame(schema=diff.KEYED_SCHEMA), pl.DataFrame(schema=diff.REJECTED_SCHEMA), [], 0, 0)
+def empty_loaded() -> Loaded:
+    return Loaded(pl.DataFrame(schema=diff.KEYED_SCHEMA), pl.DataFrame(schema=diff.REJECTED_SCHEMA), [], 0, 0)
 
 
 def stage_columns(side: Side, info: StageInfo | None) -> dict[str, pl.DataType]:
@@ -52,7 +53,7 @@ def stage_columns(side: Side, info: StageInfo | None) -> dict[str, pl.DataType]:
 
 def load_stage(side: Side, info: StageInfo | None, columns: list[str], as_json: frozenset[str]) -> Loaded:
     if info is None or not info.records_path:
-        return EMPTY
+        return empty_loaded()
     records = side.scan_parquet(info.records_path)
     names = records.collect_schema().names()
     all_rows = records.select(pl.len()).collect().item()
@@ -90,7 +91,6 @@ def _with_status(frame: pl.DataFrame, st: pl.DataFrame) -> list[dict[str, Any]]:
 
 
 def compare_stage(
-    name: str,
     a: Loaded,
     b: Loaded,
     drops_a: pl.DataFrame,
@@ -100,7 +100,7 @@ def compare_stage(
     """Categories and shifts for one stage. `drops_*` must already include this stage's drops.
 
     Returns the JSON-ready stage entry (without changed-record diffs, which need full rows)
-    and the frames of changed ids and added/removed ids for the caller.
+    and the frame of changed ids (id, source).
     """
     kept = diff.kept_changes(a.kept, b.kept)
     rej_a, rej_b = diff.rejected_by_id(a.rejected), diff.rejected_by_id(b.rejected)
@@ -153,7 +153,7 @@ def compare_stage(
     }
     entry["by_source"] = diff.source_shifts(a.kept, b.kept, a.rejected, b.rejected).to_dicts()
     entry["by_reason"] = diff.shifts(a.rejected, b.rejected, "reason").to_dicts()
-    return entry, changed_all, kept
+    return entry, changed_all
 
 
 def describe_changes(
@@ -266,59 +266,76 @@ def compared_columns(ca: dict[str, pl.DataType], cb: dict[str, pl.DataType]) -> 
     return common, as_json, notes
 
 
+def empty_drops() -> pl.DataFrame:
+    return pl.DataFrame(schema=diff.DROPS_SCHEMA)
+
+
+def diff_stage(
+    a: Side,
+    b: Side,
+    name: str,
+    order: int,
+    info_a: StageInfo | None,
+    info_b: StageInfo | None,
+    drops: dict[str, pl.DataFrame],
+    limit: int,
+) -> dict[str, Any]:
+    """The report entry of one record stage; `drops` ({"a": frame, "b": frame}) gains this stage's drops.
+
+    This is the whole per-stage diff core (reading both sides from disk included);
+    bench/audit_diff.py times it on two 1M-record stages.
+    """
+    ra = info_a if info_a and info_a.record_dir else None
+    rb = info_b if info_b and info_b.record_dir else None
+    stage_notes = []
+    for side, info, rec in (("A", info_a, ra), ("B", info_b, rb)):
+        if info is None:
+            stage_notes.append(f"not in dvc.yaml at {side}")
+        elif rec is None:
+            stage_notes.append(f"no records.parquet at {side}")
+        elif not rec.has_rejected:
+            stage_notes.append(f"no rejected.parquet at {side}")
+    columns, as_json, column_notes = compared_columns(stage_columns(a, ra), stage_columns(b, rb))
+    stage_notes += column_notes
+    la, lb = load_stage(a, ra, columns, as_json), load_stage(b, rb, columns, as_json)
+    for side, loaded in (("A", la), ("B", lb)):
+        if loaded.kept.height != loaded.kept_rows:
+            stage_notes.append(f"{side}: {loaded.kept_rows - loaded.kept.height} kept rows without an id (not compared)")
+        dup = loaded.kept.height - loaded.kept["id"].n_unique()
+        if dup:
+            stage_notes.append(f"{side}: {dup} repeated ids in records.parquet (first row compared)")
+        loaded.kept = loaded.kept.unique("id", keep="first", maintain_order=True)
+    for key, loaded in (("a", la), ("b", lb)):
+        new = diff.stage_drops(loaded.kept, diff.rejected_by_id(loaded.rejected), name, order)
+        drops[key] = diff.accumulate_drops(drops[key], new)
+    entry, changed = compare_stage(la, lb, drops["a"], drops["b"], limit)
+    if ra and rb:
+        describe_changes(entry, changed, a, b, ra, rb, columns, as_json, limit)
+    return {
+        "stage": name,
+        "group": (info_b or info_a).group,
+        "path": (rb or ra).record_dir,
+        "a": {"kept": la.kept_rows, "rejected": la.rejected_rows} if ra else None,
+        "b": {"kept": lb.kept_rows, "rejected": lb.rejected_rows} if rb else None,
+        **entry,
+        "notes": stage_notes,
+    }
+
+
 def diff_report(a: Side, b: Side, *, limit: int = 50, all_metrics: bool = False) -> dict[str, Any]:
     pa, pb = discover(a), discover(b)
     notes = [*pa.notes, *pb.notes]
     by_a, by_b = pa.by_name(), pb.by_name()
-    names = merge_order([s.name for s in pa.stages], [s.name for s in pb.stages])
-    drops_a = pl.DataFrame(schema=diff.DROPS_SCHEMA)
-    drops_b = pl.DataFrame(schema=diff.DROPS_SCHEMA)
+    drops = {"a": empty_drops(), "b": empty_drops()}
     stages: list[dict[str, Any]] = []
-    for order, name in enumerate(names):
+    for order, name in enumerate(merge_order([s.name for s in pa.stages], [s.name for s in pb.stages])):
         info_a, info_b = by_a.get(name), by_b.get(name)
-        ra = info_a if info_a and info_a.record_dir else None
-        rb = info_b if info_b and info_b.record_dir else None
-        if ra is None and rb is None:
+        if not (info_a and info_a.record_dir) and not (info_b and info_b.record_dir):
             for side, info in ((a, info_a), (b, info_b)):
                 if info and info.outs and not any(side.exists(o) for o in info.outs):
                     notes.append(f"stage {name}: outputs not available at {side.label} (not run, or not in the cache)")
-            continue
-        stage_notes = []
-        for side, info, rec in (("A", info_a, ra), ("B", info_b, rb)):
-            if info is None:
-                stage_notes.append(f"not in dvc.yaml at {side}")
-            elif rec is None:
-                stage_notes.append(f"no records.parquet at {side}")
-            elif not rec.has_rejected:
-                stage_notes.append(f"no rejected.parquet at {side}")
-        ca, cb = stage_columns(a, ra), stage_columns(b, rb)
-        columns, as_json, column_notes = compared_columns(ca, cb)
-        stage_notes += column_notes
-        la, lb = load_stage(a, ra, columns, as_json), load_stage(b, rb, columns, as_json)
-        for side, loaded in (("A", la), ("B", lb)):
-            if loaded.kept.height != loaded.kept_rows:
-                stage_notes.append(f"{side}: {loaded.kept_rows - loaded.kept.height} kept rows without an id (not compared)")
-            dup = loaded.kept.height - loaded.kept["id"].n_unique()
-            if dup:
-                stage_notes.append(f"{side}: {dup} repeated ids in records.parquet (first row compared)")
-        la.kept = la.kept.unique("id", keep="first", maintain_order=True)
-        lb.kept = lb.kept.unique("id", keep="first", maintain_order=True)
-        drops_a = diff.accumulate_drops(drops_a, diff.stage_drops(la.kept, diff.rejected_by_id(la.rejected), name, order))
-        drops_b = diff.accumulate_drops(drops_b, diff.stage_drops(lb.kept, diff.rejected_by_id(lb.rejected), name, order))
-        entry, changed, _ = compare_stage(name, la, lb, drops_a, drops_b, limit)
-        if ra and rb:
-            describe_changes(entry, changed, a, b, ra, rb, columns, as_json, limit)
-        group = (info_b or info_a).group
-        path = (rb or ra).record_dir
-        stages.append({
-            "stage": name,
-            "group": group,
-            "path": path,
-            "a": {"kept": la.kept_rows, "rejected": la.rejected_rows} if ra else None,
-            "b": {"kept": lb.kept_rows, "rejected": lb.rejected_rows} if rb else None,
-            **entry,
-            "notes": stage_notes,
-        })
+            continue  # not a record stage (train, evaluate, assemble) or not run on either side
+        stages.append(diff_stage(a, b, name, order, info_a, info_b, drops, limit))
     return {
         "kind": REPORT_KIND,
         "version": REPORT_VERSION,

@@ -171,6 +171,12 @@ def test_diff_between_two_commits_is_exact(history):
         {"group": "dedup", "a_kept": 5, "b_kept": 6, "a_rejected": 1, "b_rejected": 1},
         {"group": "rewrite", "a_kept": 0, "b_kept": 0, "a_rejected": 0, "b_rejected": 0},
     ]
+    assert report["jsonl"] == [
+        {"file": "data/sft/eval.jsonl", "stage": "assemble", "a": 2, "b": 2,
+         "added": {"count": 0, "ids": []}, "removed": {"count": 0, "ids": []}},
+        {"file": "data/sft/train.jsonl", "stage": "assemble", "a": 3, "b": 4,
+         "added": {"count": 2, "ids": sorted([xid(1), xid(2)])}, "removed": {"count": 1, "ids": [zid(4)]}},
+    ]
     assert report["params"] == [{"key": "clean.min_output_chars", "a": 4, "b": 8}] + [
         {"key": f"sources.cqia_xhs.{k}", "a": None, "b": v} for k, v in sorted(source("xhs", "xhs").items())
     ]
@@ -235,6 +241,8 @@ def test_diff_commit_against_experiment_shows_the_rewrites(history):
     assert changed[0]["added"] == {"count": 5, "records": sorted(
         ({"id": rid(p), "source": s, "a": ABSENT} for p, s in zip(parents, ["douban", "zhihu", "zhihu", "xhs", "xhs"])),
         key=lambda r: r["id"])}
+    assert [(j["file"], j["added"]["count"], j["removed"]["count"]) for j in report["jsonl"]] == [
+        ("data/sft/eval.jsonl", 1, 0), ("data/sft/train.jsonl", 4, 0)]
     assert report["params"] == [{"key": "rule", "a": "none", "b": RULE}]
     assert report["metrics"] == [
         {"file": "metrics/rewrite.json", "key": "rows_in", "a": 0, "b": 5, "delta": 5},
@@ -301,6 +309,8 @@ def test_diff_markdown_is_exact(history):
     assert md[start:md.index("## dedup (data/dedup)")] == CLEAN_MD
     assert "## scrape@cqia_douban" not in md  # no differences: only in the summary table
     assert "| clean.min_output_chars | 4 | 8 |" in md
+    assert "| data/sft/train.jsonl | assemble | 3 | 4 | 2 | 1 |" in md
+    assert f"data/sft/train.jsonl: left: {zid(4)}" in md
 
 
 def test_diff_table_html_and_output_file(history, tmp_path):

@@ -154,6 +154,20 @@ def diff_blocks(report: dict[str, Any]) -> list[Block]:
     for st in report["stages"]:
         if stage_changed(st):
             blocks += stage_blocks(st)
+    if report["jsonl"]:
+        blocks.append(Heading(2, "JSONL outputs (the SFT set)"))
+        blocks.append(Table(
+            ["file", "stage", "A lines", "B lines", "ids added", "ids removed"],
+            [[j["file"], j["stage"], value(j["a"]), value(j["b"]), str(j["added"]["count"]), str(j["removed"]["count"])]
+             for j in report["jsonl"]],
+            numeric={2, 3, 4, 5},
+        ))
+        for j in report["jsonl"]:
+            for key, title in (("added", "entered"), ("removed", "left")):
+                part = j[key]
+                if part["count"]:
+                    more = "" if len(part["ids"]) == part["count"] else f" (first {len(part['ids'])} of {part['count']})"
+                    blocks.append(Para(f"{j['file']}: {title}{more}: {', '.join(part['ids'])}"))
     blocks.append(Heading(2, "Params"))
     if report["params"]:
         blocks.append(Table(["param", "A", "B"], [[p["key"], value(p["a"]), value(p["b"])] for p in report["params"]]))

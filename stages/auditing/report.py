@@ -10,6 +10,7 @@ are in memory at a time. The layout is documented in stages/auditing/README.md.
 
 from __future__ import annotations
 
+import io
 import json
 import math
 from dataclasses import dataclass
@@ -248,6 +249,43 @@ def metrics_diff(a: Side, b: Side, pa: Pipeline, pb: Pipeline, all_metrics: bool
     return out
 
 
+# -- JSONL outputs (the SFT set) ------------------------------------------------------------------
+
+
+def jsonl_ids(side: Side, path: str) -> pl.DataFrame:
+    """The `id` of every line of a JSONL file (null for lines without one)."""
+    local = side.local_path(path)
+    source = local if local is not None else io.BytesIO(side.read_bytes(path))
+    return pl.scan_ndjson(source, schema={"id": pl.String}).collect()
+
+
+def jsonl_outputs(side: Side, pipeline: Pipeline) -> dict[str, str]:
+    """{file: stage} for the *.jsonl files under the outputs of stages that are not record stages."""
+    return {f: stage.name for stage in pipeline.stages if not stage.record_dir
+            for out in stage.outs for f in side.find(out) if f.endswith(".jsonl")}
+
+
+def jsonl_diff(a: Side, b: Side, pa: Pipeline, pb: Pipeline, limit: int) -> list[dict[str, Any]]:
+    """Lines and ids of each JSONL output (e.g. data/sft/train.jsonl) on both sides: which ids entered or left."""
+    files_a, files_b = jsonl_outputs(a, pa), jsonl_outputs(b, pb)
+    out = []
+    for path in sorted(set(files_a) | set(files_b)):
+        ids_a = jsonl_ids(a, path) if path in files_a else pl.DataFrame(schema={"id": pl.String})
+        ids_b = jsonl_ids(b, path) if path in files_b else pl.DataFrame(schema={"id": pl.String})
+        set_a, set_b = ids_a.drop_nulls().unique(), ids_b.drop_nulls().unique()
+        added = set_b.join(set_a, on="id", how="anti").sort("id")
+        removed = set_a.join(set_b, on="id", how="anti").sort("id")
+        out.append({
+            "file": path,
+            "stage": files_b.get(path) or files_a.get(path),
+            "a": ids_a.height if path in files_a else None,
+            "b": ids_b.height if path in files_b else None,
+            "added": {"count": added.height, "ids": _limited(added, limit)["id"].to_list()},
+            "removed": {"count": removed.height, "ids": _limited(removed, limit)["id"].to_list()},
+        })
+    return out
+
+
 # -- the whole report -----------------------------------------------------------------------------
 
 
@@ -344,6 +382,7 @@ def diff_report(a: Side, b: Side, *, limit: int = 50, all_metrics: bool = False)
         "limit": limit,
         "stages": stages,
         "funnel": funnel(stages),
+        "jsonl": jsonl_diff(a, b, pa, pb, limit),
         "params": params_diff(a, b, pa, pb),
         "metrics": metrics_diff(a, b, pa, pb, all_metrics),
         "notes": notes,

@@ -125,9 +125,6 @@ class Side:
             return pl.scan_parquet(local)
         return pl.scan_parquet(io.BytesIO(self.read_bytes(path)))
 
-    def parquet_columns(self, path: str) -> list[str]:
-        return list(self.scan_parquet(path).collect_schema().names())
-
     # -- DVC --------------------------------------------------------------------------------------
     @cached_property
     def dvc_repo(self) -> Any:

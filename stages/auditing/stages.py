@@ -49,10 +49,6 @@ class Pipeline:
         return {stage.name: stage for stage in self.stages}
 
     @property
-    def record_stages(self) -> list[StageInfo]:
-        return [stage for stage in self.stages if stage.record_dir]
-
-    @property
     def metric_files(self) -> list[str]:
         return sorted({m for stage in self.stages for m in stage.metrics})
 

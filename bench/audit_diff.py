@@ -174,7 +174,8 @@ def results_section(n: int, planted: dict, core_row: dict, cli_row: dict, gen_s:
         f"(1% removed, 1% added, 1% changed; about 300 characters of Chinese text per record), "
         f"plus 5,000 rejected rows per side ({planted['reason_changed']} with another reason in B). "
         f"Each measurement is a fresh process; peak RSS is that process's maximum resident set (wait4). "
-        f"Machine: {cpu} CPU cores, shared with other work. Generating the sets took {gen_s:.0f} s (not counted).",
+        f"Machine: {cpu} CPU cores, shared with other work (load average {os.getloadavg()[0]:.1f} when the run "
+        f"ended). Generating the sets took {gen_s:.0f} s (not counted).",
         "",
         "| measurement | seconds | peak RSS (MiB) | added | removed | changed | reason changed |",
         "|---|---:|---:|---:|---:|---:|---:|",

@@ -19,7 +19,10 @@ from __future__ import annotations
 
 import polars as pl
 
+from stages.lib.io import PARQUET_OPTIONS
+
 HASH_SEED = 0x5EED
+BATCH_ROWS = PARQUET_OPTIONS["row_group_size"]  # one row group of the stages' parquet files
 KEYED_SCHEMA = pl.Schema({"id": pl.String, "source": pl.String, "_h": pl.UInt64})
 REJECTED_SCHEMA = pl.Schema({"id": pl.String, "source": pl.String, "reason": pl.String, "detail": pl.String})
 DROPS_SCHEMA = pl.Schema(
@@ -48,6 +51,14 @@ def keyed(records: pl.LazyFrame, columns: list[str], as_json: frozenset[str] = f
     return records.select(
         pl.col("id").cast(pl.String), _col_or_null(names, "source"), content_hash(columns, as_json)
     ).filter(pl.col("id").is_not_null())
+
+
+def keyed_in_batches(records: pl.LazyFrame, rows: int, columns: list[str], as_json: frozenset[str] = frozenset(),
+                     batch_rows: int = BATCH_ROWS) -> pl.DataFrame:
+    """`keyed` over consecutive slices of `batch_rows` rows, so only one slice's texts are in memory at a time."""
+    parts = [keyed(records.slice(offset, batch_rows), columns, as_json).collect()
+             for offset in range(0, rows, batch_rows)]
+    return pl.concat(parts) if parts else pl.DataFrame(schema=KEYED_SCHEMA)
 
 
 def rejected_rows(rejected: pl.LazyFrame) -> pl.LazyFrame:
@@ -206,7 +217,8 @@ def field_hashes(records: pl.LazyFrame, ids: pl.DataFrame, columns: list[str],
         .alias(c)
         for c in columns
     ]
-    return records.join(ids.lazy().select("id"), on="id", how="semi").select(pl.col("id"), *exprs)
+    # is_in (not a semi join) lets the parquet reader decode the other columns only for matching rows
+    return records.filter(pl.col("id").is_in(ids["id"].implode())).select(pl.col("id"), *exprs)
 
 
 def changed_fields(a: pl.DataFrame, b: pl.DataFrame, columns: list[str]) -> pl.DataFrame:

@@ -2,7 +2,8 @@
 
 Stages are visited in pipeline order (B's `dvc.yaml` order, with stages only A
 has placed after their predecessor in A). For each record stage the kept and
-rejected sets of both sides are reduced to keys and hashes (`diff.keyed`),
+rejected sets of both sides are reduced to keys and hashes (`diff.keyed`,
+one row group at a time),
 compared with joins, and only the first `limit` records of each category (by
 id) are expanded into full entries; counts are always exact. One stage's frames
 are in memory at a time. The layout is documented in stages/auditing/README.md.
@@ -58,7 +59,7 @@ def load_stage(side: Side, info: StageInfo | None, columns: list[str], as_json: 
     records = side.scan_parquet(info.records_path)
     names = records.collect_schema().names()
     all_rows = records.select(pl.len()).collect().item()
-    kept = diff.keyed(records, columns, as_json).collect(engine="streaming")
+    kept = diff.keyed_in_batches(records, all_rows, columns, as_json)
     if info.rejected_path:
         rejected = diff.rejected_rows(side.scan_parquet(info.rejected_path)).collect(engine="streaming")
     else:
@@ -69,7 +70,7 @@ def load_stage(side: Side, info: StageInfo | None, columns: list[str], as_json: 
 def full_rows(side: Side, info: StageInfo | None, ids: list[str]) -> dict[str, dict[str, Any]]:
     if info is None or not info.records_path or not ids:
         return {}
-    frame = side.scan_parquet(info.records_path).filter(pl.col("id").is_in(ids)).collect()
+    frame = side.scan_parquet(info.records_path).filter(pl.col("id").is_in(pl.Series(ids).implode())).collect()
     return {row["id"]: row for row in frame.iter_rows(named=True)}
 
 

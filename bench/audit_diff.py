@@ -115,11 +115,23 @@ def core(dirs: list[str]) -> dict:
     started = time.perf_counter()
     entry = diff_stage(sides[0], sides[1], "bench", 0, info, info, {"a": empty_drops(), "b": empty_drops()}, 50)
     seconds = time.perf_counter() - started
-    return {"seconds": round(seconds, 2), **{k: entry[k]["count"] for k in
-                                               ("added", "removed", "changed", "reason_changed")}}
+    return {"inner_seconds": round(seconds, 2), "vm_hwm_mib": vm_hwm_mib(),
+            **{k: entry[k]["count"] for k in ("added", "removed", "changed", "reason_changed")}}
 
 
-def run_child(cmd: list[str], cwd: Path | None = None, env: dict | None = None) -> tuple[str, float, float]:
+def vm_hwm_mib() -> float | None:
+    """This process's peak resident set (Linux /proc), independent of what fork inherited."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return None
+
+
+def run_child(cmd: list[str], cwd: Path | None = None, env: dict | None = None) -> tuple[str, float, float, float]:
+    """Run cmd in a fresh process; return (stdout, wall seconds, peak RSS MiB, CPU seconds) of that process."""
     started = time.perf_counter()
     out_file = tempfile.TemporaryFile(mode="w+")
     err_file = tempfile.TemporaryFile(mode="w+")
@@ -131,7 +143,8 @@ def run_child(cmd: list[str], cwd: Path | None = None, env: dict | None = None) 
     err_file.seek(0)
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed:\n{out_file.read()}\n{err_file.read()}")
-    return out_file.read(), wall, usage.ru_maxrss / 1024
+    # ru_maxrss also counts what the child inherited at fork, so this process stays small (see main)
+    return out_file.read(), wall, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
 
 
 def git_env() -> dict[str, str]:
@@ -165,34 +178,32 @@ def build_repo(work: Path) -> Path:
     return repo
 
 
-def results_section(n: int, planted: dict, core_row: dict, cli_row: dict, gen_s: float) -> str:
+def results_section(n: int, planted: dict, rows: dict[str, dict], gen_s: float, load: tuple[float, float]) -> str:
     cpu = os.cpu_count()
-    return "\n".join([
+    labels = {
+        "core": "core: `diff_stage` (read both sides from disk, hash, join on id, drops, field diffs)",
+        "cli": "cli: `python -m stages.audit diff HEAD~1 HEAD --json` (git + DVC repo, files from the DVC cache)",
+    }
+    lines = [
         "## audit diff",
         "",
         f"Two synthetic revisions of one record stage: A = {planted['a']:,} records, B = {planted['b']:,} "
         f"(1% removed, 1% added, 1% changed; about 300 characters of Chinese text per record), "
         f"plus 5,000 rejected rows per side ({planted['reason_changed']} with another reason in B). "
-        f"Each measurement is a fresh process; peak RSS is that process's maximum resident set (wait4). "
-        f"Machine: {cpu} CPU cores, shared with other work (load average {os.getloadavg()[0]:.1f} when the run "
-        f"ended). Generating the sets took {gen_s:.0f} s (not counted).",
+        "Each measurement is a fresh process: wall seconds (process start to exit, imports included), "
+        "CPU seconds (user + system) and peak RSS (wait4 ru_maxrss) of that process. "
+        f"Machine: {cpu} CPU cores shared with other developers' work (load average {load[0]:.1f} before, "
+        f"{load[1]:.1f} after), so wall time includes waiting for a core; CPU time is the steadier figure. "
+        f"Generating the sets took {gen_s:.0f} s (not counted). The planted counts are checked.",
         "",
-        "| measurement | seconds | peak RSS (MiB) | added | removed | changed | reason changed |",
-        "|---|---:|---:|---:|---:|---:|---:|",
-        f"| core: `diff_stage` (read both sides from disk, hash, join on id, field diffs) | {core_row['seconds']:.1f} | "
-        f"{core_row['rss']:.0f} | {core_row['added']:,} | {core_row['removed']:,} | {core_row['changed']:,} | "
-        f"{core_row['reason_changed']:,} |",
-        f"| cli: `python -m stages.audit diff HEAD~1 HEAD --json` (git + DVC repo, files from the DVC cache) | "
-        f"{cli_row['seconds']:.1f} | {cli_row['rss']:.0f} | {cli_row['added']:,} | {cli_row['removed']:,} | "
-        f"{cli_row['changed']:,} | {cli_row['reason_changed']:,} |",
-        "",
-        "Command:",
-        "",
-        "```bash",
-        f"python bench/audit_diff.py --n {n}",
-        "```",
-        "",
-    ])
+        "| measurement | wall s | CPU s | peak RSS (MiB) | added | removed | changed | reason changed |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for key, row in rows.items():
+        lines.append(f"| {labels[key]} | {row['seconds']:.1f} | {row['cpu']:.1f} | {row['rss']:.0f} | "
+                     f"{row['added']:,} | {row['removed']:,} | {row['changed']:,} | {row['reason_changed']:,} |")
+    lines += ["", "Command:", "", "```bash", f"python bench/audit_diff.py --n {n}", "```", ""]
+    return "\n".join(lines)
 
 
 def write_results(section: str) -> Path:
@@ -211,29 +222,43 @@ def write_results(section: str) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=1_000_000, help="records in revision A")
-    parser.add_argument("--workdir", type=Path, default=None, help="keep the generated data here")
+    parser.add_argument("--workdir", type=Path, default=None,
+                        help="keep the generated data here (and reuse it when it is already there)")
     parser.add_argument("--no-write", action="store_true", help="do not update bench/RESULTS.md")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    parser.add_argument("--generate", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(core(args.child)))
         return
+    if args.generate:
+        print(json.dumps(generate(args.n, args.generate)))
+        return
+    # this process only starts children (so their peak RSS is not inflated by ours at fork)
+    load_before = os.getloadavg()[0]
     work = args.workdir or Path(tempfile.mkdtemp(prefix="audit-bench-"))
     work.mkdir(parents=True, exist_ok=True)
+    planted_file = work / "planted.json"
     try:
-        started = time.perf_counter()
-        planted = generate(args.n, work)
-        gen_s = time.perf_counter() - started
+        gen_s = 0.0
+        if planted_file.exists() and json.loads(planted_file.read_text())["a"] == args.n:
+            planted = json.loads(planted_file.read_text())
+        else:
+            out, gen_s, _, _ = run_child([sys.executable, __file__, "--n", str(args.n), "--generate", str(work)])
+            planted = json.loads(out)
+            planted_file.write_text(json.dumps(planted))
         print(f"generated {planted} in {gen_s:.1f} s", flush=True)
-        out, _, rss = run_child([sys.executable, __file__, "--child", str(work / "a"), str(work / "b")])
-        core_row = {**json.loads(out), "rss": rss}
+        out, wall, rss, cpu = run_child([sys.executable, __file__, "--child", str(work / "a"), str(work / "b")])
+        core_row = {**json.loads(out), "seconds": round(wall, 2), "cpu": round(cpu, 2), "rss": rss}
         print(f"core: {core_row}", flush=True)
-        repo = build_repo(work)
+        repo = work / "repo"
+        if not repo.exists():
+            build_repo(work)
         env = {**git_env(), "PYTHONPATH": str(ROOT)}
-        out, wall, rss = run_child([sys.executable, "-m", "stages.audit", "diff", "HEAD~1", "HEAD", "--json",
-                                    "--repo", str(repo)], cwd=ROOT, env=env)
+        out, wall, rss, cpu = run_child([sys.executable, "-m", "stages.audit", "diff", "HEAD~1", "HEAD", "--json",
+                                         "--repo", str(repo)], cwd=ROOT, env=env)
         stage = json.loads(out)["stages"][0]
-        cli_row = {"seconds": round(wall, 2), "rss": rss,
+        cli_row = {"seconds": round(wall, 2), "cpu": round(cpu, 2), "rss": rss,
                    **{k: stage[k]["count"] for k in ("added", "removed", "changed", "reason_changed")}}
         print(f"cli: {cli_row}", flush=True)
         expected = {k: planted[k] for k in ("added", "removed", "changed", "reason_changed")}
@@ -242,7 +267,9 @@ def main() -> None:
             if got != expected:
                 raise SystemExit(f"{name}: diff counts {got} != planted {expected}")
         if not args.no_write:
-            print(f"wrote {write_results(results_section(args.n, planted, core_row, cli_row, gen_s))}")
+            section = results_section(args.n, planted, {"core": core_row, "cli": cli_row}, gen_s,
+                                      (load_before, os.getloadavg()[0]))
+            print(f"wrote {write_results(section)}")
     finally:
         if args.workdir is None:
             shutil.rmtree(work, ignore_errors=True)

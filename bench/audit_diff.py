@@ -189,7 +189,8 @@ def results_section(n: int, planted: dict, rows: dict[str, dict], gen_s: float, 
         "",
         f"Two synthetic revisions of one record stage: A = {planted['a']:,} records, B = {planted['b']:,} "
         f"(1% removed, 1% added, 1% changed; about 300 characters of Chinese text per record), "
-        f"plus 5,000 rejected rows per side ({planted['reason_changed']} with another reason in B). "
+        f"plus 5,000 rejected rows per side ({planted['reason_changed']} with another reason in B); "
+        f"records.parquet is {planted.get('a_mib', 0):.0f} MiB at A (zstd). "
         "Each measurement is a fresh process: wall seconds (process start to exit, imports included), "
         "CPU seconds (user + system) and peak RSS (wait4 ru_maxrss) of that process. "
         f"Machine: {cpu} CPU cores shared with other developers' work (load average {load[0]:.1f} before, "
@@ -243,10 +244,12 @@ def main() -> None:
         gen_s = 0.0
         if planted_file.exists() and json.loads(planted_file.read_text())["a"] == args.n:
             planted = json.loads(planted_file.read_text())
+            gen_s = planted.get("generate_seconds", 0.0)
         else:
             out, gen_s, _, _ = run_child([sys.executable, __file__, "--n", str(args.n), "--generate", str(work)])
             planted = json.loads(out)
-            planted_file.write_text(json.dumps(planted))
+            planted_file.write_text(json.dumps({**planted, "generate_seconds": round(gen_s, 1)}))
+        planted["a_mib"] = (work / "a" / "data" / "bench" / "records.parquet").stat().st_size / 2**20
         print(f"generated {planted} in {gen_s:.1f} s", flush=True)
         out, wall, rss, cpu = run_child([sys.executable, __file__, "--child", str(work / "a"), str(work / "b")])
         core_row = {**json.loads(out), "seconds": round(wall, 2), "cpu": round(cpu, 2), "rss": rss}

@@ -43,6 +43,8 @@ class Table:
     headers: list[str]
     rows: list[list[str]]
     numeric: set[int] = field(default_factory=set)  # right-aligned columns
+    short: list[str] | None = None  # terser headers for terminal tables
+    legend: str | None = None  # explains `short` under a terminal table
 
 
 @dataclass
@@ -149,6 +151,9 @@ def diff_blocks(report: dict[str, Any]) -> list[Block]:
                 for st in report["stages"]
             ],
             numeric=set(range(1, 13)),
+            short=["stage", "A kept", "B kept", "Δ", "A rej", "B rej", "Δ", "add", "rem", "chg", "+rej", "-rej", "≠rej"],
+            legend="add, rem, chg: records added, removed, changed; +rej, -rej, ≠rej: newly rejected, "
+                   "no longer rejected, rejected for another reason",
         ),
     ]
     for st in report["stages"]:
@@ -410,12 +415,14 @@ def to_rich(blocks: list[Block], console: Any) -> None:
                 console.print(Text(f"• {item}"))
         elif isinstance(block, Table):
             table = RichTable(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
-            for i, header in enumerate(block.headers):
+            for i, header in enumerate(block.short or block.headers):
                 table.add_column(header, justify="right" if i in block.numeric else "left", overflow="fold",
                                  no_wrap=i == 0)
             for row in block.rows:
                 table.add_row(*[Text(c) for c in row])
             console.print(table)
+            if block.short and block.legend:
+                console.print(Text(block.legend, style="dim"))
         elif isinstance(block, Diff):
             console.print(Text(block.title, style="bold"))
             for line in block.text.split("\n"):

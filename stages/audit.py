@@ -1,0 +1,215 @@
+"""Dataset audit: record-level diffs between revisions and experiments, record tracing, rule x task view.
+
+Commands (run `python -m stages.audit COMMAND --help` for each):
+
+  diff A B     what changed between two sides, stage by stage and record by record
+  trace ID     one record's path through every stage
+  rules        accuracy deltas per rule and task against rule=none, from experiments
+
+A side is a git revision (sha, branch, tag, HEAD~1), a DVC experiment name, or
+`workspace` (the files on disk). Stage outputs are read at each side through
+dvc.api, from the DVC cache (or the remote when they are not cached).
+
+Examples:
+    python -m stages.audit diff HEAD~1 HEAD
+    python -m stages.audit diff main my-experiment --html -o audit.html
+    python -m stages.audit trace cqia_zhihu-0123456789abcdef --rev HEAD
+    python -m stages.audit rules --heatmap metrics/audit/rules.png
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from stages.lib.errors import StageError, clear_errors
+from stages.lib.io import write_text
+
+
+def dvc_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+    """DVC's own exceptions (bad revision, unreadable cache) become one-line errors too."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from dvc.exceptions import DvcException
+
+        try:
+            return func(*args, **kwargs)
+        except DvcException as exc:
+            raise StageError(str(exc)) from None
+
+    return wrapper
+
+
+def format_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed([
+        click.option("--table", "fmt", flag_value="table", default=True, help="Terminal tables (default)."),
+        click.option("--md", "fmt", flag_value="md", help="Markdown."),
+        click.option("--json", "fmt", flag_value="json", help="JSON (schema: stages/auditing/README.md)."),
+        click.option("--html", "fmt", flag_value="html", help="One self-contained HTML page."),
+        click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
+                     help="Write to this file instead of standard output."),
+        click.option("--width", type=int, default=None,
+                     help="Terminal table width when not writing to a terminal (default 160)."),
+    ]):
+        func = option(func)
+    return func
+
+
+repo_option = click.option("--repo", "repo", type=click.Path(path_type=Path, file_okay=False), default=".",
+                           show_default=True, help="The DVC repository (or a directory inside it).")
+
+
+def emit(blocks: list, result: dict[str, Any], fmt: str, output: Path | None, title: str, width: int | None) -> None:
+    from stages.auditing.render import render, to_rich
+
+    if output is None and fmt == "table" and sys.stdout.isatty() and width is None:
+        from rich.console import Console
+
+        to_rich(blocks, Console(highlight=False, emoji=False))
+        return
+    text = render(blocks, result, fmt, title, width=width or 160)
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        write_text(text, output)
+        click.echo(f"wrote {output}", err=True)
+
+
+@click.group(help=__doc__.split("\n\n")[0], epilog="Examples: python -m stages.audit diff HEAD~1 HEAD; "
+             "python -m stages.audit trace <id>; python -m stages.audit rules")
+def cli() -> None:
+    pass
+
+
+@cli.command("diff")
+@click.argument("a")
+@click.argument("b")
+@repo_option
+@format_options
+@click.option("--limit", type=int, default=50, show_default=True,
+              help="Records listed per category and stage (counts are always complete); 0 lists all.")
+@click.option("--all-metrics", is_flag=True, help="Also compare timing metrics (keys named 'seconds').")
+@clear_errors
+@dvc_errors
+def diff_command(a: str, b: str, repo: Path, fmt: str, output: Path | None, width: int | None, limit: int,
+                 all_metrics: bool) -> None:
+    """Compare the dataset at A and B, stage by stage and record by record.
+
+    A and B are git revisions, DVC experiment names, or `workspace`. For each
+    record stage: row counts, records added, removed and changed (by id), the
+    stage and reason where a record was dropped on one side only, shifts per
+    source and per drop reason, and a text diff of changed records; then param
+    and metric differences.
+
+    \b
+    Examples:
+        python -m stages.audit diff HEAD~1 HEAD
+        python -m stages.audit diff HEAD workspace --md -o audit.md
+        python -m stages.audit diff main rule-counter --json --limit 0
+        python -m stages.audit diff v1 v2 --html -o audit.html
+    """
+    from stages.auditing.render import diff_blocks, short
+    from stages.auditing.report import diff_report
+    from stages.auditing.revisions import find_root, open_side
+
+    root = find_root(repo)
+    side_a, side_b = open_side(root, a), open_side(root, b)
+    try:
+        report = diff_report(side_a, side_b, limit=limit, all_metrics=all_metrics)
+    finally:
+        side_a.close()
+        side_b.close()
+    title = f"Dataset diff: {short(report['a'])} → {short(report['b'])}"
+    emit(diff_blocks(report), report, fmt, output, title, width)
+
+
+@cli.command("trace")
+@click.argument("record_id", metavar="ID")
+@click.option("--rev", default="workspace", show_default=True,
+              help="Git revision, DVC experiment name, or 'workspace'.")
+@repo_option
+@format_options
+@clear_errors
+@dvc_errors
+def trace_command(record_id: str, rev: str, repo: Path, fmt: str, output: Path | None, width: int | None) -> None:
+    """Follow record ID through every stage at one revision.
+
+    Shows its raw location and raw_sha256, the transforms each stage applied,
+    the stage and reason if it was dropped, its duplicate cluster and kept
+    partner, rewrites derived from it, and where it is in the SFT set.
+
+    \b
+    Examples:
+        python -m stages.audit trace cqia_zhihu-0123456789abcdef
+        python -m stages.audit trace cqia_zhihu-0123456789abcdef --rev HEAD~1 --json
+    """
+    from stages.auditing.render import trace_blocks
+    from stages.auditing.revisions import find_root, open_side
+    from stages.auditing.trace import trace
+
+    side = open_side(find_root(repo), rev)
+    try:
+        result = trace(side, record_id)
+    finally:
+        side.close()
+    if not result["found"] and fmt != "json":
+        raise StageError(f"{record_id}: not found in any stage's records or rejected rows at {rev}")
+    emit(trace_blocks(result), result, fmt, output, f"Trace {record_id}", width)
+    if not result["found"]:
+        raise StageError(f"{record_id}: not found at {rev}")
+
+
+@cli.command("rules")
+@repo_option
+@format_options
+@click.option("--heatmap", type=click.Path(path_type=Path, dir_okay=False), default=Path("audit-rules.png"),
+              show_default=True, help="Where to write the heatmap PNG.")
+@click.option("--no-heatmap", is_flag=True, help="Do not write the heatmap.")
+@click.option("--all-commits", is_flag=True, help="Experiments of all commits, not only HEAD's.")
+@click.option("-n", "--num", type=int, default=1, show_default=True, help="Experiments of the last N commits.")
+@click.option("--param", default="rule", show_default=True, help="The param that names the rule.")
+@click.option("--params-file", default="params.yaml", show_default=True)
+@click.option("--metrics-file", default="metrics/eval.json", show_default=True,
+              help='Metrics with {"overall": acc, "tasks": {task: acc}}.')
+@clear_errors
+@dvc_errors
+def rules_command(repo: Path, fmt: str, output: Path | None, width: int | None, heatmap: Path, no_heatmap: bool,
+                  all_commits: bool, num: int, param: str, params_file: str, metrics_file: str) -> None:
+    """The rule x task matrix of accuracy deltas against rule=none, from experiments.
+
+    Reads every experiment of HEAD (or -n commits, or --all-commits) as `dvc exp
+    show --json` reports it: the `rule` param and metrics/eval.json tasks. The
+    baseline is the commit or experiment with rule=none.
+
+    \b
+    Examples:
+        dvc exp run -S rule=none && dvc exp run -S rule=counterintuitive_thinking
+        python -m stages.audit rules --heatmap metrics/audit/rules.png
+        python -m stages.audit rules --json --no-heatmap
+    """
+    from stages.auditing.render import rules_blocks
+    from stages.auditing.revisions import find_root
+    from stages.auditing.rules import entries, experiment_states, heatmap as draw, matrix
+
+    states = experiment_states(find_root(repo), all_commits=all_commits, num=num)
+    found, notes = entries(states, params_file, param, metrics_file)
+    result = matrix(found, notes)
+    image = None
+    if not no_heatmap:
+        image = str(draw(result, heatmap))
+        result["heatmap"] = image
+    emit(rules_blocks(result, image), result, fmt, output, "Rule x task", width)
+
+
+def main() -> None:
+    cli(prog_name="python -m stages.audit")
+
+
+if __name__ == "__main__":
+    main()

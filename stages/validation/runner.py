@@ -133,7 +133,8 @@ def _observed(result: dict[str, Any], kwargs: dict[str, Any]) -> str:
         count, total = result["unexpected_count"], result.get("element_count") or 0
         share = f" ({100 * count / total:.2f}%)" if total else ""
         text = f"{count} of {total} rows unexpected{share}"
-        values = [v for v in result.get("partial_unexpected_list") or [] if kwargs.get("column") != ID_COLUMN]
+        values = [v for v in result.get("partial_unexpected_list") or []
+                  if v is not None and kwargs.get("column") != ID_COLUMN]
         if count and values:
             shown = sorted({str(v) for v in values})[:5]
             text += f", e.g. {kwargs.get('column')} = {', '.join(shown)}"

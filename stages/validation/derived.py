@@ -61,30 +61,33 @@ HTML_TAG = rf"(?i)<!--|</?(?:{HTML_ELEMENTS})(?:\s[^<>]*)?/?>"
 ROLES = r"^(?:system,)?user,assistant(?:,user,assistant)*$"
 
 
+# Temporary columns, each computed once per frame and dropped (eager polars does not share
+# common subexpressions, so an expression used twice would be computed twice).
+TEXT, PROSE, HAN_COUNT, LATIN_COUNT = "__text", "__prose", "__han", "__latin"
+
+
 def text() -> pl.Expr:
     """instruction, input and output joined by newlines (nulls as empty)."""
     return pl.concat_str([pl.col(c).fill_null("") for c in ("instruction", "input", "output")], separator="\n")
 
 
-def prose() -> pl.Expr:
-    """`text` without Markdown fenced code blocks and inline code spans."""
-    return text().str.replace_all(r"(?s)```.*?```", " ").str.replace_all(r"`[^`\n]*`", " ")
+def prose(text_column: pl.Expr) -> pl.Expr:
+    """The text without Markdown fenced code blocks and inline code spans."""
+    return text_column.str.replace_all(r"(?s)```.*?```", " ").str.replace_all(r"`[^`\n]*`", " ")
 
 
-def char_count(expr: pl.Expr, char_class: str) -> pl.Expr:
-    """Characters of `char_class` in `expr`: length left after deleting every run of other characters.
+def han_count(body: pl.Expr) -> pl.Expr:
+    """Han characters: the length left after deleting every run of non-Han characters.
 
-    Deleting runs of the *other* characters is several times faster than counting
-    single-character matches in Chinese text, where most characters are Han.
+    About twice as fast as counting single Han matches in Chinese text, where
+    most characters are Han (Latin letters are rare, so they are counted directly).
     """
-    return expr.str.replace_all(f"[^{char_class}]+", "").str.len_chars()
+    return body.str.replace_all(f"[^{HAN}]+", "").str.len_chars()
 
 
 def zh_share() -> pl.Expr:
-    body = prose()
-    han = char_count(body, HAN)
-    latin = char_count(body, "A-Za-z")
-    total = han + latin
+    """Han / (Han + Latin letters) in prose, from the temporary count columns; 0 when both are 0."""
+    han, total = pl.col(HAN_COUNT), pl.col(HAN_COUNT) + pl.col(LATIN_COUNT)
     return pl.when(total > 0).then(han / total).otherwise(0.0)
 
 
@@ -145,12 +148,12 @@ DERIVED: dict[str, Derived] = {
     for d in (
         Derived("instruction_len", ("instruction",), lambda s: pl.col("instruction").str.len_chars()),
         Derived("output_len", ("output",), lambda s: pl.col("output").str.len_chars()),
-        Derived("pii_phone", TEXT_INPUTS, lambda s: text().str.count_matches(PHONE)),
-        Derived("pii_email", TEXT_INPUTS, lambda s: text().str.count_matches(EMAIL)),
-        Derived("pii_id_card", TEXT_INPUTS, lambda s: text().str.count_matches(ID_CARD)),
-        Derived("html_tags", TEXT_INPUTS, lambda s: prose().str.count_matches(HTML_TAG)),
+        Derived("pii_phone", TEXT_INPUTS, lambda s: pl.col(TEXT).str.count_matches(PHONE)),
+        Derived("pii_email", TEXT_INPUTS, lambda s: pl.col(TEXT).str.count_matches(EMAIL)),
+        Derived("pii_id_card", TEXT_INPUTS, lambda s: pl.col(TEXT).str.count_matches(ID_CARD)),
+        Derived("html_tags", TEXT_INPUTS, lambda s: pl.col(PROSE).str.count_matches(HTML_TAG)),
         Derived("zh_share", TEXT_INPUTS, lambda s: zh_share()),
-        Derived("trad_chars", TEXT_INPUTS, lambda s: text().str.count_matches(f"[{traditional_chars()}]")),
+        Derived("trad_chars", TEXT_INPUTS, lambda s: pl.col(TEXT).str.count_matches(f"[{traditional_chars()}]")),
         Derived("task_type_ok", ("task_type",), lambda s: task_type_ok(s["task_type"])),
         Derived("domain_ok", ("domain",), lambda s: string_list_ok("domain", s["domain"])),
         Derived("transforms_ok", ("transforms",), lambda s: string_list_ok("transforms", s["transforms"])),
@@ -182,4 +185,13 @@ def add_derived(frame: pl.DataFrame, names: set[str]) -> tuple[pl.DataFrame, dic
             skipped[name] = f"derived column {name} not computed: input column(s) {', '.join(missing)} missing"
         else:
             exprs.append(spec.build(frame.schema).alias(name))
-    return (frame.with_columns(exprs) if exprs else frame), skipped
+    if not exprs:
+        return frame, skipped
+    uses_text = any(DERIVED[name].inputs == TEXT_INPUTS for name in names - set(skipped))
+    if not uses_text:
+        return frame.with_columns(exprs), skipped
+    work = frame.with_columns(text().alias(TEXT)).with_columns(prose(pl.col(TEXT)).alias(PROSE))
+    if "zh_share" in names and "zh_share" not in skipped:
+        work = work.with_columns(han_count(pl.col(PROSE)).alias(HAN_COUNT),
+                                 pl.col(PROSE).str.count_matches("[A-Za-z]").alias(LATIN_COUNT))
+    return work.with_columns(exprs).drop(TEXT, PROSE, HAN_COUNT, LATIN_COUNT, strict=False), skipped

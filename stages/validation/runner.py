@@ -21,6 +21,7 @@ from __future__ import annotations
 import functools
 import os
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,6 +83,7 @@ class SuiteResult:
     rows: int
     outcomes: tuple[Outcome, ...]
     gx_result: dict[str, Any] = field(repr=False)
+    seconds: dict[str, float] = field(default_factory=dict)  # derive / to_pandas / gx wall time
 
     @property
     def success(self) -> bool:
@@ -118,6 +120,11 @@ def _batch_definition() -> Any:
         store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
     )
     context = gx.get_context(mode="ephemeral", project_config=config)
+    # GX fingerprints every pandas batch under this many bytes by hashing all cells, twice per
+    # validation: a third of the time at 1M records, for a marker we do not use (DVC hashes the input).
+    from great_expectations.execution_engine import pandas_execution_engine
+
+    pandas_execution_engine.HASH_THRESHOLD = 0
     asset = context.data_sources.add_pandas("frames").add_dataframe_asset("frame")
     return asset.add_batch_definition_whole_dataframe("all_rows")
 
@@ -184,9 +191,20 @@ def _outcome(result: dict[str, Any], config: dict[str, Any], skipped: dict[str, 
     )
 
 
-def to_pandas(frame: pl.DataFrame) -> Any:
-    """pyarrow-backed pandas frame: strings and lists stay in Arrow buffers."""
-    return frame.to_pandas(use_pyarrow_extension_array=True)
+def to_pandas(frame: pl.DataFrame, derived: list[str]) -> Any:
+    """The frame for GX: record columns pyarrow-backed, derived columns as numpy int64/float64/bool.
+
+    Arrow-backed strings and lists are not copied into Python objects; numpy
+    numbers keep GX's range checks vectorised (GX runs a Python function per
+    value for any dtype other than numpy int/float, arrow-backed ones included).
+    """
+    import pandas as pd
+
+    derived_frame = frame.select(
+        pl.col(c).cast(pl.Int64) if frame.schema[c].is_integer() else pl.col(c) for c in derived
+    )
+    base = frame.drop(derived).to_pandas(use_pyarrow_extension_array=True)
+    return pd.concat([base, derived_frame.to_pandas()], axis=1) if derived else base
 
 
 def run_suite(frame: pl.DataFrame, suite: str | Path, parameters: Mapping[str, Any]) -> SuiteResult:
@@ -201,7 +219,9 @@ def run_suite(frame: pl.DataFrame, suite: str | Path, parameters: Mapping[str, A
         missing, extra = sorted(needed - set(parameters)), sorted(set(parameters) - needed)
         raise StageError(f"suite {config['name']}: parameters missing {missing}, not used by the suite {extra}")
     gx_suite = build_suite(config)
+    clock = time.perf_counter()
     with_derived, skipped = add_derived(frame, referenced_columns(config) & set(DERIVED))
+    seconds = {"derive": time.perf_counter() - clock}
     result_format: dict[str, Any] = {
         "result_format": "SUMMARY",
         "partial_unexpected_count": MAX_IDS,
@@ -209,8 +229,14 @@ def run_suite(frame: pl.DataFrame, suite: str | Path, parameters: Mapping[str, A
     }
     if ID_COLUMN in frame.columns:
         result_format["unexpected_index_column_names"] = [ID_COLUMN]
-    batch = _batch_definition().get_batch(batch_parameters={"dataframe": to_pandas(with_derived)})
+    batch_definition = _batch_definition()
+    clock = time.perf_counter()
+    pandas_frame = to_pandas(with_derived, [c for c in with_derived.columns if c in DERIVED])
+    seconds["to_pandas"] = time.perf_counter() - clock
+    clock = time.perf_counter()
+    batch = batch_definition.get_batch(batch_parameters={"dataframe": pandas_frame})
     validation = batch.validate(gx_suite, result_format=result_format, expectation_parameters=dict(parameters))
+    seconds["gx"] = time.perf_counter() - clock
     gx_result = validation.to_json_dict()
     gx_result.get("meta", {}).get("batch_markers", {}).pop("ge_load_time", None)
     by_id = {r["expectation_config"].get("id"): r for r in gx_result["results"]}
@@ -220,4 +246,5 @@ def run_suite(frame: pl.DataFrame, suite: str | Path, parameters: Mapping[str, A
             raise StageError(f"suite {config['name']}: GX returned no result for {exp['type']} ({exp['description']})")
         outcomes.append(_outcome(by_id[exp["id"]], exp, skipped))
     gx_result["results"] = [by_id[exp["id"]] for exp in config["expectations"]]
-    return SuiteResult(suite=config["name"], rows=frame.height, outcomes=tuple(outcomes), gx_result=gx_result)
+    return SuiteResult(suite=config["name"], rows=frame.height, outcomes=tuple(outcomes), gx_result=gx_result,
+                       seconds={k: round(v, 3) for k, v in seconds.items()})

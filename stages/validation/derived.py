@@ -13,23 +13,30 @@ Texts: `text` is instruction, input and output joined by newlines; `prose` is
 question about `<div>` or a JavaScript snippet is not mistaken for leftover
 HTML or for a non-Chinese record.
 
-| derived column        | computed from            | meaning                                                   | checked by (suites)                                      |
-|-----------------------|--------------------------|-----------------------------------------------------------|----------------------------------------------------------|
-| `instruction_len`     | instruction              | characters                                                | `expect_column_values_to_be_between` (all)               |
-| `output_len`          | output                   | characters                                                | `expect_column_values_to_be_between` (all)               |
-| `pii_phone`           | text                     | mainland mobile (11 digits, 1[3-9]..., spaced or dashed) and landline (0xx-xxxxxxx) numbers | `..._to_be_between` max 0 (all) |
-| `pii_email`           | text                     | e-mail addresses                                          | `..._to_be_between` max 0 (all)                          |
-| `pii_id_card`         | text                     | 18-digit resident ID numbers (with a valid date part)     | `..._to_be_between` max 0 (all)                          |
-| `html_tags`           | prose                    | HTML tags of common elements and `<!--` comments          | `..._to_be_between` max 0 (all)                          |
-| `zh_share`            | prose                    | Han characters / (Han characters + Latin letters); 0 when there are none | `..._to_be_between` min, `mostly` (all) |
-| `trad_chars`          | text                     | traditional-only characters (`tradchars.py`)              | `..._to_be_between` max, `mostly` (all)                  |
-| `task_type_ok`        | task_type                | struct {major, minor} of string lists, no nulls           | `expect_column_values_to_be_in_set` [true] (all)         |
-| `domain_ok`           | domain                   | list of strings, no nulls                                 | `expect_column_values_to_be_in_set` [true] (all)         |
-| `transforms_ok`       | transforms               | list of strings, no nulls                                 | `expect_column_values_to_be_in_set` [true] (all)         |
-| `messages_roles_ok`   | messages                 | roles are (system,)? user, assistant, user, assistant ... ending with assistant | `..._to_be_in_set` [true] (sft) |
-| `messages_empty_turns`| messages                 | turns whose content is empty or whitespace                | `..._to_be_between` max 0 (sft)                          |
-| `is_eval`             | split                    | 1 for eval rows, 0 for train rows                         | `expect_column_mean_to_be_between` (sft)                 |
-| `split_leak`          | instruction, split       | the same (stripped) instruction occurs in train and eval | `..._to_be_in_set` [false] (sft)                         |
+| derived column         | from         | value per record                                | check (suites)            |
+|------------------------|--------------|-------------------------------------------------|---------------------------|
+| `instruction_len`      | instruction  | characters                                      | between min, max (all)    |
+| `output_len`           | output       | characters                                      | between min, max (all)    |
+| `pii_phone`            | text         | mobile numbers (also spaced, dashed), landlines | between max 0 (all)       |
+| `pii_email`            | text         | e-mail addresses                                | between max 0 (all)       |
+| `pii_id_card`          | text         | 18-digit resident ID numbers (valid date part)  | between max 0 (all)       |
+| `html_tags`            | prose        | tags of common HTML elements, `<!--` comments   | between max 0 (all)       |
+| `zh_share`             | prose        | Han / (Han + Latin letters); 0 when both are 0  | between min, mostly (all) |
+| `trad_chars`           | text         | traditional-only characters (`tradchars.py`)    | between max, mostly (all) |
+| `task_type_ok`         | task_type    | {major, minor}, both lists of strings, no nulls | in set [true] (all)       |
+| `domain_ok`            | domain       | list of strings, no nulls                       | in set [true] (all)       |
+| `transforms_ok`        | transforms   | list of strings, no nulls                       | in set [true] (all)       |
+| `messages_roles_ok`    | messages     | roles: (system,) user, assistant, ... assistant | in set [true] (sft)       |
+| `messages_empty_turns` | messages     | turns with empty or whitespace-only content     | between max 0 (sft)       |
+| `is_eval`              | split        | 1 for eval rows, 0 for train rows               | column mean between (sft) |
+| `split_leak`           | instruction, | stripped instruction is in train and in eval    | in set [false] (sft)      |
+|                        | split        |                                                 |                           |
+
+"between" is `expect_column_values_to_be_between`, "in set"
+`expect_column_values_to_be_in_set`, "column mean between"
+`expect_column_mean_to_be_between`; thresholds are in the suite files.
+Han characters are the CJK Unified Ideographs blocks (BMP, Extension A,
+Compatibility, Extensions B-F).
 
 A derived column whose input column is missing (or of the wrong type, for
 the list checks) is not computed or is all false; the suite's

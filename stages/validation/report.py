@@ -82,7 +82,8 @@ def render_markdown(result: SuiteResult, source: str) -> str:
         "| severity | evaluated | passed | failed |",
         "|---|---|---|---|",
     ]
-    lines += [f"| {sev} | {c['evaluated']} | {c['passed']} | {c['failed']} |" for sev, c in counts["by_severity"].items()]
+    lines += [f"| {sev} | {c['evaluated']} | {c['passed']} | {c['failed']} |"
+              for sev, c in counts["by_severity"].items()]
     lines += ["", "## Expectations (failures first)", "",
               "| status | severity | expectation | checks | observed | offending ids (first 10) |",
               "|---|---|---|---|---|---|"]

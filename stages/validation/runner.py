@@ -61,7 +61,7 @@ class Outcome:
 
     @property
     def label(self) -> str:
-        """`expect_x(column)` plus its thresholds, e.g. `expect_column_values_to_be_between(zh_share, min_value=0.2)`."""
+        """`expect_x(column, thresholds)`, e.g. `expect_column_values_to_be_between(zh_share, min_value=0.2)`."""
         args = [self.column] if self.column else []
         args += [f"{k}={_short(v)}" for k, v in self.kwargs.items() if k not in ("column", "batch_id", "column_set")]
         return f"{self.type}({', '.join(str(a) for a in args)})"
@@ -104,8 +104,8 @@ class SuiteResult:
 
 
 @functools.cache
-def _batch_definition() -> Any:
-    """One ephemeral GX context per process: a pandas data source with a whole-dataframe batch."""
+def gx_context() -> Any:
+    """One ephemeral GX context per process (in memory, analytics and progress bars off)."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     import great_expectations as gx
     from great_expectations.data_context.types.base import (
@@ -125,7 +125,13 @@ def _batch_definition() -> Any:
     from great_expectations.execution_engine import pandas_execution_engine
 
     pandas_execution_engine.HASH_THRESHOLD = 0
-    asset = context.data_sources.add_pandas("frames").add_dataframe_asset("frame")
+    return context
+
+
+@functools.cache
+def _batch_definition() -> Any:
+    """A pandas data source with one whole-dataframe batch definition; each run passes its frame."""
+    asset = gx_context().data_sources.add_pandas("frames").add_dataframe_asset("frame")
     return asset.add_batch_definition_whole_dataframe("all_rows")
 
 
@@ -154,7 +160,8 @@ def _error(result: dict[str, Any], skipped: dict[str, str], kwargs: dict[str, An
     messages = []
     if info.get("raised_exception"):
         messages.append(str(info.get("exception_message")))
-    messages += [str(v.get("exception_message")) for v in info.values() if isinstance(v, dict) and v.get("raised_exception")]
+    messages += [str(v.get("exception_message")) for v in info.values()
+                 if isinstance(v, dict) and v.get("raised_exception")]
     if not messages:
         return None
     column = kwargs.get("column")

@@ -74,12 +74,14 @@ def build_suite(config: dict[str, Any]) -> Any:
             configuration = ExpectationConfiguration(**exp)
             configuration.to_domain_obj()  # raises where the suite constructor would only log
         except Exception as exc:  # GX raises several unrelated types for a bad configuration
-            raise StageError(f"suite {config['name']}: expectations[{index}] ({exp['type']}) is invalid: {exc}") from None
+            where = f"suite {config['name']}: expectations[{index}] ({exp['type']})"
+            raise StageError(f"{where} is invalid: {exc}") from None
         expectations.append(configuration)
     suite = gx.ExpectationSuite(name=config["name"], expectations=expectations, meta=dict(config.get("meta") or {}),
                                 notes=config.get("notes"))
     if len(suite.expectations) != len(expectations):
-        raise StageError(f"suite {config['name']}: GX dropped {len(expectations) - len(suite.expectations)} expectation(s)")
+        dropped = len(expectations) - len(suite.expectations)
+        raise StageError(f"suite {config['name']}: GX dropped {dropped} expectation(s)")
     return suite
 
 

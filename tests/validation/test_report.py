@@ -16,8 +16,8 @@ from tests.validation.samples import parameters, sample_records
 def broken():
     """15 records: every one has a phone number, one id repeats, and 3 lack fetched_at (a warning)."""
     sample = sample_records()
-    extra = sample.head(3).with_columns(pl.format("zhihu-{}", pl.lit("00000000000000a") + pl.int_range(3).cast(pl.String))
-                                        .alias("id"), pl.lit(None, pl.String).alias("fetched_at"))
+    new_ids = pl.lit("zhihu-00000000000000a") + pl.int_range(3).cast(pl.String)
+    extra = sample.head(3).with_columns(new_ids.alias("id"), pl.lit(None, pl.String).alias("fetched_at"))
     frame = pl.concat([sample, extra]).with_columns(
         pl.concat_str([pl.col("output"), pl.lit("客服电话 13912345678")]).alias("output"),
         pl.when(pl.int_range(pl.len()) == 14).then(pl.col("id").first()).otherwise(pl.col("id")).alias("id"),

@@ -117,7 +117,8 @@ BREAKERS: dict[str, Breaker] = {
         lambda f, row: f.with_columns(pl.lit("train").alias("split")), alone=True),
     "expect_column_mean_to_be_between:is_eval": Breaker(
         lambda f, row: f.with_columns(pl.lit("eval").alias("split")), alone=True),
-    "expect_column_values_to_be_in_set:split_leak": Breaker(leak, also=lambda f, row: [f["split"].to_list().index("eval")]),
+    "expect_column_values_to_be_in_set:split_leak": Breaker(
+        leak, also=lambda f, row: [f["split"].to_list().index("eval")]),
 }
 
 BROKEN_ROW = 1  # the sample row that `alone` breakers change (a train row in the SFT sample)
@@ -231,5 +232,25 @@ def test_wrong_parameters_and_bad_suites_stop_with_a_clear_error(tmp_path):
         run_suite(sample, bad, {})
     bad.write_text('{"name": "bad", "expectations": [{"type": "expect_column_values_to_be_uniq", '
                    '"kwargs": {"column": "id"}, "severity": "critical", "description": "ids"}]}', encoding="utf-8")
-    with pytest.raises(StageError, match=r"suite bad: expectations\[0\] \(expect_column_values_to_be_uniq\) is invalid"):
+    with pytest.raises(StageError, match=r"expectations\[0\] \(expect_column_values_to_be_uniq\) is invalid"):
         run_suite(sample, bad, {})
+
+
+def test_gx_runs_offline_in_an_ephemeral_context_with_analytics_off(monkeypatch):
+    import os
+    import socket
+
+    from stages.validation.runner import _batch_definition, gx_context
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("GX tried to open a network connection")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    gx_context.cache_clear()
+    _batch_definition.cache_clear()
+    sample = sample_records()
+    assert run_suite(sample, "records", parameters(sample)).success
+    context = gx_context()
+    assert type(context).__name__ == "EphemeralDataContext"
+    assert context.config.analytics_enabled is False and os.environ["GX_ANALYTICS_ENABLED"] == "false"

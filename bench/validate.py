@@ -94,8 +94,8 @@ def main() -> None:
 
     clock = time.perf_counter()
     gx_context()
-    gx_context = time.perf_counter() - clock
-    print(f"GX import {gx_import:.2f} s, ephemeral context {gx_context:.2f} s")
+    context_s = time.perf_counter() - clock
+    print(f"GX import {gx_import:.2f} s, ephemeral context {context_s:.2f} s")
 
     rows = []
     for n in args.sizes:
@@ -122,7 +122,7 @@ def main() -> None:
             f"every row validated). Machine: {os.cpu_count()} cores shared with other developers "
             f"(load average {load[0]:.1f} at the end), Python {platform.python_version()}, polars {pl.__version__}, "
             f"great_expectations {great_expectations.__version__}.", "",
-            f"GX import: {gx_import:.2f} s; ephemeral context set-up: {gx_context:.2f} s (once per process, "
+            f"GX import: {gx_import:.2f} s; ephemeral context set-up: {context_s:.2f} s (once per process, "
             "not in the table). Times are wall clock; CPU is the process's CPU time over all threads, "
             "for comparison on a busy machine.",
             "", "| rows | data (MB) | validate total (s) | derived columns (s) | to pandas (s) | GX (s) | CPU (s) "

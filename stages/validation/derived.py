@@ -10,16 +10,16 @@ record id, not the phone number itself.
 
 Texts: `text` is instruction, input and output joined by newlines; `prose` is
 `text` with Markdown code (``` fenced blocks and `inline` spans) removed, so a
-question about `<div>` or a JavaScript snippet is not mistaken for leftover
-HTML or for a non-Chinese record.
+question about `<div>`, a JavaScript snippet or an example address in code is
+not mistaken for leftover HTML, a non-Chinese record or personal data.
 
 | derived column         | from         | value per record                                | check (suites)            |
 |------------------------|--------------|-------------------------------------------------|---------------------------|
 | `instruction_len`      | instruction  | characters                                      | between min, max (all)    |
 | `output_len`           | output       | characters                                      | between min, max (all)    |
-| `pii_phone`            | text         | mobile numbers (also spaced, dashed), landlines | between max 0 (all)       |
-| `pii_email`            | text         | e-mail addresses                                | between max 0 (all)       |
-| `pii_id_card`          | text         | 18-digit resident ID numbers (valid date part)  | between max 0 (all)       |
+| `pii_phone`            | prose        | mobile numbers (+86, spaced, dashed), landlines | between max 0 (all)       |
+| `pii_email`            | prose        | e-mail addresses                                | between max 0 (all)       |
+| `pii_id_card`          | prose        | resident ID numbers (GB 11643 check character)  | between max 0 (all)       |
 | `html_tags`            | prose        | tags of common HTML elements, `<!--` comments   | between max 0 (all)       |
 | `zh_share`             | prose        | Han / (Han + Latin letters); 0 when both are 0  | between min, mostly (all) |
 | `trad_chars`           | text         | traditional-only characters (`tradchars.py`)    | between max, mostly (all) |
@@ -57,9 +57,12 @@ TASK_TYPE = pl.Struct({"major": STRING_LIST, "minor": STRING_LIST})
 MESSAGES = pl.List(pl.Struct({"role": pl.String, "content": pl.String}))
 
 HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ebef"
-PHONE = (r"(?:^|\D)(?:1[3-9]\d(?:[- ]?\d{4}){2}|0\d{2,3}-\d{7,8})(?:\D|$)")
+PHONE = r"(?:^|\D)(?:(?:86[- ]?)?1[3-9]\d(?:[- ]?\d{4}){2}|0\d{2,3}-\d{7,8})(?:\D|$)"
 EMAIL = r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
-ID_CARD = r"(?:^|\D)[1-9]\d{5}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[\dXx](?:\D|$)"
+DIGIT_RUN = r"\d{17,}[Xx]?"  # maximal runs, so adjacent numbers are not merged or skipped
+ID_CARD = r"^[1-9]\d{5}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[\dXx]$"
+ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+ID_CHECK = "10X98765432"  # GB 11643: check character for (weighted digit sum mod 11)
 HTML_ELEMENTS = (
     "a|abbr|b|blockquote|body|br|center|code|dd|div|dl|dt|em|font|h[1-6]|head|hr|html|i|iframe|img|li|link|"
     "meta|ol|p|pre|script|section|small|span|strong|style|sub|sup|table|tbody|td|th|thead|tr|u|ul"
@@ -90,6 +93,18 @@ def han_count(body: pl.Expr) -> pl.Expr:
     most characters are Han (Latin letters are rare, so they are counted directly).
     """
     return body.str.replace_all(f"[^{HAN}]+", "").str.len_chars()
+
+
+def id_card_count(body: pl.Expr) -> pl.Expr:
+    """18-character digit runs shaped like an ID number (region, birth date) whose check character is right.
+
+    An order number of the same shape but a wrong check character is not personal data.
+    """
+    run = pl.element()
+    total = pl.sum_horizontal([run.str.slice(i, 1).cast(pl.Int64, strict=False) * w for i, w in enumerate(ID_WEIGHTS)])
+    expected = (total % 11).replace_strict(dict(enumerate(ID_CHECK)), return_dtype=pl.String)
+    valid = run.str.contains(ID_CARD) & (run.str.slice(17, 1).str.to_uppercase() == expected)
+    return body.str.extract_all(DIGIT_RUN).list.eval(valid.cast(pl.UInt32)).list.sum()
 
 
 def zh_share() -> pl.Expr:
@@ -155,9 +170,9 @@ DERIVED: dict[str, Derived] = {
     for d in (
         Derived("instruction_len", ("instruction",), lambda s: pl.col("instruction").str.len_chars()),
         Derived("output_len", ("output",), lambda s: pl.col("output").str.len_chars()),
-        Derived("pii_phone", TEXT_INPUTS, lambda s: pl.col(TEXT).str.count_matches(PHONE)),
-        Derived("pii_email", TEXT_INPUTS, lambda s: pl.col(TEXT).str.count_matches(EMAIL)),
-        Derived("pii_id_card", TEXT_INPUTS, lambda s: pl.col(TEXT).str.count_matches(ID_CARD)),
+        Derived("pii_phone", TEXT_INPUTS, lambda s: pl.col(PROSE).str.count_matches(PHONE)),
+        Derived("pii_email", TEXT_INPUTS, lambda s: pl.col(PROSE).str.count_matches(EMAIL)),
+        Derived("pii_id_card", TEXT_INPUTS, lambda s: id_card_count(pl.col(PROSE))),
         Derived("html_tags", TEXT_INPUTS, lambda s: pl.col(PROSE).str.count_matches(HTML_TAG)),
         Derived("zh_share", TEXT_INPUTS, lambda s: zh_share()),
         Derived("trad_chars", TEXT_INPUTS, lambda s: pl.col(TEXT).str.count_matches(f"[{traditional_chars()}]")),

@@ -23,17 +23,26 @@ def outputs(name: str, texts: list[str]) -> list:
     return derive(name, output=texts)
 
 
-def test_phone_numbers_mobile_spaced_dashed_and_landline_but_not_longer_digit_runs():
+def test_phone_numbers_mobile_spaced_dashed_with_country_code_and_landline_but_not_other_digit_runs():
     assert outputs("pii_phone", [
-        "电话13812345678", "请拨 138 1234 5678", "138-1234-5678 或 010-62751234", "订单号 2138123456789",
-        "12345678901", "共 1,380 元",
-    ]) == [1, 1, 2, 0, 0, 0]
+        "电话13812345678", "请拨 138 1234 5678", "138-1234-5678 或 010-62751234", "+86 171 2345 6789",
+        "微信同号+8615900001111", "座机 0755-8765432", "订单号 2138123456789", "12345678901", "共 1,380 元",
+        "卡号 6222021234567894",
+    ]) == [1, 1, 2, 1, 1, 1, 0, 0, 0, 0]
 
 
-def test_emails_and_id_cards():
-    assert outputs("pii_email", ["写信到 li.si+qa@mail.example.cn 即可", "在微博@某人", "a@b"]) == [1, 0, 0]
-    assert outputs("pii_id_card", ["身份证 11010519900307123X。", "110105199013071234", "编号 1101051990030712345"]) == [
-        1, 0, 0]
+def test_emails_outside_code_only():
+    assert outputs("pii_email", [
+        "写信到 li.si+qa@mail.example.cn 即可", "在微博@某人", "a@b",
+        "示例：\n```python\nsend(\"dev.li@example.com\")\n```\n完", "配置 `admin@example.org` 即可",
+    ]) == [1, 0, 0, 0, 0]
+
+
+def test_id_numbers_need_a_valid_check_character():
+    assert outputs("pii_id_card", [
+        "身份证 11010819950612002X。", "440106198704235513", "证件号 11010819950612002x，另一个330102199912318886",
+        "订单号 440106198704235514（校验位不对）", "110105199013071234", "编号 1101081995061200201", "无",
+    ]) == [1, 1, 2, 0, 0, 0, 0]
 
 
 def test_pii_is_found_in_instruction_and_input_too():

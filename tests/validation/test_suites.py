@@ -103,10 +103,10 @@ BREAKERS: dict[str, Breaker] = {
     "expect_column_values_to_be_between:instruction_len": Breaker(setter("instruction", "问")),
     "expect_column_values_to_be_between:output_len": Breaker(setter("output", "答" * 32001)),
     "expect_column_values_to_be_between:output_len:warning": Breaker(
-        lambda f, row: set_value(f, "output", "", (row, row + 1)), alone=True),
+        lambda f, row: set_value(f, "output", "", tuple(range(row, row + 7))), alone=True),
     "expect_column_values_to_be_between:pii_phone": Breaker(appender("output", "如有疑问请致电 138 1234 5678。")),
     "expect_column_values_to_be_between:pii_email": Breaker(appender("input", "联系邮箱：zhang.san@example.com")),
-    "expect_column_values_to_be_between:pii_id_card": Breaker(appender("output", "（身份证号 11010519900307123X）")),
+    "expect_column_values_to_be_between:pii_id_card": Breaker(appender("output", "（身份证号 11010819950612002X）")),
     "expect_column_values_to_be_between:html_tags": Breaker(appender("output", "<br/>详见<a href=\"x\">链接</a>")),
     "expect_column_values_to_be_between:zh_share": Breaker(english, alone=True),
     "expect_column_values_to_be_between:trad_chars": Breaker(appender("output", "這裡說話"), alone=True),

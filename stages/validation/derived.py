@@ -87,12 +87,21 @@ def prose(text_column: pl.Expr) -> pl.Expr:
 
 
 def han_count(body: pl.Expr) -> pl.Expr:
-    """Han characters: the length left after deleting every run of non-Han characters.
+    """Han characters: all characters minus the non-Han ones.
 
-    About twice as fast as counting single Han matches in Chinese text, where
-    most characters are Han (Latin letters are rare, so they are counted directly).
+    Counting the (rare) non-Han characters of Chinese text is several times
+    faster than counting its Han characters one match at a time.
     """
-    return body.str.replace_all(f"[^{HAN}]+", "").str.len_chars()
+    return body.str.len_chars() - body.str.count_matches(f"[^{HAN}]")
+
+
+def prose_series(text_series: pl.Series) -> pl.Series:
+    """`prose` computed only for rows with a backtick: the others cannot hold Markdown code."""
+    rows = text_series.str.contains("`", literal=True).arg_true()
+    if rows.is_empty():
+        return text_series
+    stripped = text_series.gather(rows).to_frame("t").select(prose(pl.col("t"))).to_series()
+    return text_series.clone().scatter(rows, stripped)
 
 
 def id_card_count(body: pl.Expr) -> pl.Expr:
@@ -212,7 +221,8 @@ def add_derived(frame: pl.DataFrame, names: set[str]) -> tuple[pl.DataFrame, dic
     uses_text = any(DERIVED[name].inputs == TEXT_INPUTS for name in names - set(skipped))
     if not uses_text:
         return frame.with_columns(exprs), skipped
-    work = frame.with_columns(text().alias(TEXT)).with_columns(prose(pl.col(TEXT)).alias(PROSE))
+    work = frame.with_columns(text().alias(TEXT))
+    work = work.with_columns(prose_series(work[TEXT]).alias(PROSE))
     if "zh_share" in names and "zh_share" not in skipped:
         work = work.with_columns(han_count(pl.col(PROSE)).alias(HAN_COUNT),
                                  pl.col(PROSE).str.count_matches("[A-Za-z]").alias(LATIN_COUNT))

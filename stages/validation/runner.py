@@ -144,7 +144,8 @@ def _observed(result: dict[str, Any], kwargs: dict[str, Any]) -> str:
         return str(result["observed_value"])
     if "unexpected_count" in result:
         count, total = result["unexpected_count"], result.get("element_count") or 0
-        share = f" ({100 * count / total:.2f}%)" if total else ""
+        pct = 100 * count / total if total else 0.0
+        share = "" if not total else " (<0.01%)" if 0 < pct < 0.01 else f" ({pct:.2f}%)"
         text = f"{count} of {total} rows unexpected{share}"
         values = [v for v in result.get("partial_unexpected_list") or []
                   if v is not None and kwargs.get("column") != ID_COLUMN]

@@ -15,7 +15,6 @@ import yaml
 from click.testing import CliRunner
 
 from stages.ingest.sources import parse_sources
-from stages.lib.errors import StageError
 from stages.lib.record import RECORD_SCHEMA, REJECTED_SCHEMA
 from stages.validate import cli, configured_subsets, suite_parameters
 from tests.validation.samples import SOURCES, sample_records

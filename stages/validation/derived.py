@@ -1,0 +1,229 @@
+"""Derived columns: cheap per-record facts computed with polars, checked by GX.
+
+GX's regex expectations run row by row over pandas object columns and are far
+too slow for a million records. Instead, polars computes one number or boolean
+per record (vectorised, multi-threaded Rust regexes) and the suites check those
+columns with plain range / set expectations. Thresholds stay in the suite JSON;
+this module only defines what each column measures. A derived column also
+never carries the offending text, so a report shows "pii_phone = 1" and the
+record id, not the phone number itself.
+
+Texts: `text` is instruction, input and output joined by newlines; `prose` is
+`text` with Markdown code (``` fenced blocks and `inline` spans) removed, so a
+question about `<div>`, a JavaScript snippet or an example address in code is
+not mistaken for leftover HTML, a non-Chinese record or personal data.
+
+| derived column         | from         | value per record                                | check (suites)            |
+|------------------------|--------------|-------------------------------------------------|---------------------------|
+| `instruction_len`      | instruction  | characters                                      | between min, max (all)    |
+| `output_len`           | output       | characters                                      | between min, max (all)    |
+| `pii_phone`            | prose        | mobile numbers (+86, spaced, dashed), landlines | between max 0 (all)       |
+| `pii_email`            | prose        | e-mail addresses                                | between max 0 (all)       |
+| `pii_id_card`          | prose        | resident ID numbers (GB 11643 check character)  | between max 0 (all)       |
+| `html_tags`            | prose        | tags of common HTML elements, `<!--` comments   | between max 0 (all)       |
+| `zh_share`             | prose        | Han / (Han + Latin letters); 0 when both are 0  | between min, mostly (all) |
+| `trad_chars`           | text         | traditional-only characters (`tradchars.py`)    | between max, mostly (all) |
+| `task_type_ok`         | task_type    | {major, minor}, both lists of strings, no nulls | in set [true] (all)       |
+| `domain_ok`            | domain       | list of strings, no nulls                       | in set [true] (all)       |
+| `transforms_ok`        | transforms   | list of strings, no nulls                       | in set [true] (all)       |
+| `messages_roles_ok`    | messages     | roles: (system,) user, assistant, ... assistant | in set [true] (sft)       |
+| `messages_empty_turns` | messages     | turns with empty or whitespace-only content     | between max 0 (sft)       |
+| `is_eval`              | split        | 1 for eval rows, 0 for train rows               | column mean between (sft) |
+| `split_leak`           | instruction, | stripped instruction is in train and in eval    | in set [false] (sft)      |
+|                        | split        |                                                 |                           |
+
+"between" is `expect_column_values_to_be_between`, "in set"
+`expect_column_values_to_be_in_set`, "column mean between"
+`expect_column_mean_to_be_between`; thresholds are in the suite files.
+Han characters are the CJK Unified Ideographs blocks (BMP, Extension A,
+Compatibility, Extensions B-F).
+
+A derived column whose input column is missing (or of the wrong type, for
+the list checks) is not computed or is all false; the suite's
+`expect_table_columns_to_match_set` names the missing input.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import polars as pl
+
+from stages.validation.tradchars import traditional_chars
+
+STRING_LIST = pl.List(pl.String)
+TASK_TYPE = pl.Struct({"major": STRING_LIST, "minor": STRING_LIST})
+MESSAGES = pl.List(pl.Struct({"role": pl.String, "content": pl.String}))
+
+HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ebef"
+PHONE = r"(?:^|\D)(?:(?:86[- ]?)?1[3-9]\d(?:[- ]?\d{4}){2}|0\d{2,3}-\d{7,8})(?:\D|$)"
+EMAIL = r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
+DIGIT_RUN = r"\d{17,}[Xx]?"  # maximal runs, so adjacent numbers are not merged or skipped
+ID_CARD = r"^[1-9]\d{5}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[\dXx]$"
+ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+ID_CHECK = "10X98765432"  # GB 11643: check character for (weighted digit sum mod 11)
+HTML_ELEMENTS = (
+    "a|abbr|b|blockquote|body|br|center|code|dd|div|dl|dt|em|font|h[1-6]|head|hr|html|i|iframe|img|li|link|"
+    "meta|ol|p|pre|script|section|small|span|strong|style|sub|sup|table|tbody|td|th|thead|tr|u|ul"
+)
+HTML_TAG = rf"(?i)<!--|</?(?:{HTML_ELEMENTS})(?:\s[^<>]*)?/?>"
+ROLES = r"^(?:system,)?user,assistant(?:,user,assistant)*$"
+
+
+# Temporary columns, each computed once per frame and dropped (eager polars does not share
+# common subexpressions, so an expression used twice would be computed twice).
+TEXT, PROSE, HAN_COUNT, LATIN_COUNT = "__text", "__prose", "__han", "__latin"
+
+
+def text() -> pl.Expr:
+    """instruction, input and output joined by newlines (nulls as empty)."""
+    return pl.concat_str([pl.col(c).fill_null("") for c in ("instruction", "input", "output")], separator="\n")
+
+
+def prose(text_column: pl.Expr) -> pl.Expr:
+    """The text without Markdown fenced code blocks and inline code spans."""
+    return text_column.str.replace_all(r"(?s)```.*?```", " ").str.replace_all(r"`[^`\n]*`", " ")
+
+
+def han_count(body: pl.Expr) -> pl.Expr:
+    """Han characters: all characters minus the non-Han ones.
+
+    Counting the (rare) non-Han characters of Chinese text is several times
+    faster than counting its Han characters one match at a time.
+    """
+    return body.str.len_chars() - body.str.count_matches(f"[^{HAN}]")
+
+
+def prose_series(text_series: pl.Series) -> pl.Series:
+    """`prose` computed only for rows with a backtick: the others cannot hold Markdown code."""
+    rows = text_series.str.contains("`", literal=True).arg_true()
+    if rows.is_empty():
+        return text_series
+    stripped = text_series.gather(rows).to_frame("t").select(prose(pl.col("t"))).to_series()
+    return text_series.clone().scatter(rows, stripped)
+
+
+def id_card_count(body: pl.Expr) -> pl.Expr:
+    """18-character digit runs shaped like an ID number (region, birth date) whose check character is right.
+
+    An order number of the same shape but a wrong check character is not personal data.
+    """
+    run = pl.element()
+    total = pl.sum_horizontal([run.str.slice(i, 1).cast(pl.Int64, strict=False) * w for i, w in enumerate(ID_WEIGHTS)])
+    expected = (total % 11).replace_strict(dict(enumerate(ID_CHECK)), return_dtype=pl.String)
+    valid = run.str.contains(ID_CARD) & (run.str.slice(17, 1).str.to_uppercase() == expected)
+    return body.str.extract_all(DIGIT_RUN).list.eval(valid.cast(pl.UInt32)).list.sum()
+
+
+def zh_share() -> pl.Expr:
+    """Han / (Han + Latin letters) in prose, from the temporary count columns; 0 when both are 0."""
+    han, total = pl.col(HAN_COUNT), pl.col(HAN_COUNT) + pl.col(LATIN_COUNT)
+    return pl.when(total > 0).then(han / total).otherwise(0.0)
+
+
+def string_list_ok(column: str, dtype: pl.DataType) -> pl.Expr:
+    """True for a non-null list of strings without null items; all false if the column has another type."""
+    if dtype != STRING_LIST:
+        return pl.lit(False)
+    col = pl.col(column)
+    return (col.is_not_null() & (col.list.len() == col.list.drop_nulls().list.len())).fill_null(False)
+
+
+def task_type_ok(dtype: pl.DataType) -> pl.Expr:
+    if dtype != TASK_TYPE:
+        return pl.lit(False)
+    col = pl.col("task_type")
+    fields = [col.struct.field(name) for name in ("major", "minor")]
+    ok = col.is_not_null()
+    for field in fields:
+        ok = ok & field.is_not_null() & (field.list.len() == field.list.drop_nulls().list.len())
+    return ok.fill_null(False)
+
+
+def messages_roles_ok(dtype: pl.DataType) -> pl.Expr:
+    if dtype != MESSAGES:
+        return pl.lit(False)
+    roles = pl.col("messages").list.eval(pl.element().struct.field("role").fill_null("?")).list.join(",")
+    return roles.str.contains(ROLES).fill_null(False)
+
+
+def messages_empty_turns(dtype: pl.DataType) -> pl.Expr:
+    if dtype != MESSAGES:
+        return pl.lit(None, pl.UInt32)
+    content = pl.element().struct.field("content").fill_null("").str.strip_chars().str.len_chars()
+    return pl.col("messages").list.eval(content == 0).list.sum().cast(pl.UInt32)
+
+
+def split_leak() -> pl.Expr:
+    """True for rows whose stripped instruction occurs in both a train and an eval row."""
+    instruction = pl.col("instruction").str.strip_chars()
+    in_train = (pl.col("split") == "train").fill_null(False).any().over(instruction)
+    in_eval = (pl.col("split") == "eval").fill_null(False).any().over(instruction)
+    return (in_train & in_eval).fill_null(False)
+
+
+@dataclass(frozen=True)
+class Derived:
+    """One derived column: its input columns and how to compute it from the frame's schema."""
+
+    name: str
+    inputs: tuple[str, ...]
+    build: Callable[[pl.Schema], pl.Expr]
+
+
+TEXT_INPUTS = ("instruction", "input", "output")
+
+DERIVED: dict[str, Derived] = {
+    d.name: d
+    for d in (
+        Derived("instruction_len", ("instruction",), lambda s: pl.col("instruction").str.len_chars()),
+        Derived("output_len", ("output",), lambda s: pl.col("output").str.len_chars()),
+        Derived("pii_phone", TEXT_INPUTS, lambda s: pl.col(PROSE).str.count_matches(PHONE)),
+        Derived("pii_email", TEXT_INPUTS, lambda s: pl.col(PROSE).str.count_matches(EMAIL)),
+        Derived("pii_id_card", TEXT_INPUTS, lambda s: id_card_count(pl.col(PROSE))),
+        Derived("html_tags", TEXT_INPUTS, lambda s: pl.col(PROSE).str.count_matches(HTML_TAG)),
+        Derived("zh_share", TEXT_INPUTS, lambda s: zh_share()),
+        Derived("trad_chars", TEXT_INPUTS, lambda s: pl.col(TEXT).str.count_matches(f"[{traditional_chars()}]")),
+        Derived("task_type_ok", ("task_type",), lambda s: task_type_ok(s["task_type"])),
+        Derived("domain_ok", ("domain",), lambda s: string_list_ok("domain", s["domain"])),
+        Derived("transforms_ok", ("transforms",), lambda s: string_list_ok("transforms", s["transforms"])),
+        Derived("messages_roles_ok", ("messages",), lambda s: messages_roles_ok(s["messages"])),
+        Derived("messages_empty_turns", ("messages",), lambda s: messages_empty_turns(s["messages"])),
+        Derived("is_eval", ("split",), lambda s: (pl.col("split") == "eval").cast(pl.Int8)),
+        Derived("split_leak", ("instruction", "split"), lambda s: split_leak()),
+    )
+}
+
+
+def add_derived(frame: pl.DataFrame, names: set[str]) -> tuple[pl.DataFrame, dict[str, str]]:
+    """Add the requested derived columns; return the frame and {skipped column: why}.
+
+    A derived column is skipped when one of its input columns is missing; the
+    expectations on it then report that reason instead of a GX error.
+    """
+    clashes = sorted(set(frame.columns) & set(DERIVED))
+    if clashes:
+        raise ValueError(f"input has column(s) {', '.join(clashes)} that clash with derived column names")
+    unknown = sorted(names - set(DERIVED))
+    if unknown:
+        raise ValueError(f"unknown derived column(s) {', '.join(unknown)}")
+    exprs, skipped = [], {}
+    for name in sorted(names):
+        spec = DERIVED[name]
+        missing = [c for c in spec.inputs if c not in frame.columns]
+        if missing:
+            skipped[name] = f"derived column {name} not computed: input column(s) {', '.join(missing)} missing"
+        else:
+            exprs.append(spec.build(frame.schema).alias(name))
+    if not exprs:
+        return frame, skipped
+    uses_text = any(DERIVED[name].inputs == TEXT_INPUTS for name in names - set(skipped))
+    if not uses_text:
+        return frame.with_columns(exprs), skipped
+    work = frame.with_columns(text().alias(TEXT))
+    work = work.with_columns(prose_series(work[TEXT]).alias(PROSE))
+    if "zh_share" in names and "zh_share" not in skipped:
+        work = work.with_columns(han_count(pl.col(PROSE)).alias(HAN_COUNT),
+                                 pl.col(PROSE).str.count_matches("[A-Za-z]").alias(LATIN_COUNT))
+    return work.with_columns(exprs).drop(TEXT, PROSE, HAN_COUNT, LATIN_COUNT, strict=False), skipped

@@ -1,0 +1,109 @@
+"""Expectation suites as JSON files in `schemas/expectations/` (GX 1.x suite format).
+
+A suite file is what GX itself writes for an `ExpectationSuite`:
+`{"name", "expectations": [{"type", "kwargs", "severity", "description", "meta"}], "meta", "notes"}`.
+On top of GX we require:
+
+- `name` equals the file stem, so reports and messages name the file;
+- every expectation states its `severity` (GX 1.24's native field: critical,
+  warning or info; GX would silently default to critical) and a one-line
+  `description` that the failure message prints;
+- every expectation builds: GX only logs and drops an invalid expectation when
+  it constructs a suite, so we build each one ourselves and raise instead.
+
+Values that depend on the run rather than on data quality are GX suite
+parameters, `{"$PARAMETER": "<name>"}` in kwargs (e.g. `min_rows`,
+`configured_sources`); the caller passes them to `run_suite`.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+from stages.lib.errors import StageError
+
+SUITES_DIR = Path(__file__).resolve().parents[2] / "schemas" / "expectations"
+SEVERITIES = ("critical", "warning", "info")
+_ID_NAMESPACE = uuid.UUID("6f1c1f55-4a36-4f0e-9f53-3c0f3e7d2a10")
+
+
+def suite_path(suite: str | Path) -> Path:
+    """A suite name (`records`) resolves to `schemas/expectations/<name>.json`; a path is used as is."""
+    text = str(suite)
+    if text.endswith(".json") or "/" in text:
+        return Path(suite)
+    return SUITES_DIR / f"{text}.json"
+
+
+def load_suite_config(suite: str | Path) -> dict[str, Any]:
+    """Read and check a suite file; returns its JSON with a stable `id` per expectation."""
+    path = suite_path(suite)
+    if not path.is_file():
+        raise StageError(f"{path}: expectation suite not found")
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise StageError(f"{path}: not valid JSON: {exc}") from None
+    if not isinstance(config, dict) or not isinstance(config.get("expectations"), list):
+        raise StageError(f"{path}: a suite is an object with an 'expectations' list")
+    if config.get("name") != path.stem:
+        raise StageError(f"{path}: suite name {config.get('name')!r} must equal the file name {path.stem!r}")
+    for index, exp in enumerate(config["expectations"]):
+        where = f"{path}: expectations[{index}]"
+        if not isinstance(exp, dict) or not isinstance(exp.get("type"), str) or not isinstance(exp.get("kwargs"), dict):
+            raise StageError(f"{where}: needs 'type' (string) and 'kwargs' (object)")
+        if exp.get("severity") not in SEVERITIES:
+            raise StageError(f"{where} ({exp['type']}): 'severity' must be one of {', '.join(SEVERITIES)}")
+        if not isinstance(exp.get("description"), str) or not exp["description"].strip():
+            raise StageError(f"{where} ({exp['type']}): needs a one-line 'description'")
+        exp.setdefault("id", str(uuid.uuid5(_ID_NAMESPACE, f"{config['name']}:{index}")))
+    return config
+
+
+def build_suite(config: dict[str, Any]) -> Any:
+    """Build the GX `ExpectationSuite`, raising on any expectation GX would drop."""
+    import great_expectations as gx
+    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
+
+    expectations = []
+    for index, exp in enumerate(config["expectations"]):
+        try:
+            configuration = ExpectationConfiguration(**exp)
+            configuration.to_domain_obj()  # raises where the suite constructor would only log
+        except Exception as exc:  # GX raises several unrelated types for a bad configuration
+            where = f"suite {config['name']}: expectations[{index}] ({exp['type']})"
+            raise StageError(f"{where} is invalid: {exc}") from None
+        expectations.append(configuration)
+    suite = gx.ExpectationSuite(name=config["name"], expectations=expectations, meta=dict(config.get("meta") or {}),
+                                notes=config.get("notes"))
+    if len(suite.expectations) != len(expectations):
+        dropped = len(expectations) - len(suite.expectations)
+        raise StageError(f"suite {config['name']}: GX dropped {dropped} expectation(s)")
+    return suite
+
+
+def parameter_names(config: dict[str, Any]) -> set[str]:
+    """Names of the `{"$PARAMETER": name}` references in the suite's kwargs."""
+    names: set[str] = set()
+
+    def visit(value: Any) -> None:
+        if isinstance(value, dict):
+            if "$PARAMETER" in value:
+                names.add(str(value["$PARAMETER"]))
+            for item in value.values():
+                visit(item)
+        elif isinstance(value, list):
+            for item in value:
+                visit(item)
+
+    for exp in config["expectations"]:
+        visit(exp["kwargs"])
+    return names
+
+
+def referenced_columns(config: dict[str, Any]) -> set[str]:
+    """Columns named by the suite's column expectations (`column` kwargs)."""
+    return {exp["kwargs"]["column"] for exp in config["expectations"] if isinstance(exp["kwargs"].get("column"), str)}

@@ -1,0 +1,170 @@
+"""Stage `validate`: params, pass-through of valid records, the clear failure, and `dvc repro` stopping at it."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from stages.ingest.sources import parse_sources
+from stages.lib.record import RECORD_SCHEMA, REJECTED_SCHEMA
+from stages.validate import cli, configured_subsets, suite_parameters
+from tests.validation.samples import SOURCES, sample_records
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def write_params(path: Path, min_rows=5, **extra) -> Path:
+    sources = {f"src_{s}": {"kind": "cqia_jsonl", "path": f"data/sample/{s}.jsonl", "subset": s} for s in SOURCES}
+    path.write_text(yaml.safe_dump({"sources": sources, "validate": {"min_rows": min_rows, **extra}}), encoding="utf-8")
+    return path
+
+
+def broken_records() -> pl.DataFrame:
+    """The sample with the id of its first record repeated and a phone number left in one answer."""
+    sample = sample_records()
+    row = pl.int_range(pl.len())
+    return sample.with_columns(
+        pl.when(row == 1).then(pl.col("id").first()).otherwise(pl.col("id")).alias("id"),
+        pl.when(row == 3).then(pl.col("output") + "如需帮助请拨打 13812345678。").otherwise(pl.col("output")).alias("output"),
+    )
+
+
+def expected_failure(frame: pl.DataFrame, report: str) -> str:
+    ids = frame["id"].to_list()
+    return "\n".join([
+        f"Error: validation failed: suite 'records' has 2 failed critical expectation(s) on 12 rows (report: {report})",
+        "  - [critical] expect_column_values_to_be_unique(id): record ids are unique; "
+        f"observed: 2 of 12 rows unexpected (16.67%); ids: {ids[0]}",
+        "  - [critical] expect_column_values_to_be_between(pii_phone, max_value=0): no phone numbers left "
+        f"(the clean stage masks them); observed: 1 of 12 rows unexpected (8.33%), e.g. pii_phone = 1; ids: {ids[3]}",
+    ])
+
+
+def invoke(tmp_path: Path, frame: pl.DataFrame, params: Path):
+    frame.write_parquet(tmp_path / "in.parquet")
+    args = ["--in", str(tmp_path / "in.parquet"), "--out", str(tmp_path / "out"), "--reports",
+            str(tmp_path / "reports"), "--metrics", str(tmp_path / "m.json"), "--params", str(params)]
+    return CliRunner().invoke(cli, args)
+
+
+def test_configured_subsets_come_from_the_sources_section(tmp_path):
+    (tmp_path / "cqia").mkdir()
+    for name in ("zhihu.jsonl", "Logi-QA.jsonl"):
+        (tmp_path / "cqia" / name).write_text("", encoding="utf-8")
+    sources = parse_sources({
+        "a": {"kind": "cqia_jsonl", "path": str(tmp_path / "cqia")},
+        "b": {"kind": "cqia_jsonl", "path": "data/douban.jsonl"},
+        "c": {"kind": "cqia_jsonl", "path": "data/x.jsonl", "subset": "wiki"},
+        "d": {"kind": "ruozhiba_dump", "path": "data/best.json"},
+    })
+    assert configured_subsets(sources) == ["douban", "logi_qa", "ruozhiba", "wiki", "zhihu"]
+
+
+def test_the_project_params_configure_the_validate_stage():
+    parameters = suite_parameters(ROOT / "params.yaml")
+    assert parameters["min_rows"] >= 1
+    assert "zhihu" in parameters["configured_sources"] and "ruozhiba" in parameters["configured_sources"]
+
+
+@pytest.mark.parametrize(("settings", "message"), [
+    ({"min_rows": -1}, "validate.min_rows: must be a whole number >= 0, got -1"),
+    ({"min_rows": 5, "suite": "records"}, "validate: unknown key(s) suite; allowed: min_rows"),
+])
+def test_bad_params_stop_with_one_line(tmp_path, settings, message):
+    params = write_params(tmp_path / "params.yaml")
+    data = yaml.safe_load(params.read_text(encoding="utf-8")) | {"validate": settings}
+    params.write_text(yaml.safe_dump(data), encoding="utf-8")
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        suite_parameters(params)
+
+
+def test_valid_records_pass_through_unchanged_with_reports_and_metrics(tmp_path):
+    frame = sample_records()
+    result = invoke(tmp_path, frame, write_params(tmp_path / "params.yaml"))
+    assert result.exit_code == 0, result.output
+    assert "validate: suite 'records' passed on 12 rows: 33 of 33 expectations passed" in result.output
+    out = pl.read_parquet(tmp_path / "out" / "records.parquet")
+    assert out.equals(frame) and out.schema == RECORD_SCHEMA
+    assert pl.read_parquet(tmp_path / "out" / "rejected.parquet").schema == REJECTED_SCHEMA
+    metrics = json.loads((tmp_path / "m.json").read_text())
+    assert metrics["rows_in"] == metrics["rows_kept"] == 12 and metrics["rows_dropped"] == {}
+    assert metrics["success"] is True
+    assert metrics["expectations"]["by_severity"]["critical"] == {"evaluated": 31, "passed": 31, "failed": 0}
+    assert sorted(p.name for p in (tmp_path / "reports").iterdir()) == ["records.html", "records.json", "records.md"]
+
+
+def test_a_failed_critical_expectation_stops_the_stage_and_writes_no_records(tmp_path):
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "records.parquet").write_bytes(b"stale")
+    frame = broken_records()
+    result = invoke(tmp_path, frame, write_params(tmp_path / "params.yaml"))
+    assert result.exit_code == 1
+    assert result.output.strip() == expected_failure(frame, f"{tmp_path}/reports/records.md")
+    assert not (tmp_path / "out" / "records.parquet").exists()
+    metrics = json.loads((tmp_path / "m.json").read_text())
+    assert metrics["success"] is False and metrics["expectations"]["failed"] == 2
+    assert "FAILED" in (tmp_path / "reports" / "records.md").read_text(encoding="utf-8")
+
+
+def test_missing_input_and_wrong_column_types_are_clear_errors(tmp_path):
+    params = write_params(tmp_path / "params.yaml")
+    result = CliRunner().invoke(cli, ["--in", str(tmp_path / "nope.parquet"), "--out", str(tmp_path / "o"),
+                                      "--reports", str(tmp_path / "r"), "--metrics", str(tmp_path / "m.json"),
+                                      "--params", str(params)])
+    assert result.exit_code == 1 and result.output.strip() == f"Error: {tmp_path}/nope.parquet: input not found"
+    as_text = sample_records().with_columns(pl.col("human_verified").cast(pl.String))
+    result = invoke(tmp_path, as_text, params)
+    assert result.exit_code == 1
+    assert "column types differ from the record schema: human_verified is String (expected Boolean)" in result.output
+
+
+# --- real DVC -----------------------------------------------------------------------------------
+
+
+def run(cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+           "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.invalid", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@example.invalid", "DVC_NO_ANALYTICS": "1", "GX_ANALYTICS_ENABLED": "false"}
+    result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+@pytest.mark.e2e
+def test_dvc_repro_stops_at_validate_on_bad_data_with_the_clear_message(tmp_path):
+    """A repo with the project's `validate` stage (from dvc.yaml) reading a parquet file the test writes."""
+    repo = tmp_path / "repo"
+    for folder in ("stages", "schemas"):
+        shutil.copytree(ROOT / folder, repo / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy2(ROOT / "params.yaml", repo / "params.yaml")
+    stage = yaml.safe_load((ROOT / "dvc.yaml").read_text(encoding="utf-8"))["stages"]["validate"]
+    (repo / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"validate": stage}}, sort_keys=False), encoding="utf-8")
+    (repo / "data" / "dedup").mkdir(parents=True)
+    frame = broken_records()
+    frame.write_parquet(repo / "data" / "dedup" / "records.parquet")
+    run(["git", "init", "-q", "-b", "main"], repo)
+    run([sys.executable, "-m", "dvc", "init", "-q"], repo)
+
+    failed = run([sys.executable, "-m", "dvc", "repro"], repo, check=False)
+    assert failed.returncode != 0
+    output = failed.stdout + failed.stderr
+    assert expected_failure(frame, "reports/validate/records.md") in output
+    assert "failed to reproduce 'validate'" in output
+    assert not (repo / "data" / "validate" / "records.parquet").exists()
+    assert (repo / "reports" / "validate" / "records.md").is_file(), "the report stays for the user to open"
+
+    sample_records().write_parquet(repo / "data" / "dedup" / "records.parquet")
+    passed = run([sys.executable, "-m", "dvc", "repro"], repo)
+    assert "suite 'records' passed on 12 rows" in passed.stdout + passed.stderr
+    assert pl.read_parquet(repo / "data" / "validate" / "records.parquet").equals(sample_records())
+    assert json.loads((repo / "metrics" / "validate.json").read_text())["success"] is True

@@ -27,9 +27,13 @@ from stages.lib.contract import write_stage_outputs
 from stages.lib.errors import StageError, clear_errors
 from stages.lib.io import write_json, write_text
 from stages.lib.params import load_section, require_keys
+from stages.ingest.sources import parse_sources
 from stages.lib.record import RECORD_SCHEMA
 from stages.sft.card import chat_rows, code_revision, dataset_card, fingerprint, jsonl, upstream_outputs
 from stages.sft.mix import MixParams, choose
+from stages.validate import configured_subsets
+from stages.validation import failure_message, run_suite, write_reports
+from stages.validation.report import summary_line
 
 
 def parse_params(raw: Any) -> MixParams:
@@ -83,13 +87,26 @@ def summary(kept: pl.DataFrame, params: MixParams, rows: list[dict], lock: Path)
     }
 
 
+def check_sft(kept: pl.DataFrame, rows: list[dict[str, Any]], suite: Path, reports: Path,
+              suite_params: dict[str, Any]) -> None:
+    """Run the `sft` expectation suite on the set (records + messages + split); critical failures stop."""
+    messages = pl.DataFrame({"id": [r["id"] for r in rows], "messages": [r["messages"] for r in rows]})
+    result = run_suite(kept.join(messages, on="id", how="left"), suite, suite_params)
+    write_reports(result, reports, "data/sft")
+    if not result.success:
+        raise StageError(failure_message(result, str(reports / f"{result.suite}.md")))
+    click.echo(summary_line(result))
+
+
 def assemble(inputs: list[Path], scores: Path | None, out: Path, metrics_path: Path,
-             params: MixParams, lock: Path) -> dict[str, Any]:
+             params: MixParams, lock: Path, suite: Path, reports: Path,
+             suite_params: dict[str, Any]) -> dict[str, Any]:
     started = time.perf_counter()
     frame = candidates([read_records(path, "records") for path in inputs],
                        read_records(scores, "familiarity scores") if scores else None)
     kept, rejected = choose(frame, params)
     rows = chat_rows(kept, params.system_prompt)
+    check_sft(kept, rows, suite, reports, suite_params)
     split = dict(zip(kept["id"].to_list(), kept["split"].to_list()))
     write_text(jsonl([r for r in rows if split[r["id"]] == "train"]), out / "train.jsonl")
     write_text(jsonl([r for r in rows if split[r["id"]] == "eval"]), out / "eval.jsonl")
@@ -112,13 +129,19 @@ def assemble(inputs: list[Path], scores: Path | None, out: Path, metrics_path: P
 @click.option("--params", "params_path", default="params.yaml", show_default=True)
 @click.option("--lock", default="dvc.lock", show_default=True, type=click.Path(path_type=Path),
               help="dvc.lock to read upstream output hashes from.")
+@click.option("--suite", default="schemas/expectations/sft.json", show_default=True,
+              type=click.Path(path_type=Path), help="Expectation suite the SFT set must pass.")
+@click.option("--reports", default="reports/assemble", show_default=True, type=click.Path(path_type=Path),
+              help="Where the suite's reports go.")
 @clear_errors
 def cli(inputs: tuple[Path, ...], scores: Path | None, out: Path, metrics_path: Path,
-        params_path: str, lock: Path) -> None:
+        params_path: str, lock: Path, suite: Path, reports: Path) -> None:
     """Example: python -m stages.assemble --records data/familiarity/records.parquet
     --out data/sft --metrics metrics/assemble.json"""
     params = parse_params(load_section("assemble", params_path))
-    metrics = assemble(list(inputs), scores, out, metrics_path, params, lock)
+    suite_params = {"min_rows": params.min_rows,
+                    "configured_sources": configured_subsets(parse_sources(load_section("sources", params_path)))}
+    metrics = assemble(list(inputs), scores, out, metrics_path, params, lock, suite, reports, suite_params)
     counts = metrics["counts"]
     click.echo(f"assemble: {counts['train']} train, {counts['eval']} eval ({counts['rewrites']} rewrites), "
                f"fingerprint {metrics['fingerprint'][:12]}")

@@ -13,6 +13,9 @@ from stages.sft.card import fingerprint
 from stages.sft.mix import MixParams, choose
 from tests.lib.test_record import sample_row
 
+SFT_SUITE = Path(__file__).resolve().parents[1] / "schemas" / "expectations" / "sft.json"
+SOURCES = ["ruozhiba", "rw", "zhihu", "douban", "a", "b"]
+
 
 def curated_frame(n_per_source: dict[str, int]) -> pl.DataFrame:
     rows = []
@@ -85,9 +88,10 @@ def write_inputs(tmp_path: Path) -> tuple[Path, Path, Path]:
 
 def test_assemble_writes_chat_files_card_and_manifest_byte_identically(tmp_path):
     curated, rewrites, lock = write_inputs(tmp_path)
-    params = MixParams(eval_share=0.25, system_prompt=None)
+    params = MixParams(eval_share=0.5, system_prompt=None)
     for name in ("a", "b"):
-        metrics = assemble([curated, rewrites], None, tmp_path / name, tmp_path / f"{name}.json", params, lock)
+        metrics = assemble([curated, rewrites], None, tmp_path / name, tmp_path / f"{name}.json", params, lock,
+                           SFT_SUITE, tmp_path / f"reports-{name}", {"min_rows": 5, "configured_sources": SOURCES})
     for file in ("train.jsonl", "eval.jsonl", "manifest.json", "README.md", "records.parquet", "rejected.parquet"):
         assert (tmp_path / "a" / file).read_bytes() == (tmp_path / "b" / file).read_bytes(), file
     assert metrics["rows_in"] == 17 and metrics["rows_dropped"] == {"assemble_empty_output": 3}
@@ -110,3 +114,25 @@ def test_params_are_validated():
         parse_params({"eval_share": 1.5})
     with pytest.raises(ValueError, match="unknown key"):
         parse_params({"shuffle": True})
+
+
+def test_records_sharing_an_instruction_never_straddle_the_split():
+    frame = with_flags(curated_frame({"exam": 60}), False).with_columns(
+        (pl.lit("同一道题") + (pl.int_range(pl.len()) // 2).cast(pl.String)).alias("instruction"))
+    kept, _ = choose(frame, MixParams(eval_share=0.5))
+    per_instruction = kept.group_by("instruction").agg(pl.col("split").n_unique().alias("n"))
+    assert per_instruction["n"].max() == 1
+    assert set(kept["split"]) == {"train", "eval"}
+
+
+def test_a_failed_sft_suite_stops_assemble_with_the_expectation_named(tmp_path):
+    from stages.lib.errors import StageError
+
+    curated, rewrites, lock = write_inputs(tmp_path)
+    with pytest.raises(StageError) as info:
+        assemble([curated, rewrites], None, tmp_path / "out", tmp_path / "m.json", MixParams(eval_share=0.5), lock,
+                 SFT_SUITE, tmp_path / "reports", {"min_rows": 1000, "configured_sources": SOURCES})
+    message = str(info.value)
+    assert message.startswith("validation failed: suite 'sft' has 1 failed critical expectation(s) on 14 rows")
+    assert "expect_table_row_count_to_be_between" in message
+    assert (tmp_path / "reports" / "sft.md").is_file() and not (tmp_path / "out" / "train.jsonl").exists()

@@ -5,7 +5,8 @@ and seed always give the same set:
 - `hash_rank`: a seeded hash of the id orders records for capping; taking the
   first N by this rank is a deterministic, unbiased sample.
 - `split_of`: a record is in `eval` when its seeded id hash falls below
-  `eval_share`, so adding records never moves existing ones between splits.
+  `eval_share` (so adding records rarely moves existing ones between splits),
+  unless another record with the same instruction is in `train`.
 Records that are not taken go to rejected rows with a reason:
 `assemble_empty_output` (no answer to train on, e.g. Ruozhiba titles that were
 not rewritten), `assemble_ppl_filter`, `assemble_source_cap`,
@@ -30,6 +31,7 @@ class MixParams:
     rewrite_share: float | None = None
     max_ppl: float | None = None
     system_prompt: str | None = None
+    min_rows: int = 1  # the sft suite fails below this many records
 
 
 def hash_rank(seed: int) -> pl.Expr:
@@ -42,8 +44,12 @@ def hash_rank(seed: int) -> pl.Expr:
 
 
 def split_of(seed: int, eval_share: float) -> pl.Expr:
+    """eval when the seeded id hash is below eval_share; an instruction that also occurs in a
+    train record goes to train too, so no prompt is both trained on and evaluated on."""
     threshold = int(eval_share * 2**64)
-    return pl.when(hash_rank(seed + 1) < threshold).then(pl.lit("eval")).otherwise(pl.lit("train"))
+    by_id = pl.when(hash_rank(seed + 1) < threshold).then(pl.lit("eval")).otherwise(pl.lit("train"))
+    in_train = (by_id == "train").any().over(pl.col("instruction").str.strip_chars())
+    return pl.when(in_train).then(pl.lit("train")).otherwise(by_id)
 
 
 def over_cap(params: MixParams) -> pl.Expr:

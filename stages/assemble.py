@@ -87,7 +87,7 @@ def summary(kept: pl.DataFrame, params: MixParams, rows: list[dict], lock: Path)
     }
 
 
-def check_sft(kept: pl.DataFrame, rows: list[dict[str, Any]], suite: Path, reports: Path,
+def check_sft(kept: pl.DataFrame, rows: list[dict[str, Any]], suite: str | Path, reports: Path,
               suite_params: dict[str, Any]) -> None:
     """Run the `sft` expectation suite on the set (records + messages + split); critical failures stop."""
     messages = pl.DataFrame({"id": [r["id"] for r in rows], "messages": [r["messages"] for r in rows]})
@@ -99,7 +99,7 @@ def check_sft(kept: pl.DataFrame, rows: list[dict[str, Any]], suite: Path, repor
 
 
 def assemble(inputs: list[Path], scores: Path | None, out: Path, metrics_path: Path,
-             params: MixParams, lock: Path, suite: Path, reports: Path,
+             params: MixParams, lock: Path, suite: str | Path, reports: Path,
              suite_params: dict[str, Any]) -> dict[str, Any]:
     started = time.perf_counter()
     frame = candidates([read_records(path, "records") for path in inputs],
@@ -129,13 +129,13 @@ def assemble(inputs: list[Path], scores: Path | None, out: Path, metrics_path: P
 @click.option("--params", "params_path", default="params.yaml", show_default=True)
 @click.option("--lock", default="dvc.lock", show_default=True, type=click.Path(path_type=Path),
               help="dvc.lock to read upstream output hashes from.")
-@click.option("--suite", default="schemas/expectations/sft.json", show_default=True,
-              type=click.Path(path_type=Path), help="Expectation suite the SFT set must pass.")
+@click.option("--suite", default="sft", show_default=True,
+              help="Expectation suite (a name in schemas/expectations/ or a path) the SFT set must pass.")
 @click.option("--reports", default="reports/assemble", show_default=True, type=click.Path(path_type=Path),
               help="Where the suite's reports go.")
 @clear_errors
 def cli(inputs: tuple[Path, ...], scores: Path | None, out: Path, metrics_path: Path,
-        params_path: str, lock: Path, suite: Path, reports: Path) -> None:
+        params_path: str, lock: Path, suite: str, reports: Path) -> None:
     """Example: python -m stages.assemble --records data/familiarity/records.parquet
     --out data/sft --metrics metrics/assemble.json"""
     params = parse_params(load_section("assemble", params_path))

@@ -29,7 +29,8 @@ prompts. `rule: none` writes empty outputs without loading anything. Metrics add
 `openai`, prompts generated for `transformers`).
 
 The outputs are canonical records plus the four columns above, ready for a
-validation suite: `rewrite_records` returns them before anything is written.
+validation suite: the kept rewrites must pass the `rewrites` expectation suite
+(reports in `--reports`); a failed critical expectation stops the stage.
 
 Example:
     python -m stages.rewrite run --records data/validate/records.parquet --rules schemas/rules.yaml \\
@@ -48,7 +49,8 @@ import click
 import polars as pl
 
 from stages.lib.contract import write_stage_outputs
-from stages.lib.errors import clear_errors
+from stages.ingest.sources import parse_sources
+from stages.lib.errors import StageError, clear_errors
 from stages.lib.params import load_params
 from stages.lib.record import REJECTED_SCHEMA, RECORD_SCHEMA, make_id, sha256_hex
 from stages.llm.backends import Backend, Failure
@@ -168,8 +170,20 @@ def rewrite_records(records: pl.DataFrame, catalog: Catalog, rule_name: Any, set
     return RewriteResult(kept, rejected, len(parents), metrics)
 
 
+def check_rewrites(kept: pl.DataFrame, suite: str, reports: Path, params: dict[str, Any]) -> None:
+    """Run the `rewrites` expectation suite on the kept rewrites; a critical failure stops the stage."""
+    from stages.validate import configured_subsets
+    from stages.validation import failure_message, run_suite, write_reports
+
+    subsets = configured_subsets(parse_sources(params.get("sources") or {}))
+    result = run_suite(kept, suite, {"min_rows": 0, "configured_sources": subsets})
+    write_reports(result, reports, "data/rewrite")
+    if not result.success:
+        raise StageError(failure_message(result, str(reports / f"{result.suite}.md")))
+
+
 def run_rewrite(params: dict[str, Any], records_path: Path, rules_path: Path, base_model: Path, cache_dir: Path,
-                out_dir: Path, metrics_path: Path) -> dict[str, Any]:
+                out_dir: Path, metrics_path: Path, suite: str, reports: Path) -> dict[str, Any]:
     started = time.perf_counter()
     if "rule" not in params:
         raise ValueError("params.yaml: missing top-level key 'rule' (a rule name, or none)")
@@ -187,6 +201,7 @@ def run_rewrite(params: dict[str, Any], records_path: Path, rules_path: Path, ba
     else:
         records = pl.read_parquet(records_path)
     result = rewrite_records(records, catalog, params["rule"], settings, base_model, cache)
+    check_rewrites(result.kept, suite, reports, params)
     return write_stage_outputs("rewrite", out_dir, metrics_path, kept=result.kept, rejected=result.rejected,
                                rows_in=result.rows_in, started=started, extra_columns=EXTRA_COLUMNS,
                                extra_metrics={**cache.counts(), **result.metrics})
@@ -206,16 +221,20 @@ def cli() -> None:
 @click.option("--cache", "cache_dir", required=True, type=click.Path(path_type=Path), help="Response cache directory.")
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Output directory.")
 @click.option("--metrics", "metrics_path", required=True, type=click.Path(path_type=Path), help="Metrics JSON.")
+@click.option("--suite", default="rewrites", show_default=True,
+              help="Expectation suite (a name in schemas/expectations/ or a path) the kept rewrites must pass.")
+@click.option("--reports", default="reports/rewrite", show_default=True, type=click.Path(path_type=Path),
+              help="Where the suite's reports go.")
 @clear_errors
 def run_command(params_path: str, records_path: Path, rules_path: Path, base_model: Path, cache_dir: Path,
-                out_dir: Path, metrics_path: Path) -> None:
+                out_dir: Path, metrics_path: Path, suite: str, reports: Path) -> None:
     """Rewrite seed records with the rule in params.yaml: rule.
 
     Example: python -m stages.rewrite run --records data/validate/records.parquet --rules schemas/rules.yaml
     --base-model models/base --cache cache/rewrite --out data/rewrite --metrics metrics/rewrite.json
     """
     metrics = run_rewrite(load_params(params_path), records_path, rules_path, base_model, cache_dir, out_dir,
-                          metrics_path)
+                          metrics_path, suite, reports)
     dropped = sum(metrics["rows_dropped"].values())
     click.echo(f"rewrite[{metrics['rule']}]: {metrics['rows_in']} prompts, {metrics['rows_kept']} kept, "
                f"{dropped} rejected; cache {metrics['cache_hits']} hits, {metrics['cache_misses']} misses")

@@ -27,7 +27,9 @@ def params(url: str, rule: str = "blurring_boundaries", **rewrite) -> dict:
                "generation": {"max_new_tokens": 64, "temperature": 0.0},
                "openai": {"base_url": url, "model": "qwen-test", "api_key_env": "CQIA_TEST_API_KEY",
                           "concurrency": 2, "timeout_s": 2, "retries": 1, "backoff_s": 0.01, "max_backoff_s": 0.02}}
-    return {"rule": rule, "rewrite": section | rewrite}
+    sources = {f"{name}_sample": {"kind": "cqia_jsonl", "path": f"{name}.jsonl", "subset": name}
+               for name in ("zhihu", "exam", "douban", "wiki", "ruozhiba")}
+    return {"rule": rule, "rewrite": section | rewrite, "sources": sources}
 
 
 def run(tmp_path: Path, prm: dict, records: Path | None = None, base_model: Path | None = None):

@@ -4,8 +4,10 @@ A supervised fastText model with two labels, `__label__good` and
 `__label__bad`. Chinese has no spaces, so each Han character becomes a token
 and `word_ngrams: 2` adds character bigrams; Latin words stay whole. The model
 sees the prose (code, LaTeX, URLs left out) of instruction + input + output,
-at most `MAX_CHARS` characters. Training runs on one thread with a fixed seed,
-so the same examples give the same model.
+at most `MAX_CHARS` characters. Training runs on one thread with a fixed seed
+and sorted examples; even so, fasttext-numpy2 0.10.4 does not give bit-identical
+weights from run to run (the scores differ in the last digits), so the model is
+a cached DVC output that is retrained only when its inputs change.
 """
 
 from __future__ import annotations

@@ -30,6 +30,7 @@ import polars as pl
 
 from stages.cleaning import html, langid, pii, quality, repair
 from stages.cleaning.filters import CleanSettings, build_filters, parse_clean_settings
+from stages.cleaning.parallel import default_workers, map_slices, sum_counts, sum_seconds
 from stages.cleaning.scores import (SCORE_COLUMNS, char_repetition, flagged_count, flagged_words, joined_prose,
                                     line_repetition, prose_chars, repetition_text, total_chars)
 from stages.cleaning.segments import CODE, CODE_HINT, INNER_SENTINEL, MATH_URL, MATH_URL_HINT, Masked, mask, unmask
@@ -181,18 +182,35 @@ def clean_records(records: pl.DataFrame, settings: CleanSettings, quality_model:
     return kept, rejected, extra
 
 
+def clean_slice(records: pl.DataFrame, settings: CleanSettings,
+                quality_model_path: Path | None) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, Any], dict[str, float]]:
+    """`clean_records` for one slice, loading the quality model in this process; also returns step seconds."""
+    model = quality.load(quality_model_path) if quality_model_path is not None else None
+    timer = StepTimer()
+    kept, rejected, extra = clean_records(records, settings, model, timer)
+    return kept, rejected, extra, timer.seconds
+
+
+def clean_in_workers(records: pl.DataFrame, settings: CleanSettings, quality_model_path: Path | None,
+                     workers: int) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, Any], dict[str, float]]:
+    """`clean_slice` over slices of `records` in `workers` processes; results joined, counts added up."""
+    results = map_slices(clean_slice, records, workers, (settings, quality_model_path))
+    kept = pl.concat([r[0] for r in results], how="vertical")
+    rejected = pl.concat([r[1] for r in results], how="vertical")
+    extra = {key: sum_counts(r[2][key] for r in results) for key in ("transforms", "pii")}
+    return kept, rejected, extra, sum_seconds(r[3] for r in results)
+
+
 def run_clean(raw_dir: Path, out_dir: Path, metrics_path: Path, settings: CleanSettings,
-              quality_model_path: Path | None) -> dict[str, Any]:
+              quality_model_path: Path | None, workers: int = 1) -> dict[str, Any]:
     started = time.perf_counter()
     records = load_raw(raw_dir)
-    model = None
-    if quality_model_path is not None and quality_model_path.is_file():
-        model = quality.load(quality_model_path)
-    elif settings.quality_wanted():
-        raise StageError(f"clean: min_quality is set but the quality model "
-                         f"{quality_model_path or '(no --quality-model given)'} does not exist; "
+    if quality_model_path is not None and not quality_model_path.is_file():
+        quality_model_path = None
+    if quality_model_path is None and settings.quality_wanted():
+        raise StageError("clean: min_quality is set but there is no quality model (--quality-model); "
                          "set train_quality.enabled: true in params.yaml and run the train_quality stage")
-    kept, rejected, extra = clean_records(records, settings, model)
+    kept, rejected, extra, _ = clean_in_workers(records, settings, quality_model_path, workers)
     return write_stage_outputs("clean", out_dir, metrics_path, kept=kept, rejected=rejected, rows_in=records.height,
                                started=started, extra_columns=SCORE_COLUMNS, extra_metrics=extra)
 
@@ -210,15 +228,18 @@ def cli() -> None:
 @click.option("--quality-model", "quality_model", type=click.Path(path_type=Path), default=None,
               help="fastText quality model (from train_quality); used when it exists.")
 @click.option("--params", "params_path", default="params.yaml", show_default=True, help="Params file.")
+@click.option("--workers", default=0, show_default=True,
+              help="Worker processes; 0 = one per CPU core (at most 4). Small inputs run in one process.")
 @clear_errors
-def run_command(raw_dir: Path, out_dir: Path, metrics_path: Path, quality_model: Path | None, params_path: str) -> None:
+def run_command(raw_dir: Path, out_dir: Path, metrics_path: Path, quality_model: Path | None, params_path: str,
+                workers: int) -> None:
     """Clean every raw record.
 
     Example: python -m stages.clean run --raw data/raw --out data/clean --metrics metrics/clean.json
     --quality-model models/quality/model.bin
     """
     settings = parse_clean_settings(load_section("clean", params_path))
-    metrics = run_clean(raw_dir, out_dir, metrics_path, settings, quality_model)
+    metrics = run_clean(raw_dir, out_dir, metrics_path, settings, quality_model, default_workers(workers))
     dropped = sum(metrics["rows_dropped"].values())
     click.echo(f"clean: {metrics['rows_in']} in, {metrics['rows_kept']} kept, {dropped} rejected")
 

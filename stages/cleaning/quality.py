@@ -52,11 +52,14 @@ def train(good: list[str], bad: list[str], options: TrainOptions, target: Path) 
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
         train_file = Path(tmp) / "train.txt"
         train_file.write_text("\n".join(sorted(lines)) + "\n", encoding="utf-8")
-        model = fasttext.train_supervised(
-            input=str(train_file), epoch=options.epoch, lr=options.lr, wordNgrams=options.word_ngrams,
-            dim=options.dim, bucket=options.bucket, minCount=options.min_count, seed=options.seed,
-            thread=1, verbose=0,
-        )
+        try:
+            model = fasttext.train_supervised(
+                input=str(train_file), epoch=options.epoch, lr=options.lr, wordNgrams=options.word_ngrams,
+                dim=options.dim, bucket=options.bucket, minCount=options.min_count, seed=options.seed,
+                thread=1, verbose=0,
+            )
+        except RuntimeError as exc:  # fastText reports divergence as "Encountered NaN."
+            raise StageError(f"quality model training failed ({exc}); try a lower train_quality.lr") from None
         tmp_model = Path(tmp) / MODEL_NAME
         model.save_model(str(tmp_model))
         tmp_model.replace(target)

@@ -152,9 +152,9 @@ def score_records(records: pl.DataFrame, cleaned: Cleaned, settings: CleanSettin
             flagged_count(prose_fields, flagged_words()).alias("score_flagged"),
         )
     with timer.step("score:langid"):
-        lang = frame.select(
-            langid.model_input(joined_prose(prose_fields, settings.lang_max_chars), settings.lang_max_chars).alias("text")
-        ).with_columns(langid.script_absent(pl.col("text")))
+        limit = settings.lang_max_chars
+        lang = frame.select(langid.model_input(joined_prose(prose_fields, limit), limit).alias("text")).with_columns(
+            langid.script_absent(pl.col("text")))
         absent = {label: lang[label].to_list() for label in langid.SCRIPT_CHECKS}
         chinese = langid.chinese_share(lang["text"].to_list(), settings.chinese_labels, absent)
     scores = [pl.Series("score_chinese", chinese, dtype=pl.Float64)]

@@ -30,7 +30,8 @@ import click
 import polars as pl
 
 from stages.cleaning.parallel import default_workers, map_slices, sum_counts, sum_seconds
-from stages.cleaning.normalize_text import OPENCC_CONFIGS, convert_script, normalise_punct, normalise_width
+from stages.cleaning.normalize_text import (OPENCC_CONFIGS, PUNCT_HINT, WIDTH_HINT, convert_script, normalise_punct,
+                                           normalise_width)
 from stages.cleaning.segments import CODE_MATH_URL, CODE_MATH_URL_HINT, SENTINEL, mask, unmask
 from stages.cleaning.steps import TEXT_FIELDS, StepTimer, TransformLog, apply_expr, changed_rows
 from stages.lib.contract import write_stage_outputs
@@ -92,11 +93,11 @@ def normalize_texts(texts: pl.DataFrame, configs: pl.Series, settings: Normalize
         masked = convert_masked(masked, configs, log)
     if settings.width:
         with timer.step("width"):
-            masked, changed = apply_expr(masked, normalise_width)
+            masked, changed = apply_expr(masked, normalise_width, WIDTH_HINT)
             log.record("normalize:width", changed)
     if settings.punct:
         with timer.step("punct"):
-            masked, changed = apply_expr(masked, normalise_punct)
+            masked, changed = apply_expr(masked, normalise_punct, PUNCT_HINT)
             log.record("normalize:punct", changed)
     with timer.step("unmask"):
         return unmask(hidden, masked), log

@@ -43,8 +43,10 @@ def test_width_table_and_punctuation_table():
     assert WIDTH_TABLE["Ａ"] == "A" and WIDTH_TABLE["ｚ"] == "z" and WIDTH_TABLE["０"] == "0" and len(WIDTH_TABLE) == 62
     texts = ["你好,世界", "下雨了.我们走", "甲;乙", "时间 : 下午", "吗?好", "好!走", "见(图1)和(API)",
              "使用ＡＰＩ和１２３号", "English, not Chinese. a,b 中,", "全角，标点。保留"]
-    assert normalise(texts) == ["你好，世界", "下雨了。我们走", "甲；乙", "时间：下午", "吗？好", "好！走",
-                                "见（图1）和(API)", "使用API和123号", "English, not Chinese. a,b 中,", "全角，标点。保留"]
+    assert normalise(texts) == [
+        "你好，世界", "下雨了。我们走", "甲；乙", "时间：下午", "吗？好", "好！走", "见（图1）和(API)",
+        "使用API和123号", "English, not Chinese. a,b 中,", "全角，标点。保留",
+    ]
     assert set(PUNCT_TABLE) == set(",.;:?!")
 
 
@@ -72,8 +74,8 @@ def test_transforms_only_when_changed_and_config_per_source():
 
 
 PIECES = st.sampled_from([
-    "體", "育", "運", "動", "軟體", "記憶體", "衞生", "薴", "苧", "乾隆", "中", "文", "字", "汉", ",", ".", ";", ":", "?",
-    "!", "(", ")", " ", "\n", "Ａ", "ｂ", "１", "a", "1", "`", "```", "$", "https://x.cn/體", "，", "。", "\t", "\x00",
+    "體", "育", "運", "動", "軟體", "記憶體", "衞生", "薴", "苧", "乾隆", "中", "文", "字", "汉",
+    ",", ".", ";", ":", "?", "!", "(", ")", " ", "\n", "Ａ", "ｂ", "１", "a", "1", "`", "```", "$", "https://x.cn/體", "，", "。", "\t", "\x00",
 ])
 TEXTS = st.lists(st.lists(PIECES, max_size=30).map("".join), min_size=1, max_size=12)
 

@@ -11,12 +11,14 @@ reason code for the rows it drops; the first matching filter wins, in this order
 | clean_empty_output        | the output is blank and the source is not allow_empty_output |
 | clean_too_short           | score_chars < min_chars                                   |
 | clean_too_long            | score_chars > max_chars                                   |
-| clean_not_chinese         | score_chinese < min_chinese, judged only when the prose has at least lang_min_chars characters (fastText is unreliable on a few characters) |
+| clean_not_chinese         | score_chinese < min_chinese, when score_prose_chars >= lang_min_chars |
 | clean_char_repetition     | score_char_rep > max_char_rep                             |
 | clean_line_repetition     | score_line_rep > max_line_rep                             |
 | clean_flagged_words       | score_flagged > max_flagged_words                         |
 | clean_low_quality         | min_quality is set and score_quality < min_quality        |
 
+Language is not judged on fewer than `lang_min_chars` prose characters: fastText
+is unreliable on a few characters, and such records meet the length filters.
 `allow_empty_output` exists for Ruozhiba dumps: their records carry only a
 question, and the rewrite stage writes the answer later, so they are kept.
 """

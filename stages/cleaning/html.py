@@ -26,7 +26,8 @@ import re
 
 from stages.cleaning.segments import CODE_MATH
 
-_MARKUP = r"</?(?:p|br|pre|code|li|ul|ol|h[1-6]|blockquote|strong|em|b|i|u|table|tr|td|th|hr|img|a|sup|sub)(?:\s[^<>]*)?/?>"
+_TAGS = "p|br|pre|code|li|ul|ol|h[1-6]|blockquote|strong|em|b|i|u|table|tr|td|th|hr|img|a|sup|sub"
+_MARKUP = rf"</?(?:{_TAGS})(?:\s[^<>]*)?/?>"
 _ENTITY = r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});"
 HTML_HINT = rf"(?i){_MARKUP}|{_ENTITY}"
 

@@ -13,10 +13,13 @@ The compressed lid.176 model sometimes calls plain Chinese Japanese or Korean
 without any kana and Korean without any Hangul are not possible, so the mass
 of `ja` counts as Chinese when the text has no kana, and that of `ko` when it
 has no Hangul (`SCRIPT_CHECKS`).
-Texts are judged on a prefix (`max_chars`): the model's cost grows with the
-length, and on the COIG-CQIA sample the top label of a 256-character prefix
-agrees with that of the whole text for 99 % of the records. One batched
-`predict` call per list; line breaks become spaces (fastText reads one line).
+Texts are judged on a prefix (`clean.langid.max_chars`): the model's cost
+grows with the length (about 35 µs per text at 128 characters, 70 µs at 256 on
+our machines). On the 378-record COIG-CQIA sample the 0.5 verdict on a
+200-character prefix matches the verdict on the whole prose for 376 records
+(128 characters: 375, 256: 377); the misses are answers in another language
+after a long Chinese instruction. One batched `predict` call per list; line
+breaks become spaces (fastText reads one line).
 """
 
 from __future__ import annotations

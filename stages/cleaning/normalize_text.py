@@ -43,7 +43,9 @@ _FULL = [chr(c) for c in range(0xFF21, 0xFF3B)] + [chr(c) for c in range(0xFF41,
 _HALF = [chr(c - 0xFEE0) for c in map(ord, _FULL)]
 WIDTH_TABLE = dict(zip(_FULL, _HALF))
 
+WIDTH_HINT = "[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]"
 PUNCT_TABLE = {",": "，", ".": "。", ";": "；", ":": "：", "?": "？", "!": "！"}
+PUNCT_HINT = r"[,.;:?!(]"
 _MARK = "\ufdd3"
 _BETWEEN_HAN = r"(\p{Han})[ \t]*([,.;:?!])[ \t]*(\p{Han})"
 _HAN_PARENS = r"\(([^()\nA-Za-z]*\p{Han}[^()\nA-Za-z]*)\)"

@@ -74,7 +74,8 @@ def test_short_prose_is_not_judged_for_language():
 
 def test_code_heavy_records_are_judged_on_their_prose():
     code = "```js\nconst result = items.filter(item => item.enabled).map(item => item.name);\n```"
-    kept, reasons = reasons_of([row("1", "这段代码为什么没有输出结果？" + code, output="因为数组是空的，先检查数据来源。" + code)])
+    record = row("1", "这段代码为什么没有输出结果？" + code, output="因为数组是空的，先检查数据来源。" + code)
+    kept, reasons = reasons_of([record])
     assert reasons == {} and kept["score_chinese"][0] > 0.9
 
 

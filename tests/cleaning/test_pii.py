@@ -25,7 +25,8 @@ def test_checksum_helpers():
     assert id_card_valid(ID_OK) and id_card_valid(ID_X) and id_card_valid(ID_X.lower())
     assert not id_card_valid(ID_OK[:-1] + str((int(ID_OK[-1]) + 1) % 10) if ID_OK[-1] != "X" else ID_OK[:-1] + "0")
     assert not id_card_valid("110105199013071234")  # month 13
-    assert bank_card_valid(CARD) and bank_card_valid(VISA) and bank_card_valid(" ".join([CARD[i:i + 4] for i in range(0, 16, 4)]))
+    assert bank_card_valid(CARD) and bank_card_valid(VISA)
+    assert bank_card_valid(" ".join([CARD[i:i + 4] for i in range(0, 16, 4)]))
     assert not bank_card_valid(CARD[:-1] + str((int(CARD[-1]) + 1) % 10))
     assert not bank_card_valid(with_luhn("123456781234567"))  # Luhn-valid, but no card network starts with 1
 

@@ -61,7 +61,8 @@ def test_control_characters_and_noncharacters_removed_from_prose_only():
 
 
 def test_whitespace_normalised_but_code_indentation_kept():
-    text = "\u3000\u3000缩进段落  多个   空格 \r\n\r\n\r\n\r\n第二段\u00a0不间断\u2028分行\n```py\nif x:\n    y  = 1   \n```\n"
+    text = ("\u3000\u3000缩进段落  多个   空格 \r\n\r\n\r\n\r\n第二段\u00a0不间断\u2028分行"
+            "\n```py\nif x:\n    y  = 1   \n```\n")
     out, tags = clean_one(text)
     assert out == "缩进段落 多个 空格\n\n第二段 不间断\n分行\n```py\nif x:\n    y  = 1   \n```"
     assert tags == ["clean:whitespace"]

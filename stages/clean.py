@@ -30,7 +30,7 @@ import polars as pl
 
 from stages.cleaning import html, langid, pii, quality, repair
 from stages.cleaning.filters import CleanSettings, build_filters, parse_clean_settings
-from stages.cleaning.parallel import default_workers, map_slices, sum_counts, sum_seconds
+from stages.cleaning.parallel import default_workers, map_slices, sum_counts
 from stages.cleaning.scores import (SCORE_COLUMNS, char_repetition, flagged_count, flagged_words, joined_prose,
                                     line_repetition, prose_chars, repetition_text, total_chars)
 from stages.cleaning.segments import CODE, CODE_HINT, INNER_SENTINEL, MATH_URL, MATH_URL_HINT, Masked, mask, unmask
@@ -183,22 +183,25 @@ def clean_records(records: pl.DataFrame, settings: CleanSettings, quality_model:
 
 
 def clean_slice(records: pl.DataFrame, settings: CleanSettings,
-                quality_model_path: Path | None) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, Any], dict[str, float]]:
-    """`clean_records` for one slice, loading the quality model in this process; also returns step seconds."""
+                quality_model_path: Path | None) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, Any], StepTimer]:
+    """`clean_records` for one slice, loading the quality model in this process; also returns step times."""
     model = quality.load(quality_model_path) if quality_model_path is not None else None
     timer = StepTimer()
     kept, rejected, extra = clean_records(records, settings, model, timer)
-    return kept, rejected, extra, timer.seconds
+    return kept, rejected, extra, timer
 
 
 def clean_in_workers(records: pl.DataFrame, settings: CleanSettings, quality_model_path: Path | None,
-                     workers: int) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, Any], dict[str, float]]:
+                     workers: int) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, Any], StepTimer]:
     """`clean_slice` over slices of `records` in `workers` processes; results joined, counts added up."""
     results = map_slices(clean_slice, records, workers, (settings, quality_model_path))
     kept = pl.concat([r[0] for r in results], how="vertical")
     rejected = pl.concat([r[1] for r in results], how="vertical")
     extra = {key: sum_counts(r[2][key] for r in results) for key in ("transforms", "pii")}
-    return kept, rejected, extra, sum_seconds(r[3] for r in results)
+    timer = StepTimer()
+    for result in results:
+        timer.add(result[3])
+    return kept, rejected, extra, timer
 
 
 def run_clean(raw_dir: Path, out_dir: Path, metrics_path: Path, settings: CleanSettings,

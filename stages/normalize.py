@@ -29,7 +29,7 @@ from typing import Any
 import click
 import polars as pl
 
-from stages.cleaning.parallel import default_workers, map_slices, sum_counts, sum_seconds
+from stages.cleaning.parallel import default_workers, map_slices, sum_counts
 from stages.cleaning.normalize_text import (OPENCC_CONFIGS, PUNCT_HINT, WIDTH_HINT, convert_script, normalise_punct,
                                            normalise_width)
 from stages.cleaning.segments import CODE_MATH_URL, CODE_MATH_URL_HINT, SENTINEL, mask, unmask
@@ -124,19 +124,22 @@ def normalize_records(records: pl.DataFrame, settings: NormalizeSettings,
 
 
 def normalize_slice(records: pl.DataFrame,
-                    settings: NormalizeSettings) -> tuple[pl.DataFrame, dict[str, Any], dict[str, float]]:
+                    settings: NormalizeSettings) -> tuple[pl.DataFrame, dict[str, Any], StepTimer]:
     timer = StepTimer()
     out, extra = normalize_records(records, settings, timer)
-    return out, extra, timer.seconds
+    return out, extra, timer
 
 
 def normalize_in_workers(records: pl.DataFrame, settings: NormalizeSettings,
-                         workers: int) -> tuple[pl.DataFrame, dict[str, Any], dict[str, float]]:
+                         workers: int) -> tuple[pl.DataFrame, dict[str, Any], StepTimer]:
     """`normalize_slice` over slices of `records` in `workers` processes; results joined, counts added up."""
     results = map_slices(normalize_slice, records, workers, (settings,))
     out = pl.concat([r[0] for r in results], how="vertical")
     extra = {key: sum_counts(r[1][key] for r in results) for key in ("transforms", "opencc_records")}
-    return out, extra, sum_seconds(r[2] for r in results)
+    timer = StepTimer()
+    for result in results:
+        timer.add(result[2])
+    return out, extra, timer
 
 
 def run_normalize(input_path: Path, out_dir: Path, metrics_path: Path, settings: NormalizeSettings,

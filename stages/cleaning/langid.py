@@ -26,9 +26,11 @@ from __future__ import annotations
 
 import importlib.util
 from functools import lru_cache
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from stages.lib.errors import StageError
@@ -76,17 +78,16 @@ def chinese_share(texts: list[str], labels: tuple[str, ...], absent: dict[str, l
 
     `absent[label][i]` true adds `label`'s mass for text i (see SCRIPT_CHECKS).
     """
+    if not texts:
+        return []
     model = model or load_model()
-    wanted = {f"__label__{label}" for label in labels}
-    absent = absent or {}
-    extra = [(f"__label__{label}", flags) for label, flags in absent.items()]
-    predicted, probs = model.predict(texts, k=TOP_K)
-    shares = []
-    for index, (text, names, values) in enumerate(zip(texts, predicted, probs)):
-        if not text.strip():
-            shares.append(0.0)
-            continue
-        counted = wanted | {name for name, flags in extra if flags[index]}
-        share = sum(float(value) for name, value in zip(names, values) if name in counted)
-        shares.append(round(min(share, 1.0), 4))
-    return shares
+    predicted, probs = model.predict(texts, k=TOP_K)  # up to TOP_K labels per text
+    row = np.repeat(np.arange(len(texts)), [len(names) for names in predicted])
+    names = np.array(list(chain.from_iterable(predicted)), dtype=str)
+    values = np.concatenate(probs) if len(row) else np.zeros(0)
+    counted = np.isin(names, [f"__label__{label}" for label in labels])
+    for label, flags in (absent or {}).items():
+        counted |= (names == f"__label__{label}") & np.asarray(flags, dtype=bool)[row]
+    shares = np.minimum(np.bincount(row, weights=values * counted, minlength=len(texts)), 1.0).round(4)
+    blank = np.array([not text.strip() for text in texts])
+    return np.where(blank, 0.0, shares).tolist()

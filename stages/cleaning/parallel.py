@@ -57,11 +57,3 @@ def sum_counts(counts: Iterable[dict[str, int]]) -> dict[str, int]:
         for key, value in one.items():
             total[key] = total.get(key, 0) + value
     return dict(sorted(total.items()))
-
-
-def sum_seconds(timings: Iterable[dict[str, float]]) -> dict[str, float]:
-    total: dict[str, float] = {}
-    for one in timings:
-        for key, value in one.items():
-            total[key] = total.get(key, 0.0) + value
-    return total

@@ -99,7 +99,7 @@ def tally_pii(old: pl.DataFrame, new: pl.DataFrame, changed: pl.Series, kinds: t
             added = count_literal(subset["new"], placeholder).cast(pl.Int64) - count_literal(
                 subset["old"], placeholder).cast(pl.Int64)
         counts[kind] = counts.get(kind, 0) + int(added.sum())
-        tagged = pl.Series([False] * old.height)
+        tagged = pl.Series([False] * old.height, dtype=pl.Boolean)
         if rows.len():
             tagged = tagged.scatter(rows.filter(added > 0), True)
         log.record(f"pii:{kind}", tagged)

@@ -126,3 +126,14 @@ def test_worker_processes_give_the_same_result(tmp_path):
     kept = pl.concat([p[0] for p in parts]).sort("id")
     assert kept.equals(single[0].sort("id"))
     assert sum_counts(p[2]["pii"] for p in parts) == single[2]["pii"] and single[2]["pii"]["phone"] == 30
+
+
+def test_empty_input_gives_empty_outputs(tmp_path):
+    from stages.lib.record import empty_records
+
+    (tmp_path / "raw" / "src").mkdir(parents=True)
+    empty_records().write_parquet(tmp_path / "raw" / "src" / "records.parquet")
+    result = run_cli(tmp_path, tmp_path / "raw", clean_params())
+    assert result.exit_code == 0, result.output
+    assert pl.read_parquet(tmp_path / "clean" / "records.parquet").height == 0
+    assert json.loads((tmp_path / "clean.json").read_text())["rows_in"] == 0

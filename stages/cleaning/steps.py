@@ -48,7 +48,7 @@ def hinted_rows(column: pl.Series, hint: Hint) -> pl.Series | None:
 def _apply(texts: pl.DataFrame, transform: Callable[[pl.Series], pl.Series],
            hint: Hint) -> tuple[pl.DataFrame, pl.Series]:
     """Run `transform` on the hinted rows of each column; put the results back in place."""
-    columns, changed = [], pl.Series("changed", [False] * texts.height)
+    columns, changed = [], pl.Series("changed", [False] * texts.height, dtype=pl.Boolean)
     for name in texts.columns:
         column = texts[name]
         rows = hinted_rows(column, hint)

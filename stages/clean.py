@@ -31,10 +31,11 @@ import polars as pl
 from stages.cleaning import html, langid, pii, quality, repair
 from stages.cleaning.filters import CleanSettings, build_filters, parse_clean_settings
 from stages.cleaning.parallel import default_workers, map_slices, sum_counts
-from stages.cleaning.scores import (SCORE_COLUMNS, char_repetition, flagged_count, flagged_words, joined_prose,
-                                    line_repetition, prose_chars, repetition_text, total_chars)
+from stages.cleaning.scores import (SCORE_COLUMNS, flagged_count, flagged_words, joined_prose, prose_chars,
+                                    repeated_share, repetition_text, repetition_units, total_chars)
 from stages.cleaning.segments import CODE, CODE_HINT, INNER_SENTINEL, MATH_URL, MATH_URL_HINT, Masked, mask, unmask
-from stages.cleaning.steps import TEXT_FIELDS, StepTimer, TransformLog, apply_expr, apply_python, count_literal
+from stages.cleaning.steps import (TEXT_FIELDS, StepTimer, TransformLog, apply_expr, apply_python, candidate_rows,
+                                   count_literal)
 from stages.lib.contract import split_by_filters, write_stage_outputs
 from stages.lib.errors import StageError, clear_errors
 from stages.lib.params import load_section
@@ -66,20 +67,24 @@ def repair_texts(texts: pl.DataFrame, log: TransformLog, timer: StepTimer) -> tu
         log.record(tag, result[1])
         return result[0]
 
+    with timer.step("repair:rare_characters"):
+        rare = candidate_rows(texts, repair.RARE_CHARS)  # plus rows HTML entities changed, below
     with timer.step("repair:noncharacters"):
-        texts = run("clean:control", apply_expr(texts, repair.strip_noncharacters, repair.NONCHARACTER_HINT))
+        texts = run("clean:control", apply_expr(texts, repair.strip_noncharacters, repair.NONCHARACTER_HINT, rare))
     with timer.step("repair:mojibake"):
-        texts = run("clean:mojibake", apply_python(texts, repair.fix_mojibake, repair.MOJIBAKE_HINT))
+        texts = run("clean:mojibake", apply_python(texts, repair.fix_mojibake, repair.MOJIBAKE_HINT, rare))
     with timer.step("repair:html"):
-        texts = run("clean:html", apply_python(texts, html.html_to_text, html.HTML_HINT))
+        texts, converted = apply_python(texts, html.html_to_text, html.HTML_HINT)
+        log.record("clean:html", converted)
+        rare = {name: pl.concat([rows, converted.arg_true()]).unique().sort() for name, rows in rare.items()}
     with timer.step("mask"):
         code = mask(texts, CODE, CODE_HINT)
         spans = mask(code.texts, MATH_URL, MATH_URL_HINT, INNER_SENTINEL)
     masked = spans.texts
     with timer.step("repair:control"):
-        masked = run("clean:control", apply_expr(masked, repair.remove_control, repair.CONTROL))
+        masked = run("clean:control", apply_expr(masked, repair.remove_control, repair.CONTROL, rare))
     with timer.step("repair:zero_width"):
-        masked = run("clean:zero_width", apply_expr(masked, repair.remove_zero_width, repair.ZERO_WIDTH_HINT))
+        masked = run("clean:zero_width", apply_expr(masked, repair.remove_zero_width, repair.ZERO_WIDTH_HINT, rare))
     with timer.step("repair:markdown_unescape"):
         masked = run("clean:markdown_unescape", apply_python(masked, repair.unescape_markdown, repair.ESCAPE_HINT))
     with timer.step("repair:whitespace"):
@@ -143,14 +148,18 @@ def score_records(records: pl.DataFrame, cleaned: Cleaned, settings: CleanSettin
     view = cleaned.prose.rename(dict(zip(fields, prose_fields)))
     frame = pl.concat([records.drop(fields), cleaned.texts, view], how="horizontal")
     with timer.step("score:text"):
-        rep_text = repetition_text("_prose_output", "_prose_instruction")
+        frame = frame.with_columns(repetition_text("_prose_output", "_prose_instruction").alias("_rep_text"))
+        chunks, lines = repetition_units(pl.col("_rep_text"), settings.repetition_chunk, settings.repetition_window)
         frame = frame.with_columns(
             total_chars(fields).alias("score_chars"),
             prose_chars(prose_fields).alias("score_prose_chars"),
-            char_repetition(rep_text, settings.repetition_chunk, settings.repetition_window).alias("score_char_rep"),
-            line_repetition(rep_text).alias("score_line_rep"),
             flagged_count(prose_fields, flagged_words()).alias("score_flagged"),
-        )
+            chunks.alias("_chunks"),
+            lines.alias("_lines"),
+        ).with_columns(
+            repeated_share(pl.col("_chunks")).alias("score_char_rep"),
+            repeated_share(pl.col("_lines")).alias("score_line_rep"),
+        ).drop("_rep_text", "_chunks", "_lines")
     with timer.step("score:langid"):
         limit = settings.lang_max_chars
         lang = frame.select(langid.model_input(joined_prose(prose_fields, limit), limit).alias("text")).with_columns(

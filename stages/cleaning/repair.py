@@ -33,6 +33,13 @@ import ftfy
 import polars as pl
 
 CONTROL = r"[\x00-\x08\x0e-\x1f\x7f\x80-\x84\x86-\x9f]"
+# Every character the noncharacter, mojibake, control and zero-width repairs look
+# for (mojibake starts with a Latin-1 letter U+00C2..U+00F4): texts without any of
+# them skip those four steps after one shared scan.
+RARE_CHARS = (
+    "[\x00-\x08\x0e-\x1f\x7f-\x9f\u00ad\u00c2-\u00f4\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2069"
+    "\ufeff\ufdd0-\ufdef\ufffe\uffff]"
+)
 NONCHARACTERS = "[\ufdd0-\ufdef\ufffe\uffff]"
 NONCHARACTER_HINT = "|".join([chr(c) for c in range(0xFDD0, 0xFDF0)] + ["\ufffe", "\uffff"])
 

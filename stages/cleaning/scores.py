@@ -89,16 +89,17 @@ def repetition_text(output: str, instruction: str) -> pl.Expr:
     return prose(text)
 
 
-def char_repetition(text: pl.Expr, chunk: int, window: int) -> pl.Expr:
+def repetition_units(text: pl.Expr, chunk: int, window: int) -> tuple[pl.Expr, pl.Expr]:
+    """(chunks, lines) of `text` as list columns, for `repeated_share`; materialise them once."""
     chunks = text.str.slice(-window).str.extract_all(f"[^{_SENTENCE_END}]{{{chunk}}}")
-    count = chunks.list.len()
-    return pl.when(count > 0).then(1.0 - chunks.list.n_unique() / count).otherwise(0.0).round(4)
-
-
-def line_repetition(text: pl.Expr) -> pl.Expr:
     lines = text.str.split("\n").list.eval(pl.element().filter(pl.element().str.contains(r"[\p{L}\p{N}]")))
-    count = lines.list.len()
-    return pl.when(count > 1).then(1.0 - lines.list.n_unique() / count).otherwise(0.0).round(4)
+    return chunks, lines
+
+
+def repeated_share(units: pl.Expr) -> pl.Expr:
+    """Share of a list's items that repeat an earlier item (0 for fewer than two)."""
+    count = units.list.len()
+    return pl.when(count > 1).then(1.0 - units.list.n_unique() / count).otherwise(0.0).round(4)
 
 
 def flagged_count(masked_columns: list[str], words: tuple[str, ...]) -> pl.Expr:

@@ -36,22 +36,38 @@ def changed_rows(old: pl.DataFrame, new: pl.DataFrame) -> pl.Series:
     return flags.select(pl.any_horizontal(pl.all()).alias("changed")).to_series()
 
 
-def hinted_rows(column: pl.Series, hint: Hint) -> pl.Series | None:
-    """Row numbers the step may change (those the hint selects); None means every row."""
+def hinted_rows(column: pl.Series, hint: Hint, within: pl.Series | None = None) -> pl.Series | None:
+    """Row numbers the step may change: those the hint selects (among `within`, when given).
+
+    None means every row (no hint, no `within`).
+    """
+    if within is not None:
+        if hint is None or within.len() == 0:
+            return within
+        return within.filter(_selected(column.gather(within), hint))
     if hint is None:
         return None
+    return _selected(column, hint).arg_true()
+
+
+def _selected(column: pl.Series, hint: str | ExprStep) -> pl.Series:
     selected = column.str.contains(hint) if isinstance(hint, str) else column.to_frame().select(
         hint(pl.col(column.name))).to_series()
-    return selected.fill_null(False).arg_true()
+    return selected.fill_null(False)
 
 
-def _apply(texts: pl.DataFrame, transform: Callable[[pl.Series], pl.Series],
-           hint: Hint) -> tuple[pl.DataFrame, pl.Series]:
+def candidate_rows(texts: pl.DataFrame, pattern: str) -> dict[str, pl.Series]:
+    """Per column, the rows matching `pattern`: one scan shared by several hinted steps."""
+    return {name: texts[name].str.contains(pattern).fill_null(False).arg_true() for name in texts.columns}
+
+
+def _apply(texts: pl.DataFrame, transform: Callable[[pl.Series], pl.Series], hint: Hint,
+           within: dict[str, pl.Series] | None = None) -> tuple[pl.DataFrame, pl.Series]:
     """Run `transform` on the hinted rows of each column; put the results back in place."""
     columns, changed = [], pl.Series("changed", [False] * texts.height, dtype=pl.Boolean)
     for name in texts.columns:
         column = texts[name]
-        rows = hinted_rows(column, hint)
+        rows = hinted_rows(column, hint, None if within is None else within[name])
         if rows is None:
             new = transform(column).alias(name)
             changed = changed | (new != column).fill_null(True)
@@ -67,15 +83,18 @@ def _apply(texts: pl.DataFrame, transform: Callable[[pl.Series], pl.Series],
     return pl.DataFrame(columns), changed.alias("changed")
 
 
-def apply_expr(texts: pl.DataFrame, step: ExprStep, hint: Hint = None) -> tuple[pl.DataFrame, pl.Series]:
-    """Apply a polars expression step to every column (only to hinted rows when a hint is given)."""
-    return _apply(texts, lambda column: column.to_frame().select(step(pl.col(column.name))).to_series(), hint)
+def apply_expr(texts: pl.DataFrame, step: ExprStep, hint: Hint = None,
+               within: dict[str, pl.Series] | None = None) -> tuple[pl.DataFrame, pl.Series]:
+    """Apply a polars expression step to every column (only to the hinted rows, among `within`)."""
+    return _apply(texts, lambda column: column.to_frame().select(step(pl.col(column.name))).to_series(), hint,
+                  within)
 
 
-def apply_python(texts: pl.DataFrame, func: TextFunc, hint: Hint) -> tuple[pl.DataFrame, pl.Series]:
-    """Apply `func` to the strings the hint selects; others are left as they are."""
+def apply_python(texts: pl.DataFrame, func: TextFunc, hint: Hint,
+                 within: dict[str, pl.Series] | None = None) -> tuple[pl.DataFrame, pl.Series]:
+    """Apply `func` to the strings the hint selects (among `within`); others are left as they are."""
     return _apply(texts, lambda column: pl.Series(column.name, [func(v) for v in column.to_list()],
-                                                  dtype=pl.String), hint)
+                                                  dtype=pl.String), hint, within)
 
 
 def count_literal(texts: pl.DataFrame, literal: str) -> pl.Series:

@@ -27,6 +27,10 @@ def test_html_leaves_markdown_code_latex_and_div_samples_alone():
     assert clean_one(sample) == (sample, [])
 
 
+def test_entities_that_decode_to_invisible_characters_are_removed_too():
+    assert clean_one("<p>零&#8203;宽&shy;字符</p>") == ("零宽字符", ["clean:html", "clean:zero_width", "clean:whitespace"])
+
+
 def test_entities_need_a_semicolon():
     assert html_to_text("a &lt; b，链接 https://x.cn/?a=1&copy=2") == "a < b，链接 https://x.cn/?a=1&copy=2"
 

@@ -26,14 +26,14 @@ import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from stages.clean import clean_in_workers  # noqa: E402
+from stages.clean import clean_records  # noqa: E402
 from stages.cleaning.filters import parse_clean_settings  # noqa: E402
 from stages.cleaning.scores import SCORE_COLUMNS  # noqa: E402
 from stages.cleaning.steps import TEXT_FIELDS, StepTimer  # noqa: E402
 from stages.lib.contract import write_stage_outputs  # noqa: E402
 from stages.lib.params import load_section  # noqa: E402
 from stages.lib.record import RECORD_SCHEMA, empty_rejected  # noqa: E402
-from stages.normalize import normalize_in_workers, parse_normalize_settings  # noqa: E402
+from stages.normalize import normalize_records, parse_normalize_settings  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -137,8 +137,8 @@ def text_mb(frame: pl.DataFrame) -> float:
 
 
 def report(stage: str, mb: float, timer: StepTimer, wall: float) -> None:
-    """MB/s over the stage's wall time; per step its wall seconds (summed over workers), their share,
-    and its CPU seconds (all threads)."""
+    """MB/s over the stage's wall time; per step its wall seconds, their share, and its CPU seconds
+    (all threads of the process: polars runs some expressions on both cores)."""
     total = sum(timer.seconds.values())
     cpu = sum(timer.cpu.values())
     print(f"\n{stage}: {mb:.1f} MB in {wall:.2f} s = {mb / wall:.1f} MB/s ({cpu:.1f} CPU s in the steps)")
@@ -149,20 +149,20 @@ def report(stage: str, mb: float, timer: StepTimer, wall: float) -> None:
 
 @click.command()
 @click.option("--records", "n", default=200_000, show_default=True, help="Synthetic records to generate.")
-@click.option("--workers", default=2, show_default=True, help="Worker processes per stage (1 = in-process).")
 @click.option("--params", "params_path", default=str(ROOT / "params.yaml"), show_default=True)
-def main(n: int, workers: int, params_path: str) -> None:
+def main(n: int, params_path: str) -> None:
     started = time.perf_counter()
     records = synthetic_records(n)
     mb_in = text_mb(records)
     print(f"generated {n} records, {mb_in:.1f} MB of UTF-8 text ({mb_in * 1e6 / n:.0f} bytes, "
           f"{records.select(pl.sum_horizontal(pl.col(c).str.len_chars() for c in TEXT_FIELDS).mean()).item():.0f} "
-          f"characters per record) in {time.perf_counter() - started:.1f} s; {workers} worker(s) per stage")
+          f"characters per record) in {time.perf_counter() - started:.1f} s")
     clean_settings = parse_clean_settings(load_section("clean", params_path))
     norm_settings = parse_normalize_settings(load_section("normalize", params_path))
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
-        kept, rejected, _, timer = clean_in_workers(records, clean_settings, None, workers)
+        timer = StepTimer()
+        kept, rejected, _ = clean_records(records, clean_settings, None, timer)
         with timer.step("write outputs"):
             write_stage_outputs("clean", Path(tmp) / "clean", Path(tmp) / "clean.json", kept=kept,
                                 rejected=rejected, rows_in=records.height, started=started, extra_columns=SCORE_COLUMNS)
@@ -171,7 +171,8 @@ def main(n: int, workers: int, params_path: str) -> None:
         print(f"  kept {kept.height}, rejected {rejected.height}: "
               f"{dict(rejected.group_by('reason').len().sort('reason').iter_rows())}")
         started = time.perf_counter()
-        normalised, _, timer = normalize_in_workers(kept, norm_settings, workers)
+        timer = StepTimer()
+        normalised, _ = normalize_records(kept, norm_settings, timer)
         no_rows = empty_rejected().with_columns(pl.lit(None, dtype=kept.schema[c]).alias(c) for c in SCORE_COLUMNS)
         with timer.step("write outputs"):
             write_stage_outputs("normalize", Path(tmp) / "normalize", Path(tmp) / "normalize.json", kept=normalised,

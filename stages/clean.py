@@ -30,7 +30,6 @@ import polars as pl
 
 from stages.cleaning import html, langid, pii, quality, repair
 from stages.cleaning.filters import CleanSettings, build_filters, parse_clean_settings
-from stages.cleaning.parallel import default_workers, map_slices, sum_counts
 from stages.cleaning.scores import (SCORE_COLUMNS, flagged_count, flagged_words, joined_prose, prose_chars,
                                     repeated_share, repetition_text, repetition_units, total_chars)
 from stages.cleaning.segments import CODE, CODE_HINT, INNER_SENTINEL, MATH_URL, MATH_URL_HINT, Masked, mask, unmask
@@ -191,38 +190,17 @@ def clean_records(records: pl.DataFrame, settings: CleanSettings, quality_model:
     return kept, rejected, extra
 
 
-def clean_slice(records: pl.DataFrame, settings: CleanSettings,
-                quality_model_path: Path | None) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, Any], StepTimer]:
-    """`clean_records` for one slice, loading the quality model in this process; also returns step times."""
-    model = quality.load(quality_model_path) if quality_model_path is not None else None
-    timer = StepTimer()
-    kept, rejected, extra = clean_records(records, settings, model, timer)
-    return kept, rejected, extra, timer
-
-
-def clean_in_workers(records: pl.DataFrame, settings: CleanSettings, quality_model_path: Path | None,
-                     workers: int) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, Any], StepTimer]:
-    """`clean_slice` over slices of `records` in `workers` processes; results joined, counts added up."""
-    results = map_slices(clean_slice, records, workers, (settings, quality_model_path))
-    kept = pl.concat([r[0] for r in results], how="vertical")
-    rejected = pl.concat([r[1] for r in results], how="vertical")
-    extra = {key: sum_counts(r[2][key] for r in results) for key in ("transforms", "pii")}
-    timer = StepTimer()
-    for result in results:
-        timer.add(result[3])
-    return kept, rejected, extra, timer
-
-
 def run_clean(raw_dir: Path, out_dir: Path, metrics_path: Path, settings: CleanSettings,
-              quality_model_path: Path | None, workers: int = 1) -> dict[str, Any]:
+              quality_model_path: Path | None) -> dict[str, Any]:
     started = time.perf_counter()
     records = load_raw(raw_dir)
-    if quality_model_path is not None and not quality_model_path.is_file():
-        quality_model_path = None
-    if quality_model_path is None and settings.quality_wanted():
+    model = None
+    if quality_model_path is not None and quality_model_path.is_file():
+        model = quality.load(quality_model_path)
+    elif settings.quality_wanted():
         raise StageError("clean: min_quality is set but there is no quality model (--quality-model); "
                          "set train_quality.enabled: true in params.yaml and run the train_quality stage")
-    kept, rejected, extra, _ = clean_in_workers(records, settings, quality_model_path, workers)
+    kept, rejected, extra = clean_records(records, settings, model)
     return write_stage_outputs("clean", out_dir, metrics_path, kept=kept, rejected=rejected, rows_in=records.height,
                                started=started, extra_columns=SCORE_COLUMNS, extra_metrics=extra)
 
@@ -240,18 +218,15 @@ def cli() -> None:
 @click.option("--quality-model", "quality_model", type=click.Path(path_type=Path), default=None,
               help="fastText quality model (from train_quality); used when it exists.")
 @click.option("--params", "params_path", default="params.yaml", show_default=True, help="Params file.")
-@click.option("--workers", default=0, show_default=True,
-              help="Worker processes; 0 = one per CPU core (at most 4). Small inputs run in one process.")
 @clear_errors
-def run_command(raw_dir: Path, out_dir: Path, metrics_path: Path, quality_model: Path | None, params_path: str,
-                workers: int) -> None:
+def run_command(raw_dir: Path, out_dir: Path, metrics_path: Path, quality_model: Path | None, params_path: str) -> None:
     """Clean every raw record.
 
     Example: python -m stages.clean run --raw data/raw --out data/clean --metrics metrics/clean.json
     --quality-model models/quality/model.bin
     """
     settings = parse_clean_settings(load_section("clean", params_path))
-    metrics = run_clean(raw_dir, out_dir, metrics_path, settings, quality_model, default_workers(workers))
+    metrics = run_clean(raw_dir, out_dir, metrics_path, settings, quality_model)
     dropped = sum(metrics["rows_dropped"].values())
     click.echo(f"clean: {metrics['rows_in']} in, {metrics['rows_kept']} kept, {dropped} rejected")
 

@@ -29,7 +29,6 @@ from typing import Any
 import click
 import polars as pl
 
-from stages.cleaning.parallel import default_workers, map_slices, sum_counts
 from stages.cleaning.normalize_text import (OPENCC_CONFIGS, PUNCT_HINT, WIDTH_HINT, convert_script, normalise_punct,
                                            normalise_width)
 from stages.cleaning.segments import CODE_MATH_URL, CODE_MATH_URL_HINT, SENTINEL, mask, unmask
@@ -124,33 +123,13 @@ def normalize_records(records: pl.DataFrame, settings: NormalizeSettings,
     return out, extra
 
 
-def normalize_slice(records: pl.DataFrame,
-                    settings: NormalizeSettings) -> tuple[pl.DataFrame, dict[str, Any], StepTimer]:
-    timer = StepTimer()
-    out, extra = normalize_records(records, settings, timer)
-    return out, extra, timer
-
-
-def normalize_in_workers(records: pl.DataFrame, settings: NormalizeSettings,
-                         workers: int) -> tuple[pl.DataFrame, dict[str, Any], StepTimer]:
-    """`normalize_slice` over slices of `records` in `workers` processes; results joined, counts added up."""
-    results = map_slices(normalize_slice, records, workers, (settings,))
-    out = pl.concat([r[0] for r in results], how="vertical")
-    extra = {key: sum_counts(r[1][key] for r in results) for key in ("transforms", "opencc_records")}
-    timer = StepTimer()
-    for result in results:
-        timer.add(result[2])
-    return out, extra, timer
-
-
-def run_normalize(input_path: Path, out_dir: Path, metrics_path: Path, settings: NormalizeSettings,
-                  workers: int = 1) -> dict[str, Any]:
+def run_normalize(input_path: Path, out_dir: Path, metrics_path: Path, settings: NormalizeSettings) -> dict[str, Any]:
     started = time.perf_counter()
     if not input_path.is_file():
         raise StageError(f"{input_path}: input not found (run the clean stage first)")
     records = pl.read_parquet(input_path)
     extra_columns = tuple(name for name in records.columns if name not in RECORD_SCHEMA)
-    out, extra, _ = normalize_in_workers(records, settings, workers)
+    out, extra = normalize_records(records, settings)
     rejected = empty_rejected().with_columns(pl.lit(None, dtype=records.schema[n]).alias(n) for n in extra_columns)
     return write_stage_outputs("normalize", out_dir, metrics_path, kept=out, rejected=rejected,
                                rows_in=records.height, started=started, extra_columns=extra_columns,
@@ -168,17 +147,15 @@ def cli() -> None:
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Output directory.")
 @click.option("--metrics", "metrics_path", required=True, type=click.Path(path_type=Path), help="Metrics JSON.")
 @click.option("--params", "params_path", default="params.yaml", show_default=True, help="Params file.")
-@click.option("--workers", default=0, show_default=True,
-              help="Worker processes; 0 = one per CPU core (at most 4). Small inputs run in one process.")
 @clear_errors
-def run_command(input_path: Path, out_dir: Path, metrics_path: Path, params_path: str, workers: int) -> None:
+def run_command(input_path: Path, out_dir: Path, metrics_path: Path, params_path: str) -> None:
     """Normalise script, width and punctuation of every cleaned record.
 
     Example: python -m stages.normalize run --input data/clean/records.parquet --out data/normalize
     --metrics metrics/normalize.json
     """
     settings = parse_normalize_settings(load_section("normalize", params_path))
-    metrics = run_normalize(input_path, out_dir, metrics_path, settings, default_workers(workers))
+    metrics = run_normalize(input_path, out_dir, metrics_path, settings)
     click.echo(f"normalize: {metrics['rows_in']} in, {metrics['rows_kept']} kept")
 
 

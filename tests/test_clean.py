@@ -113,21 +113,6 @@ def test_real_sample_keeps_the_invariant_and_code_blocks(tmp_path):
     assert extra["transforms"]["clean:whitespace"] > 0
 
 
-def test_worker_processes_give_the_same_result(tmp_path):
-    from stages.clean import clean_slice
-    from stages.cleaning.parallel import map_slices, sum_counts
-
-    rows = [row(str(i), f"第{i}个问题：{QUESTION}", output="" if i % 4 == 0 else f"{PROSE}电话1381234567{i % 10}。")
-            for i in range(40)]
-    records = frame(*rows)
-    single = clean_slice(records, settings(), None)
-    parts = map_slices(clean_slice, records, 2, (settings(), None), min_rows=10)
-    assert len(parts) == 2
-    kept = pl.concat([p[0] for p in parts]).sort("id")
-    assert kept.equals(single[0].sort("id"))
-    assert sum_counts(p[2]["pii"] for p in parts) == single[2]["pii"] and single[2]["pii"]["phone"] == 30
-
-
 def test_empty_input_gives_empty_outputs(tmp_path):
     from stages.lib.record import empty_records
 

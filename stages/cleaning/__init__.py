@@ -9,5 +9,4 @@
 - `scores` and `filters`: score columns first, thresholds (per source) second.
 - `langid`, `quality`: the fastText models.
 - `normalize_text`: OpenCC, width and punctuation normalisation.
-- `parallel`: running a stage's per-row work on slices in worker processes.
 """

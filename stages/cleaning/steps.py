@@ -146,10 +146,3 @@ class StepTimer:
         finally:
             self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - started
             self.cpu[name] = self.cpu.get(name, 0.0) + time.process_time() - cpu_started
-
-    def add(self, other: StepTimer) -> StepTimer:
-        """Add another timer's seconds (e.g. a worker's) to this one."""
-        for mine, theirs in ((self.seconds, other.seconds), (self.cpu, other.cpu)):
-            for name, value in theirs.items():
-                mine[name] = mine.get(name, 0.0) + value
-        return self

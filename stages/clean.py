@@ -1,0 +1,239 @@
+"""Stage `clean`: repair texts, scrub PII, score and filter every raw record.
+
+Reads every `<raw>/*/records.parquet` (one per scrape source) and writes
+`records.parquet` and `rejected.parquet` under `--out`, plus `--metrics`.
+Per record, on instruction, input and output:
+1. repairs (`stages.cleaning.repair`): control characters, mojibake, HTML,
+   zero-width characters, markdown escape artefacts, whitespace; code, LaTeX
+   and URLs are masked during the prose repairs and come back unchanged;
+2. PII (`stages.cleaning.pii`): typed placeholders, counted per type;
+3. score columns (`stages.cleaning.scores`), then filters with per-source
+   thresholds (`stages.cleaning.filters`), each drop with a `clean_*` reason.
+Each repair or scrub that changed a record appends its tag to `transforms`.
+Metrics add, per tag, the number of records it changed (`transforms`) and the
+PII placeholders inserted per type (`pii`).
+
+Example:
+    python -m stages.clean run --raw data/raw --out data/clean --metrics metrics/clean.json \\
+        --quality-model models/quality/model.bin
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+import polars as pl
+
+from stages.cleaning import html, langid, pii, quality, repair
+from stages.cleaning.filters import CleanSettings, build_filters, parse_clean_settings
+from stages.cleaning.scores import (SCORE_COLUMNS, flagged_count, flagged_words, joined_prose, prose_chars,
+                                    repeated_share, repetition_text, repetition_units, total_chars)
+from stages.cleaning.segments import CODE, CODE_HINT, INNER_SENTINEL, MATH_URL, MATH_URL_HINT, Masked, mask, unmask
+from stages.cleaning.steps import (TEXT_FIELDS, StepTimer, TransformLog, apply_expr, apply_python, candidate_rows,
+                                   count_literal)
+from stages.lib.contract import split_by_filters, write_stage_outputs
+from stages.lib.errors import StageError, clear_errors
+from stages.lib.params import load_section
+from stages.lib.record import RECORD_SCHEMA
+
+
+@dataclass
+class Cleaned:
+    """Cleaned texts, the prose view the scores read, and what changed."""
+
+    texts: pl.DataFrame
+    prose: pl.DataFrame
+    log: TransformLog
+    pii_counts: dict[str, int]
+
+
+def load_raw(raw_dir: Path) -> pl.DataFrame:
+    """All `<raw_dir>/*/records.parquet`, in sorted path order."""
+    files = sorted(raw_dir.glob("*/records.parquet"))
+    if not files:
+        raise StageError(f"{raw_dir}: no */records.parquet found (run the scrape stages first)")
+    frames = [pl.read_parquet(file).select(RECORD_SCHEMA.names()).cast(dict(RECORD_SCHEMA)) for file in files]
+    return pl.concat(frames, how="vertical")
+
+
+def repair_texts(texts: pl.DataFrame, log: TransformLog, timer: StepTimer) -> tuple[Masked, Masked, pl.DataFrame]:
+    """Run the repairs; return the code mask, the LaTeX/URL mask and the repaired masked prose."""
+    def run(tag: str, result: tuple[pl.DataFrame, pl.Series]) -> pl.DataFrame:
+        log.record(tag, result[1])
+        return result[0]
+
+    with timer.step("repair:rare_characters"):
+        rare = candidate_rows(texts, repair.RARE_CHARS)  # plus rows HTML entities changed, below
+    with timer.step("repair:noncharacters"):
+        texts = run("clean:control", apply_expr(texts, repair.strip_noncharacters, repair.NONCHARACTER_HINT, rare))
+    with timer.step("repair:mojibake"):
+        texts = run("clean:mojibake", apply_python(texts, repair.fix_mojibake, repair.MOJIBAKE_HINT, rare))
+    with timer.step("repair:html"):
+        texts, converted = apply_python(texts, html.html_to_text, html.HTML_HINT)
+        log.record("clean:html", converted)
+        rare = {name: pl.concat([rows, converted.arg_true()]).unique().sort() for name, rows in rare.items()}
+    with timer.step("mask"):
+        code = mask(texts, CODE, CODE_HINT)
+        spans = mask(code.texts, MATH_URL, MATH_URL_HINT, INNER_SENTINEL)
+    masked = spans.texts
+    with timer.step("repair:control"):
+        masked = run("clean:control", apply_expr(masked, repair.remove_control, repair.CONTROL, rare))
+    with timer.step("repair:zero_width"):
+        masked = run("clean:zero_width", apply_expr(masked, repair.remove_zero_width, repair.ZERO_WIDTH_HINT, rare))
+    with timer.step("repair:markdown_unescape"):
+        masked = run("clean:markdown_unescape", apply_python(masked, repair.unescape_markdown, repair.ESCAPE_HINT))
+    with timer.step("repair:whitespace"):
+        masked = run("clean:whitespace", apply_expr(masked, repair.normalise_whitespace, repair.whitespace_hint))
+    return code, spans, masked
+
+
+def tally_pii(old: pl.DataFrame, new: pl.DataFrame, changed: pl.Series, kinds: tuple[str, ...],
+              log: TransformLog, counts: dict[str, int]) -> None:
+    """Count the placeholders each kind added to the changed records, and tag those records."""
+    rows = changed.arg_true()
+    for kind in kinds:
+        added = pl.Series([0] * rows.len(), dtype=pl.Int64)
+        if rows.len():
+            subset = {name: frame.select(pl.all().gather(rows)) for name, frame in (("old", old), ("new", new))}
+            placeholder = pii.PLACEHOLDERS[kind]
+            added = count_literal(subset["new"], placeholder).cast(pl.Int64) - count_literal(
+                subset["old"], placeholder).cast(pl.Int64)
+        counts[kind] = counts.get(kind, 0) + int(added.sum())
+        tagged = pl.Series([False] * old.height, dtype=pl.Boolean)
+        if rows.len():
+            tagged = tagged.scatter(rows.filter(added > 0), True)
+        log.record(f"pii:{kind}", tagged)
+
+
+def scrub_pii(code: Masked, spans: Masked, masked: pl.DataFrame, log: TransformLog,
+              timer: StepTimer) -> tuple[pl.DataFrame, dict[str, int]]:
+    """Prose rules on the text with only code masked, then code-wide rules on the full text."""
+    counts: dict[str, int] = {}
+    with timer.step("unmask"):
+        texts = unmask(spans, masked)
+    with timer.step("pii:id_bank_card"):
+        new, changed = apply_python(texts, pii.scrub_numbers, pii.NUMBER_HINT)
+        tally_pii(texts, new, changed, ("id_card", "bank_card"), log, counts)
+        texts = new
+    rules = (("phone", pii.scrub_phones, pii.PHONE_HINT), ("secret_url", pii.scrub_secret_urls, pii.SECRET_URL_HINT),
+             ("secret_key", pii.scrub_secret_keys, pii.SECRET_KEY_HINT), ("email", pii.scrub_emails, pii.EMAIL_HINT))
+    for kind, rule, hint in rules:
+        if kind == "secret_url":
+            with timer.step("unmask"):
+                texts = unmask(code, texts)
+        with timer.step(f"pii:{kind}"):
+            new, changed = apply_expr(texts, rule, hint)
+            tally_pii(texts, new, changed, (kind,), log, counts)
+            texts = new
+    return texts, counts
+
+
+def clean_texts(texts: pl.DataFrame, timer: StepTimer) -> Cleaned:
+    log = TransformLog()
+    code, spans, masked = repair_texts(texts, log, timer)
+    full, counts = scrub_pii(code, spans, masked, log, timer)
+    return Cleaned(full, masked, log, counts)
+
+
+def score_records(records: pl.DataFrame, cleaned: Cleaned, settings: CleanSettings, quality_model: Any | None,
+                  timer: StepTimer) -> pl.DataFrame:
+    """The record frame with cleaned texts and every score column."""
+    fields = list(TEXT_FIELDS)
+    prose_fields = [f"_prose_{name}" for name in fields]
+    view = cleaned.prose.rename(dict(zip(fields, prose_fields)))
+    frame = pl.concat([records.drop(fields), cleaned.texts, view], how="horizontal")
+    with timer.step("score:text"):
+        frame = frame.with_columns(repetition_text("_prose_output", "_prose_instruction").alias("_rep_text"))
+        chunks, lines = repetition_units(pl.col("_rep_text"), settings.repetition_chunk, settings.repetition_window)
+        frame = frame.with_columns(
+            total_chars(fields).alias("score_chars"),
+            prose_chars(prose_fields).alias("score_prose_chars"),
+            flagged_count(prose_fields, flagged_words()).alias("score_flagged"),
+            chunks.alias("_chunks"),
+            lines.alias("_lines"),
+        ).with_columns(
+            repeated_share(pl.col("_chunks")).alias("score_char_rep"),
+            repeated_share(pl.col("_lines")).alias("score_line_rep"),
+        ).drop("_rep_text", "_chunks", "_lines")
+    with timer.step("score:langid"):
+        limit = settings.lang_max_chars
+        lang = frame.select(langid.model_input(joined_prose(prose_fields, limit), limit).alias("text")).with_columns(
+            langid.script_absent(pl.col("text")))
+        absent = {label: lang[label].to_list() for label in langid.SCRIPT_CHECKS}
+        chinese = langid.chinese_share(lang["text"].to_list(), settings.chinese_labels, absent)
+    scores = [pl.Series("score_chinese", chinese, dtype=pl.Float64)]
+    with timer.step("score:quality"):
+        if quality_model is None:
+            scores.append(pl.Series("score_quality", [None] * frame.height, dtype=pl.Float64))
+        else:
+            feats = frame.select(quality.features(joined_prose(prose_fields, quality.MAX_CHARS))).to_series()
+            scores.append(pl.Series("score_quality", quality.good_probability(quality_model, feats.to_list()),
+                                    dtype=pl.Float64))
+    return frame.with_columns(scores).drop(prose_fields)
+
+
+def clean_records(records: pl.DataFrame, settings: CleanSettings, quality_model: Any | None = None,
+                  timer: StepTimer | None = None) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, Any]]:
+    """Return (kept, rejected, extra metrics) for a frame of raw records."""
+    timer = timer or StepTimer()
+    texts = records.select(pl.col(name).fill_null("") for name in TEXT_FIELDS)
+    cleaned = clean_texts(texts, timer)
+    frame = score_records(records, cleaned, settings, quality_model, timer)
+    with timer.step("filter"):
+        frame = frame.with_columns(cleaned.log.append_to(frame["transforms"]))
+        kept, rejected = split_by_filters(frame, build_filters(settings))
+    extra = {"transforms": cleaned.log.counts(), "pii": dict(sorted(cleaned.pii_counts.items()))}
+    return kept, rejected, extra
+
+
+def run_clean(raw_dir: Path, out_dir: Path, metrics_path: Path, settings: CleanSettings,
+              quality_model_path: Path | None) -> dict[str, Any]:
+    started = time.perf_counter()
+    records = load_raw(raw_dir)
+    model = None
+    if quality_model_path is not None and quality_model_path.is_file():
+        model = quality.load(quality_model_path)
+    elif settings.quality_wanted():
+        raise StageError("clean: min_quality is set but there is no quality model (--quality-model); "
+                         "set train_quality.enabled: true in params.yaml and run the train_quality stage")
+    kept, rejected, extra = clean_records(records, settings, model)
+    return write_stage_outputs("clean", out_dir, metrics_path, kept=kept, rejected=rejected, rows_in=records.height,
+                               started=started, extra_columns=SCORE_COLUMNS, extra_metrics=extra)
+
+
+@click.group(help=__doc__.split("\n\n")[0])
+def cli() -> None:
+    pass
+
+
+@cli.command("run")
+@click.option("--raw", "raw_dir", required=True, type=click.Path(path_type=Path),
+              help="Directory of scrape outputs (<raw>/<source>/records.parquet).")
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Output directory.")
+@click.option("--metrics", "metrics_path", required=True, type=click.Path(path_type=Path), help="Metrics JSON.")
+@click.option("--quality-model", "quality_model", type=click.Path(path_type=Path), default=None,
+              help="fastText quality model (from train_quality); used when it exists.")
+@click.option("--params", "params_path", default="params.yaml", show_default=True, help="Params file.")
+@clear_errors
+def run_command(raw_dir: Path, out_dir: Path, metrics_path: Path, quality_model: Path | None, params_path: str) -> None:
+    """Clean every raw record.
+
+    Example: python -m stages.clean run --raw data/raw --out data/clean --metrics metrics/clean.json
+    --quality-model models/quality/model.bin
+    """
+    settings = parse_clean_settings(load_section("clean", params_path))
+    metrics = run_clean(raw_dir, out_dir, metrics_path, settings, quality_model)
+    dropped = sum(metrics["rows_dropped"].values())
+    click.echo(f"clean: {metrics['rows_in']} in, {metrics['rows_kept']} kept, {dropped} rejected")
+
+
+def main() -> None:
+    cli(prog_name="python -m stages.clean")
+
+
+if __name__ == "__main__":
+    main()

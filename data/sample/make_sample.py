@@ -68,14 +68,13 @@ Personal data (should be found by a PII filter):
               douban:17 (suwanqing.studio@example.com)
     ID numbers (valid GB 11643 checksum, computed here): wiki:2 (ID1),
               human_value:2 (ID2, check char X, in the instruction), xhs:6 (ID3)
-Near misses (must NOT be treated as personal data):
+    bank card human_value:3 (16 digits, passes Luhn)
+    secrets   segmentfault:4 (URL with ?token=abc123secret),
+              segmentfault:5 (URL with api_key=ak_7f3e9c2b1d),
+              segmentfault:3 (email dev.zhang@example.com inside a ``` code block)
+Near misses (must NOT be scrubbed):
     xhs:7            18-digit order number shaped like an ID, wrong check char
-    human_value:3    16-digit card number that passes Luhn (a card number,
-                     not one of the PII kinds above; flag separately if wanted)
     zhihu:17         16-digit card number that fails Luhn
-    segmentfault:4   URL with ?token=abc123secret (a secret, not PII)
-    segmentfault:5   URL with api_key=ak_7f3e9c2b1d
-    segmentfault:3   email dev.zhang@example.com inside a ``` code block
 
 Near-duplicate pairs (file:line <-> file:line):
     douban:1 <-> douban:7 <-> douban:22   same synopsis, three prompts (3 pairs)
@@ -873,7 +872,7 @@ def build_readme(loc, counts, title_items, title_ids, best_items, thread_files) 
         L.append(f"| {a} | {b} |")
     L.append("")
 
-    L.append("## Personal data (should be detected)\n")
+    L.append("## Personal data and secrets (should be scrubbed by clean)\n")
     L.append("| kind | value | where |")
     L.append("|---|---|---|")
     pii = [
@@ -891,21 +890,20 @@ def build_readme(loc, counts, title_items, title_ids, best_items, thread_files) 
         ("resident ID (valid checksum)", n["ID1"], where(loc, "w02")),
         ("resident ID (valid, check char X, in instruction)", n["ID2"], where(loc, "hv02")),
         ("resident ID (valid checksum)", n["ID3"], where(loc, "x06")),
+        ("bank card number (passes Luhn)", n["CARD_GOOD"], where(loc, "hv03")),
+        ("URL with token", "https://api.example.com/v1/orders?token=abc123secret&page=1", where(loc, "s04")),
+        ("URL with api_key", "…&api_key=ak_7f3e9c2b1d", where(loc, "s05")),
+        ("email inside a ``` code block", "dev.zhang@example.com", where(loc, "s03")),
     ]
     for a, b, c in pii:
         L.append(f"| {a} | `{b}` | {c} |")
     L.append("")
-    L.append("## Near misses (should NOT be treated as personal data)\n")
+    L.append("## Near misses (must NOT be scrubbed)\n")
     L.append("| kind | value | where |")
     L.append("|---|---|---|")
     near = [
         ("18-digit order number, ID-shaped, wrong check char", n["ORDER"], where(loc, "x07")),
-        ("16-digit card number, passes Luhn (a card number, not one of the PII kinds above)",
-         n["CARD_GOOD"], where(loc, "hv03")),
         ("16-digit card number, fails Luhn", n["CARD_BAD"], where(loc, "z17")),
-        ("URL with token", "https://api.example.com/v1/orders?token=abc123secret&page=1", where(loc, "s04")),
-        ("URL with api_key", "…&api_key=ak_7f3e9c2b1d", where(loc, "s05")),
-        ("email inside a ``` code block", "dev.zhang@example.com", where(loc, "s03")),
     ]
     for a, b, c in near:
         L.append(f"| {a} | `{b}` | {c} |")

@@ -46,9 +46,12 @@ CLUSTERS_SCHEMA = pl.Schema({"id": pl.String, "cluster_id": pl.String, "kept_id"
 
 @dataclass(frozen=True)
 class DedupResult:
+    """Kept and rejected records, the clusters table, the verified near pairs (id_a, id_b, jaccard), counts."""
+
     kept: pl.DataFrame
     rejected: pl.DataFrame
     clusters: pl.DataFrame
+    pairs: pl.DataFrame
     stats: dict[str, Any]
 
 
@@ -60,8 +63,9 @@ def exact_representatives(text: pl.Series, rank: np.ndarray) -> np.ndarray:
     return rep.to_series().to_numpy()
 
 
-def assign_keepers(text: pl.Series, rank: np.ndarray, params: DedupParams) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int]:
-    """Per row: its exact representative, the row kept for its cluster and the Jaccard similarity to it."""
+def assign_keepers(text: pl.Series, rank: np.ndarray, params: DedupParams) -> tuple[np.ndarray, ...]:
+    """Per row: its exact representative, the row kept for its cluster and the Jaccard similarity to it;
+    then the candidate count and the verified pairs (row_a, row_b, jaccard)."""
     rep = exact_representatives(text, rank)
     reps = np.flatnonzero((rep == np.arange(text.len())) & (text.str.len_chars().to_numpy() > 0))
     reps = reps[np.argsort(rank[reps], kind="stable")]  # priority order: keeper = smallest index
@@ -72,7 +76,7 @@ def assign_keepers(text: pl.Series, rank: np.ndarray, params: DedupParams) -> tu
     compared = local[rep] >= 0
     keeper[compared] = reps[near.keeper[local[rep[compared]]]]
     jaccard[compared] = near.jaccard_to_keeper[local[rep[compared]]]
-    return rep, keeper, jaccard, near.candidates, int(near.left.size)
+    return rep, keeper, jaccard, np.array(near.candidates), reps[near.left], reps[near.right], near.jaccard
 
 
 def dedup_records(records: pl.DataFrame, params: DedupParams) -> DedupResult:
@@ -81,7 +85,7 @@ def dedup_records(records: pl.DataFrame, params: DedupParams) -> DedupResult:
         raise StageError("dedup: input ids are not unique; the kept id of a cluster would be ambiguous")
     text = records.select(dedup_text(params.fields)).to_series()
     rank = priority_rank(records)
-    rep, keeper, jaccard, candidates, verified = assign_keepers(text, rank, params)
+    rep, keeper, jaccard, candidates, pair_a, pair_b, pair_jaccard = assign_keepers(text, rank, params)
     row = np.arange(records.height)
     status = np.where(keeper == row, "kept", np.where(rep == keeper, "dedup_exact", "dedup_near"))
     size = np.bincount(keeper, minlength=records.height)[keeper]
@@ -100,11 +104,13 @@ def dedup_records(records: pl.DataFrame, params: DedupParams) -> DedupResult:
         pl.col("_jaccard").alias("jaccard_to_kept"),
     ).sort("id")
     bands, rows = params.banding()
-    stats = {"bands": bands, "rows": rows, "candidate_pairs": int(candidates), "verified_pairs": int(verified),
+    stats = {"bands": bands, "rows": rows, "candidate_pairs": int(candidates), "verified_pairs": int(pair_a.size),
              "empty_text": int((text.str.len_chars() == 0).sum()), "exact_duplicates": exact.height,
              "near_duplicates": near.height, "clusters": int(clusters["kept_id"].n_unique())}
+    pairs = pl.DataFrame({"id_a": records["id"].gather(pair_a), "id_b": records["id"].gather(pair_b),
+                          "jaccard": pair_jaccard})
     return DedupResult(tagged.filter(pl.col("_status") == "kept").select(RECORD_SCHEMA.names()),
-                       pl.concat([exact, near]), clusters, stats)
+                       pl.concat([exact, near]), clusters, pairs, stats)
 
 
 def read_records(path: Path) -> pl.DataFrame:
@@ -118,14 +124,15 @@ def read_records(path: Path) -> pl.DataFrame:
     return frame.select([pl.col(name).cast(dtype) for name, dtype in RECORD_SCHEMA.items()])
 
 
-def run_dedup(in_path: Path, out_dir: Path, metrics_path: Path, params: DedupParams) -> dict[str, Any]:
+def run_dedup(in_path: Path, out_dir: Path, metrics_path: Path, params: DedupParams) -> tuple[dict, DedupResult]:
     """Read, deduplicate, write records/rejected/clusters parquet files and the metrics."""
     started = time.perf_counter()
     records = read_records(in_path)
     result = dedup_records(records, params)
     write_parquet(result.clusters, Path(out_dir) / "clusters.parquet")
-    return write_stage_outputs("dedup", out_dir, metrics_path, kept=result.kept, rejected=result.rejected,
-                               rows_in=records.height, started=started, extra_metrics={"dedup": result.stats})
+    metrics = write_stage_outputs("dedup", out_dir, metrics_path, kept=result.kept, rejected=result.rejected,
+                                  rows_in=records.height, started=started, extra_metrics={"dedup": result.stats})
+    return metrics, result
 
 
 @click.command()
@@ -141,7 +148,7 @@ def cli(in_path: Path, out_dir: Path, metrics_path: Path, params_path: str) -> N
     --metrics metrics/dedup.json
     """
     params = parse_params(load_section("dedup", params_path), f"{params_path}: dedup")
-    metrics = run_dedup(in_path, out_dir, metrics_path, params)
+    metrics, _ = run_dedup(in_path, out_dir, metrics_path, params)
     dropped = metrics["rows_dropped"]
     click.echo(f"dedup: {metrics['rows_in']} in, {metrics['rows_kept']} kept, "
                f"{dropped.get('dedup_exact', 0)} exact and {dropped.get('dedup_near', 0)} near duplicates removed")

@@ -25,6 +25,7 @@ def planted() -> pl.DataFrame:
     rng = random.Random(11)
     base = [random_text(rng, 300) for _ in range(8)]
     base[5] += " Python 3"
+    base[6] += " end  of text"
     rows = [record(f"r{i:02d}", text) for i, text in enumerate(base)]
     rows += [
         record("x00-copy", base[0], human_verified=True),                 # exact copy, verified: it is kept
@@ -33,7 +34,8 @@ def planted() -> pl.DataFrame:
         record("x03-a", substitute(base[3], 0.01, rng)),                   # two near copies, same priority:
         record("x03-b", substitute(base[3], 0.01, rng)),                   # the smallest id (r03) is kept
         record("x04-far", substitute(base[4], 0.3, rng)),                  # too different: kept
-        record("x05-case", base[5].replace(" Python ", "\tPYTHON ")),    # case and whitespace differ: exact
+        record("x05-case", base[5].replace("Python", "PYTHON")),          # case differs: near, jaccard 1.0
+        record("x06-ws", base[6].replace(" end  of", "\tend\n\nof")),       # whitespace differs: exact
         record("empty-1", "", instruction=""), record("empty-2", "", instruction=""),
     ]
     return frame(rows)
@@ -46,25 +48,26 @@ def by_id(df: pl.DataFrame) -> dict[str, dict]:
 def test_planted_duplicates_are_found_and_the_keeper_priority_holds():
     result = dedup_records(planted(), PARAMS)
     rejected = by_id(result.rejected)
-    assert set(rejected) == {"r00", "r01", "r02", "x03-a", "x03-b", "x05-case"}
+    assert set(rejected) == {"r00", "r01", "r02", "x03-a", "x03-b", "x05-case", "x06-ws"}
     assert rejected["r00"]["reason"] == "dedup_exact" and rejected["r00"]["detail"] == "exact duplicate of x00-copy"
     assert rejected["r01"]["reason"] == "dedup_near"
     assert rejected["r01"]["detail"].startswith("near duplicate of x01-human (jaccard 0.")
     assert rejected["r02"]["detail"].startswith("near duplicate of x02-longer (")
     assert rejected["x03-a"]["detail"].startswith("near duplicate of r03 (")
     assert rejected["x03-b"]["detail"].startswith("near duplicate of r03 (")
-    assert rejected["x05-case"]["detail"] == "exact duplicate of r05"
+    assert rejected["x05-case"]["detail"] == "near duplicate of r05 (jaccard 1.0)"
+    assert rejected["x06-ws"]["detail"] == "exact duplicate of r06"
     kept = set(result.kept["id"])
     assert {"x00-copy", "x01-human", "x02-longer", "r03", "x04-far", "empty-1", "empty-2"} <= kept
     assert result.kept["transforms"].to_list() == [[]] * result.kept.height  # dedup adds no transform
     clusters = by_id(result.clusters)
     assert result.clusters.schema == CLUSTERS_SCHEMA
-    assert set(clusters) == set(rejected) | {"x00-copy", "x01-human", "x02-longer", "r03", "r05"}
+    assert set(clusters) == set(rejected) | {"x00-copy", "x01-human", "x02-longer", "r03", "r05", "r06"}
     assert clusters["r00"] | {} == {"id": "r00", "cluster_id": "r00", "kept_id": "x00-copy", "jaccard_to_kept": 1.0}
     assert clusters["x03-b"]["cluster_id"] == "r03" and clusters["r03"]["jaccard_to_kept"] == 1.0
     assert PARAMS.threshold <= clusters["r01"]["jaccard_to_kept"] < 1.0
-    assert result.stats["exact_duplicates"] == 2 and result.stats["near_duplicates"] == 4
-    assert result.stats["clusters"] == 5 and result.stats["empty_text"] == 2
+    assert result.stats["exact_duplicates"] == 2 and result.stats["near_duplicates"] == 5
+    assert result.stats["clusters"] == 6 and result.stats["empty_text"] == 2
 
 
 def near_threshold_corpus(seed: int = 3) -> pl.DataFrame:
@@ -104,6 +107,8 @@ def test_clusters_equal_brute_force_components_and_nothing_is_dropped_without_a_
     expected = {c for c in expected if len(c) > 1}
     found = {frozenset(g["id"]) for g in result.clusters.partition_by("cluster_id", as_dict=False)}
     assert found == expected
+    for row in result.pairs.iter_rows(named=True):  # every verified pair is a true pair
+        assert row["jaccard"] == sim[tuple(sorted((ids.index(row["id_a"]), ids.index(row["id_b"]))))] >= threshold
     for row in result.clusters.iter_rows(named=True):
         i, k = ids.index(row["id"]), ids.index(row["kept_id"])
         assert row["jaccard_to_kept"] == pytest.approx(1.0 if i == k else sim[min(i, k), max(i, k)], abs=1e-12)
@@ -112,7 +117,7 @@ def test_clusters_equal_brute_force_components_and_nothing_is_dropped_without_a_
 def test_estimate_mode_marks_its_details():
     result = dedup_records(planted(), DedupParams(verify="estimate"))
     near = result.rejected.filter(pl.col("reason") == "dedup_near")
-    assert near.height >= 3 and all("(estimated jaccard 0." in d for d in near["detail"])
+    assert near.height >= 3 and all(" (estimated jaccard " in d for d in near["detail"])
 
 
 def test_duplicate_ids_are_refused():
@@ -127,7 +132,7 @@ def test_outputs_are_byte_identical_across_runs_and_input_orders(tmp_path):
     records.sample(fraction=1.0, shuffle=True, seed=4).write_parquet(tmp_path / "b.parquet")
     for name in ("a", "b", "c"):
         source = tmp_path / ("a.parquet" if name == "c" else f"{name}.parquet")
-        metrics = run_dedup(source, tmp_path / name, tmp_path / f"{name}.json", PARAMS)
+        metrics, _ = run_dedup(source, tmp_path / name, tmp_path / f"{name}.json", PARAMS)
         assert metrics["rows_in"] == metrics["rows_kept"] + sum(metrics["rows_dropped"].values()) == records.height
     for file in ("records.parquet", "rejected.parquet", "clusters.parquet"):
         assert (tmp_path / "a" / file).read_bytes() == (tmp_path / "b" / file).read_bytes()
@@ -150,11 +155,11 @@ def test_cli_writes_the_contract_outputs_and_metrics(tmp_path):
             "--metrics", str(tmp_path / "m.json"), "--params", str(params)]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
-    assert "dedup: 17 in, 11 kept, 2 exact and 4 near duplicates removed" in result.output
+    assert "dedup: 18 in, 11 kept, 2 exact and 5 near duplicates removed" in result.output
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
         "clusters.parquet", "records.parquet", "rejected.parquet"]
     metrics = json.loads((tmp_path / "m.json").read_text())
-    assert metrics["rows_dropped"] == {"dedup_exact": 2, "dedup_near": 4}
+    assert metrics["rows_dropped"] == {"dedup_exact": 2, "dedup_near": 5}
     assert metrics["dedup"]["bands"] == 21 and metrics["dedup"]["rows"] == 6
 
 

@@ -17,7 +17,10 @@ candidate, which verification rejects.
 from __future__ import annotations
 
 import numpy as np
+import polars as pl
 from scipy.integrate import quad
+
+from stages.dedupe.shingles import ragged_arange
 
 M1 = np.uint64(0x9E3779B97F4A7C15)
 M2 = np.uint64(0xBF58476D1CE4E5B9)
@@ -92,15 +95,6 @@ def band_keys(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:
     return keys
 
 
-def ragged_arange(counts: np.ndarray) -> np.ndarray:
-    """Concatenation of arange(c) for c in counts, without a Python loop."""
-    counts = np.asarray(counts, dtype=np.int64)
-    if counts.size == 0 or counts.sum() == 0:
-        return np.zeros(0, dtype=np.int64)
-    starts = np.cumsum(counts) - counts
-    return np.arange(int(counts.sum()), dtype=np.int64) - np.repeat(starts, counts)
-
-
 def bucket_pairs(keys: np.ndarray, docs: np.ndarray, window: int) -> np.ndarray:
     """Pairs of documents that share a key, encoded as uint64 (left << 32 | right), left < right.
 
@@ -108,6 +102,8 @@ def bucket_pairs(keys: np.ndarray, docs: np.ndarray, window: int) -> np.ndarray:
     document order): every pair when a bucket has at most window + 1 members,
     and a bounded number of pairs per document in huge template buckets.
     """
+    shared = pl.Series(keys).is_duplicated().to_numpy()  # hash pass; most keys are unique
+    keys, docs = keys[shared], docs[shared]
     order = np.lexsort((docs, keys))
     sorted_keys, sorted_docs = keys[order], docs[order]
     new_run = np.ones(sorted_keys.size, dtype=bool)

@@ -75,7 +75,7 @@ def _permute_min(hashes: np.ndarray, starts: np.ndarray, a: np.ndarray, b: np.nd
             np.bitwise_and(tmp, np.uint64(0xFFFFFFFF), out=tmp)
             out[k] = np.minimum.reduceat(tmp, starts)
         return
-    h = fmix32(hashes.astype(np.uint32))
+    h = fmix32(hashes.astype(np.uint32, copy=False))
     tmp = np.empty_like(h)
     for k in range(len(a)):
         np.multiply(h, a[k], out=tmp)

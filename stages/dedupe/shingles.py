@@ -8,12 +8,16 @@ array, with no Python call per shingle. `shingle_hash` is the same function for 
 single shingle: pass it to datasketch as `MinHash(hashfunc=shingle_hash)` to get
 the same signatures as `stages.dedupe.minhash`.
 
-A text shorter than `ngram` (but not empty) is one shingle: the whole text, so it
-gets a signature of its own. An empty text has no shingles.
+Shingles are case-insensitive: code points are lower-cased with a table of
+Python's single-character lower-case mappings in the Basic Multilingual Plane
+(`lower_text` is the same mapping for a Python string). A text shorter than
+`ngram` (but not empty) is one shingle: the whole text, so it gets a signature of
+its own. An empty text has no shingles.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import numpy as np
@@ -21,23 +25,49 @@ import polars as pl
 import xxhash
 
 U32 = np.uint32
+MAX32 = U32(0xFFFFFFFF)
+CHUNK = 1 << 16  # elements per numpy pass where temporaries should stay in the CPU cache
 P1, P2, P3, P4, P5 = U32(0x9E3779B1), U32(0x85EBCA77), U32(0xC2B2AE3D), U32(0x27D4EB2F), U32(0x165667B1)
 
 
 def dedup_text(fields: Sequence[str]) -> pl.Expr:
-    """The text compared by dedup: each field lower-cased, whitespace runs collapsed
-    to one space and trimmed, fields joined with a newline (null counts as empty).
-    The text is "" when every field is empty."""
-    parts = [
-        pl.col(name).fill_null("").str.to_lowercase().str.replace_all(r"\s+", " ").str.strip_chars()
-        for name in fields
-    ]
-    joined = pl.concat_str(parts, separator="\n")
-    return pl.when(joined.str.strip_chars("\n") == "").then(pl.lit("")).otherwise(joined).alias("text")
+    """The text compared by dedup: in each field whitespace runs become one space and
+    the ends are trimmed; fields are joined with a newline (null counts as empty).
+    The text is "" when every field is empty or blank. (Letter case is folded later,
+    on code points: polars' to_lowercase costs more than all of MinHash.)"""
+    parts = [pl.col(name).fill_null("").str.replace_all(r"\s+", " ").str.strip_chars() for name in fields]
+    blank = pl.all_horizontal([pl.col(name).fill_null("").str.strip_chars() == "" for name in fields])
+    return pl.when(blank).then(pl.lit("")).otherwise(pl.concat_str(parts, separator="\n")).alias("text")
+
+
+@functools.cache
+def lower_map() -> dict[int, int]:
+    """Code point -> lower-case code point, for BMP characters whose str.lower() is one other character."""
+    table = {}
+    for code in range(0x10000):
+        if not 0xD800 <= code < 0xE000:
+            low = chr(code).lower()
+            if len(low) == 1 and low != chr(code):
+                table[code] = ord(low)
+    return table
+
+
+@functools.cache
+def _lower_table() -> np.ndarray:
+    table = np.arange(0x10000, dtype=U32)
+    mapping = lower_map()
+    table[np.fromiter(mapping.keys(), dtype=np.int64)] = np.fromiter(mapping.values(), dtype=U32)
+    return table
+
+
+def lower_text(text: str) -> str:
+    """The case folding applied to code points before shingling, for one Python string."""
+    return text.translate(lower_map())
 
 
 def shingle_hash(shingle: str | bytes) -> int:
-    """XXH32 (seed 0) of one shingle's UTF-32-LE bytes; bytes are taken as already encoded."""
+    """XXH32 (seed 0) of one shingle's UTF-32-LE bytes; bytes are taken as already encoded.
+    (Shingles are taken from `lower_text(text)`.)"""
     data = shingle if isinstance(shingle, bytes) else shingle.encode("utf-32-le")
     return xxhash.xxh32_intdigest(data, seed=0)
 
@@ -79,13 +109,16 @@ def xxh32_lanes(lanes: Sequence[np.ndarray]) -> np.ndarray:
 
 
 def codepoints(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """All texts' code points as one uint32 array, and each text's length."""
+    """All texts' lower-cased code points as one uint32 array, and each text's length."""
     lengths = np.fromiter((len(t) for t in texts), dtype=np.int64, count=len(texts))
     flat = np.frombuffer("".join(texts).encode("utf-32-le"), dtype="<u4").astype(U32, copy=False)
-    return flat, lengths
-
-
-CHUNK = 1 << 16  # windows hashed per numpy pass: the temporaries stay in the CPU cache
+    lowered = np.empty_like(flat)
+    table = _lower_table()
+    for lo in range(0, flat.size, CHUNK):  # chunks: take() converts its indices to int64
+        np.take(table, flat[lo : lo + CHUNK], out=lowered[lo : lo + CHUNK], mode="clip")
+    astral = flat > U32(0xFFFF)
+    lowered[astral] = flat[astral]
+    return lowered, lengths
 
 
 def window_hashes(flat: np.ndarray, ngram: int) -> np.ndarray:
@@ -111,9 +144,11 @@ def shingle_hashes(texts: Sequence[str], ngram: int) -> tuple[np.ndarray, np.nda
     ends = np.cumsum(lengths)
     starts = ends - lengths
     every = window_hashes(flat, ngram)
-    # A window is valid when it starts in a text and ends in the same text.
-    owner_end = np.repeat(ends, lengths)[: every.size]
-    hashes = every[np.arange(every.size) + ngram <= owner_end]
+    # Drop the windows that run past the end of their text: the last ngram - 1 starts of each text.
+    valid = np.ones(every.size, dtype=bool)
+    tail = ends[:, None] - np.arange(1, ngram, dtype=np.int64)[None, :]
+    valid[tail[(tail >= starts[:, None]) & (tail < every.size)]] = False
+    hashes = every[valid]
     short = np.flatnonzero((lengths > 0) & (lengths < ngram))
     if short.size:
         values = np.empty(short.size, dtype=U32)
@@ -124,17 +159,52 @@ def shingle_hashes(texts: Sequence[str], ngram: int) -> tuple[np.ndarray, np.nda
     return hashes, offsets
 
 
+def ragged_arange(counts: np.ndarray) -> np.ndarray:
+    """Concatenation of arange(c) for c in counts, without a Python loop."""
+    counts = np.asarray(counts, dtype=np.int64)
+    if counts.size == 0 or counts.sum() == 0:
+        return np.zeros(0, dtype=np.int64)
+    starts = np.cumsum(counts) - counts
+    return np.arange(int(counts.sum()), dtype=np.int64) - np.repeat(starts, counts)
+
+
+ROW_BLOCK = 1 << 20  # cells of the padded (texts x longest text) matrix sorted at once
+
+
 def unique_per_text(hashes: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Sort and de-duplicate each text's hashes: the shingle *sets*, same layout as the input."""
-    owner = np.repeat(np.arange(len(offsets) - 1, dtype=np.uint64), np.diff(offsets))
-    keys = np.sort((owner << np.uint64(32)) | hashes.astype(np.uint64))
-    first = np.ones(keys.size, dtype=bool)
-    np.not_equal(keys[1:], keys[:-1], out=first[1:])
-    keys = keys[first]
-    values = (keys & np.uint64(0xFFFFFFFF)).astype(U32)
-    sizes = np.bincount((keys >> np.uint64(32)).astype(np.int64), minlength=len(offsets) - 1)
+    """Sort and de-duplicate each text's hashes: the shingle *sets*, same layout as the input.
+
+    Texts are taken in order of length, a block at a time, as rows of a padded
+    matrix sorted along its rows (many short sorts are much faster than one
+    global sort); the first `size` cells of a sorted row are the text's hashes.
+    """
+    sizes = np.diff(offsets)
+    order = np.argsort(sizes, kind="stable")
+    widths = np.maximum(sizes[order], 1)
+    unique_sizes = np.zeros_like(sizes)
+    blocks: list[tuple[np.ndarray, np.ndarray]] = []
+    lo = 0
+    while lo < order.size:
+        ends = np.arange(lo + 1, min(lo + ROW_BLOCK, order.size) + 1)
+        cells = (ends - lo) * widths[ends - 1]  # rows x width of the block lo:end, increasing in end
+        hi = int(ends[max(int(np.searchsorted(cells, ROW_BLOCK, side="right")) - 1, 0)])
+        docs = order[lo:hi]
+        width = int(widths[hi - 1])
+        matrix = np.full((docs.size, width), MAX32, dtype=U32)
+        cols = ragged_arange(sizes[docs])
+        matrix.ravel()[np.repeat(np.arange(docs.size) * width, sizes[docs]) + cols] = \
+            hashes[np.repeat(offsets[docs], sizes[docs]) + cols]
+        matrix.sort(axis=1)
+        keep = np.arange(width)[None, :] < sizes[docs][:, None]
+        keep[:, 1:] &= matrix[:, 1:] != matrix[:, :-1]
+        unique_sizes[docs] = np.count_nonzero(keep, axis=1)
+        blocks.append((docs, matrix[keep]))
+        lo = hi
     new_offsets = np.zeros(len(offsets), dtype=np.int64)
-    np.cumsum(sizes, out=new_offsets[1:])
+    np.cumsum(unique_sizes, out=new_offsets[1:])
+    values = np.empty(int(new_offsets[-1]), dtype=U32)
+    for docs, kept in blocks:
+        values[np.repeat(new_offsets[docs], unique_sizes[docs]) + ragged_arange(unique_sizes[docs])] = kept
     return values, new_offsets
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from stages.dedupe.lsh import ragged_arange
+from stages.dedupe.shingles import ragged_arange
 
 BATCH_ELEMENTS = 1 << 22  # set elements gathered per batch (32 MiB of uint64 per side)
 

@@ -71,3 +71,9 @@ def test_candidate_pairs_use_given_doc_numbers():
     keys = np.array([[5, 5, 7]], dtype=np.uint64)
     left, right = candidate_pairs(keys, window=4, docs=np.array([3, 10, 11]))
     assert left.tolist() == [3] and right.tolist() == [10]
+
+
+def test_no_shared_bucket_no_pairs():
+    for keys in (np.array([[1, 2, 3]], dtype=np.uint64), np.zeros((3, 0), dtype=np.uint64)):
+        left, right = candidate_pairs(keys, window=4)
+        assert left.size == right.size == 0

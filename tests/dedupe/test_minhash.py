@@ -7,13 +7,13 @@ import pytest
 from datasketch import MinHash
 
 from stages.dedupe.minhash import MAX_HASH, estimated_jaccard, permutations, signatures
-from stages.dedupe.shingles import shingle_hash, shingle_hashes
+from stages.dedupe.shingles import lower_text, shingle_hash, shingle_hashes
 from tests.dedupe.helpers import random_text, reference_shingles, substitute
 
 
 def datasketch_minhash(text: str, ngram: int, num_perm: int, seed: int, scheme: str) -> MinHash:
     m = MinHash(num_perm=num_perm, seed=seed, hashfunc=shingle_hash, scheme=scheme)
-    m.update_batch(reference_shingles(text, ngram))
+    m.update_batch(reference_shingles(lower_text(text), ngram))
     return m
 
 
@@ -21,7 +21,7 @@ def datasketch_minhash(text: str, ngram: int, num_perm: int, seed: int, scheme: 
 @pytest.mark.parametrize(("num_perm", "seed", "ngram"), [(128, 1, 5), (64, 42, 3), (7, 0, 1)])
 def test_signatures_equal_datasketch_hashvalues(scheme, num_perm, seed, ngram):
     rng = random.Random(seed)
-    texts = ["", "问", "问答", "机器学习是什么"] + [random_text(rng, rng.randint(1, 120)) for _ in range(30)]
+    texts = ["", "问", "问答", "机器学习是什么", "Machine Learning 是什么"] + [random_text(rng, rng.randint(1, 120)) for _ in range(30)]
     sig = signatures(*shingle_hashes(texts, ngram), permutations(num_perm, seed, scheme), scheme)
     assert sig.shape == (num_perm, len(texts)) and sig.dtype == np.uint32
     for d, text in enumerate(texts):

@@ -151,7 +151,13 @@ def child(method: str, corpus: Path, out: Path) -> None:
         found = run_datasketch(corpus, best=method == "ds-best")
     np.savez(out / "pairs.npz", **{k: v for k, v in found.items() if k != "seconds"})
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    (out / "result.json").write_text(json.dumps({"seconds": float(found["seconds"]), "peak_rss_mb": peak_mb}))
+    (out / "result.json").write_text(json.dumps({"seconds": float(found["seconds"]), "peak_rss_mb": peak_mb,
+                                                 "load": load_average()}))
+
+
+def load_average() -> float:
+    """The 1-minute load average: this machine is shared, so timings carry it."""
+    return float(Path("/proc/loadavg").read_text().split()[0])
 
 
 # ---- driver ---------------------------------------------------------------------------------------------
@@ -249,7 +255,7 @@ def machine() -> str:
 
     return (f"{cpu}, {len(__import__('os').sched_getaffinity(0))} cores, Python {platform.python_version()}, "
             f"numpy {numpy.__version__}, polars {pl.__version__}, datasketch {datasketch.__version__}; "
-            f"load average at start {open('/proc/loadavg').read().split()[0]}")
+            f"1-minute load average at start {load_average()}")
 
 
 @main.command("child", hidden=True)

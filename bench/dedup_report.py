@@ -26,7 +26,8 @@ session, one `query` per document, union-find over the candidates. `ds-record`: 
 `MinHash()` and `update(shingle.encode())` per shingle (default sha1 hash), `insert`, `query`. datasketch
 timings start from the normalised texts in memory; ours include reading and writing parquet. Each run is a
 fresh process; peak RSS is its `ru_maxrss` (the loaded corpus included). One run per cell on a shared
-2-core machine, so expect +-15% noise.
+2-core machine: the last column is the 1-minute load average when the run ended (above 2, other work
+competed for the cores), so compare cells with similar load.
 
 Accuracy. Ground truth is the exact Jaccard of the 5-gram shingle sets (Python sets of strings) of each pair.
 Scored pairs: every pair any method proposed, every pair within a planted family, and every candidate of a
@@ -69,13 +70,14 @@ def _speed_table(speed: list[dict]) -> list[str]:
     rate = {(s["n"], s["method"]): s["n"] / s["seconds"] for s in speed if "seconds" in s}
     extrapolated = {(s["n"], s["method"]): s["n"] / s["extrapolated_seconds"] for s in speed
                     if "extrapolated_seconds" in s}
-    lines = ["| docs | method | seconds | docs/s | peak RSS (MB) | x ds-best | x ds-record |", "|---|---|---|---|---|---|---|"]
+    lines = ["| docs | method | seconds | docs/s | peak RSS (MB) | x ds-best | x ds-record | load at end |",
+             "|---|---|---|---|---|---|---|---|"]
     for s in speed:
         key = (s["n"], s["method"])
         if "seconds" not in s:
             what = (f"~{s['extrapolated_seconds']:.0f} (extrapolated)" if "extrapolated_seconds" in s
                     else f"> {s['timeout']:.0f} (stopped)")
-            lines.append(f"| {s['n']:,} | {s['method']} | {what} | - | - | - | - |")
+            lines.append(f"| {s['n']:,} | {s['method']} | {what} | - | - | - | - | - |")
             continue
         best = rate.get((s["n"], "ds-best"))
         slow = rate.get((s["n"], "ds-record")) or extrapolated.get((s["n"], "ds-record"))
@@ -83,7 +85,7 @@ def _speed_table(speed: list[dict]) -> list[str]:
         best_x = f"{rate[key] / best:.1f}" if best else "-"
         slow_x = f"{rate[key] / slow:.0f}{slow_note}" if slow else "-"
         lines.append(f"| {s['n']:,} | {s['method']} | {s['seconds']:.1f} | {rate[key]:,.0f} | "
-                     f"{s['peak_rss_mb']:,.0f} | {best_x} | {slow_x} |")
+                     f"{s['peak_rss_mb']:,.0f} | {best_x} | {slow_x} | {s.get('load', '-')} |")
     return lines
 
 

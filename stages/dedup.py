@@ -1,7 +1,7 @@
 """Stage `dedup`: remove exact and near duplicates, recording what each removed record duplicated.
 
 Runs after `normalize`. Compares the dedup text of each record (the `fields` of
-params.yaml: dedup, lower-cased, whitespace collapsed, joined by newlines):
+params.yaml: dedup, whitespace collapsed, joined by newlines; shingles fold case):
 1. exact duplicates (same text) leave one record per text;
 2. near duplicates among those: MinHash LSH over character n-grams proposes
    candidate pairs, each pair is verified by the exact Jaccard similarity of its

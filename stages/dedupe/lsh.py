@@ -16,6 +16,8 @@ candidate, which verification rejects.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import polars as pl
 from scipy.integrate import quad
@@ -55,6 +57,7 @@ def datasketch_params(threshold: float, num_perm: int, weights: tuple[float, flo
     return opt
 
 
+@functools.lru_cache(maxsize=64)
 def recall_params(threshold: float, num_perm: int, min_recall: float) -> tuple[int, int]:
     """The (bands, rows) with P(candidate | threshold) >= min_recall and the least false-positive area.
 

@@ -43,13 +43,10 @@ def dedup_text(fields: Sequence[str]) -> pl.Expr:
 @functools.cache
 def lower_map() -> dict[int, int]:
     """Code point -> lower-case code point, for BMP characters whose str.lower() is one other character."""
-    table = {}
-    for code in range(0x10000):
-        if not 0xD800 <= code < 0xE000:
-            low = chr(code).lower()
-            if len(low) == 1 and low != chr(code):
-                table[code] = ord(low)
-    return table
+    codes = [c for c in range(1, 0x10000) if not 0xD800 <= c < 0xE000]
+    # One str.lower() call over all characters, each between NULs (so no context rule applies).
+    lowered = "\0".join(map(chr, codes)).lower().split("\0")
+    return {c: ord(low) for c, low in zip(codes, lowered) if len(low) == 1 and ord(low) != c}
 
 
 @functools.cache

@@ -63,6 +63,13 @@ def char_distribution(real: list[dict]) -> tuple[np.ndarray, np.ndarray]:
 
 def generated_texts(n: int, rng: np.random.Generator, chars: np.ndarray, probs: np.ndarray) -> list[str]:
     """n answers of 440-520 characters, a punctuation mark every 15 characters on average."""
+    texts: list[str] = []
+    for lo in range(0, n, 20_000):  # blocks keep the temporaries small at 1M documents
+        texts.extend(_generated_block(min(20_000, n - lo), rng, chars, probs))
+    return texts
+
+
+def _generated_block(n: int, rng: np.random.Generator, chars: np.ndarray, probs: np.ndarray) -> list[str]:
     lengths = rng.integers(440, 521, n)
     flat = rng.choice(chars, size=int(lengths.sum()), p=probs).astype("<u4")
     punct = rng.random(flat.size) < 1 / 15

@@ -126,13 +126,14 @@ def test_duplicate_ids_are_refused():
         dedup_records(pl.concat([records, records.head(1)]), PARAMS)
 
 
-def test_outputs_are_byte_identical_across_runs_and_input_orders(tmp_path):
+def test_outputs_are_byte_identical_across_runs_input_orders_and_thread_counts(tmp_path):
     records = planted()
     records.write_parquet(tmp_path / "a.parquet")
     records.sample(fraction=1.0, shuffle=True, seed=4).write_parquet(tmp_path / "b.parquet")
-    for name in ("a", "b", "c"):
+    # c: a second run on a; b: shuffled input, small batches on 3 threads
+    for name, params in (("a", PARAMS), ("b", DedupParams(batch_size=3, workers=3)), ("c", PARAMS)):
         source = tmp_path / ("a.parquet" if name == "c" else f"{name}.parquet")
-        metrics, _ = run_dedup(source, tmp_path / name, tmp_path / f"{name}.json", PARAMS)
+        metrics, _ = run_dedup(source, tmp_path / name, tmp_path / f"{name}.json", params)
         assert metrics["rows_in"] == metrics["rows_kept"] + sum(metrics["rows_dropped"].values()) == records.height
     for file in ("records.parquet", "rejected.parquet", "clusters.parquet"):
         assert (tmp_path / "a" / file).read_bytes() == (tmp_path / "b" / file).read_bytes()
@@ -161,6 +162,7 @@ def test_cli_writes_the_contract_outputs_and_metrics(tmp_path):
     metrics = json.loads((tmp_path / "m.json").read_text())
     assert metrics["rows_dropped"] == {"dedup_exact": 2, "dedup_near": 5}
     assert metrics["dedup"]["bands"] == 21 and metrics["dedup"]["rows"] == 6
+    assert set(metrics["seconds_by_phase"]) == {"read", "dedup"}
 
 
 def test_cli_errors_are_one_line(tmp_path):

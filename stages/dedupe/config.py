@@ -12,7 +12,7 @@ from stages.lib.params import require_keys
 TEXT_FIELDS = ("instruction", "input", "output")
 VERIFY_MODES = ("exact", "estimate")
 REQUIRED = {"fields", "ngram", "num_perm", "seed", "threshold", "verify"}
-OPTIONAL = {"bands", "rows", "min_candidate_recall", "scheme", "bucket_window", "batch_size"}
+OPTIONAL = {"bands", "rows", "min_candidate_recall", "scheme", "bucket_window", "batch_size", "workers"}
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,7 @@ class DedupParams:
     scheme: Scheme = "affine32"
     bucket_window: int = 64
     batch_size: int = 8192
+    workers: int | None = None
 
     def banding(self) -> tuple[int, int]:
         """(bands, rows): the explicit ones, else the recall-tuned choice for `threshold`."""
@@ -96,6 +97,7 @@ def parse_params(section: Any, where: str = "params.yaml: dedup") -> DedupParams
         scheme=_choice(f"{where}.scheme", section.get("scheme", defaults.scheme), SCHEMES),  # type: ignore[arg-type]
         bucket_window=_int(f"{where}.bucket_window", section.get("bucket_window", defaults.bucket_window), 1),
         batch_size=_int(f"{where}.batch_size", section.get("batch_size", defaults.batch_size), 1),
+        workers=None if section.get("workers") is None else _int(f"{where}.workers", section["workers"], 1, 256),
     )
     try:
         params.banding()

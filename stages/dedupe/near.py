@@ -9,7 +9,12 @@ what a distributed engine would map over partitions.
 
 from __future__ import annotations
 
+import os
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import polars as pl
@@ -34,9 +39,31 @@ class NearResult:
     jaccard_to_keeper: np.ndarray
 
 
-def _batches(texts: pl.Series, size: int):
+T = TypeVar("T")
+
+
+def _batches(texts: pl.Series, size: int) -> Iterator[tuple[int, list[str]]]:
     for lo in range(0, texts.len(), size):
         yield lo, texts.slice(lo, size).to_list()
+
+
+def map_batches(fn: Callable[[list[str]], T], texts: pl.Series, params: DedupParams) -> Iterator[tuple[int, T]]:
+    """(offset, fn(batch)) for consecutive batches, in order; up to `workers` batches run at once
+    (numpy releases the GIL, so threads use the cores; results do not depend on the thread count)."""
+    workers = params.workers or len(os.sched_getaffinity(0))
+    if workers == 1:
+        yield from ((lo, fn(batch)) for lo, batch in _batches(texts, params.batch_size))
+        return
+    with ThreadPoolExecutor(workers) as pool:
+        pending: deque = deque()
+        for lo, batch in _batches(texts, params.batch_size):
+            pending.append((lo, pool.submit(fn, batch)))
+            if len(pending) > workers:
+                done_lo, future = pending.popleft()
+                yield done_lo, future.result()
+        while pending:
+            done_lo, future = pending.popleft()
+            yield done_lo, future.result()
 
 
 def batch_signatures(batch: list[str], params: DedupParams) -> np.ndarray:
@@ -45,16 +72,21 @@ def batch_signatures(batch: list[str], params: DedupParams) -> np.ndarray:
     return signatures(*shingle_hashes(batch, params.ngram), perms, params.scheme)
 
 
+def batch_sketch(batch: list[str], params: DedupParams) -> tuple[np.ndarray, np.ndarray | None]:
+    """Band keys (bands, len(batch)) of one batch; its signatures too when verify=estimate."""
+    sig = batch_signatures(batch, params)
+    return band_keys(sig, *params.banding()), (sig if params.verify == "estimate" else None)
+
+
 def sketch(texts: pl.Series, params: DedupParams) -> tuple[np.ndarray, np.ndarray | None]:
     """Band keys (bands, n) of all texts; the signatures too when verification uses them."""
-    bands, rows = params.banding()
+    bands, _ = params.banding()
     keys = np.empty((bands, texts.len()), dtype=np.uint64)
     sig = np.empty((params.num_perm, texts.len()), dtype=np.uint32) if params.verify == "estimate" else None
-    for lo, batch in _batches(texts, params.batch_size):
-        batch_sig = batch_signatures(batch, params)
-        keys[:, lo : lo + len(batch)] = band_keys(batch_sig, bands, rows)
+    for lo, (batch_keys, batch_sig) in map_batches(lambda batch: batch_sketch(batch, params), texts, params):
+        keys[:, lo : lo + batch_keys.shape[1]] = batch_keys
         if sig is not None:
-            sig[:, lo : lo + len(batch)] = batch_sig
+            sig[:, lo : lo + batch_sig.shape[1]] = batch_sig
     return keys, sig
 
 
@@ -64,10 +96,15 @@ def pair_jaccard(texts: pl.Series, left: np.ndarray, right: np.ndarray, params: 
     if sig is not None:
         return estimated_jaccard(sig, left, right)
     docs = np.unique(np.concatenate([left, right]))
-    parts = [shingle_sets(batch, params.ngram) for _, batch in _batches(texts.gather(docs), params.batch_size)]
-    values = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, dtype=np.uint32)
-    sizes = np.concatenate([np.diff(p[1]) for p in parts]) if parts else np.zeros(0, dtype=np.int64)
-    offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    subset = texts.gather(docs)
+    # At most one shingle per character: fill one array of that size batch by batch, then trim it.
+    values = np.empty(int(subset.str.len_chars().sum()), dtype=np.uint32)
+    offsets = np.zeros(docs.size + 1, dtype=np.int64)
+    for lo, (part, part_offsets) in map_batches(lambda batch: shingle_sets(batch, params.ngram), subset, params):
+        base = offsets[lo]
+        values[base : base + part.size] = part
+        offsets[lo + 1 : lo + part_offsets.size] = base + part_offsets[1:]
+    values = values[: offsets[-1]]
     return exact_jaccard(values, offsets, np.searchsorted(docs, left), np.searchsorted(docs, right))
 
 

@@ -182,7 +182,7 @@ def unique_per_text(hashes: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray
     blocks: list[tuple[np.ndarray, np.ndarray]] = []
     lo = 0
     while lo < order.size:
-        ends = np.arange(lo + 1, min(lo + ROW_BLOCK, order.size) + 1)
+        ends = np.arange(lo + 1, min(lo + max(ROW_BLOCK // int(widths[lo]), 1), order.size) + 1)
         cells = (ends - lo) * widths[ends - 1]  # rows x width of the block lo:end, increasing in end
         hi = int(ends[max(int(np.searchsorted(cells, ROW_BLOCK, side="right")) - 1, 0)])
         docs = order[lo:hi]

@@ -34,6 +34,7 @@ def test_explicit_bands_override_the_choice():
     ({"scheme": "affine64"}, r"dedup\.scheme"),
     ({"min_candidate_recall": 1.0}, r"dedup\.min_candidate_recall"),
     ({"colour": "red"}, r"unknown key\(s\) colour"),
+    ({"workers": 0}, r"dedup\.workers: must be an integer >= 1"),
 ])
 def test_bad_values_are_named(change, message):
     with pytest.raises(ValueError, match=message):

@@ -24,8 +24,9 @@ banding 21 x 6). `ds-best`: datasketch 2.0 at its best: `MinHash.generator` (the
 signatures), `MinHashLSH(threshold=0.8, num_perm=128)` (its optimiser picks 9 x 13) filled in an insertion
 session, one `query` per document, union-find over the candidates. `ds-record`: the usual per-record code:
 `MinHash()` and `update(shingle.encode())` per shingle (default sha1 hash), `insert`, `query`. datasketch
-timings start from the normalised texts in memory; ours include reading and writing parquet. Each run is a
-fresh process; peak RSS is its `ru_maxrss` (the loaded corpus included). One run per cell on a shared
+timings start from the normalised texts in memory; `ours` includes reading and writing parquet, and
+`ours (dedup step)` is the same run without them (`dedup_records`: text normalisation, exact and near
+dedup, verification, clusters, output frames). Each run is a fresh process; peak RSS is its `ru_maxrss` (the loaded corpus included). One run per cell on a shared
 2-core machine: the last column is the 1-minute load average when the run ended (above 2, other work
 competed for the cores), so compare cells with similar load.
 

@@ -26,9 +26,10 @@ session, one `query` per document, union-find over the candidates. `ds-record`: 
 `MinHash()` and `update(shingle.encode())` per shingle (default sha1 hash), `insert`, `query`. datasketch
 timings start from the normalised texts in memory; `ours` includes reading and writing parquet, and
 `ours (dedup step)` is the same run without them (`dedup_records`: text normalisation, exact and near
-dedup, verification, clusters, output frames). Each run is a fresh process; peak RSS is its `ru_maxrss` (the loaded corpus included). One run per cell on a shared
-2-core machine: the last column is the 1-minute load average when the run ended (above 2, other work
-competed for the cores), so compare cells with similar load.
+dedup, verification, clusters, output frames). Each run is a fresh process; peak RSS is its `ru_maxrss`
+(the loaded corpus included). One run per cell on a shared 2-core machine: the last column is the
+1-minute load average when the run ended (above 2, other work competed for the cores), so compare
+cells with similar load.
 
 Accuracy. Ground truth is the exact Jaccard of the 5-gram shingle sets (Python sets of strings) of each pair.
 Scored pairs: every pair any method proposed, every pair within a planted family, and every candidate of a
@@ -67,6 +68,10 @@ def accuracy_rows(pool: np.ndarray, jaccard: np.ndarray, predicted: dict[str, np
     return rows
 
 
+def _ratio(x: float) -> str:
+    return f"{x:.1f}" if x >= 1 else f"{x:.2f}"
+
+
 def _speed_table(speed: list[dict]) -> list[str]:
     rate = {(s["n"], s["method"]): s["n"] / s["seconds"] for s in speed if "seconds" in s}
     extrapolated = {(s["n"], s["method"]): s["n"] / s["extrapolated_seconds"] for s in speed
@@ -83,7 +88,7 @@ def _speed_table(speed: list[dict]) -> list[str]:
         best = rate.get((s["n"], "ds-best"))
         slow = rate.get((s["n"], "ds-record")) or extrapolated.get((s["n"], "ds-record"))
         slow_note = "" if (s["n"], "ds-record") in rate else " (vs extrapolated)"
-        best_x = f"{rate[key] / best:.1f}" if best else "-"
+        best_x = _ratio(rate[key] / best) if best else "-"
         slow_x = f"{rate[key] / slow:.0f}{slow_note}" if slow else "-"
         lines.append(f"| {s['n']:,} | {s['method']} | {s['seconds']:.1f} | {rate[key]:,.0f} | "
                      f"{s['peak_rss_mb']:,.0f} | {best_x} | {slow_x} | {s.get('load', '-')} |")

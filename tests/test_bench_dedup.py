@@ -33,7 +33,8 @@ def test_accuracy_rows_count_pairs_against_the_threshold():
 
 def test_write_section_replaces_only_the_dedup_section(tmp_path):
     results = tmp_path / "RESULTS.md"
-    results.write_text("# Benchmark results\n\n## clean\n\nkeep me\n\n## dedup\n\nstale figures\n\n## other\n\nme too\n")
+    results.write_text("# Benchmark results\n\n## clean\n\nkeep me\n\n## dedup\n\nstale figures\n\n"
+                       "## other\n\nme too\n")
     speed = [{"n": 10, "method": "ours", "seconds": 1.0, "peak_rss_mb": 10.0, "load": 0.5},
              {"n": 10, "method": "ds-best", "seconds": 4.0, "peak_rss_mb": 10.0, "load": 0.5},
              {"n": 10, "method": "ds-record", "extrapolated_seconds": 100.0}]

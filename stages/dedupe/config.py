@@ -30,7 +30,7 @@ class DedupParams:
     min_candidate_recall: float = 0.99
     scheme: Scheme = "affine32"
     bucket_window: int = 64
-    batch_size: int = 8192
+    batch_size: int = 4096
     workers: int | None = None
 
     def banding(self) -> tuple[int, int]:

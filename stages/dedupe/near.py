@@ -47,10 +47,17 @@ def _batches(texts: pl.Series, size: int) -> Iterator[tuple[int, list[str]]]:
         yield lo, texts.slice(lo, size).to_list()
 
 
+def available_cores() -> int:
+    """Cores this process may run on (the default for `workers`)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 def map_batches(fn: Callable[[list[str]], T], texts: pl.Series, params: DedupParams) -> Iterator[tuple[int, T]]:
     """(offset, fn(batch)) for consecutive batches, in order; up to `workers` batches run at once
     (numpy releases the GIL, so threads use the cores; results do not depend on the thread count)."""
-    workers = params.workers or len(os.sched_getaffinity(0))
+    workers = params.workers or available_cores()
     if workers == 1:
         yield from ((lo, fn(batch)) for lo, batch in _batches(texts, params.batch_size))
         return

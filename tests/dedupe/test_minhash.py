@@ -21,7 +21,8 @@ def datasketch_minhash(text: str, ngram: int, num_perm: int, seed: int, scheme: 
 @pytest.mark.parametrize(("num_perm", "seed", "ngram"), [(128, 1, 5), (64, 42, 3), (7, 0, 1)])
 def test_signatures_equal_datasketch_hashvalues(scheme, num_perm, seed, ngram):
     rng = random.Random(seed)
-    texts = ["", "问", "问答", "机器学习是什么", "Machine Learning 是什么"] + [random_text(rng, rng.randint(1, 120)) for _ in range(30)]
+    texts = ["", "问", "问答", "机器学习是什么", "Machine Learning 是什么"]
+    texts += [random_text(rng, rng.randint(1, 120)) for _ in range(30)]
     sig = signatures(*shingle_hashes(texts, ngram), permutations(num_perm, seed, scheme), scheme)
     assert sig.shape == (num_perm, len(texts)) and sig.dtype == np.uint32
     for d, text in enumerate(texts):

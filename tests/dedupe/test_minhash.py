@@ -1,0 +1,53 @@
+"""Signatures equal datasketch's MinHash hashvalues for the same shingles, seed, num_perm and hash."""
+
+import random
+
+import numpy as np
+import pytest
+from datasketch import MinHash
+
+from stages.dedupe.minhash import MAX_HASH, estimated_jaccard, permutations, signatures
+from stages.dedupe.shingles import lower_text, shingle_hash, shingle_hashes
+from tests.dedupe.helpers import random_text, reference_shingles, substitute
+
+
+def datasketch_minhash(text: str, ngram: int, num_perm: int, seed: int, scheme: str) -> MinHash:
+    m = MinHash(num_perm=num_perm, seed=seed, hashfunc=shingle_hash, scheme=scheme)
+    m.update_batch(reference_shingles(lower_text(text), ngram))
+    return m
+
+
+@pytest.mark.parametrize("scheme", ["affine32", "legacy"])
+@pytest.mark.parametrize(("num_perm", "seed", "ngram"), [(128, 1, 5), (64, 42, 3), (7, 0, 1)])
+def test_signatures_equal_datasketch_hashvalues(scheme, num_perm, seed, ngram):
+    rng = random.Random(seed)
+    texts = ["", "问", "问答", "机器学习是什么", "Machine Learning 是什么"]
+    texts += [random_text(rng, rng.randint(1, 120)) for _ in range(30)]
+    sig = signatures(*shingle_hashes(texts, ngram), permutations(num_perm, seed, scheme), scheme)
+    assert sig.shape == (num_perm, len(texts)) and sig.dtype == np.uint32
+    for d, text in enumerate(texts):
+        expected = datasketch_minhash(text, ngram, num_perm, seed, scheme).hashvalues
+        assert np.array_equal(sig[:, d].astype(np.uint64), expected.astype(np.uint64)), (scheme, d, text)
+
+
+def test_permutations_are_datasketchs():
+    for scheme in ("affine32", "legacy"):
+        a, b = MinHash(num_perm=16, seed=3, scheme=scheme).permutations
+        ours = permutations(16, 3, scheme)
+        assert np.array_equal(ours[0], a) and np.array_equal(ours[1], b)
+
+
+def test_empty_text_keeps_the_empty_signature():
+    sig = signatures(*shingle_hashes(["", "abcdef", ""], 5), permutations(16, 1))
+    assert (sig[:, 0] == MAX_HASH).all() and (sig[:, 2] == MAX_HASH).all() and (sig[:, 1] != MAX_HASH).any()
+
+
+def test_estimated_jaccard_equals_datasketch_jaccard():
+    rng = random.Random(5)
+    base = random_text(rng, 300)
+    texts = [base, substitute(base, 0.02, rng), substitute(base, 0.1, rng), random_text(rng, 300)]
+    sig = signatures(*shingle_hashes(texts, 5), permutations(128, 1))
+    left, right = np.array([0, 0, 0, 1]), np.array([1, 2, 3, 2])
+    ours = estimated_jaccard(sig, left, right)
+    mh = [datasketch_minhash(t, 5, 128, 1, "affine32") for t in texts]
+    assert ours.tolist() == [mh[a].jaccard(mh[b]) for a, b in zip(left, right)]

@@ -1,0 +1,45 @@
+"""The dedup benchmark's corpus, scores and report section (the benchmark itself runs by hand)."""
+
+import numpy as np
+import polars as pl
+
+from bench.dedup_corpus import build_corpus
+from bench.dedup_report import accuracy_rows, write_section
+from stages.lib.record import RECORD_SCHEMA
+
+
+def test_corpus_has_planted_variants_with_labels():
+    records, labels = build_corpus(400, seed=1)
+    assert records.schema == RECORD_SCHEMA and records.height == labels.height == 400
+    assert records["id"].n_unique() == 400
+    assert set(labels["kind"]) >= {"base", "substitute", "reorder", "punct", "boilerplate", "exact"}
+    joined = labels.join(records, on="id").join(records.select("id", pl.col("output").alias("base_output")),
+                                                left_on="family", right_on="id")
+    exact = joined.filter(pl.col("kind") == "exact")
+    assert (exact["output"] == exact["base_output"]).all()
+    generated = records.filter(pl.col("id").is_in(labels.filter(pl.col("kind") == "base")["id"].implode()))
+    assert generated["output"].str.len_chars().median() > 300
+
+
+def test_accuracy_rows_count_pairs_against_the_threshold():
+    pool = np.array([1, 2, 3, 4])
+    jaccard = np.array([0.95, 0.85, 0.75, 0.5])
+    rows = accuracy_rows(pool, jaccard, {"m": np.array([1, 3])}, 0.8)
+    (row,) = rows
+    assert (row["pairs"], row["true"]) == (2, 2)
+    assert row["precision"] == 0.5 and row["recall"] == 0.5 and row["f1"] == 0.5
+    assert row["near_true"] == 1 and row["near_recall"] == 0.0 and row["near_precision"] == 0.0
+
+
+def test_write_section_replaces_only_the_dedup_section(tmp_path):
+    results = tmp_path / "RESULTS.md"
+    results.write_text("# Benchmark results\n\n## clean\n\nkeep me\n\n## dedup\n\nstale figures\n\n"
+                       "## other\n\nme too\n")
+    speed = [{"n": 10, "method": "ours", "seconds": 1.0, "peak_rss_mb": 10.0, "load": 0.5},
+             {"n": 10, "method": "ds-best", "seconds": 4.0, "peak_rss_mb": 10.0, "load": 0.5},
+             {"n": 10, "method": "ds-record", "extrapolated_seconds": 100.0}]
+    write_section(results, speed, {}, "test machine", "python bench/dedup.py --sizes 10")
+    text = results.read_text()
+    assert "keep me" in text and "me too" in text and "stale figures" not in text
+    assert "| 10 | ours | 1.0 | 10 | 10 | 4.0 | 100 (vs extrapolated) | 0.5 |" in text
+    assert "~100 (extrapolated)" in text

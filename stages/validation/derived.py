@@ -20,7 +20,7 @@ not mistaken for leftover HTML, a non-Chinese record or personal data.
 | `pii_phone`            | prose        | mobile numbers (+86, spaced, dashed), landlines | between max 0 (all)       |
 | `pii_email`            | prose        | e-mail addresses                                | between max 0 (all)       |
 | `pii_id_card`          | prose        | resident ID numbers (GB 11643 check character)  | between max 0 (all)       |
-| `html_tags`            | prose        | tags of common HTML elements, `<!--` comments   | between max 0 (all)       |
+| `html_tags`            | prose        | tags of common HTML elements, `<!--` comments   | max 0, mostly 0.99 (all)  |
 | `zh_share`             | prose        | Han / (Han + Latin letters); 0 when both are 0  | between min, mostly (all) |
 | `trad_chars`           | text         | traditional-only characters (`tradchars.py`)    | between max, mostly (all) |
 | `task_type_ok`         | task_type    | {major, minor}, both lists of strings, no nulls | in set [true] (all)       |

@@ -1,6 +1,8 @@
-"""End to end with real DVC: copy the repo to a temp dir, commit it, `dvc repro`, `dvc exp run -S`.
+"""End to end with real DVC: the whole pipeline in temp git repos made from the project.
 
-These tests are the slowest in the suite (a few DVC runs) and are marked e2e.
+Two independent copies each run `dvc repro` (reproducibility across clones),
+then one runs experiments over rules (`dvc exp run -S`, a queued sweep). These
+are the slowest tests in the suite and are marked e2e.
 """
 
 from __future__ import annotations
@@ -12,10 +14,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import polars as pl
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.e2e
+DATA_STAGES = ("train_quality", "clean", "normalize", "dedup", "validate", "base_model", "rewrite",
+               "familiarity", "assemble")
 
 
 def run(cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
@@ -33,71 +39,111 @@ def dvc(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProces
 
 
 def project_files() -> list[str]:
-    """Tracked and untracked-but-not-ignored files, as a clean clone would have them."""
+    """Tracked and untracked-but-not-ignored files, as a clean clone would have them, minus run results."""
     out = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True,
                          text=True, check=True).stdout.split("\n")
-    return [f for f in out if f and (ROOT / f).is_file() and not f.startswith(("data/raw/", "data/archive/"))]
+    skip = ("metrics/", "reports/", "dvc.lock")
+    return [f for f in out if f and (ROOT / f).is_file() and not f.startswith(skip)]
+
+
+def fresh_repo(parent: Path) -> Path:
+    """A new git repo holding the project as committed code and inputs, with nothing run yet."""
+    repo = parent / "repo"
+    for name in project_files():
+        (repo / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, repo / name)
+    run(["git", "init", "-q", "-b", "main"], repo)
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-qm", "copy of the project"], repo)
+    return repo
 
 
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory) -> Path:
-    """A fresh git repo holding a copy of the project, with `dvc repro` already run once."""
-    repo = tmp_path_factory.mktemp("e2e") / "repo"
-    for name in project_files():
-        (repo / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(ROOT / name, repo / name)
-    (repo / "dvc.lock").unlink(missing_ok=True)
-    run(["git", "init", "-q", "-b", "main"], repo)
-    run(["git", "add", "-A"], repo)
-    run(["git", "commit", "-qm", "copy of the project"], repo)
+    repo = fresh_repo(tmp_path_factory.mktemp("e2e-a"))
     dvc("repro", cwd=repo)
     return repo
 
 
-def scrape_metrics(repo: Path) -> dict[str, dict]:
-    return {p.stem: json.loads(p.read_text()) for p in sorted((repo / "metrics" / "scrape").glob("*.json"))}
+def lock_outputs(repo: Path) -> dict[str, str]:
+    lock = yaml.safe_load((repo / "dvc.lock").read_text(encoding="utf-8"))["stages"]
+    return {f"{stage}:{out['path']}": out["md5"] for stage, entry in lock.items() for out in entry.get("outs", [])}
 
 
-def test_repro_writes_contract_outputs_for_every_source(repo):
-    import yaml
-
+def test_every_stage_keeps_rows_in_equal_kept_plus_dropped(repo):
     sources = yaml.safe_load((repo / "params.yaml").read_text(encoding="utf-8"))["sources"]
-    metrics = scrape_metrics(repo)
-    assert set(metrics) == set(sources)
-    for name, m in metrics.items():
+    metrics = {p.relative_to(repo / "metrics").as_posix(): json.loads(p.read_text())
+               for p in (repo / "metrics").rglob("*.json")}
+    assert {f"scrape/{name}.json" for name in sources} <= set(metrics)
+    contract = {name: m for name, m in metrics.items() if "rows_in" in m}
+    assert {"clean.json", "normalize.json", "dedup.json", "rewrite.json", "familiarity.json",
+            "assemble.json"} <= set(contract)
+    for name, m in contract.items():
         assert m["rows_in"] == m["rows_kept"] + sum(m["rows_dropped"].values()), name
-        assert (repo / "data" / "raw" / name / "records.parquet").is_file()
-        assert (repo / "data" / "raw" / name / "rejected.parquet").is_file()
-    dropped = {reason for m in metrics.values() for reason in m["rows_dropped"]}
-    assert {"scrape_invalid_json", "scrape_wrong_type", "scrape_invalid_utf8"} <= dropped
+    dropped = {reason for m in contract.values() for reason in m["rows_dropped"]}
+    assert {"scrape_invalid_json", "scrape_wrong_type", "scrape_invalid_utf8", "clean_empty_output",
+            "dedup_exact", "dedup_near", "assemble_empty_output"} <= dropped
 
 
-def test_second_repro_is_a_no_op_and_forced_rerun_is_byte_identical(repo):
-    before = {p: p.read_bytes() for p in (repo / "data" / "raw").rglob("*.parquet")}
+def test_ids_survive_from_ingestion_to_the_sft_set(repo):
+    raw = pl.concat([pl.read_parquet(p).select("id", "raw_sha256") for p in (repo / "data" / "raw").glob("*/records.parquet")])
+    sft = [json.loads(line) for name in ("train.jsonl", "eval.jsonl")
+           for line in (repo / "data" / "sft" / name).read_text(encoding="utf-8").splitlines()]
+    assert sft and {row["id"] for row in sft} <= set(raw["id"].to_list())
+    manifest = json.loads((repo / "data" / "sft" / "manifest.json").read_text())
+    assert set(manifest["upstream"]) >= {"data/validate", "data/dedup", "data/familiarity"}
+
+
+def test_no_change_repro_is_a_no_op(repo):
     assert "Data and pipelines are up to date." in dvc("repro", cwd=repo).stdout
-    dvc("repro", "--force", cwd=repo)
-    after = {p: p.read_bytes() for p in (repo / "data" / "raw").rglob("*.parquet")}
-    assert before.keys() == after.keys() and all(before[p] == after[p] for p in before)
 
 
-def test_exp_run_with_a_changed_param_reruns_only_that_source(repo):
+def test_two_fresh_copies_give_the_same_hash_for_every_output(repo, tmp_path):
+    other = fresh_repo(tmp_path)
+    dvc("repro", cwd=other)
+    ours, theirs = lock_outputs(repo), lock_outputs(other)
+    assert ours.keys() == theirs.keys()
+    data_outputs = {k for k in ours if k.split(":")[0].split("@")[0] in ("scrape", *DATA_STAGES)}
+    assert {k for k in data_outputs if ours[k] != theirs[k]} == set()
+    # training is deterministic on CPU with fixed seeds and one thread: the model matches too
+    assert ours["train:models/sft"] == theirs["train:models/sft"]
+    assert json.loads((repo / "metrics" / "eval.json").read_text())["tasks"] == \
+        json.loads((other / "metrics" / "eval.json").read_text())["tasks"]
+
+
+def test_rule_experiment_reruns_only_rewrite_and_what_follows(repo):
     run(["git", "add", "-A"], repo)
     run(["git", "commit", "-qm", "pipeline run"], repo)
-    result = dvc("exp", "run", "-n", "zhihu-later", "-S", "sources.cqia_zhihu.fetched_at=2026-11-02", cwd=repo)
-    assert "Running stage 'scrape@cqia_zhihu'" in result.stdout
-    assert "Running stage 'scrape@cqia_douban'" not in result.stdout
-    shown = json.loads(dvc("exp", "show", "--json", cwd=repo).stdout)
-    names = [exp.get("name") for rev in shown for exp in (rev.get("experiments") or [])
-             for exp in [exp["revs"][0]]]
-    assert "zhihu-later" in names
-    import polars as pl
+    result = dvc("exp", "run", "-n", "blurring", "-S", "rule=blurring_boundaries", cwd=repo)
+    assert "Running stage 'rewrite'" in result.stdout
+    for upstream in ("scrape@cqia_zhihu", "clean", "dedup", "validate", "base_model"):
+        assert f"Running stage '{upstream}'" not in result.stdout
+    rewrite = json.loads((repo / "metrics" / "rewrite.json").read_text())
+    assert rewrite["rule"] == "blurring_boundaries" and rewrite["rows_in"] > 0
 
-    zhihu = pl.read_parquet(repo / "data" / "raw" / "cqia_zhihu" / "records.parquet")
-    assert set(zhihu["fetched_at"].to_list()) == {"2026-11-02"}
+
+def test_queued_rule_sweep_shows_per_task_accuracy_per_rule(repo):
+    run(["git", "checkout", "-q", "--", "."], repo)
+    for rule in ("counterintuitive_thinking", "false_premise"):
+        dvc("exp", "run", "--queue", "-n", rule, "-S", f"rule={rule}", cwd=repo)
+    dvc("exp", "run", "--run-all", "-j", "1", cwd=repo)
+    shown = json.loads(dvc("exp", "show", "--json", cwd=repo).stdout)
+    by_name = {}
+    for baseline in shown:
+        for exp in baseline.get("experiments") or []:
+            rev = exp["revs"][0]
+            data = rev.get("data") or {}
+            by_name[rev.get("name")] = data
+    assert {"counterintuitive_thinking", "false_premise", "blurring"} <= set(by_name)
+    for name in ("counterintuitive_thinking", "false_premise"):
+        data = by_name[name]
+        assert data["params"]["params.yaml"]["data"]["rule"] == name
+        tasks = data["metrics"]["metrics/eval.json"]["data"]["tasks"]
+        assert set(tasks) >= {"logic", "law", "global_facts"}
 
 
 def test_push_and_pull_use_the_local_remote_outside_the_repo(repo):
-    remote = (repo / ".dvc" / ".." / ".." / "cqia-sft-dvc-store").resolve()
+    remote = (repo / ".." / "cqia-sft-dvc-store").resolve()
     dvc("push", cwd=repo)
     assert remote.is_dir() and any(remote.rglob("*"))
     target = repo / "data" / "raw" / "cqia_douban" / "records.parquet"

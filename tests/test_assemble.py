@@ -79,7 +79,9 @@ def write_inputs(tmp_path: Path) -> tuple[Path, Path, Path]:
         pl.lit("x").alias("parent_id")).write_parquet(rewrites)
     lock = tmp_path / "dvc.lock"
     lock.write_text(yaml.safe_dump({"schema": "2.0", "stages": {
-        "validate": {"deps": [{"path": "data/dedup/records.parquet"}], "outs": [{"path": "data/validate", "md5": "abc.dir"}]},
+        "validate": {"deps": [{"path": "data/dedup/records.parquet"}], "outs": [
+            {"path": "data/validate", "md5": "abc.dir"}, {"path": "reports/validate", "md5": "r.dir"},
+            {"path": "metrics/validate.json", "md5": "timing"}]},
         "assemble": {"deps": [{"path": "data/validate"}], "outs": [{"path": "data/sft", "md5": "old.dir"}]},
         "train": {"deps": [{"path": "data/sft"}], "outs": [{"path": "models/sft", "md5": "m.dir"}]},
     }}))

@@ -53,8 +53,11 @@ def fingerprint(rows: list[dict[str, Any]]) -> str:
     return hashlib.sha256("".join(lines).encode()).hexdigest()
 
 
+NOT_DATA = ("metrics/", "reports/")  # timings and reports change run to run; they are not inputs
+
+
 def upstream_outputs(lock_path: Path, stage: str = "assemble", sft_dir: str = "data/sft") -> dict[str, str]:
-    """{output path: md5} for every stage in dvc.lock except this one and those reading the SFT set."""
+    """{output path: md5} of every data output in dvc.lock, except this stage's and those reading the SFT set."""
     if not lock_path.exists():
         return {}
     lock = yaml.safe_load(lock_path.read_text(encoding="utf-8")) or {}
@@ -64,7 +67,8 @@ def upstream_outputs(lock_path: Path, stage: str = "assemble", sft_dir: str = "d
         if name == stage or any(d.startswith(sft_dir) for d in deps):
             continue
         for out in entry.get("outs", []):
-            outputs[out["path"]] = out.get("md5", "")
+            if not out["path"].startswith(NOT_DATA):
+                outputs[out["path"]] = out.get("md5", "")
     return dict(sorted(outputs.items()))
 
 

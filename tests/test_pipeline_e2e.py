@@ -115,6 +115,18 @@ def test_two_fresh_clones_give_the_same_hash_for_every_output(repo, tmp_path):
         json.loads((other / "metrics" / "eval.json").read_text())["tasks"]
 
 
+def test_push_and_pull_use_the_local_remote_outside_the_repo(repo):
+    remote = (repo / ".." / "cqia-sft-dvc-store").resolve()
+    dvc("push", cwd=repo)
+    assert remote.is_dir() and any(remote.rglob("*"))
+    target = repo / "data" / "raw" / "cqia_douban" / "records.parquet"
+    content = target.read_bytes()
+    shutil.rmtree(repo / "data" / "raw")
+    shutil.rmtree(repo / ".dvc" / "cache")
+    dvc("pull", cwd=repo)
+    assert target.read_bytes() == content
+
+
 def test_rule_experiment_reruns_only_rewrite_and_what_follows(repo):
     run(["git", "add", "-A"], repo)
     run(["git", "commit", "-qm", "pipeline run"], repo)
@@ -144,15 +156,3 @@ def test_queued_rule_sweep_shows_per_task_accuracy_per_rule(repo):
         assert data["params"]["params.yaml"]["data"]["rule"] == name
         tasks = data["metrics"]["metrics/eval.json"]["data"]["tasks"]
         assert set(tasks) >= {"logic", "law", "global_facts"}
-
-
-def test_push_and_pull_use_the_local_remote_outside_the_repo(repo):
-    remote = (repo / ".." / "cqia-sft-dvc-store").resolve()
-    dvc("push", cwd=repo)
-    assert remote.is_dir() and any(remote.rglob("*"))
-    target = repo / "data" / "raw" / "cqia_douban" / "records.parquet"
-    content = target.read_bytes()
-    shutil.rmtree(repo / "data" / "raw")
-    shutil.rmtree(repo / ".dvc" / "cache")
-    dvc("pull", cwd=repo)
-    assert target.read_bytes() == content

@@ -16,7 +16,7 @@ PHRASES = ["学习编程要多动手", "读书让人明白道理", "运动有益
            "写作需要反复修改", "科学研究讲究证据", "团队合作重在沟通", "早睡早起精神好", "节约用水从我做起"]
 TRAIN = {"enabled": True, "positive": {"human_verified": True},
          "negative_reasons": ["clean_char_repetition", "clean_not_chinese"],
-         "min_examples": 10, "epoch": 25, "lr": 0.1, "word_ngrams": 2, "dim": 8, "bucket": 10000, "min_count": 1,
+         "min_examples": 10, "epoch": 60, "lr": 0.1, "word_ngrams": 2, "dim": 16, "bucket": 10000, "min_count": 1,
          "seed": 1}
 
 

@@ -121,10 +121,11 @@ def test_push_and_pull_use_the_local_remote_outside_the_repo(repo):
     assert remote.is_dir() and any(remote.rglob("*"))
     target = repo / "data" / "raw" / "cqia_douban" / "records.parquet"
     content = target.read_bytes()
-    shutil.rmtree(repo / "data" / "raw")
+    shutil.rmtree(target.parent)
     shutil.rmtree(repo / ".dvc" / "cache")
     dvc("pull", cwd=repo)
     assert target.read_bytes() == content
+    assert "Data and pipelines are up to date." in dvc("repro", cwd=repo).stdout
 
 
 def test_rule_experiment_reruns_only_rewrite_and_what_follows(repo):

@@ -66,7 +66,7 @@ repo_option = click.option("--repo", "repo", type=click.Path(path_type=Path, fil
 
 
 def emit(blocks: list, result: dict[str, Any], fmt: str, output: Path | None, title: str, width: int | None) -> None:
-    from stages.auditing.render import render, to_rich
+    from stages.auditing.formats import render, to_rich
 
     if output is None and fmt == "table" and sys.stdout.isatty() and width is None:
         from rich.console import Console

@@ -5,7 +5,8 @@ from __future__ import annotations
 import polars as pl
 
 from stages.auditing import diff
-from stages.auditing.render import Table, funnel_svg, to_markdown
+from stages.auditing.formats import to_markdown
+from stages.auditing.render import Table, funnel_svg
 from stages.auditing.report import compared_columns, flatten, mapping_diff
 from stages.auditing.stages import merge_order
 from stages.auditing.textdiff import field_diff, inline, record_diff

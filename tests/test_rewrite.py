@@ -37,7 +37,8 @@ def run(tmp_path: Path, prm: dict, records: Path | None = None, base_model: Path
     records = records or write_curated(tmp_path / "records.parquet")
     args = ["run", "--params", str(tmp_path / "params.yaml"), "--records", str(records),
             "--rules", str(ROOT / "schemas" / "rules.yaml"), "--base-model", str(base_model or tmp_path / "nomodel"),
-            "--cache", str(tmp_path / "cache"), "--out", str(tmp_path / "out"), "--metrics", str(tmp_path / "m.json")]
+            "--cache", str(tmp_path / "cache"), "--out", str(tmp_path / "out"), "--metrics", str(tmp_path / "m.json"),
+            "--reports", str(tmp_path / "reports")]
     return CliRunner().invoke(cli, args)
 
 

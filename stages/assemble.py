@@ -114,7 +114,6 @@ def assemble(inputs: list[Path], scores: Path | None, out: Path, metrics_path: P
     write_json({k: info[k] for k in ("fingerprint", "counts", "upstream", "code_revision", "params")},
                out / "manifest.json")
     write_text(dataset_card(info), out / "README.md")
-    rejected = rejected.with_columns(pl.lit(None, pl.String).alias("split"))
     return write_stage_outputs("assemble", out, metrics_path, kept=kept, rejected=rejected,
                                rows_in=frame.height, started=started, extra_columns=("is_rewrite", "ppl", "split"),
                                extra_metrics={"fingerprint": info["fingerprint"], "counts": info["counts"]})

@@ -130,8 +130,7 @@ def run_normalize(input_path: Path, out_dir: Path, metrics_path: Path, settings:
     records = pl.read_parquet(input_path)
     extra_columns = tuple(name for name in records.columns if name not in RECORD_SCHEMA)
     out, extra = normalize_records(records, settings)
-    rejected = empty_rejected().with_columns(pl.lit(None, dtype=records.schema[n]).alias(n) for n in extra_columns)
-    return write_stage_outputs("normalize", out_dir, metrics_path, kept=out, rejected=rejected,
+    return write_stage_outputs("normalize", out_dir, metrics_path, kept=out, rejected=empty_rejected(),
                                rows_in=records.height, started=started, extra_columns=extra_columns,
                                extra_metrics=extra)
 

@@ -97,8 +97,7 @@ def validate(in_path: Path, out_dir: Path, reports_dir: Path, metrics_path: Path
     if problems:
         raise StageError(f"{in_path}: column types differ from the record schema: {'; '.join(problems)}")
     extra = tuple(c for c in frame.columns if c not in RECORD_SCHEMA)
-    rejected = empty_rejected().with_columns(pl.lit(None, frame.schema[c]).alias(c) for c in extra)
-    write_stage_outputs("validate", out_dir, metrics_path, kept=frame, rejected=rejected, rows_in=frame.height,
+    write_stage_outputs("validate", out_dir, metrics_path, kept=frame, rejected=empty_rejected(), rows_in=frame.height,
                         started=started, extra_columns=extra, extra_metrics=metrics(result))
     return result
 

@@ -99,6 +99,9 @@ def write_stage_outputs(
 ) -> dict[str, Any]:
     """Check the invariant, then write records, rejected rows and metrics atomically."""
     kept = sort_for_output(conform(kept, RECORD_SCHEMA, extra_columns), rejected=False)
+    # a stage that rejects nothing (or rejects before computing a column) gets null extra columns
+    rejected = rejected.with_columns(pl.lit(None, kept.schema[c]).alias(c) for c in extra_columns
+                                     if c not in rejected.columns)
     rejected = sort_for_output(conform(rejected, REJECTED_SCHEMA, extra_columns), rejected=True)
     dropped = rows_dropped(rejected)
     check_invariant(stage, rows_in, kept.height, dropped)

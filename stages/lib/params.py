@@ -10,14 +10,19 @@ import yaml
 DEFAULT_PARAMS = Path("params.yaml")
 
 
-def load_params(path: str | Path = DEFAULT_PARAMS) -> dict[str, Any]:
+def read_yaml(path: str | Path, what: str) -> Any:
+    """Parse a YAML file, or raise ValueError naming the file (`what` says what it should be)."""
     path = Path(path)
-    if not path.exists():
-        raise ValueError(f"{path}: params file not found")
+    if not path.is_file():
+        raise ValueError(f"{path}: {what} not found")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise ValueError(f"{path}: not valid YAML: {exc}") from None
+
+
+def load_params(path: str | Path = DEFAULT_PARAMS) -> dict[str, Any]:
+    data = read_yaml(path, "params file")
     if not isinstance(data, dict):
         raise ValueError(f"{path}: top level must be a mapping")
     return data

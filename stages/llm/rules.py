@@ -17,9 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from stages.lib.params import require_keys
+from stages.lib.params import read_yaml, require_keys
 
 NONE = "none"
 PLACEHOLDERS = frozenset({
@@ -130,11 +128,4 @@ def parse_catalog(raw: Any, path: str) -> Catalog:
 
 
 def load_catalog(path: str | Path) -> Catalog:
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"{path}: rule catalog not found")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ValueError(f"{path}: not valid YAML: {exc}") from None
-    return parse_catalog(raw, path.as_posix())
+    return parse_catalog(read_yaml(path, "rule catalog"), Path(path).as_posix())

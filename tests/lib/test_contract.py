@@ -72,3 +72,11 @@ def test_write_refuses_to_lose_a_row(tmp_path):
         write_stage_outputs("t", tmp_path / "out", tmp_path / "m.json", kept=frame_of(3),
                             rejected=empty_rejected(), rows_in=4, started=0.0)
     assert not (tmp_path / "out" / "records.parquet").exists()
+
+
+def test_extra_columns_missing_from_rejected_are_written_as_typed_nulls(tmp_path):
+    kept = frame_of(2).with_columns(pl.lit(0.5).alias("score"))
+    write_stage_outputs("t", tmp_path / "out", tmp_path / "m.json", kept=kept, rejected=empty_rejected(),
+                        rows_in=2, started=0.0, extra_columns=("score",))
+    rejected = pl.read_parquet(tmp_path / "out" / "rejected.parquet")
+    assert rejected.columns[-1] == "score" and rejected.schema["score"] == pl.Float64

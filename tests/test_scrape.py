@@ -30,7 +30,7 @@ def write_cqia(path: Path) -> Path:
         jsonl_line(GOOD | {"human_verified": "yes"}),
         jsonl_line(GOOD | {"output": "坏字节"}).replace("坏".encode(), b"\xff\xfe"),
         jsonl_line({k: v for k, v in GOOD.items() if k != "copyright"}),
-        jsonl_line(GOOD | {"answer_from": "robot"}),
+        jsonl_line(GOOD | {"answer_from": "robot"}),  # not a value any publisher used: still rejected
         jsonl_line(GOOD | {"domain": "通用"}),
         jsonl_line(GOOD | {"metadata": "qid:1, aid:2", "copyright": "CC BY"}),
         jsonl_line(GOOD | {"answer_from": "expert"}),
@@ -136,12 +136,21 @@ def test_ruozhiba_picks_and_best_are_parsed_without_user_names(tmp_path):
 
 def test_ruozhiba_file_that_is_not_an_array_names_file_and_line(tmp_path):
     path = tmp_path / "bad.json"
-    path.write_text('[\n {"title": "a"},\n {"title": \n', encoding="utf-8")
+    path.write_text('\n{"title": "a"}\n', encoding="utf-8")
     cfg = parse_source("rzb", {"kind": "ruozhiba_dump", "path": str(path)})
     from stages.lib.errors import StageError
 
-    with pytest.raises(StageError, match=rf"^{path}:4: invalid JSON at column 1: Expecting value$"):
+    with pytest.raises(StageError, match=rf"^{path}:2: expected a JSON array \('\['\)$"):
         scrape(cfg, tmp_path / "o", tmp_path / "a", tmp_path / "m.json")
+
+
+def test_ruozhiba_dump_cut_off_inside_its_last_element_keeps_the_rest(tmp_path):
+    path = tmp_path / "cut.json"
+    path.write_text('[\n' + json.dumps(PICKS[0], ensure_ascii=False) + ',\n {"title": \n', encoding="utf-8")
+    kept, rejected, metrics = run_scrape(tmp_path, {"kind": "ruozhiba_dump", "path": str(path)}, name="rzb")
+    assert metrics["rows_in"] == 2 and metrics["rows_kept"] == 1
+    assert rejected["reason"].to_list() == ["scrape_invalid_json"]
+    assert rejected["detail"][0] == f"{path.as_posix()}:3: element 1: Expecting value"
 
 
 def write_params(tmp_path: Path, sources: dict) -> Path:

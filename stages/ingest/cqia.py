@@ -9,9 +9,20 @@ Otherwise it is rejected, its `detail` starting with `file:line`, with one of:
 (missing or unknown fields), `scrape_wrong_type`, `scrape_invalid_value`.
 Blank lines are not records and are skipped.
 
-`answer_from: "expert"` (used by the published human_value subset) is read
-as `human`, noted as `scrape:answer_from_expert_to_human`. The dump's placeholders for "no metadata" / "no copyright information" become
-empty strings, noted in `transforms` as `scrape:placeholder_to_empty`.
+`answer_from` is kept whatever the publisher wrote: `human` and `llm` as
+they are, and every other value is mapped (`ANSWER_FROM`, noted in
+`transforms` as `scrape:answer_from_<value>_to_<mapped>`, `<value>` being
+`empty` for ""): `expert` (the published human_value subset) and the empty
+string (every record of the published finance subset, whose answers come from
+financial news and exams, not a model) become `human`; model names such as
+`gpt-4` or `chatgpt` become `llm` (case and surrounding spaces do not matter).
+Any other value is not one a publisher of this dataset has used, and is
+rejected as `scrape_invalid_value` with the known values listed. The dump's placeholders for "no
+metadata" / "no copyright information" become empty strings, noted in
+`transforms` as `scrape:placeholder_to_empty`. Malformed lines (broken bytes,
+lone surrogate escapes, duplicate keys, nesting too deep) are rejected one by
+one (`stages.ingest.jsontext`); a UTF-8 byte order mark at the start of a file
+is skipped.
 With network, `iter_hub_lines` reads the same records from the Hugging Face
 dataset `m-a-p/COIG-CQIA` so they go through the same parser.
 """
@@ -23,7 +34,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from stages.ingest.build import Captured, Content, raw_preview, record_row, rejected_row
+from stages.ingest.build import Captured, Content, record_row, rejected_row
+from stages.ingest.jsontext import RecordProblem, decode_utf8, loads_record, strip_bom
 from stages.ingest.sources import SourceConfig
 from stages.lib.errors import StageError
 
@@ -40,21 +52,27 @@ FIELDS: dict[str, type | tuple[type, ...]] = {
 }
 PLACEHOLDERS = {"暂无元数据信息", "暂无版权及作者信息", "暂无"}
 HUB_DATASET = "m-a-p/COIG-CQIA"
-# The published human_value subset marks expert-written answers "expert": a human answer.
-ANSWER_FROM_ALIASES = {"expert": "human"}
-
-
-class RecordProblem(Exception):
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(detail)
-        self.reason = reason
-        self.detail = detail
+# answer_from values outside {human, llm} as published, and what they mean (see the module doc).
+ANSWER_FROM = {"": "human", "expert": "human", "human_expert": "human", "gpt": "llm", "gpt-3.5": "llm",
+               "gpt-4": "llm", "gpt4": "llm", "chatgpt": "llm", "model": "llm", "ai": "llm"}
 
 
 def _str_list(name: str, value: Any) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise RecordProblem("scrape_wrong_type", f"field '{name}' must be a list of strings, got {value!r:.60}")
     return value
+
+
+def map_answer_from(value: str) -> tuple[str, str | None]:
+    """(human or llm, the transforms tag naming the mapping, or None when the value was already one of ours)."""
+    if value in ("human", "llm"):
+        return value, None
+    folded = value.strip().lower()
+    mapped = folded if folded in ("human", "llm") else ANSWER_FROM.get(folded)
+    if mapped is None:
+        known = ", ".join(repr(k) for k in ("human", "llm", *ANSWER_FROM))
+        raise RecordProblem("scrape_invalid_value", f"answer_from {value!r:.40} is none of {known}")
+    return mapped, f"scrape:answer_from_{folded or 'empty'}_to_{mapped}"
 
 
 def content_from_object(obj: Any) -> Content:
@@ -71,13 +89,11 @@ def content_from_object(obj: Any) -> Content:
     task = obj["task_type"]
     if set(task) != {"major", "minor"}:
         raise RecordProblem("scrape_schema_mismatch", f"task_type must have keys major and minor, got {sorted(task)}")
-    answer_from = ANSWER_FROM_ALIASES.get(obj["answer_from"], obj["answer_from"])
-    if answer_from not in ("human", "llm"):
-        raise RecordProblem("scrape_invalid_value", f"answer_from must be 'human' or 'llm', got {obj['answer_from']!r}")
+    answer_from, answer_tag = map_answer_from(obj["answer_from"])
     metadata, copyright_ = obj["metadata"], obj["copyright"]
     transforms = ["scrape:placeholder_to_empty"] if {metadata, copyright_} & PLACEHOLDERS else []
-    if answer_from != obj["answer_from"]:
-        transforms.append(f"scrape:answer_from_{obj['answer_from']}_to_{answer_from}")
+    if answer_tag:
+        transforms.append(answer_tag)
     return Content(
         instruction=obj["instruction"],
         input=obj["input"],
@@ -94,15 +110,7 @@ def content_from_object(obj: Any) -> Content:
 
 
 def parse_line(raw: bytes) -> Content:
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise RecordProblem("scrape_invalid_utf8", f"invalid UTF-8 at byte {exc.start}: {raw_preview(raw)}") from None
-    try:
-        obj = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise RecordProblem("scrape_invalid_json", f"invalid JSON at column {exc.colno}: {exc.msg}") from None
-    return content_from_object(obj)
+    return content_from_object(loads_record(decode_utf8(raw)))
 
 
 def parse_lines(lines: Iterable[Captured]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -125,6 +133,7 @@ def iter_file_lines(cfg: SourceConfig, files: list[Path]) -> Iterator[Captured]:
     for file in files:
         with open(file, "rb") as handle:
             for line_no, raw in enumerate(handle, start=1):
+                raw = strip_bom(raw) if line_no == 1 else raw
                 raw = raw.rstrip(b"\r\n")
                 if not raw.strip():
                     continue

@@ -4,26 +4,33 @@ Two layouts are recognised per element:
 - moderator picks `{"title", "abs", "href": "/p/<id>?fr=good", "lz", "n_reply"}`:
   keyed by the Tieba post id; the instruction is the title, plus `abs` when it
   adds something the title does not already say;
-- annual best `{"author", "content", "l_num", "ctime"}`: keyed by file and
-  floor number; the rank prefix (`151、`) is stripped from `content` into
-  `metadata`.
+- annual best `{"author", "content", "l_num", "ctime"}`: keyed by file, floor
+  number and the floor's posting time. `l_num` is a floor inside one year's
+  thread, so it repeats across years; a year's thread runs into the next year,
+  so year + floor repeats too; and the rank prefix repeats across lists. A
+  floor is identified by its thread, which the dump does not name, so the key
+  is floor + posting time (`ctime`, to the minute): two floors of one number
+  posted in the same minute would have to be the same floor. The same element
+  twice is still a duplicate (`scrape_duplicate_key`). The rank prefix
+  (`151、`) is stripped from `content` into `metadata`.
 `output` is empty: the rewrite stage fills it, or a later filter drops it with
 a reason. User names (`lz`, `author`) are never copied into any field.
 Elements of the wrong shape are rejected (`scrape_wrong_type`,
-`scrape_schema_mismatch`); a file that is not a JSON array stops the stage
-with its line and column.
+`scrape_schema_mismatch`), and so are broken ones (invalid bytes or JSON, lone
+surrogates, duplicate keys, deep nesting: `stages.ingest.jsontext`), each with
+its line, while the rest of the dump is kept. A file that is not a JSON array
+at all stops the stage with its line.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from stages.ingest.build import Captured, Content, record_row, rejected_row
-from stages.ingest.cqia import RecordProblem
+from stages.ingest.jsontext import NotAnArray, RecordProblem, iter_array_elements, loads_record
 from stages.ingest.sources import SourceConfig
 from stages.lib.errors import StageError, input_error
 
@@ -34,37 +41,8 @@ POST_ID = re.compile(r"/p/(\d+)")
 TASK = {"major": ["问答"], "minor": ["弱智吧"], "domain": ["通用"]}
 
 
-def iter_array_elements(text: str, path: str) -> Iterator[tuple[str, int]]:
-    """Yield (raw element text, line number) for each element of a JSON array."""
-    decoder = json.JSONDecoder()
-    pos = _skip_ws(text, 0)
-    if not text.startswith("[", pos):
-        raise input_error(path, _line_of(text, pos), "expected a JSON array ('[')")
-    pos = _skip_ws(text, pos + 1)
-    if text.startswith("]", pos):
-        return
-    while True:
-        try:
-            _, end = decoder.raw_decode(text, pos)
-        except json.JSONDecodeError as exc:
-            raise input_error(path, exc.lineno, f"invalid JSON at column {exc.colno}: {exc.msg}") from None
-        yield text[pos:end], _line_of(text, pos)
-        pos = _skip_ws(text, end)
-        if text.startswith("]", pos):
-            return
-        if not text.startswith(",", pos):
-            raise input_error(path, _line_of(text, pos), "expected ',' or ']' between array elements")
-        pos = _skip_ws(text, pos + 1)
-
-
-def _skip_ws(text: str, pos: int) -> int:
-    while pos < len(text) and text[pos] in " \t\r\n":
-        pos += 1
-    return pos
-
-
-def _line_of(text: str, pos: int) -> int:
-    return text.count("\n", 0, pos) + 1
+def _squeeze(text: str) -> str:
+    return "".join(text.split())
 
 
 def pick_content(obj: dict[str, Any]) -> tuple[str, Content]:
@@ -76,10 +54,10 @@ def pick_content(obj: dict[str, Any]) -> tuple[str, Content]:
     if not match:
         raise RecordProblem("scrape_invalid_value", f"href {href!r} has no /p/<post id>")
     abs_text = (abs_ or "").strip()
-    if not abs_text or abs_text in title:
+    if not abs_text or _squeeze(abs_text) in _squeeze(title):
         instruction = title
-    elif title.strip() in abs_text:
-        instruction = abs_text
+    elif _squeeze(abs_text).startswith(_squeeze(title).removesuffix("...").removesuffix("…")):
+        instruction = abs_text  # the abstract repeats the (often cut) title and goes on
     else:
         instruction = f"{title}\n{abs_text}"
     meta = f"tieba_post:{match.group(1)}, n_reply:{obj['n_reply']}"
@@ -95,15 +73,15 @@ def best_content(obj: dict[str, Any], file_name: str) -> tuple[str, Content]:
     rank = match.group(1) if match else ""
     text = content[match.end():] if match else content
     meta = f"rank:{rank}, floor:{floor}, ctime:{ctime}"
-    return f"{file_name}:floor{floor}", Content(instruction=text.strip(), output="", metadata=meta, **_task())
+    return f"{file_name}:floor{floor}@{ctime}", Content(instruction=text.strip(), output="", metadata=meta, **_task())
 
 
 def _task() -> dict[str, Any]:
     return {"major": list(TASK["major"]), "minor": list(TASK["minor"]), "domain": list(TASK["domain"])}
 
 
-def element_content(raw: str, file_name: str) -> tuple[str, Content]:
-    obj = json.loads(raw)
+def element_content(raw: bytes, file_name: str) -> tuple[str, Content]:
+    obj = loads_record(raw.decode("utf-8"))
     if isinstance(obj, dict) and set(obj) == PICK_FIELDS:
         return pick_content(obj)
     if isinstance(obj, dict) and set(obj) == BEST_FIELDS:
@@ -116,20 +94,21 @@ def load_ruozhiba(cfg: SourceConfig) -> tuple[list[dict[str, Any]], list[dict[st
     path = Path(cfg.path)
     if not path.is_file():
         raise StageError(f"{path}: input not found (sources.{cfg.name}.path)")
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise StageError(f"{path}: invalid UTF-8 at byte {exc.start}") from None
     kept, rejected = [], []
-    for index, (raw, line_no) in enumerate(iter_array_elements(text, str(path))):
-        uri = f"{path.as_posix()}:{line_no}"
-        fallback = Captured(cfg.name, cfg.subset or "ruozhiba", f"{path.name}#{index}", uri,
-                            raw.encode("utf-8"), cfg.license, cfg.fetched_at)
-        try:
-            key, content = element_content(raw, path.name)
-        except RecordProblem as problem:
-            rejected.append(rejected_row(fallback, problem.reason, f"{uri}: element {index}: {problem.detail}"))
-            continue
-        cap = Captured(cfg.name, fallback.source, key, uri, fallback.raw, cfg.license, cfg.fetched_at)
-        kept.append(record_row(cap, content))
+    try:
+        for index, (raw, line_no, problem) in enumerate(iter_array_elements(path.read_bytes())):
+            uri = f"{path.as_posix()}:{line_no}"
+            fallback = Captured(cfg.name, cfg.subset or "ruozhiba", f"{path.name}#{index}", uri, raw,
+                                cfg.license, cfg.fetched_at)
+            try:
+                if problem is not None:
+                    raise problem
+                key, content = element_content(raw, path.name)
+            except RecordProblem as bad:
+                rejected.append(rejected_row(fallback, bad.reason, f"{uri}: element {index}: {bad.detail}"))
+                continue
+            cap = Captured(cfg.name, fallback.source, key, uri, raw, cfg.license, cfg.fetched_at)
+            kept.append(record_row(cap, content))
+    except NotAnArray as exc:
+        raise input_error(str(path), exc.line, str(exc)) from None
     return kept, rejected

@@ -55,7 +55,7 @@ def run_pipeline(work: Path, sources: dict[str, dict]) -> None:
     params["sources"] = sources
     params["validate"]["min_rows"] = 1
     (work / "params.yaml").write_text(yaml.safe_dump(params, allow_unicode=True, sort_keys=False), encoding="utf-8")
-    shutil.copytree(ROOT / "schemas", work / "schemas")
+    shutil.copytree(ROOT / "schemas", work / "schemas", dirs_exist_ok=True)
     for name in sources:
         run_stage(["stages.scrape", "run", name, "--out", f"data/raw/{name}", "--archive", f"data/archive/{name}",
                    "--metrics", f"metrics/scrape/{name}.json"], work)

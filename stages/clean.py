@@ -31,7 +31,8 @@ import polars as pl
 from stages.cleaning import html, langid, pii, quality, repair
 from stages.cleaning.filters import CleanSettings, build_filters, parse_clean_settings
 from stages.cleaning.scores import (SCORE_COLUMNS, flagged_count, flagged_words, joined_prose, prose_chars,
-                                    repeated_share, repetition_text, repetition_units, total_chars)
+                                    quote_aware_share, repeated_share, repetition_text, repetition_units,
+                                    total_chars)
 from stages.cleaning.segments import CODE, CODE_HINT, INNER_SENTINEL, MATH_URL, MATH_URL_HINT, Masked, mask, unmask
 from stages.cleaning.steps import (TEXT_FIELDS, StepTimer, TransformLog, apply_expr, apply_python, candidate_rows,
                                    count_literal)
@@ -113,18 +114,21 @@ def scrub_pii(code: Masked, spans: Masked, masked: pl.DataFrame, log: TransformL
               timer: StepTimer) -> tuple[pl.DataFrame, dict[str, int]]:
     """Prose rules on the text with only code masked, then code-wide rules on the full text."""
     counts: dict[str, int] = {}
+    none = pl.Series([False] * masked.height, dtype=pl.Boolean)
+    for kind in ("id_card", "bank_card", "phone", "secret_url", "secret_key", "email"):
+        log.record(f"pii:{kind}", none)  # tags in this order on every record, whichever step finds what
     with timer.step("unmask"):
         texts = unmask(spans, masked)
-    with timer.step("pii:id_bank_card"):
-        new, changed = apply_python(texts, pii.scrub_numbers, pii.NUMBER_HINT)
-        tally_pii(texts, new, changed, ("id_card", "bank_card"), log, counts)
+    with timer.step("pii:contacts"):
+        new, changed = apply_python(texts, pii.scrub_contacts, pii.CONTACT_HINT)
+        tally_pii(texts, new, changed, ("id_card", "bank_card", "phone", "email"), log, counts)
         texts = new
-    rules = (("phone", pii.scrub_phones, pii.PHONE_HINT), ("secret_url", pii.scrub_secret_urls, pii.SECRET_URL_HINT),
-             ("secret_key", pii.scrub_secret_keys, pii.SECRET_KEY_HINT), ("email", pii.scrub_emails, pii.EMAIL_HINT))
+    with timer.step("unmask"):
+        texts = unmask(code, texts)
+    rules = (("secret_url", pii.scrub_secret_urls, pii.SECRET_URL_HINT),
+             ("secret_key", pii.scrub_secret_keys, pii.SECRET_KEY_HINT), ("email", pii.scrub_emails, pii.EMAIL_HINT),
+             ("phone", pii.scrub_code_phones, pii.CODE_PHONE_HINT))
     for kind, rule, hint in rules:
-        if kind == "secret_url":
-            with timer.step("unmask"):
-                texts = unmask(code, texts)
         with timer.step(f"pii:{kind}"):
             new, changed = apply_expr(texts, rule, hint)
             tally_pii(texts, new, changed, (kind,), log, counts)
@@ -132,11 +136,29 @@ def scrub_pii(code: Masked, spans: Masked, masked: pl.DataFrame, log: TransformL
     return texts, counts
 
 
+def promote_input(full: pl.DataFrame, masked: pl.DataFrame, log: TransformLog) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """A record whose instruction is blank and whose question sits in `input` gets it as its instruction."""
+    moved = full.select((pl.col("instruction").str.strip_chars() == "")
+                        & (pl.col("input").str.strip_chars() != "")).to_series()
+    log.record("clean:input_as_instruction", moved)
+    if not moved.any():
+        return full, masked
+    swap = [pl.when(moved).then(pl.col("input")).otherwise(pl.col("instruction")).alias("instruction"),
+            pl.when(moved).then(pl.lit("")).otherwise(pl.col("input")).alias("input")]
+    return full.with_columns(swap), masked.with_columns(swap)
+
+
 def clean_texts(texts: pl.DataFrame, timer: StepTimer) -> Cleaned:
     log = TransformLog()
     code, spans, masked = repair_texts(texts, log, timer)
     full, counts = scrub_pii(code, spans, masked, log, timer)
+    full, masked = promote_input(full, masked, log)
     return Cleaned(full, masked, log, counts)
+
+
+def score_language(texts: pl.Series, settings: CleanSettings, context: pl.Series | None = None) -> pl.Series:
+    return langid.chinese_scores(texts, settings.lang_max_chars, settings.chinese_labels,
+                                 settings.han_share_chinese, settings.han_share_other, context=context)
 
 
 def score_records(records: pl.DataFrame, cleaned: Cleaned, settings: CleanSettings, quality_model: Any | None,
@@ -152,20 +174,24 @@ def score_records(records: pl.DataFrame, cleaned: Cleaned, settings: CleanSettin
         frame = frame.with_columns(
             total_chars(fields).alias("score_chars"),
             prose_chars(prose_fields).alias("score_prose_chars"),
+            prose_chars(prose_fields[2:]).alias("score_output_prose_chars"),
             flagged_count(prose_fields, flagged_words()).alias("score_flagged"),
             chunks.alias("_chunks"),
             lines.alias("_lines"),
         ).with_columns(
             repeated_share(pl.col("_chunks")).alias("score_char_rep"),
             repeated_share(pl.col("_lines")).alias("score_line_rep"),
-        ).drop("_rep_text", "_chunks", "_lines")
+        )
+        has_answer = frame.select(pl.col("output").str.strip_chars() != "").to_series()
+        question = frame.select(pl.when(has_answer).then(joined_prose(prose_fields[:2])).otherwise(pl.lit(""))
+                                .alias("q")).to_series()
+        frame = frame.with_columns(quote_aware_share(frame["_chunks"], question, frame["score_char_rep"]))
+        frame = frame.drop("_rep_text", "_chunks", "_lines")
     with timer.step("score:langid"):
-        limit = settings.lang_max_chars
-        lang = frame.select(langid.model_input(joined_prose(prose_fields, limit), limit).alias("text")).with_columns(
-            langid.script_absent(pl.col("text")))
-        absent = {label: lang[label].to_list() for label in langid.SCRIPT_CHECKS}
-        chinese = langid.chinese_share(lang["text"].to_list(), settings.chinese_labels, absent)
-    scores = [pl.Series("score_chinese", chinese, dtype=pl.Float64)]
+        question = frame.select(joined_prose(prose_fields[:2]).alias("q")).to_series()
+        answer = frame.select(joined_prose(prose_fields[2:]).alias("a")).to_series()
+        scores = [score_language(question, settings).alias("score_chinese"),
+                  score_language(answer, settings, context=question).alias("score_chinese_output")]
     with timer.step("score:quality"):
         if quality_model is None:
             scores.append(pl.Series("score_quality", [None] * frame.height, dtype=pl.Float64))

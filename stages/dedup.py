@@ -63,13 +63,14 @@ def exact_representatives(text: pl.Series, rank: np.ndarray) -> np.ndarray:
     return rep.to_series().to_numpy()
 
 
-def assign_keepers(text: pl.Series, rank: np.ndarray, params: DedupParams) -> tuple[np.ndarray, ...]:
+def assign_keepers(text: pl.Series, rank: np.ndarray, params: DedupParams,
+                   answers: pl.Series | None = None) -> tuple[np.ndarray, ...]:
     """Per row: its exact representative, the row kept for its cluster and the Jaccard similarity to it;
     then the candidate count and the verified pairs (row_a, row_b, jaccard)."""
     rep = exact_representatives(text, rank)
     reps = np.flatnonzero((rep == np.arange(text.len())) & (text.str.len_chars().to_numpy() > 0))
     reps = reps[np.argsort(rank[reps], kind="stable")]  # priority order: keeper = smallest index
-    near = find_near_duplicates(text.gather(reps), params)
+    near = find_near_duplicates(text.gather(reps), params, None if answers is None else answers.gather(reps))
     local = np.full(text.len(), -1, dtype=np.int64)
     local[reps] = np.arange(reps.size)
     keeper, jaccard = np.arange(text.len()), np.ones(text.len())
@@ -84,8 +85,9 @@ def dedup_records(records: pl.DataFrame, params: DedupParams) -> DedupResult:
     if records["id"].n_unique() != records.height:
         raise StageError("dedup: input ids are not unique; the kept id of a cluster would be ambiguous")
     text = records.select(dedup_text(params.fields)).to_series()
+    answers = records.select(dedup_text(("output",))).to_series() if "output" in params.fields else None
     rank = priority_rank(records)
-    rep, keeper, jaccard, candidates, pair_a, pair_b, pair_jaccard = assign_keepers(text, rank, params)
+    rep, keeper, jaccard, candidates, pair_a, pair_b, pair_jaccard = assign_keepers(text, rank, params, answers)
     row = np.arange(records.height)
     status = np.where(keeper == row, "kept", np.where(rep == keeper, "dedup_exact", "dedup_near"))
     size = np.bincount(keeper, minlength=records.height)[keeper]

@@ -87,7 +87,7 @@ def near_threshold_corpus(seed: int = 3) -> pl.DataFrame:
 @pytest.mark.parametrize("threshold", [0.8, 0.6])
 def test_clusters_equal_brute_force_components_and_nothing_is_dropped_without_a_partner(threshold):
     records = near_threshold_corpus()
-    params = DedupParams(threshold=threshold)
+    params = DedupParams(threshold=threshold, answer_threshold=None)  # the LSH path against brute force
     result = dedup_records(records, params)
     texts = records.select(dedup_text(params.fields)).to_series().to_list()
     ids = records["id"].to_list()
@@ -178,3 +178,27 @@ def test_cli_errors_are_one_line(tmp_path):
 def test_cli_help_has_an_example():
     result = CliRunner().invoke(cli, ["--help"])
     assert result.exit_code == 0 and "python -m stages.dedup --in data/normalize/records.parquet" in result.output
+
+
+def test_records_sharing_a_task_template_with_different_answers_are_not_duplicates():
+    from stages.dedup import dedup_records
+    from stages.dedupe.config import DedupParams
+    from stages.lib.record import make_id, records_frame
+
+    template = ("请判断下面这段来自手机银行的客户留言的意图，并从以下类别中选择一个：冻结账户、修改地址、缴纳账单、"
+                "查询余额、挂失补卡、境外消费、转账限额、贷款咨询、开通网银、注销账户、信用卡还款、理财赎回、"
+                "外汇兑换、积分查询。留言以 <> 括起，请只输出类别，以 {\"意图\": 类别} 的格式作答，不要解释。")
+
+    def rec(key, said, label):
+        return {"id": make_id("t", key), "source": "finance", "source_uri": f"t:{key}", "raw_sha256": "0" * 64,
+                "fetched_at": None, "license": "CC0", "instruction": template, "input": f"留言：<{said}>",
+                "output": f'{{"意图": "{label}"}}', "task_type": {"major": ["分类"], "minor": ["意图"]},
+                "domain": ["金融"], "metadata": "", "answer_from": "human", "human_verified": False,
+                "copyright": "", "transforms": []}
+
+    records = records_frame([rec("1", "卡冻结", "冻结账户"), rec("2", "改地址", "修改地址"),
+                             rec("3", "卡冻结吧", "冻结账户")])
+    result = dedup_records(records, DedupParams())
+    assert result.kept.height == 2 and result.rejected["reason"].to_list() == ["dedup_near"]
+    off = dedup_records(records, DedupParams(answer_threshold=None))
+    assert off.kept.height == 1  # without the answer check the shared template makes all three one cluster

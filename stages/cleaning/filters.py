@@ -7,18 +7,26 @@ reason code for the rows it drops; the first matching filter wins, in this order
 
 | reason                    | drops a record when                                       |
 |---------------------------|-----------------------------------------------------------|
-| clean_empty_instruction   | the instruction is blank after cleaning                   |
+| clean_empty_instruction   | the instruction is blank after cleaning (a question in `input` alone was moved up first) |
 | clean_empty_output        | the output is blank and the source is not allow_empty_output |
 | clean_too_short           | score_chars < min_chars                                   |
 | clean_too_long            | score_chars > max_chars                                   |
-| clean_not_chinese         | score_chinese < min_chinese, when score_prose_chars >= lang_min_chars |
+| clean_not_chinese         | the question (instruction + input) scores under min_chinese, and the answer is not a judged Chinese answer |
+| clean_answer_not_chinese  | the answer scores under min_chinese (unless the instruction asks for another language) |
 | clean_char_repetition     | score_char_rep > max_char_rep                             |
 | clean_line_repetition     | score_line_rep > max_line_rep                             |
 | clean_flagged_words       | score_flagged > max_flagged_words                         |
 | clean_low_quality         | min_quality is set and score_quality < min_quality        |
 
-Language is not judged on fewer than `lang_min_chars` prose characters: fastText
-is unreliable on a few characters, and such records meet the length filters.
+Language is judged per side (`stages.cleaning.langid`): the question on
+`score_chinese`, the answer on `score_chinese_output`, each only with at least
+`lang_min_chars` prose characters on that side (fastText is unreliable on a
+few characters, and such records meet the length filters). A Chinese answer
+is what an SFT record teaches, so it carries an English or mixed question
+("Use Chinese to introduce ...", an English reading passage with a Chinese
+explanation); an English or Japanese answer to a Chinese request is dropped as
+`clean_answer_not_chinese`, unless the instruction asks for that language
+(`FOREIGN_ANSWER_WANTED`: 翻译成英文, 用日语, in English, ...).
 `allow_empty_output` exists for Ruozhiba dumps: their records carry only a
 question, and the rewrite stage writes the answer later, so they are kept.
 """
@@ -33,9 +41,17 @@ import polars as pl
 from stages.lib.contract import Filter
 from stages.lib.params import require_keys
 
+# An instruction asking for an answer in another language (translate into English, answer in Japanese):
+# its answer is not judged for Chinese.
+FOREIGN_ANSWER_WANTED = (
+    r"(?i)(?:译|翻译)(?:成|为|到)?\s*(?:英|日|韩|法|德|俄|西班牙|意大利|葡萄牙|阿拉伯)(?:文|语)"
+    r"|(?:用|以|写成|写一[篇段个])\s*(?:英|日|韩|法|德|俄)(?:文|语)"
+    r"|\b(?:in|into) (?:english|japanese|korean|french|german|spanish|russian)\b"
+)
+
 REASONS = (
     "clean_empty_instruction", "clean_empty_output", "clean_too_short", "clean_too_long", "clean_not_chinese",
-    "clean_char_repetition", "clean_line_repetition", "clean_flagged_words", "clean_low_quality",
+    "clean_answer_not_chinese", "clean_char_repetition", "clean_line_repetition", "clean_flagged_words", "clean_low_quality",
 )
 
 
@@ -68,6 +84,8 @@ class CleanSettings:
     by_source: dict[str, Limits]
     lang_max_chars: int
     chinese_labels: tuple[str, ...]
+    han_share_chinese: float
+    han_share_other: float
     repetition_chunk: int
     repetition_window: int
 
@@ -101,12 +119,19 @@ def parse_clean_settings(section: Any, where: str = "clean") -> CleanSettings:
         _check_limits(f"{where}.by_source.{source}", overrides)
         by_source[source] = Limits(**{**section["defaults"], **overrides})
     langid = section["langid"]
-    require_keys(f"{where}.langid", langid, {"max_chars", "chinese_labels"}, {"max_chars", "chinese_labels"})
+    langid_keys = {"max_chars", "chinese_labels", "han_share_chinese", "han_share_other"}
+    require_keys(f"{where}.langid", langid, langid_keys, langid_keys)
     if not isinstance(langid["max_chars"], int) or isinstance(langid["max_chars"], bool) or langid["max_chars"] < 1:
         raise ValueError(f"{where}.langid.max_chars: must be a positive integer, got {langid['max_chars']!r}")
     labels = langid["chinese_labels"]
     if not isinstance(labels, list) or not labels or not all(isinstance(x, str) and x for x in labels):
         raise ValueError(f"{where}.langid.chinese_labels: must be a non-empty list of labels such as zh, yue")
+    for key in ("han_share_chinese", "han_share_other"):
+        value = langid[key]
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value <= 1:
+            raise ValueError(f"{where}.langid.{key}: must be a number between 0 and 1, got {value!r}")
+    if langid["han_share_other"] > langid["han_share_chinese"]:
+        raise ValueError(f"{where}.langid.han_share_other: must not be above han_share_chinese")
     repetition = section["repetition"]
     require_keys(f"{where}.repetition", repetition, {"chunk_chars", "window_chars"}, {"chunk_chars", "window_chars"})
     chunk, window = repetition["chunk_chars"], repetition["window_chars"]
@@ -115,7 +140,8 @@ def parse_clean_settings(section: Any, where: str = "clean") -> CleanSettings:
     if not isinstance(window, int) or isinstance(window, bool) or window < 2 * chunk:
         raise ValueError(f"{where}.repetition.window_chars: must be an integer of at least 2 * chunk_chars, "
                          f"got {window!r}")
-    return CleanSettings(defaults, by_source, langid["max_chars"], tuple(labels), chunk, window)
+    return CleanSettings(defaults, by_source, langid["max_chars"], tuple(labels), float(langid["han_share_chinese"]),
+                         float(langid["han_share_other"]), chunk, window)
 
 
 def per_source(settings: CleanSettings, key: str) -> pl.Expr:
@@ -130,6 +156,11 @@ def per_source(settings: CleanSettings, key: str) -> pl.Expr:
 def build_filters(settings: CleanSettings) -> list[Filter]:
     """The filters in order; each threshold is looked up per row from its source."""
     chars, lim = pl.col("score_chars"), (lambda key: per_source(settings, key))
+    answer_chars = pl.col("score_output_prose_chars")
+    question_judged = ((pl.col("score_prose_chars") - answer_chars) >= lim("lang_min_chars")) \
+        & pl.col("score_chinese").is_not_null()
+    answer_judged = (answer_chars >= lim("lang_min_chars")) & pl.col("score_chinese_output").is_not_null()
+    answer_chinese = answer_judged & (pl.col("score_chinese_output") >= lim("min_chinese"))
     blank = lambda name: pl.col(name).str.strip_chars() == ""  # noqa: E731
     return [
         Filter("clean_empty_instruction", blank("instruction"), pl.lit("instruction is empty after cleaning")),
@@ -139,9 +170,14 @@ def build_filters(settings: CleanSettings) -> list[Filter]:
                pl.format("{} characters < min_chars {}", chars, lim("min_chars"))),
         Filter("clean_too_long", chars > lim("max_chars"),
                pl.format("{} characters > max_chars {}", chars, lim("max_chars"))),
-        Filter("clean_not_chinese",
-               (pl.col("score_chinese") < lim("min_chinese")) & (pl.col("score_prose_chars") >= lim("lang_min_chars")),
-               pl.format("Chinese share {} < min_chinese {}", pl.col("score_chinese"), lim("min_chinese"))),
+        Filter("clean_not_chinese", question_judged & (pl.col("score_chinese") < lim("min_chinese")) & ~answer_chinese,
+               pl.format("question's Chinese score {} < min_chinese {}, and no Chinese answer",
+                         pl.col("score_chinese"), lim("min_chinese"))),
+        Filter("clean_answer_not_chinese",
+               answer_judged & (pl.col("score_chinese_output") < lim("min_chinese"))
+               & ~pl.col("instruction").str.contains(FOREIGN_ANSWER_WANTED),
+               pl.format("answer's Chinese score {} < min_chinese {}", pl.col("score_chinese_output"),
+                         lim("min_chinese"))),
         Filter("clean_char_repetition", pl.col("score_char_rep") > lim("max_char_rep"),
                pl.format("character repetition {} > max_char_rep {}", pl.col("score_char_rep"), lim("max_char_rep"))),
         Filter("clean_line_repetition", pl.col("score_line_rep") > lim("max_line_rep"),

@@ -5,26 +5,40 @@ see the Makefile); it is located with `importlib.util.find_spec`, which finds
 the package directory without importing it (importing it would need its
 downloader dependency). Nothing is downloaded.
 
-`chinese_share` is the probability mass the model gives to Chinese labels
-(`zh`, and by default the Chinese varieties `yue` and `wuu`) for each text:
-1.0 for clean Chinese, near 0 for other languages, in between for mixed text.
+Language is judged per side of a record (the question: instruction + input;
+the answer: output) by `chinese_scores`, in two steps:
+
+1. **Han share** (`han_share`): Han characters / (Han characters + kana +
+   Hangul + words of two or more letters of any other script). Digits, emoji,
+   punctuation and single letters (options, variables) do not count, so
+   "93 每次去小卖部付完钱就跑" is 1.0 and an English sentence 0.0. It settles
+   most texts without a model: at or above `han_share_chinese` (with kana and
+   Hangul under 5% of the units, so Japanese is never settled as Chinese) the
+   text is Chinese and its score is the Han share; below `han_share_other` it
+   is not, and its score is the Han share as well.
+2. **fastText lid.176** for the undecided rest (mixed script, Japanese, code-
+   heavy prose): the probability mass on Chinese labels (`chinese_share`) for
+   the side's first `max_chars` characters.
+
+So short Chinese (a 12-character Ruozhiba title, which lid.176 scores 0.0 to
+0.35) is Chinese, and the model runs on a few percent of texts. A side with no
+letters at all (digits, emoji, an empty output) gets no score (null) and is not
+judged. Thresholds (`min_chinese`) between the two settling points compare
+fastText's mass; outside them they compare the Han share.
+
 The compressed lid.176 model sometimes calls plain Chinese Japanese or Korean
 (on the COIG-CQIA sample: a quiz with A./B. options, 0.95 `ja`). Japanese
 without any kana and Korean without any Hangul are not possible, so the mass
 of `ja` counts as Chinese when the text has no kana, and that of `ko` when it
-has no Hangul (`SCRIPT_CHECKS`).
-Texts are judged on a prefix (`clean.langid.max_chars`): the model's cost
-grows with the length (about 35 µs per text at 128 characters, 70 µs at 256 on
-our machines). On the 378-record COIG-CQIA sample the 0.5 verdict on a
-200-character prefix matches the verdict on the whole prose for 376 records
-(128 characters: 375, 256: 377); the misses are answers in another language
-after a long Chinese instruction. One batched `predict` call per list; line
-breaks become spaces (fastText reads one line).
+has no Hangul (`SCRIPT_CHECKS`). The model's cost grows with the length (about
+35 µs per text at 128 characters, 70 µs at 256); one batched `predict` call per
+list; line breaks become spaces (fastText reads one line).
 """
 
 from __future__ import annotations
 
 import importlib.util
+import re
 from functools import lru_cache
 from itertools import chain
 from pathlib import Path
@@ -35,6 +49,10 @@ import polars as pl
 
 from stages.lib.errors import StageError
 
+HAN = r"\p{Han}"
+KANA_HANGUL = r"[\p{Hiragana}\p{Katakana}\p{Hangul}]"
+OTHER_WORD = r"[\p{L}--[\p{Han}\p{Hiragana}\p{Katakana}\p{Hangul}]]{2,}"
+SETTLED_KANA_SHARE = 0.05
 SCRIPT_CHECKS = {
     "ja": r"[\p{Hiragana}\p{Katakana}]",
     "ko": r"\p{Hangul}",
@@ -91,3 +109,62 @@ def chinese_share(texts: list[str], labels: tuple[str, ...], absent: dict[str, l
     shares = np.minimum(np.bincount(row, weights=values * counted, minlength=len(texts)), 1.0).round(4)
     blank = np.array([not text.strip() for text in texts])
     return np.where(blank, 0.0, shares).tolist()
+
+
+def script_units(text: pl.Expr) -> list[pl.Expr]:
+    """Han characters (`_han`), kana + Hangul characters (`_kh`) and other-script words (`_words`) of a text."""
+    return [text.str.count_matches(HAN).alias("_han"), text.str.count_matches(KANA_HANGUL).alias("_kh"),
+            text.str.count_matches(OTHER_WORD).alias("_words")]
+
+
+_WORD_PY = re.compile(r"[^\W\d_\u3040-\u30ff\uac00-\ud7af\u1100-\u11ff\u3400-\u9fff\uf900-\ufaff]{2,}")
+_CODE_NEIGHBOURS = set("<>{}[]()=/_\\$#@&|*+^~`")
+
+
+def prose_words(text: str, context: str) -> int:
+    """Other-script words that speak a language: not next to code punctuation (`<div>`, `obj.key=`,
+    `f(x)`), not glued to digits or `_`, and not copied from `context` (an answer's labels, JSON keys
+    and identifiers taken from its question). A text with more code words than such words is code that
+    escaped its fences, and has none."""
+    count = code = 0
+    folded = context.casefold()
+    for match in _WORD_PY.finditer(text):
+        before = text[match.start() - 1] if match.start() else " "
+        after = text[match.end()] if match.end() < len(text) else " "
+        if before in _CODE_NEIGHBOURS or after in _CODE_NEIGHBOURS or before == "." or after.isdigit():
+            code += 1
+        elif not (folded and match.group().casefold() in folded):
+            count += 1
+    return count if count > code else 0
+
+
+def chinese_scores(texts: pl.Series, max_chars: int, labels: tuple[str, ...], han_chinese: float,
+                   han_other: float, model: Any | None = None, context: pl.Series | None = None) -> pl.Series:
+    """Each text's Chinese score: its Han share where that settles it, else fastText's Chinese mass.
+
+    Null for a text without letters. Texts whose Han share is under `han_chinese` are recounted with
+    only the words that speak a language (`prose_words`; `context[i]` is text i's question), so JSON
+    keys, labels and code do not make an answer foreign. Only the undecided texts reach the model.
+    """
+    frame = pl.DataFrame({"text": texts}).with_columns(script_units(pl.col("text")))
+    low = frame.select((pl.col("_words") > 0)
+                       & (pl.col("_han") < han_chinese * (pl.col("_han") + pl.col("_kh") + pl.col("_words")))
+                       ).to_series().arg_true()
+    if low.len():
+        given = context if context is not None else pl.Series([""] * len(texts))
+        words = frame["_words"].to_list()
+        for index in low.to_list():
+            words[index] = prose_words(texts[index], given[index] or "")
+        frame = frame.with_columns(pl.Series("_words", words, dtype=frame["_words"].dtype))
+    units = pl.col("_han") + pl.col("_kh") + pl.col("_words")
+    frame = frame.with_columns((pl.col("_han") / units).alias("han"), units.alias("units")).with_columns(
+        ((pl.col("han") >= han_chinese) & (pl.col("_kh") <= SETTLED_KANA_SHARE * pl.col("units"))
+         | (pl.col("han") < han_other)).alias("settled"))
+    undecided = frame.select(((pl.col("units") > 0) & ~pl.col("settled")).arg_true()).to_series()
+    score = frame["han"].fill_nan(None).to_numpy(allow_copy=True).astype(float)
+    if undecided.len():
+        rest = frame.select(model_input(pl.col("text").gather(undecided), max_chars).alias("text")).with_columns(
+            script_absent(pl.col("text")))
+        absent = {label: rest[label].to_list() for label in SCRIPT_CHECKS}
+        score[undecided.to_numpy()] = chinese_share(rest["text"].to_list(), labels, absent, model)
+    return pl.Series("score", score, dtype=pl.Float64).fill_nan(None).round(4)

@@ -5,8 +5,13 @@ thresholds in params.yaml can be retuned without recomputing anything:
 
 - `score_chars`       characters of instruction + input + output (cleaned).
 - `score_prose_chars` the same without code, LaTeX and URLs.
-- `score_chinese`     fastText lid.176 probability mass on Chinese labels for
-                      the prose of instruction + input + output (`langid`).
+- `score_output_prose_chars` the output's prose characters (the answer side
+                      is judged for language only with enough of them).
+- `score_chinese`     how Chinese the question (prose of instruction + input)
+                      is: its Han share where that settles it, else fastText
+                      lid.176's mass on Chinese labels (`langid`); null
+                      without letters.
+- `score_chinese_output` the same for the answer (output) on its own.
 - `score_char_rep`    character repetition of the output's prose (the
                       instruction's when the output is empty): the share of
                       its 10-character chunks that repeat an earlier chunk.
@@ -17,6 +22,9 @@ thresholds in params.yaml can be retuned without recomputing anything:
                       Judged on the last `window` characters (default 400): a
                       generation loop runs to the end of the text, and the regex
                       chunking is the costliest score, so its input is bounded.
+                      An answer quoting its question is not a loop: a chunk
+                      that also occurs in the question may repeat once
+                      (`quote_aware_share`).
 - `score_line_rep`    the share of the same text's lines that repeat an earlier
                       line (datatrove's duplicated-line fraction), counting only
                       lines with a letter or digit: separator lines such as
@@ -33,6 +41,7 @@ and non-Chinese tokens are normal there.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from functools import lru_cache
 from pathlib import Path
 
@@ -44,6 +53,8 @@ SCORE_COLUMNS = (
     "score_chars",
     "score_prose_chars",
     "score_chinese",
+    "score_output_prose_chars",
+    "score_chinese_output",
     "score_char_rep",
     "score_line_rep",
     "score_flagged",
@@ -84,9 +95,13 @@ def joined_prose(columns: list[str], max_chars: int | None = None) -> pl.Expr:
 
 
 def repetition_text(output: str, instruction: str) -> pl.Expr:
-    """The masked text repetition is judged on: the output, else the instruction."""
+    """The masked text repetition is judged on: the output, else the instruction.
+
+    Runs of four or more symbols (`------`, `======`, `……`, emoji) become one space: a separator line is
+    layout, not a loop; letters repeating ("哈哈哈哈") still count.
+    """
     text = pl.when(pl.col(output).str.strip_chars() != "").then(pl.col(output)).otherwise(pl.col(instruction))
-    return prose(text)
+    return prose(text).str.replace_all(r"[^\p{L}\p{N}\s]{4,}", " ")
 
 
 def repetition_units(text: pl.Expr, chunk: int, window: int) -> tuple[pl.Expr, pl.Expr]:
@@ -100,6 +115,27 @@ def repeated_share(units: pl.Expr) -> pl.Expr:
     """Share of a list's items that repeat an earlier item (0 for fewer than two)."""
     count = units.list.len()
     return pl.when(count > 1).then(1.0 - units.list.n_unique() / count).otherwise(0.0).round(4)
+
+
+def quote_aware_share(chunks: pl.Series, question: pl.Series, share: pl.Series) -> pl.Series:
+    """`share` recomputed where it is above 0, not counting an answer's quotes of its question as a loop.
+
+    A chunk that also occurs in the question repeats legitimately once (a worked solution restates the
+    question, then discusses each option by quoting it); from its third occurrence it counts again, so a
+    loop over the question's words is still a loop.
+    """
+    rows = share.gt(0).arg_true().to_list()
+    if not rows:
+        return share
+    values = share.to_list()
+    for index in rows:
+        units, text, seen, repeats = chunks[index], question[index], Counter(), 0
+        for unit in units:
+            seen[unit] += 1
+            if seen[unit] > 1 and not (seen[unit] == 2 and unit in text):
+                repeats += 1
+        values[index] = round(repeats / len(units), 4)
+    return pl.Series(share.name, values, dtype=share.dtype)
 
 
 def flagged_count(masked_columns: list[str], words: tuple[str, ...]) -> pl.Expr:

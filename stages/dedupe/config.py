@@ -12,7 +12,8 @@ from stages.lib.params import require_keys
 TEXT_FIELDS = ("instruction", "input", "output")
 VERIFY_MODES = ("exact", "estimate")
 REQUIRED = {"fields", "ngram", "num_perm", "seed", "threshold", "verify"}
-OPTIONAL = {"bands", "rows", "min_candidate_recall", "scheme", "bucket_window", "batch_size", "workers"}
+OPTIONAL = {"bands", "rows", "min_candidate_recall", "scheme", "bucket_window", "batch_size", "workers",
+            "answer_threshold"}
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class DedupParams:
     bucket_window: int = 64
     batch_size: int = 4096
     workers: int | None = None
+    answer_threshold: float | None = 0.5
 
     def banding(self) -> tuple[int, int]:
         """(bands, rows): the explicit ones, else the recall-tuned choice for `threshold`."""
@@ -98,6 +100,8 @@ def parse_params(section: Any, where: str = "params.yaml: dedup") -> DedupParams
         bucket_window=_int(f"{where}.bucket_window", section.get("bucket_window", defaults.bucket_window), 1),
         batch_size=_int(f"{where}.batch_size", section.get("batch_size", defaults.batch_size), 1),
         workers=None if section.get("workers") is None else _int(f"{where}.workers", section["workers"], 1, 256),
+        answer_threshold=None if section.get("answer_threshold", 0.5) is None else _fraction(
+            f"{where}.answer_threshold", section.get("answer_threshold", defaults.answer_threshold), allow_one=True),
     )
     try:
         params.banding()

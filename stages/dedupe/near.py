@@ -127,14 +127,29 @@ def _lookup(left: np.ndarray, right: np.ndarray, jaccard: np.ndarray, qa: np.nda
     return out
 
 
-def find_near_duplicates(texts: pl.Series, params: DedupParams) -> NearResult:
-    """Cluster `texts` (in priority order) by verified Jaccard >= params.threshold."""
+def answers_agree(answers: pl.Series, left: np.ndarray, right: np.ndarray, params: DedupParams) -> np.ndarray:
+    """Per pair: both answers empty, or their exact Jaccard at least params.answer_threshold."""
+    empty = answers.str.len_chars().to_numpy() == 0
+    both_empty = empty[left] & empty[right]
+    jaccard = pair_jaccard(answers, left, right, params, None) if left.size else np.zeros(0)
+    return both_empty | (np.nan_to_num(jaccard) >= params.answer_threshold)
+
+
+def find_near_duplicates(texts: pl.Series, params: DedupParams, answers: pl.Series | None = None) -> NearResult:
+    """Cluster `texts` (in priority order) by verified Jaccard >= params.threshold.
+
+    With `answers` (the answer part of each text) and params.answer_threshold, a pair must also have
+    agreeing answers: records sharing a long task template but differing in input and label are not
+    duplicates of each other.
+    """
     n = texts.len()
     keys, sig = sketch(texts, params)
     filled = np.flatnonzero(texts.str.len_chars().to_numpy() > 0)
     left, right = candidate_pairs(keys[:, filled], params.bucket_window, docs=filled)
     jaccard = pair_jaccard(texts, left, right, params, sig) if left.size else np.zeros(0)
     ok = jaccard >= params.threshold
+    if answers is not None and params.answer_threshold is not None and ok.any():
+        ok[ok] = answers_agree(answers, left[ok], right[ok], params)
     left, right, jaccard = left[ok], right[ok], jaccard[ok]
     keeper = keepers(component_labels(n, left, right), np.arange(n))
     to_keeper = np.ones(n, dtype=np.float64)

@@ -17,7 +17,8 @@ PROSE = ("数据清洗是训练模型之前必不可少的一步。我们先修�
          "最后按照长度、语言和重复程度筛选记录。")
 
 CLEAN_PARAMS: dict[str, Any] = {
-    "langid": {"max_chars": 256, "chinese_labels": ["zh", "yue", "wuu"]},
+    "langid": {"max_chars": 256, "chinese_labels": ["zh", "yue", "wuu"], "han_share_chinese": 0.6,
+               "han_share_other": 0.1},
     "repetition": {"chunk_chars": 10, "window_chars": 400},
     "defaults": {
         "min_chars": 4, "max_chars": 2000, "allow_empty_output": False, "min_chinese": 0.5, "lang_min_chars": 10,

@@ -35,6 +35,7 @@ def test_one_record_per_reason():
         "clean_too_short": row("3", "好", output="行"),
         "clean_too_long": row("4", QUESTION, output="很长的回答。" * 400),
         "clean_not_chinese": row("5", "Describe data cleaning.", output="Data cleaning removes errors. " * 5),
+        "clean_answer_not_chinese": row("10", QUESTION, output="Data cleaning removes errors before training. " * 3),
         "clean_char_repetition": row("6", QUESTION, output="我很高兴认识你" * 40),
         "clean_line_repetition": row("7", QUESTION, output="好的\n好的\n好的\n明白了"),
         "clean_flagged_words": row("8", QUESTION, output=PROSE + "另外，代开发票请联系。"),

@@ -8,8 +8,9 @@ downloader dependency). Nothing is downloaded.
 Language is judged per side of a record (the question: instruction + input;
 the answer: output) by `chinese_scores`, in two steps:
 
-1. **Han share** (`han_share`): Han characters / (Han characters + kana +
-   Hangul + words of two or more letters of any other script). Digits, emoji,
+1. **Han share**: Han characters / (Han characters + kana + Hangul + words
+   of two or more letters of any other script), on the side's first
+   `COUNT_CHARS` (1000) characters. Digits, emoji,
    punctuation and single letters (options, variables) do not count, so
    "93 每次去小卖部付完钱就跑" is 1.0 and an English sentence 0.0. It settles
    most texts without a model: at or above `han_share_chinese` (with kana and
@@ -53,6 +54,7 @@ HAN = r"\p{Han}"
 KANA_HANGUL = r"[\p{Hiragana}\p{Katakana}\p{Hangul}]"
 OTHER_WORD = r"[\p{L}--[\p{Han}\p{Hiragana}\p{Katakana}\p{Hangul}]]{2,}"
 SETTLED_KANA_SHARE = 0.05
+COUNT_CHARS = 1000  # the Han share is counted on a side's first N characters (a language does not change later)
 SCRIPT_CHECKS = {
     "ja": r"[\p{Hiragana}\p{Katakana}]",
     "ko": r"\p{Hangul}",
@@ -112,9 +114,18 @@ def chinese_share(texts: list[str], labels: tuple[str, ...], absent: dict[str, l
 
 
 def script_units(text: pl.Expr) -> list[pl.Expr]:
-    """Han characters (`_han`), kana + Hangul characters (`_kh`) and other-script words (`_words`) of a text."""
-    return [text.str.count_matches(HAN).alias("_han"), text.str.count_matches(KANA_HANGUL).alias("_kh"),
-            text.str.count_matches(OTHER_WORD).alias("_words")]
+    """Han characters (`_han`), and kana + Hangul characters plus other-script words (`_other`), of a text."""
+    return [text.str.count_matches(HAN).alias("_han"),
+            text.str.count_matches(f"{KANA_HANGUL}|{OTHER_WORD}").alias("_other")]
+
+
+def _kana_hangul(texts: pl.Series, rows: pl.Series) -> pl.Series:
+    """Kana + Hangul characters of each text, counted only on `rows` (the others have none that matter)."""
+    counts = pl.Series("_kh", [0] * texts.len(), dtype=pl.UInt32)
+    if rows.len():
+        part = texts.gather(rows).str.slice(0, COUNT_CHARS).str.count_matches(KANA_HANGUL).cast(pl.UInt32)
+        counts = counts.scatter(rows, part)
+    return counts
 
 
 _WORD_PY = re.compile(r"[^\W\d_\u3040-\u30ff\uac00-\ud7af\u1100-\u11ff\u3400-\u9fff\uf900-\ufaff]{2,}")
@@ -146,17 +157,19 @@ def chinese_scores(texts: pl.Series, max_chars: int, labels: tuple[str, ...], ha
     only the words that speak a language (`prose_words`; `context[i]` is text i's question), so JSON
     keys, labels and code do not make an answer foreign. Only the undecided texts reach the model.
     """
-    frame = pl.DataFrame({"text": texts}).with_columns(script_units(pl.col("text")))
-    low = frame.select((pl.col("_words") > 0)
-                       & (pl.col("_han") < han_chinese * (pl.col("_han") + pl.col("_kh") + pl.col("_words")))
-                       ).to_series().arg_true()
-    if low.len():
+    frame = pl.DataFrame({"text": texts}).with_columns(script_units(pl.col("text").str.slice(0, COUNT_CHARS)))
+    kh = _kana_hangul(texts, frame["_other"].gt(0).arg_true())  # kana and Hangul are among the `_other` units
+    candidates = frame.select((pl.col("_other") > 0)
+                              & (pl.col("_han") < han_chinese * (pl.col("_han") + pl.col("_other")))).to_series()
+    words = frame["_other"]
+    if candidates.any():
         given = context if context is not None else pl.Series([""] * len(texts))
-        words = frame["_words"].to_list()
-        for index in low.to_list():
-            words[index] = prose_words(texts[index], given[index] or "")
-        frame = frame.with_columns(pl.Series("_words", words, dtype=frame["_words"].dtype))
-    units = pl.col("_han") + pl.col("_kh") + pl.col("_words")
+        recount = words.to_list()
+        for index in candidates.arg_true().to_list():
+            recount[index] = prose_words(texts[index][:COUNT_CHARS], given[index] or "") + kh[index]
+        words = pl.Series(recount, dtype=words.dtype)
+    frame = frame.with_columns(words.alias("_words"), kh)
+    units = pl.col("_han") + pl.col("_words")
     frame = frame.with_columns((pl.col("_han") / units).alias("han"), units.alias("units")).with_columns(
         ((pl.col("han") >= han_chinese) & (pl.col("_kh") <= SETTLED_KANA_SHARE * pl.col("units"))
          | (pl.col("han") < han_other)).alias("settled"))

@@ -28,7 +28,11 @@ from stages.lib.record import RECORD_SCHEMA, REJECTED_SCHEMA
 
 @dataclass(frozen=True)
 class Filter:
-    """Drop rows where `drop_when` is true, with `reason` and a `detail` text."""
+    """Drop rows where `drop_when` is true, with `reason` and a `detail` text.
+
+    `drop_when` is evaluated on the whole frame (it may use window expressions); `detail` only on the
+    dropped rows, so it must be row-wise (column values, literals).
+    """
 
     reason: str
     drop_when: pl.Expr
@@ -41,15 +45,19 @@ def split_by_filters(frame: pl.DataFrame, filters: list[Filter]) -> tuple[pl.Dat
         return frame, frame.head(0).with_columns(
             pl.lit(None, pl.String).alias("reason"), pl.lit(None, pl.String).alias("detail")
         )
+    which: pl.Expr = pl.lit(None, dtype=pl.Int32)
+    for index, flt in reversed(list(enumerate(filters))):
+        which = pl.when(flt.drop_when.fill_null(False)).then(pl.lit(index, dtype=pl.Int32)).otherwise(which)
+    tagged = frame.with_columns(which.alias("_filter"))
+    kept = tagged.filter(pl.col("_filter").is_null()).drop("_filter")
     reason: pl.Expr = pl.lit(None, dtype=pl.String)
     detail: pl.Expr = pl.lit(None, dtype=pl.String)
-    for flt in reversed(filters):
-        drop = flt.drop_when.fill_null(False)
-        reason = pl.when(drop).then(pl.lit(flt.reason)).otherwise(reason)
-        detail = pl.when(drop).then(flt.detail.cast(pl.String)).otherwise(detail)
-    tagged = frame.with_columns(reason.alias("reason"), detail.alias("detail"))
-    kept = tagged.filter(pl.col("reason").is_null()).drop("reason", "detail")
-    rejected = tagged.filter(pl.col("reason").is_not_null())
+    for index, flt in enumerate(filters):
+        chosen = pl.col("_filter") == index
+        reason = pl.when(chosen).then(pl.lit(flt.reason)).otherwise(reason)
+        detail = pl.when(chosen).then(flt.detail.cast(pl.String)).otherwise(detail)
+    rejected = tagged.filter(pl.col("_filter").is_not_null())
+    rejected = rejected.with_columns(reason.alias("reason"), detail.alias("detail")).drop("_filter")
     return kept, rejected
 
 

@@ -1,0 +1,165 @@
+"""clean + normalize speed on the real text of ../shared/data, next to OpenCC's own t2s speed and a baseline.
+
+Ingests every COIG-CQIA subset file and Ruozhiba dump of the shared reference data with the scrape
+code (nothing is copied into the repository), repeats the records (ids made unique) to about
+`--target-mb` MB of UTF-8 text, and then, in fresh processes taking turns, runs clean and normalize in
+memory with this checkout's code and params and with a baseline git revision's (its `stages/` and
+params.yaml extracted to a temporary folder). In the same run it times OpenCC's t2s converter alone
+on the same text. Prints medians over `--repeats` rounds and every round's figures.
+
+    python bench/real_text.py                          # 100 MB, 3 rounds, baseline 18475cb
+    python bench/real_text.py --target-mb 20 --repeats 1 --baseline none
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from io import BytesIO
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, os.environ.get("BENCH_CODE", str(ROOT)))
+
+import click  # noqa: E402
+import polars as pl  # noqa: E402
+
+BASELINE = "18475cb"  # main before issue 11
+FIELDS = ("instruction", "input", "output")
+
+
+def real_records(data: Path) -> pl.DataFrame:
+    """Every record of the shared data, through this checkout's scrape code."""
+    from stages.ingest.cqia import load_cqia
+    from stages.ingest.ruozhiba import load_ruozhiba
+    from stages.ingest.sources import parse_source
+    from stages.lib.record import records_frame
+
+    rows = []
+    for file in sorted((data / "coig-cqia-sample").glob("*.jsonl")):
+        rows += load_cqia(parse_source(f"cqia_{file.stem}", {"kind": "cqia_jsonl", "path": str(file)}))[0]
+    for file in sorted((data / "ruozhiba-dumps").glob("*.json")):
+        name = "rzb_" + file.stem.replace("-", "_")
+        rows += load_ruozhiba(parse_source(name, {"kind": "ruozhiba_dump", "path": str(file)}))[0]
+    return records_frame(rows)
+
+
+def text_mb(frame: pl.DataFrame) -> float:
+    return frame.select(pl.sum_horizontal(pl.col(c).fill_null("").str.len_bytes() for c in FIELDS).sum()).item() / 1e6
+
+
+def repeated(records: pl.DataFrame, target_mb: float) -> pl.DataFrame:
+    times = max(1, round(target_mb / text_mb(records)))
+    copies = [records.with_columns(pl.concat_str(pl.col("id"), pl.lit(f"#{k}")).alias("id")) for k in range(times)]
+    return pl.concat(copies)
+
+
+def measure(corpus: Path, params: Path) -> dict:
+    """One round in this process: clean then normalize in memory (no writes), seconds and MB."""
+    import yaml
+
+    from stages.clean import clean_records
+    from stages.cleaning.filters import parse_clean_settings
+    from stages.cleaning.steps import StepTimer
+    from stages.normalize import normalize_records, parse_normalize_settings
+
+    config = yaml.safe_load(params.read_text(encoding="utf-8"))
+    records = pl.read_parquet(corpus)
+    clean_settings, norm_settings = parse_clean_settings(config["clean"]), parse_normalize_settings(config["normalize"])
+    timer = StepTimer()
+    started = time.perf_counter()
+    kept, rejected, _ = clean_records(records, clean_settings, None, timer)
+    clean_s = time.perf_counter() - started
+    started = time.perf_counter()
+    normalize_records(kept, norm_settings)
+    normalize_s = time.perf_counter() - started
+    langid_s = timer.seconds.get("score:langid", 0.0)
+    return {"mb": text_mb(records), "clean_s": clean_s, "normalize_s": normalize_s, "langid_s": langid_s,
+            "kept": kept.height, "rejected": rejected.height}
+
+
+def opencc_mb_s(corpus: Path) -> float:
+    """OpenCC t2s alone on the same text, in 1 MB pieces (its own speed, no pipeline around it)."""
+    import opencc
+
+    converter = opencc.OpenCC("t2s.json")
+    frame = pl.read_parquet(corpus, columns=list(FIELDS))
+    text = "\n".join(frame.select(pl.concat_str([pl.col(c).fill_null("") for c in FIELDS], separator="\n"))
+                     .to_series().to_list())
+    pieces = [text[i:i + 1_000_000] for i in range(0, len(text), 1_000_000)]
+    started = time.perf_counter()
+    for piece in pieces:
+        converter.convert(piece)
+    return len(text.encode("utf-8")) / 1e6 / (time.perf_counter() - started)
+
+
+def extract(rev: str, into: Path) -> Path:
+    """`stages/` and params.yaml of a git revision, in a folder of their own."""
+    archive = subprocess.run(["git", "archive", rev, "stages", "params.yaml"], cwd=ROOT, capture_output=True)
+    if archive.returncode != 0:
+        raise click.ClickException(f"git archive {rev} failed: {archive.stderr.decode().strip()}")
+    tarfile.open(fileobj=BytesIO(archive.stdout)).extractall(into, filter="data")
+    return into
+
+
+def run_round(code: Path, corpus: Path) -> dict:
+    env = {**os.environ, "BENCH_CODE": str(code)}
+    cmd = [sys.executable, __file__, "--measure", str(corpus), "--params", str(code / "params.yaml")]
+    result = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise click.ClickException(f"round with {code} failed:\n{result.stderr[-2000:]}")
+    return json.loads(result.stdout)
+
+
+def load_average() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3]) if Path("/proc/loadavg").exists() else "?"
+
+
+@click.command()
+@click.option("--data", "data_dir", type=click.Path(path_type=Path, file_okay=False),
+              default=ROOT.parent / "shared" / "data", show_default="../shared/data")
+@click.option("--target-mb", default=100.0, show_default=True, help="Repeat the real records to about this size.")
+@click.option("--repeats", default=3, show_default=True, help="Rounds per code version (medians are reported).")
+@click.option("--baseline", "rev", default=BASELINE, show_default=True, help="Git revision, or 'none'.")
+@click.option("--measure", "measure_path", type=click.Path(path_type=Path), hidden=True)
+@click.option("--params", "params_path", type=click.Path(path_type=Path), hidden=True)
+def main(data_dir: Path, target_mb: float, repeats: int, rev: str, measure_path: Path | None,
+         params_path: Path | None) -> None:
+    """Time clean + normalize on real text. Example: python bench/real_text.py --target-mb 100"""
+    if measure_path is not None:
+        click.echo(json.dumps(measure(measure_path, params_path)))
+        return
+    with tempfile.TemporaryDirectory(prefix="real-text-") as tmp:
+        corpus = Path(tmp) / "corpus.parquet"
+        base = repeated(real_records(data_dir), target_mb)
+        base.write_parquet(corpus)
+        click.echo(f"corpus: {base.height} records, {text_mb(base):.1f} MB of text; load average {load_average()}")
+        versions = {"this checkout": ROOT}
+        if rev != "none":
+            versions[f"baseline {rev}"] = extract(rev, Path(tmp) / "baseline")
+        rounds: dict[str, list[dict]] = {name: [] for name in versions}
+        opencc_speeds = []
+        for _ in range(repeats):
+            for name, code in versions.items():
+                rounds[name].append(run_round(code, corpus))
+            opencc_speeds.append(opencc_mb_s(corpus))
+        for name, results in rounds.items():
+            speeds = [r["mb"] / (r["clean_s"] + r["normalize_s"]) for r in results]
+            clean = [r["mb"] / r["clean_s"] for r in results]
+            langid = [r["langid_s"] / r["clean_s"] for r in results]
+            click.echo(f"{name}: clean + normalize {statistics.median(speeds):.1f} MB/s (rounds: "
+                       f"{', '.join(f'{s:.1f}' for s in speeds)}); clean alone {statistics.median(clean):.1f} MB/s; "
+                       f"language step {statistics.median(langid):.0%} of clean; kept {results[0]['kept']}, "
+                       f"rejected {results[0]['rejected']}")
+        click.echo(f"OpenCC t2s alone: {statistics.median(opencc_speeds):.1f} MB/s (rounds: "
+                   f"{', '.join(f'{s:.1f}' for s in opencc_speeds)}); load average now {load_average()}")
+
+
+if __name__ == "__main__":
+    main()

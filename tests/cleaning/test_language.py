@@ -122,3 +122,12 @@ def test_flagged_words_still_drop_ads():
     assert "代开发票" in flagged_words()
     result, _ = verdicts(row("1", "有什么推荐？", output="正规代开发票，加微信看片，真人荷官在线发牌。"))
     assert list(result.values()) == ["clean_flagged_words"]
+
+
+def test_code_that_escaped_its_fences_is_not_a_foreign_language():
+    answer = ("<template>\n  <div class=\"box\">\n```\n<a @click=\"go('id')\">跳转</a>\n```\n</div>\n</template>\n"
+              "<script>\nexport default {\n  name: 'box',\n  methods: {\n```\ngo (ref) { this.$refs[ref].scrollIntoView() }\n"
+              "```\n  }\n}\n</script>")
+    result, _ = verdicts(row("1", "el-scrollbar 里怎么滚动到锚点？用了 scrollTo 也不行。", output=answer,
+                             source="segmentfault"))
+    assert list(result.values()) == ["kept"]

@@ -99,6 +99,25 @@ def opencc_mb_s(corpus: Path) -> float:
     return len(text.encode("utf-8")) / 1e6 / (time.perf_counter() - started)
 
 
+def settled_share(records: pl.DataFrame) -> float:
+    """Share of texts (questions and answers of the real records) the Han share settles without fastText."""
+    from stages.cleaning import langid
+
+    class Counting:
+        sent = 0
+
+        def predict(self, texts, k=1):
+            Counting.sent += len(texts)
+            return langid.load_model().predict(texts, k=k)
+
+    question = records.select(pl.concat_str([pl.col("instruction"), pl.col("input")], separator="\n")).to_series()
+    judged = 0
+    for texts, context in ((question, None), (records["output"], question)):
+        scores = langid.chinese_scores(texts, 200, ("zh", "yue", "wuu"), 0.6, 0.1, model=Counting(), context=context)
+        judged += scores.is_not_null().sum()
+    return 1 - Counting.sent / judged
+
+
 def extract(rev: str, into: Path) -> Path:
     """`stages/` and params.yaml of a git revision, in a folder of their own."""
     archive = subprocess.run(["git", "archive", rev, "stages", "params.yaml"], cwd=ROOT, capture_output=True)
@@ -140,6 +159,7 @@ def main(data_dir: Path, target_mb: float, repeats: int, rev: str, measure_path:
         base = repeated(real_records(data_dir), target_mb)
         base.write_parquet(corpus)
         click.echo(f"corpus: {base.height} records, {text_mb(base):.1f} MB of text; load average {load_average()}")
+        click.echo(f"texts settled by the Han share alone (no fastText): {settled_share(real_records(data_dir)):.1%}")
         versions = {"this checkout": ROOT}
         if rev != "none":
             versions[f"baseline {rev}"] = extract(rev, Path(tmp) / "baseline")

@@ -95,18 +95,17 @@ def joined_prose(columns: list[str], max_chars: int | None = None) -> pl.Expr:
 
 
 def repetition_text(output: str, instruction: str) -> pl.Expr:
-    """The masked text repetition is judged on: the output, else the instruction.
-
-    Runs of four or more symbols (`------`, `======`, `……`, emoji) become one space: a separator line is
-    layout, not a loop; letters repeating ("哈哈哈哈") still count.
-    """
+    """The masked text repetition is judged on: the output, else the instruction."""
     text = pl.when(pl.col(output).str.strip_chars() != "").then(pl.col(output)).otherwise(pl.col(instruction))
-    return prose(text).str.replace_all(r"[^\p{L}\p{N}\s]{4,}", " ")
+    return prose(text)
 
 
 def repetition_units(text: pl.Expr, chunk: int, window: int) -> tuple[pl.Expr, pl.Expr]:
     """(chunks, lines) of `text` as list columns, for `repeated_share`; materialise them once."""
-    chunks = text.str.slice(-window).str.extract_all(f"[^{_SENTENCE_END}]{{{chunk}}}")
+    # Runs of four or more symbols (`------`, `======`, `……`, emoji) become one space: a separator line
+    # is layout, not a loop; letters repeating ("哈哈哈哈") still count. (Lines count only with a letter.)
+    window_text = text.str.slice(-window).str.replace_all(r"[^\p{L}\p{N}\s]{4,}", " ")
+    chunks = window_text.str.extract_all(f"[^{_SENTENCE_END}]{{{chunk}}}")
     lines = text.str.split("\n").list.eval(pl.element().filter(pl.element().str.contains(r"[\p{L}\p{N}]")))
     return chunks, lines
 

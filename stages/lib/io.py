@@ -42,13 +42,15 @@ PARQUET_OPTIONS: dict[str, Any] = {
 }
 
 
-def _file_mode() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
+def file_mode() -> int:
+    """0666 minus the current umask (read from /proc where possible: setting it to read it is not thread-safe)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            mask = next(int(line.split()[1], 8) for line in status if line.startswith("Umask:"))
+    except (OSError, StopIteration, ValueError, IndexError):
+        mask = os.umask(0o022)
+        os.umask(mask)
     return 0o666 & ~mask
-
-
-FILE_MODE = _file_mode()
 
 
 def ensure_dir(path: Path) -> None:
@@ -77,7 +79,7 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     if target.is_dir():
         raise StageError(f"{target}: is a folder, but a file is written here; move or delete it")
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.fchmod(fd, FILE_MODE)
+    os.fchmod(fd, file_mode())
     os.close(fd)
     tmp_path = Path(tmp)
     try:

@@ -27,14 +27,15 @@ def write(out: Path, metrics: Path, n: int, extra_files=None) -> None:
                         extra_files=extra_files)
 
 
-def test_files_get_the_usual_mode_under_the_default_umask(tmp_path):
-    old = os.umask(0o022)
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o027, 0o640)])
+def test_files_get_the_usual_mode_under_the_default_umask(tmp_path, umask, mode):
+    old = os.umask(umask)
     try:
         write(tmp_path / "out", tmp_path / "m.json", 2)
     finally:
         os.umask(old)
     for path in (tmp_path / "out" / "records.parquet", tmp_path / "out" / "rejected.parquet", tmp_path / "m.json"):
-        assert stat.S_IMODE(path.stat().st_mode) == 0o644, path
+        assert stat.S_IMODE(path.stat().st_mode) == mode, path
 
 
 def test_a_failing_run_leaves_the_previous_set_whole(tmp_path):

@@ -135,7 +135,7 @@ def run_dedup(in_path: Path, out_dir: Path, metrics_path: Path, params: DedupPar
     metrics = write_stage_outputs("dedup", out_dir, metrics_path, kept=result.kept, rejected=result.rejected,
                                   rows_in=records.height, started=started,
                                   extra_metrics={"dedup": result.stats, "seconds_by_phase": timings},
-                                  extra_files=lambda folder: write_parquet(result.clusters, folder / "clusters.parquet"))
+                                  extra_files=lambda out: write_parquet(result.clusters, out / "clusters.parquet"))
     return metrics, result
 
 

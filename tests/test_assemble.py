@@ -84,7 +84,8 @@ def write_inputs(tmp_path: Path) -> tuple[Path, Path, Path]:
             {"path": "metrics/validate.json", "md5": "timing"}]},
         "assemble": {"deps": [{"path": "data/validate"}], "outs": [{"path": "data/sft", "md5": "old.dir"}]},
         "train": {"deps": [{"path": "data/sft"}], "outs": [{"path": "models/sft", "md5": "m.dir"}]},
-        "scrape@kept_source": {"deps": [{"path": "in.jsonl"}], "outs": [{"path": "data/raw/kept_source", "md5": "k.dir"}]},
+        "scrape@kept_source": {"deps": [{"path": "in.jsonl"}],
+                               "outs": [{"path": "data/raw/kept_source", "md5": "k.dir"}]},
         "scrape@removed_source": {"deps": [{"path": "old.jsonl"}],  # stale: no longer in params.yaml
                                   "outs": [{"path": "data/raw/removed_source", "md5": "stale.dir"}]},
         "gone": {"deps": [{"path": "x"}], "outs": [{"path": "data/gone", "md5": "gone.dir"}]},  # stage deleted

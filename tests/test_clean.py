@@ -36,9 +36,9 @@ def write_raw(root: Path) -> Path:
 
 def run_cli(tmp_path: Path, raw: Path, params: dict, out: str = "clean", extra: tuple = ()) -> tuple:
     params_path = tmp_path / "params.yaml"
-    sources = {d.name: {"kind": "cqia_jsonl", "path": "x"} for d in sorted(raw.glob("*")) if d.is_dir()}
-    params_path.write_text(yaml.safe_dump({"clean": params, "sources": sources or {"absent": {"kind": "cqia_jsonl", "path": "x"}}},
-                                          allow_unicode=True), encoding="utf-8")
+    names = [d.name for d in sorted(raw.glob("*")) if d.is_dir()] or ["absent"]  # the sources scraped into raw/
+    sources = {name: {"kind": "cqia_jsonl", "path": "x"} for name in names}
+    params_path.write_text(yaml.safe_dump({"clean": params, "sources": sources}, allow_unicode=True), encoding="utf-8")
     args = ["run", "--raw", str(raw), "--out", str(tmp_path / out), "--metrics", str(tmp_path / f"{out}.json"),
             "--params", str(params_path), *extra]
     return CliRunner().invoke(cli, args)

@@ -1,5 +1,5 @@
 # Two commands on a fresh machine:
-#   make run    create .venv, install pinned dependencies, run `dvc repro` on the shipped sample
+#   make run    create .venv, install pinned dependencies, check params.yaml, run `dvc repro` on the shipped sample
 #   make test   same setup, then the test suite
 SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup run test lock bench clean help
+.PHONY: setup check run test lock bench clean help
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -23,7 +23,10 @@ $(STAMP): requirements.lock pyproject.toml
 
 setup: $(STAMP)  ## create .venv with pinned dependencies
 
-run: setup  ## run the whole pipeline on the shipped sample
+check: setup  ## check params.yaml before DVC acts on it (run it after every edit)
+	$(BIN)/python -m stages.check
+
+run: check  ## check params.yaml, then run the whole pipeline on the shipped sample
 	$(BIN)/dvc repro
 
 test: setup  ## run the test suite

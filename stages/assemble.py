@@ -108,15 +108,19 @@ def assemble(inputs: list[Path], scores: Path | None, out: Path, metrics_path: P
     rows = chat_rows(kept, params.system_prompt)
     check_sft(kept, rows, suite, reports, suite_params)
     split = dict(zip(kept["id"].to_list(), kept["split"].to_list()))
-    write_text(jsonl([r for r in rows if split[r["id"]] == "train"]), out / "train.jsonl")
-    write_text(jsonl([r for r in rows if split[r["id"]] == "eval"]), out / "eval.jsonl")
     info = summary(kept, params, rows, lock)
-    write_json({k: info[k] for k in ("fingerprint", "counts", "upstream", "code_revision", "params")},
-               out / "manifest.json")
-    write_text(dataset_card(info), out / "README.md")
+
+    def write_set(folder: Path) -> None:
+        write_text(jsonl([r for r in rows if split[r["id"]] == "train"]), folder / "train.jsonl")
+        write_text(jsonl([r for r in rows if split[r["id"]] == "eval"]), folder / "eval.jsonl")
+        write_json({k: info[k] for k in ("fingerprint", "counts", "upstream", "code_revision", "params")},
+                   folder / "manifest.json")
+        write_text(dataset_card(info), folder / "README.md")
+
     return write_stage_outputs("assemble", out, metrics_path, kept=kept, rejected=rejected,
                                rows_in=frame.height, started=started, extra_columns=("is_rewrite", "ppl", "split"),
-                               extra_metrics={"fingerprint": info["fingerprint"], "counts": info["counts"]})
+                               extra_metrics={"fingerprint": info["fingerprint"], "counts": info["counts"]},
+                               extra_files=write_set)
 
 
 @click.command(help=__doc__.split("\n\n")[0])

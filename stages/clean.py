@@ -1,6 +1,7 @@
 """Stage `clean`: repair texts, scrub PII, score and filter every raw record.
 
-Reads every `<raw>/*/records.parquet` (one per scrape source) and writes
+Reads `<raw>/<name>/records.parquet` for exactly the sources configured in
+`params.yaml: sources` (a removed source's leftover folder is never read) and writes
 `records.parquet` and `rejected.parquet` under `--out`, plus `--metrics`.
 Per record, on instruction, input and output:
 1. repairs (`stages.cleaning.repair`): control characters, mojibake, HTML,
@@ -21,6 +22,7 @@ Example:
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +38,7 @@ from stages.cleaning.scores import (SCORE_COLUMNS, flagged_count, flagged_words,
 from stages.cleaning.segments import CODE, CODE_HINT, INNER_SENTINEL, MATH_URL, MATH_URL_HINT, Masked, mask, unmask
 from stages.cleaning.steps import (TEXT_FIELDS, StepTimer, TransformLog, apply_expr, apply_python, candidate_rows,
                                    count_literal)
+from stages.ingest.sources import parse_sources
 from stages.lib.contract import split_by_filters, write_stage_outputs
 from stages.lib.errors import StageError, clear_errors
 from stages.lib.params import load_section
@@ -52,11 +55,18 @@ class Cleaned:
     pii_counts: dict[str, int]
 
 
-def load_raw(raw_dir: Path) -> pl.DataFrame:
-    """All `<raw_dir>/*/records.parquet`, in sorted path order."""
-    files = sorted(raw_dir.glob("*/records.parquet"))
-    if not files:
-        raise StageError(f"{raw_dir}: no */records.parquet found (run the scrape stages first)")
+def configured_sources(params_path: str | Path) -> list[str]:
+    """The source names of `params.yaml: sources` (validated): the scrape outputs to read."""
+    return sorted(parse_sources(load_section("sources", params_path)))
+
+
+def load_raw(raw_dir: Path, sources: Sequence[str]) -> pl.DataFrame:
+    """`<raw_dir>/<name>/records.parquet` of each configured source, in name order (nothing else)."""
+    files = [raw_dir / name / "records.parquet" for name in sorted(sources)]
+    for name, file in zip(sorted(sources), files):
+        if not file.is_file():
+            raise StageError(f"{file}: not found; source '{name}' is configured but not scraped "
+                             f"(run: dvc repro scrape@{name})")
     frames = [pl.read_parquet(file).select(RECORD_SCHEMA.names()).cast(dict(RECORD_SCHEMA)) for file in files]
     return pl.concat(frames, how="vertical")
 
@@ -217,9 +227,9 @@ def clean_records(records: pl.DataFrame, settings: CleanSettings, quality_model:
 
 
 def run_clean(raw_dir: Path, out_dir: Path, metrics_path: Path, settings: CleanSettings,
-              quality_model_path: Path | None) -> dict[str, Any]:
+              quality_model_path: Path | None, sources: Sequence[str]) -> dict[str, Any]:
     started = time.perf_counter()
-    records = load_raw(raw_dir)
+    records = load_raw(raw_dir, sources)
     model = None
     if quality_model_path is not None and quality_model_path.is_file():
         model = quality.load(quality_model_path)
@@ -238,7 +248,8 @@ def cli() -> None:
 
 @cli.command("run")
 @click.option("--raw", "raw_dir", required=True, type=click.Path(path_type=Path),
-              help="Directory of scrape outputs (<raw>/<source>/records.parquet).")
+              help="Directory of scrape outputs; <raw>/<name>/records.parquet is read for each name in "
+                   "params.yaml: sources.")
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Output directory.")
 @click.option("--metrics", "metrics_path", required=True, type=click.Path(path_type=Path), help="Metrics JSON.")
 @click.option("--quality-model", "quality_model", type=click.Path(path_type=Path), default=None,
@@ -252,7 +263,7 @@ def run_command(raw_dir: Path, out_dir: Path, metrics_path: Path, quality_model:
     --quality-model models/quality/model.bin
     """
     settings = parse_clean_settings(load_section("clean", params_path))
-    metrics = run_clean(raw_dir, out_dir, metrics_path, settings, quality_model)
+    metrics = run_clean(raw_dir, out_dir, metrics_path, settings, quality_model, configured_sources(params_path))
     dropped = sum(metrics["rows_dropped"].values())
     click.echo(f"clean: {metrics['rows_in']} in, {metrics['rows_kept']} kept, {dropped} rejected")
 

@@ -133,11 +133,11 @@ def run_dedup(in_path: Path, out_dir: Path, metrics_path: Path, params: DedupPar
     read_done = time.perf_counter()
     result = dedup_records(records, params)
     dedup_done = time.perf_counter()
-    write_parquet(result.clusters, Path(out_dir) / "clusters.parquet")
     timings = {"read": round(read_done - started, 3), "dedup": round(dedup_done - read_done, 3)}
     metrics = write_stage_outputs("dedup", out_dir, metrics_path, kept=result.kept, rejected=result.rejected,
                                   rows_in=records.height, started=started,
-                                  extra_metrics={"dedup": result.stats, "seconds_by_phase": timings})
+                                  extra_metrics={"dedup": result.stats, "seconds_by_phase": timings},
+                                  extra_files=lambda out: write_parquet(result.clusters, out / "clusters.parquet"))
     return metrics, result
 
 

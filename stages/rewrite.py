@@ -21,8 +21,10 @@ the rule catalog (`--rules`), validated records (`--records`) and, for the
 Kept: parsed answers. Rejected (`rejected.parquet`, with the raw answer in
 `output`): `rewrite_empty_answer` (blank answer, or blank question or answer
 part), `rewrite_unparseable` (no 【问题】/【回答】 markers and no JSON object),
-`rewrite_backend_error` (the backend failed this prompt after its retries;
-not cached, so the next run tries again). `rows_in` is the number of seeds, i.e.
+`rewrite_backend_error` (the backend failed this prompt after its retries,
+or its body was corrupt; not cached, so the next run tries again),
+`rewrite_secret_in_output` (the answer contains the API key; never cached,
+never written, and a cached entry holding it is removed). `rows_in` is the number of seeds, i.e.
 prompts. `rule: none` writes empty outputs without loading anything. Metrics add
 `cache_hits`, `cache_misses`, `cache_stored`, `candidates` (seeds before the
 `max_records` cut) and `backend_calls` (HTTP requests including retries for
@@ -63,6 +65,7 @@ from stages.llm.settings import RewriteSettings, parse_rewrite_settings
 EXTRA = {"parent_id": pl.String, "rule": pl.String, "model": pl.String, "prompt_sha256": pl.String}
 EXTRA_COLUMNS = tuple(EXTRA)
 REASON = {"empty": "rewrite_empty_answer", "unparseable": "rewrite_unparseable"}
+SECRET_REASON = "rewrite_secret_in_output"
 
 
 @dataclass
@@ -105,11 +108,18 @@ def make_backend(settings: RewriteSettings, base_model: Path) -> Backend:
 def answer_all(requests: list[Request], backend: Backend, settings: RewriteSettings,
                cache: ResponseCache) -> list[Response | Failure]:
     """Cached answers where present; the rest from the backend, cached as they arrive."""
+    leaks = getattr(backend, "leaks", lambda text: False)
     answers: list[Response | Failure | None] = [cache.get(request) for request in requests]
+    for index, answer in enumerate(answers):
+        if isinstance(answer, Response) and leaks(answer.text):  # cached before this check existed
+            cache.discard(requests[index])
+            answers[index] = Failure("the cached completion contains the API key; entry removed",
+                                     reason=SECRET_REASON)
     missing = [i for i, answer in enumerate(answers) if answer is None]
     if missing:
         def store(position: int, response: Response) -> None:
-            cache.put(requests[missing[position]], response)
+            if not leaks(response.text):
+                cache.put(requests[missing[position]], response)
 
         fresh = backend.generate([requests[i].messages for i in missing], settings.generation, store)
         for position, index in enumerate(missing):
@@ -135,7 +145,7 @@ def new_row(parent: dict[str, Any], rule: Rule, backend: Backend, request: Reque
         "prompt_sha256": prompt_sha256(request.messages),
     }
     if isinstance(answer, Failure):
-        return {**row, "reason": "rewrite_backend_error", "detail": answer.detail}
+        return {**row, "reason": answer.reason, "detail": answer.detail}
     parsed = parse_answer(answer.text)
     if parsed.status != "ok":
         return {**row, "reason": REASON[parsed.status], "detail": parsed.detail}

@@ -26,7 +26,7 @@ from typing import Any
 import click
 import polars as pl
 
-from stages.clean import clean_records, load_raw
+from stages.clean import clean_records, configured_sources, load_raw
 from stages.cleaning import quality
 from stages.cleaning.filters import REASONS, parse_clean_settings
 from stages.cleaning.scores import joined_prose
@@ -76,14 +76,14 @@ def examples(kept: pl.DataFrame, rejected: pl.DataFrame, settings: dict[str, Any
 
 
 def train_quality(raw_dir: Path, out_dir: Path, metrics_path: Path, settings: dict[str, Any],
-                  clean_section: Any) -> dict[str, Any]:
+                  clean_section: Any, sources: list[str]) -> dict[str, Any]:
     info: dict[str, Any] = {"enabled": settings["enabled"]}
     model_path = out_dir / quality.MODEL_NAME
     out_dir.mkdir(parents=True, exist_ok=True)
     if not settings["enabled"]:
         model_path.unlink(missing_ok=True)
     else:
-        kept, rejected, _ = clean_records(load_raw(raw_dir), parse_clean_settings(clean_section))
+        kept, rejected, _ = clean_records(load_raw(raw_dir, sources), parse_clean_settings(clean_section))
         good, bad = examples(kept, rejected, settings)
         if min(len(good), len(bad)) < settings["min_examples"]:
             raise StageError(f"train_quality: {len(good)} good and {len(bad)} bad examples; each needs at least "
@@ -118,7 +118,8 @@ def run_command(raw_dir: Path, out_dir: Path, metrics_path: Path, params_path: s
     """
     settings = parse_train_settings(load_section("train_quality", params_path))
     clean_section = load_section("clean", params_path) if settings["enabled"] else None
-    info = train_quality(raw_dir, out_dir, metrics_path, settings, clean_section)
+    sources = configured_sources(params_path) if settings["enabled"] else []
+    info = train_quality(raw_dir, out_dir, metrics_path, settings, clean_section, sources)
     click.echo(f"train_quality: {info}")
 
 

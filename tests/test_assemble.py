@@ -84,7 +84,16 @@ def write_inputs(tmp_path: Path) -> tuple[Path, Path, Path]:
             {"path": "metrics/validate.json", "md5": "timing"}]},
         "assemble": {"deps": [{"path": "data/validate"}], "outs": [{"path": "data/sft", "md5": "old.dir"}]},
         "train": {"deps": [{"path": "data/sft"}], "outs": [{"path": "models/sft", "md5": "m.dir"}]},
+        "scrape@kept_source": {"deps": [{"path": "in.jsonl"}],
+                               "outs": [{"path": "data/raw/kept_source", "md5": "k.dir"}]},
+        "scrape@removed_source": {"deps": [{"path": "old.jsonl"}],  # stale: no longer in params.yaml
+                                  "outs": [{"path": "data/raw/removed_source", "md5": "stale.dir"}]},
+        "gone": {"deps": [{"path": "x"}], "outs": [{"path": "data/gone", "md5": "gone.dir"}]},  # stage deleted
     }}))
+    tmp_path.joinpath("dvc.yaml").write_text(yaml.safe_dump({"stages": {
+        "scrape": {"foreach": "${sources}", "do": {"cmd": "true", "outs": ["data/raw/${key}"]}},
+        "validate": {"cmd": "true"}, "assemble": {"cmd": "true"}, "train": {"cmd": "true"}}}))
+    tmp_path.joinpath("params.yaml").write_text(yaml.safe_dump({"sources": {"kept_source": {"kind": "cqia_jsonl"}}}))
     return curated, rewrites, lock
 
 
@@ -103,10 +112,11 @@ def test_assemble_writes_chat_files_card_and_manifest_byte_identically(tmp_path)
     assert [m["role"] for m in first["messages"]] == ["user", "assistant"]
     assert first["messages"][0]["content"] == first["instruction"]
     manifest = json.loads((tmp_path / "a" / "manifest.json").read_text())
-    assert manifest["upstream"] == {"data/validate": "abc.dir"}
+    assert manifest["upstream"] == {"data/raw/kept_source": "k.dir", "data/validate": "abc.dir"}
     assert manifest["fingerprint"] == metrics["fingerprint"] == fingerprint(lines)
     card = (tmp_path / "a" / "README.md").read_text()
     header = yaml.safe_load(card.split("---\n")[1])
+    assert header["upstream"] == manifest["upstream"]  # the card lists no stale or removed stage either
     assert header["sources"]["zhihu"]["train"] + header["sources"]["zhihu"].get("eval", 0) == 12
     assert header["counts"]["rewrites"] == 2
 

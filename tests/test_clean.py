@@ -36,7 +36,9 @@ def write_raw(root: Path) -> Path:
 
 def run_cli(tmp_path: Path, raw: Path, params: dict, out: str = "clean", extra: tuple = ()) -> tuple:
     params_path = tmp_path / "params.yaml"
-    params_path.write_text(yaml.safe_dump({"clean": params}, allow_unicode=True), encoding="utf-8")
+    names = [d.name for d in sorted(raw.glob("*")) if d.is_dir()] or ["absent"]  # the sources scraped into raw/
+    sources = {name: {"kind": "cqia_jsonl", "path": "x"} for name in names}
+    params_path.write_text(yaml.safe_dump({"clean": params, "sources": sources}, allow_unicode=True), encoding="utf-8")
     args = ["run", "--raw", str(raw), "--out", str(tmp_path / out), "--metrics", str(tmp_path / f"{out}.json"),
             "--params", str(params_path), *extra]
     return CliRunner().invoke(cli, args)
@@ -76,7 +78,9 @@ def test_outputs_are_byte_identical_across_runs(tmp_path):
 
 def test_clear_errors(tmp_path):
     result = run_cli(tmp_path, tmp_path / "nowhere", clean_params())
-    assert result.exit_code == 1 and result.output.startswith("Error: ") and "no */records.parquet" in result.output
+    assert result.exit_code == 1
+    assert result.output == (f"Error: {tmp_path / 'nowhere' / 'absent' / 'records.parquet'}: not found; source "
+                             "'absent' is configured but not scraped (run: dvc repro scrape@absent)\n")
     raw = write_raw(tmp_path)
     result = run_cli(tmp_path, raw, clean_params(min_quality=0.5),
                      extra=("--quality-model", str(tmp_path / "missing.bin")))
@@ -111,6 +115,22 @@ def test_real_sample_keeps_the_invariant_and_code_blocks(tmp_path):
     for record_id, output in zip(kept["id"], kept["output"]):
         assert fences.findall(output) == fences.findall(before[record_id])
     assert extra["transforms"]["clean:whitespace"] > 0
+
+
+def test_only_configured_sources_are_read(tmp_path):
+    """A source removed from params.yaml leaves data/raw/<name>/ behind; clean never reads it."""
+    raw = write_raw(tmp_path)
+    params_path = tmp_path / "params.yaml"
+    params_path.write_text(yaml.safe_dump({"clean": clean_params(),
+                                           "sources": {"cqia_zhihu": {"kind": "cqia_jsonl", "path": "x"}}}))
+    args = ["run", "--raw", str(raw), "--out", str(tmp_path / "clean"), "--metrics", str(tmp_path / "clean.json"),
+            "--params", str(params_path)]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "clean.json").read_text())["rows_in"] == 3  # not the 4th, ruozhiba_best's
+    written = pl.concat([pl.read_parquet(tmp_path / "clean" / f) for f in ("records.parquet", "rejected.parquet")],
+                        how="diagonal")
+    assert "ruozhiba" not in written["source"].to_list()
 
 
 def test_empty_input_gives_empty_outputs(tmp_path):

@@ -126,6 +126,49 @@ def test_the_api_key_is_sent_but_never_written_anywhere(tmp_path, monkeypatch):
     assert refused.exit_code == 1 and "CQIA_TEST_API_KEY" in refused.output and KEY not in refused.output
 
 
+def test_a_completion_echoing_the_api_key_is_rejected_and_never_cached(tmp_path, monkeypatch):
+    monkeypatch.setenv("CQIA_TEST_API_KEY", KEY)
+    leaky = [("天空", "echo_auth")]
+    with ChatServer(leaky) as server:
+        result = run(tmp_path, params(server.base_url))
+    assert result.exit_code == 0, result.output
+    kept, rejected, metrics = outputs(tmp_path)
+    assert metrics["rows_kept"] == 9 and metrics["rows_dropped"] == {"rewrite_secret_in_output": 1}
+    assert metrics["cache_stored"] == 9
+    row = rejected.row(0, named=True)
+    assert row["detail"] == ("the completion contains the API key (environment variable CQIA_TEST_API_KEY); "
+                             "dropped, not cached")
+    assert row["output"] is None
+    written = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert not [p for p in written if KEY.encode() in p.read_bytes()]
+    # an entry cached before this check existed is removed and rejected the same way
+    entry = next((tmp_path / "cache").rglob("*.json"))
+    cached = json.loads(entry.read_text())
+    cached["response"]["text"] += f" Bearer {KEY}"
+    entry.write_text(json.dumps(cached))
+    with ChatServer() as honest:
+        again = run(tmp_path, params(honest.base_url))
+    assert again.exit_code == 0, again.output
+    assert len(honest.requests) == 1  # only the prompt that leaked before; the rest from the cache
+    kept, rejected, metrics = outputs(tmp_path)
+    assert metrics["rows_dropped"] == {"rewrite_secret_in_output": 1} and metrics["cache_hits"] == 9
+    assert rejected.row(0, named=True)["detail"] == "the cached completion contains the API key; entry removed"
+    assert not entry.exists()
+    assert not [p for p in tmp_path.rglob("*") if p.is_file() and KEY.encode() in p.read_bytes()]
+
+
+def test_a_corrupt_gzip_body_fails_only_that_prompt(tmp_path):
+    with ChatServer([("天空", "corrupt_gzip")]) as server:
+        result = run(tmp_path, params(server.base_url))
+    assert result.exit_code == 0, result.output
+    kept, rejected, metrics = outputs(tmp_path)
+    assert metrics["rows_kept"] == 9 and metrics["rows_dropped"] == {"rewrite_backend_error": 1}
+    assert rejected.row(0, named=True)["detail"] == (
+        "corrupt response body (DecodingError: Error -3 while decompressing data: invalid distance too far back); "
+        "the endpoint sent a body that does not decode with its Content-Encoding")
+    assert metrics["cache_stored"] == 9
+
+
 def test_rule_none_writes_empty_outputs_without_a_model(tmp_path):
     result = run(tmp_path, params("http://127.0.0.1:9/v1", rule="none"), records=tmp_path / "absent.parquet")
     assert result.exit_code == 0, result.output

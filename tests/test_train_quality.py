@@ -32,7 +32,8 @@ def write_raw(root):
 
 def run(tmp_path, train, out="model"):
     params = tmp_path / "params.yaml"
-    params.write_text(yaml.safe_dump({"train_quality": train, "clean": clean_params()}, allow_unicode=True))
+    params.write_text(yaml.safe_dump({"train_quality": train, "clean": clean_params(),
+                                      "sources": {"src": {"kind": "cqia_jsonl", "path": "x"}}}, allow_unicode=True))
     return CliRunner().invoke(cli, ["run", "--raw", str(tmp_path / "raw"), "--out", str(tmp_path / out),
                                     "--metrics", str(tmp_path / f"{out}.json"), "--params", str(params)])
 
@@ -55,7 +56,7 @@ def test_enabled_trains_a_model_that_clean_can_use(tmp_path):
     info = json.loads((tmp_path / "m1" / "info.json").read_text())
     assert info["good_examples"] == 12 and info["bad_examples"] == 12 and 0 <= info["train_accuracy"] <= 1
     metrics = run_clean(raw, tmp_path / "clean", tmp_path / "clean.json", settings(min_quality=0.5),
-                        tmp_path / "m1" / MODEL_NAME)
+                        tmp_path / "m1" / MODEL_NAME, ["src"])
     kept = pl.read_parquet(tmp_path / "clean" / "records.parquet")
     rejected = pl.read_parquet(tmp_path / "clean" / "rejected.parquet")
     assert kept["score_quality"].null_count() == 0 and kept["score_quality"].min() >= 0.5

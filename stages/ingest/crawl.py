@@ -4,16 +4,26 @@ What it does for each URL (the seeds, plus same-host links when `follow` is set)
 
 - only http/https URLs are fetched (others: outcome `bad_scheme`);
 - robots.txt is fetched once per origin and honoured for the configured user
-  agent (`robots_disallowed`); a missing robots.txt (4xx other than 401/403)
-  allows all; a 5xx or unreachable robots.txt means nothing on that host is
-  fetched this run (`fetch_failed`, so the next run tries again);
+  agent (`robots_disallowed`). Its redirects are followed, at most
+  `max_redirects` hops, also to another host (example.com/robots.txt ->
+  www.example.com/robots.txt is common): the rules of the file the chain ends
+  at apply. A missing robots.txt (a final 4xx other than 401/403) allows all;
+  401/403 disallow all. A robots.txt that cannot be read (5xx, unreachable, a
+  redirect chain longer than `max_redirects` or to a non-http URL, a body over
+  `max_bytes` or one that does not decode) means nothing on that host is
+  fetched this run (`fetch_failed`, so the next run tries again): a site is
+  never crawled without having read its rules;
 - request starts to one host are spaced `1 / requests_per_second` apart and at
   most `concurrency` requests are in flight;
 - 429, 5xx and transport errors/timeouts are retried `retries` times with
   exponential backoff (a numeric Retry-After is honoured, capped at 60 s); a
   final 429/5xx is archived as a response, a final transport error as
   `fetch_failed`;
-- bodies are streamed and abandoned past `max_bytes` (`too_large`);
+- bodies are streamed and abandoned past `max_bytes` (`too_large`); a body
+  sent with a Content-Encoding (gzip, deflate; although we ask for identity) is
+  inflated only up to `max_bytes`: past it the URL is `too_large`, and a body
+  that does not inflate is `bad_encoding`. The archive keeps the body as
+  received, and reading it back applies the same bound;
 - redirects are followed by hand, at most `max_redirects`, to the same host
   only (`redirect_offsite` otherwise); each hop is archived as its own 3xx
   response, and the page it leads to under its own URL. "Same host" means the
@@ -45,7 +55,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, ret
 from tqdm import tqdm
 
 from stages.ingest.sources import HttpSettings
-from stages.ingest.warc_archive import ArchivedOutcome, Failure, Fetched, WarcArchive, read_archive
+from stages.ingest.warc_archive import ArchivedOutcome, Failure, Fetched, WarcArchive, decoded_body, read_archive
 
 MAX_RETRY_AFTER_S = 60.0
 TRANSIENT = (httpx.TransportError, TimeoutError)
@@ -264,7 +274,7 @@ class Crawler:
             self.archive.response(fetched)
             self.stats.outcomes[f"http_{fetched.status}"] += 1
             if target is None:
-                self._expand(current, fetched.status, fetched.headers, fetched.body)
+                self._expand(current, fetched.status, fetched.headers, fetched.content)
                 return
             if hops >= self.settings.max_redirects:
                 return  # chain too long: the last 3xx stays this URL's outcome
@@ -326,11 +336,16 @@ class Crawler:
                     raise Failure("too_large", f"{url}: body over max_bytes ({limit}); stopped reading")
         finally:
             await response.aclose()
+        headers = response.headers.multi_items()
+        try:
+            content = decoded_body(bytes(body), headers, limit)  # a gzip bomb stops at max_bytes
+        except Failure as failure:
+            raise Failure(failure.outcome, f"{url}: {failure.detail}") from None
         return Fetched(
             url=url, status=response.status_code, reason=response.reason_phrase,
-            http_version=response.http_version, headers=response.headers.multi_items(), body=bytes(body),
+            http_version=response.http_version, headers=headers, body=bytes(body),
             request_line=f"GET {request.url.raw_path.decode('ascii')} HTTP/1.1",
-            request_headers=request.headers.multi_items(),
+            request_headers=request.headers.multi_items(), content=content,
         )
 
     async def _check_robots(self, url: str) -> None:
@@ -346,31 +361,40 @@ class Crawler:
             raise Failure("robots_disallowed", f"{origin}/robots.txt disallows {url} for {self.settings.user_agent!r}")
 
     async def _load_robots(self, origin: str) -> RobotFileParser | str:
-        """The parsed robots.txt, or a text saying why the host is off limits for this run."""
+        """The parsed robots.txt, or a text saying why the host is off limits for this run.
+
+        Redirects are followed (also to another host) at most `max_redirects` hops; a chain that does
+        not end within them, or leaves http(s), makes robots.txt unreadable, like a 5xx.
+        """
         rules, url = RobotFileParser(), f"{origin}/robots.txt"
-        for _ in range(max(self.settings.max_redirects, 0) + 1):
+        hops = max(self.settings.max_redirects, 0)
+        for hop in range(hops + 1):
             try:
+                _check_url(url)
                 fetched = await self._with_retries(url)
             except (*TRANSIENT, Failure) as exc:
                 return f"{origin}/robots.txt could not be read ({type(exc).__name__}: {exc})"
             target = redirect_target(url, fetched.status, fetched.headers)
-            if target is None or host_of(target) != host_of(url):
+            if target is None:
                 break
+            if hop == hops:
+                return (f"{origin}/robots.txt could not be read: more than max_redirects={hops} redirects "
+                        f"(last to {target})")
             url = target
         if 200 <= fetched.status < 300:
-            rules.parse(decode_text(fetched.body, fetched.headers, errors="replace").splitlines())
+            rules.parse(decode_text(fetched.content, fetched.headers, errors="replace").splitlines())
         elif fetched.status in (401, 403):
             rules.disallow_all = True
         elif fetched.status >= 500:
-            return f"{origin}/robots.txt answered HTTP {fetched.status}"
+            return f"{url} answered HTTP {fetched.status}"
         else:
-            rules.allow_all = True  # missing (4xx) or redirected away: no rules
+            rules.allow_all = True  # missing (4xx other than 401/403): no rules
         return rules
 
 
 async def crawl_async(seeds: list[str], settings: HttpSettings, archive_dir: Path) -> CrawlStats:
     """`crawl` as a coroutine; cancelling it leaves the records written so far in a `.part` file."""
-    done = {item.url: item for item in read_archive(archive_dir) if item.is_final}
+    done = {item.url: item for item in read_archive(archive_dir, settings.max_bytes) if item.is_final}
     archive = WarcArchive(archive_dir)
     completed = False
     limits = httpx.Limits(max_connections=settings.concurrency)

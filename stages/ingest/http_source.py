@@ -8,8 +8,11 @@ configured parser understands. Rejected, with the reason saying why:
 - `scrape_invalid_utf8`: the body does not decode with its charset;
 - `scrape_parse_failed`: the page lacks what the parser needs;
 - `scrape_<outcome>` for outcomes without a response: `robots_disallowed`,
-  `too_large`, `redirect_offsite`, `bad_scheme`, `fetch_failed` (transient:
-  fetched again on the next run).
+  `too_large` (also: a body that inflates past `max_bytes`, when fetched or
+  when read back from the archive), `bad_encoding` (a body that does not
+  inflate), `redirect_offsite`, `bad_scheme`, `fetch_failed` (transient:
+  fetched again on the next run; also every URL of a host whose robots.txt
+  could not be read).
 
 Rows are built from the whole archive, so a resumed crawl yields the same rows
 as a one-shot crawl, and each row's `fetched_at` is its WARC-Date.
@@ -101,7 +104,7 @@ def load_http(cfg: SourceConfig, archive_dir: Path) -> tuple[list[dict[str, Any]
     crawl(seeds, cfg.http, archive_dir)
     records: list[dict[str, Any]] = []
     rejected: list[dict[str, Any]] = []
-    for item in read_archive(archive_dir):
+    for item in read_archive(archive_dir, cfg.http.max_bytes):
         kept, row = archived_row(cfg, cfg.http, item)
         (records if kept else rejected).append(row)
     return records, rejected

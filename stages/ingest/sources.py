@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from pathlib import PurePosixPath, PureWindowsPath
 from typing import Any
 
 from stages.lib.params import require_keys
@@ -73,10 +74,20 @@ def _http_settings(where: str, raw: dict[str, Any]) -> HttpSettings:
     return settings
 
 
+def check_glob(where: str, glob: str) -> None:
+    """A glob is matched under the source's `path` (which DVC tracks) and may not leave it."""
+    parts = PurePosixPath(glob).parts
+    if (not glob or PurePosixPath(glob).is_absolute() or PureWindowsPath(glob).is_absolute()
+            or glob.startswith("~") or ".." in parts or "\\" in glob):
+        raise ValueError(f"{where}.glob: must stay inside the source's path (a pattern such as *.jsonl or "
+                         f"sub/*.jsonl; no '..', no leading '/' or '~'), got {glob!r}")
+
+
 def parse_source(name: str, raw: Any) -> SourceConfig:
     where = f"params.yaml: sources.{name}"
-    if not _SUBSET.match(str(name)):
-        raise ValueError(f"{where}: source names must match [a-z0-9_]+ (they prefix record ids)")
+    if not (isinstance(name, str) and _SUBSET.fullmatch(name)):
+        raise ValueError(f"{where}: source names must match [a-z0-9_]+ (they prefix record ids and name the "
+                         "stage's output folder data/raw/<name>)")
     if not isinstance(raw, dict) or raw.get("kind") not in KINDS:
         kind = raw.get("kind") if isinstance(raw, dict) else None
         raise ValueError(f"{where}.kind: must be one of {', '.join(KINDS)}, got {kind!r}")
@@ -92,13 +103,15 @@ def parse_source(name: str, raw: Any) -> SourceConfig:
     subset = raw.get("subset", "ruozhiba" if kind == "ruozhiba_dump" else None)
     if kind == "http" and subset is None:
         raise ValueError(f"{where}.subset: http sources need a subset name")
-    if subset is not None and not (isinstance(subset, str) and _SUBSET.match(subset)):
+    if subset is not None and not (isinstance(subset, str) and _SUBSET.fullmatch(subset)):
         raise ValueError(f"{where}.subset: must match [a-z0-9_]+, got {subset!r}")
     fetched_at = raw.get("fetched_at")
     if fetched_at is not None:
         fetched_at = str(fetched_at)
         if not _FETCHED_AT.match(fetched_at):
             raise ValueError(f"{where}.fetched_at: must be an ISO date such as 2024-01-31, got {fetched_at!r}")
+    glob = str(raw.get("glob", "*.jsonl"))
+    check_glob(where, glob)
     return SourceConfig(
         name=name,
         kind=kind,
@@ -106,7 +119,7 @@ def parse_source(name: str, raw: Any) -> SourceConfig:
         subset=subset,
         license=str(raw.get("license", "unknown")),
         fetched_at=fetched_at,
-        glob=str(raw.get("glob", "*.jsonl")),
+        glob=glob,
         http=_http_settings(where, raw) if kind == "http" else None,
     )
 

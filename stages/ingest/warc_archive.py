@@ -9,6 +9,12 @@ member), and renames it to `crawl-NNNNN.warc.gz` when it completes, so an
 interrupted run leaves a readable archive; the reader drops a truncated last
 member. `read_archive` gives the last outcome per URL, a final outcome winning
 over a later `fetch_failed`.
+
+Bodies are archived as received (still gzip/deflate-encoded when the server
+sent them so). Whoever reads a body decodes it with `decoded_body`, which stops
+inflating at `max_bytes`: a small gzip bomb is `too_large` when fetched and
+again when the archive is read back (`read_archive(..., max_bytes)`), and a body
+that does not inflate is `bad_encoding`; it is never inflated in full.
 """
 
 from __future__ import annotations
@@ -31,6 +37,8 @@ from warcio.warcwriter import WARCWriter
 
 _ARCHIVE_NAME = re.compile(r"^crawl-(\d{5})\.warc\.gz(\.part)?$")
 _DROPPED_HEADERS = {"transfer-encoding"}  # httpx has already undone chunking
+DEFAULT_MAX_BYTES = 2_000_000  # HttpSettings.max_bytes' default
+_METADATA_MAX = 1 << 16  # our metadata bodies are a short JSON object
 
 
 class Failure(Exception):
@@ -42,6 +50,35 @@ class Failure(Exception):
         self.detail = detail
 
 
+def _inflate(data: bytes, wbits: int, limit: int, what: str) -> bytes:
+    inflater = zlib.decompressobj(wbits)
+    try:
+        out = inflater.decompress(data, limit + 1)  # never more than limit + 1 bytes, whatever the ratio
+    except zlib.error as exc:
+        raise Failure("bad_encoding", f"{what} body does not inflate: {exc}") from None
+    if len(out) > limit:
+        raise Failure("too_large", f"{what} body inflates to over max_bytes ({limit}); stopped inflating")
+    if not inflater.eof:
+        raise Failure("bad_encoding", f"{what} body is truncated")
+    return out
+
+
+def decoded_body(raw: bytes, headers: list[tuple[str, str]], limit: int) -> bytes:
+    """The body with its Content-Encoding undone, at most `limit` bytes (`Failure` too_large / bad_encoding)."""
+    if len(raw) > limit:
+        raise Failure("too_large", f"body of {len(raw)} bytes is over max_bytes ({limit})")
+    value = next((v for k, v in headers if k.lower() == "content-encoding"), "") or ""
+    data = raw
+    for encoding in reversed([e.strip().lower() for e in value.split(",") if e.strip()]):
+        if encoding in ("gzip", "x-gzip"):
+            data = _inflate(data, 31, limit, encoding)
+        elif encoding == "deflate":  # zlib-wrapped as the RFC says, or raw deflate as some servers send
+            data = _inflate(data, 15 if data[:1] == b"\x78" else -15, limit, encoding)
+        elif encoding != "identity":
+            raise Failure("bad_encoding", f"Content-Encoding {encoding!r} is not supported")
+    return data
+
+
 @dataclass(frozen=True)
 class Fetched:
     """One HTTP response as received: status line, headers, the (undecoded) body."""
@@ -51,9 +88,10 @@ class Fetched:
     reason: str
     http_version: str
     headers: list[tuple[str, str]]
-    body: bytes
+    body: bytes  # as received (archived as is)
     request_line: str
     request_headers: list[tuple[str, str]]
+    content: bytes = b""  # `body` with its Content-Encoding undone (at most max_bytes)
 
 
 @dataclass(frozen=True)
@@ -164,16 +202,20 @@ def _complete_length(path: Path, chunk_size: int = 1 << 16) -> int:
     return good
 
 
-def _to_outcome(record: ArcWarcRecord) -> ArchivedOutcome | None:
+def _to_outcome(record: ArcWarcRecord, max_bytes: int) -> ArchivedOutcome | None:
     url = record.rec_headers.get_header("WARC-Target-URI")
     date = record.rec_headers.get_header("WARC-Date") or ""
     if record.rec_type == "response" and record.http_headers is not None:
         status = int(record.http_headers.get_statuscode())
-        body = record.content_stream().read()
-        return ArchivedOutcome(url, date, status, list(record.http_headers.headers), body, "response", "")
+        headers = list(record.http_headers.headers)
+        try:  # raw_stream: the payload as archived; warcio's content_stream() would inflate it without bound
+            body = decoded_body(record.raw_stream.read(max_bytes + 1), headers, max_bytes)
+        except Failure as failure:
+            return ArchivedOutcome(url, date, None, [], b"", failure.outcome, f"{url}: {failure.detail}")
+        return ArchivedOutcome(url, date, status, headers, body, "response", "")
     if record.rec_type != "metadata":
         return None
-    raw = record.content_stream().read()
+    raw = record.raw_stream.read(_METADATA_MAX)
     try:
         data = json.loads(raw)
     except ValueError:
@@ -183,20 +225,23 @@ def _to_outcome(record: ArcWarcRecord) -> ArchivedOutcome | None:
     return ArchivedOutcome(url, date, None, [], raw, data["outcome"], str(data.get("detail", "")))
 
 
-def iter_archive(archive_dir: Path) -> Iterator[ArchivedOutcome]:
-    """Every outcome in every archive, files in name order and records in file order."""
+def iter_archive(archive_dir: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> Iterator[ArchivedOutcome]:
+    """Every outcome in every archive, files in name order and records in file order.
+
+    A response body over `max_bytes` once decoded is read back as a `too_large` outcome.
+    """
     for path in archive_files(archive_dir):
         with path.open("rb") as fh:
             for record in ArchiveIterator(LimitReader(fh, _complete_length(path))):
-                item = _to_outcome(record)
+                item = _to_outcome(record, max_bytes)
                 if item is not None:
                     yield item
 
 
-def read_archive(archive_dir: Path) -> list[ArchivedOutcome]:
+def read_archive(archive_dir: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> list[ArchivedOutcome]:
     """The last outcome per URL, sorted by URL; a final outcome wins over a later `fetch_failed`."""
     latest: dict[str, ArchivedOutcome] = {}
-    for item in iter_archive(archive_dir):
+    for item in iter_archive(archive_dir, max_bytes):
         previous = latest.get(item.url)
         if previous is None or item.is_final or not previous.is_final:
             latest[item.url] = item

@@ -3,8 +3,14 @@
 Every stage ends by calling `write_stage_outputs`, which
 - checks the invariant rows_in == rows_kept + sum(rows_dropped),
 - sorts both frames by `id` (then reason and detail) so output is deterministic,
-- writes `<out_dir>/records.parquet`, `<out_dir>/rejected.parquet` and the
-  metrics JSON atomically.
+- writes `<out_dir>/records.parquet`, `<out_dir>/rejected.parquet` (and the
+  stage's other files, via `extra_files`) into a fresh folder that replaces
+  `out_dir` by one rename (stages/lib/io.py `output_dir`), so the folder holds
+  one run's complete set or nothing new;
+- writes the metrics JSON last. The old metrics file is removed just before the
+  folder is swapped in, so a metrics file, when present, always describes the
+  folder next to it: a run killed before the swap leaves the old folder (and
+  its metrics, or none), one killed after it the new folder without metrics.
 
 Filters follow datatrove's shape: a `Filter` names a reason code and a boolean
 polars expression that is true for rows to drop. `split_by_filters` applies a
@@ -15,6 +21,7 @@ so counting and rejected-output writing live here and nowhere else.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +29,7 @@ from typing import Any
 import polars as pl
 
 from stages.lib.errors import StageError
-from stages.lib.io import write_json, write_parquet
+from stages.lib.io import output_dir, remove_stale_temps, write_json, write_parquet
 from stages.lib.record import RECORD_SCHEMA, REJECTED_SCHEMA
 
 
@@ -104,8 +111,12 @@ def write_stage_outputs(
     started: float,
     extra_columns: tuple[str, ...] = (),
     extra_metrics: dict[str, Any] | None = None,
+    extra_files: Callable[[Path], None] | None = None,
 ) -> dict[str, Any]:
-    """Check the invariant, then write records, rejected rows and metrics atomically."""
+    """Check the invariant, then write records, rejected rows and metrics atomically.
+
+    `extra_files(folder)` writes the stage's other output files into the fresh folder.
+    """
     kept = sort_for_output(conform(kept, RECORD_SCHEMA, extra_columns), rejected=False)
     # a stage that rejects nothing (or rejects before computing a column) gets null extra columns
     rejected = rejected.with_columns(pl.lit(None, kept.schema[c]).alias(c) for c in extra_columns
@@ -113,9 +124,14 @@ def write_stage_outputs(
     rejected = sort_for_output(conform(rejected, REJECTED_SCHEMA, extra_columns), rejected=True)
     dropped = rows_dropped(rejected)
     check_invariant(stage, rows_in, kept.height, dropped)
-    out_dir = Path(out_dir)
-    write_parquet(kept, out_dir / "records.parquet")
-    write_parquet(rejected, out_dir / "rejected.parquet")
+    metrics_path = Path(metrics_path)
+    remove_stale_temps(metrics_path)
+    with output_dir(out_dir) as fresh:
+        if extra_files is not None:
+            extra_files(fresh)
+        write_parquet(kept, fresh / "records.parquet")
+        write_parquet(rejected, fresh / "rejected.parquet")
+        metrics_path.unlink(missing_ok=True)  # from here until the new one is written: no metrics, no mix
     metrics: dict[str, Any] = {
         "rows_in": rows_in,
         "rows_kept": kept.height,

@@ -12,7 +12,8 @@ the response text, written atomically with sorted keys (no timestamps), so the
 directory is deterministic and safe for concurrent writers. In dvc.yaml the
 root is an output with `persist: true`: DVC keeps it between runs and
 experiments and `dvc push` shares it. Only successful responses are stored; a
-backend error is retried on the next run. An entry whose stored key does not
+backend error is retried on the next run. A response containing the API key is
+never stored (the backend fails it), and an entry found to contain it is removed. An entry whose stored key does not
 match its file name is ignored (counted as a miss) and overwritten.
 """
 
@@ -81,6 +82,10 @@ class ResponseCache:
                  "response": {"text": response.text, "finish_reason": response.finish_reason}}
         write_json(entry, self.path_for(key))
         self.stored += 1
+
+    def discard(self, request: Request) -> None:
+        """Remove the entry for `request` (e.g. an answer found to leak a secret)."""
+        self.path_for(request.key).unlink(missing_ok=True)
 
     def ensure_root(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)

@@ -8,7 +8,10 @@
   file layout.
 - `upstream_outputs`: the hash of every stage output upstream of `assemble`,
   read from `dvc.lock` (DVC writes each stage's entry when the stage finishes,
-  so upstream entries are current when `assemble` runs).
+  so upstream entries are current when `assemble` runs). Only stages of the
+  current `dvc.yaml` count: DVC keeps the entry of a removed stage (say
+  `scrape@<a source removed from params.yaml>`) in `dvc.lock`, and that stale
+  entry is ignored.
 """
 
 from __future__ import annotations
@@ -56,15 +59,46 @@ def fingerprint(rows: list[dict[str, Any]]) -> str:
 NOT_DATA = ("metrics/", "reports/")  # timings and reports change run to run; they are not inputs
 
 
+def _foreach_keys(value: Any, params: dict[str, Any]) -> list[str]:
+    """The names DVC gives the instances of `foreach: value` (a `${dotted.key}` into params, a dict or a list)."""
+    if isinstance(value, str) and value.startswith("${") and value.endswith("}"):
+        for part in value[2:-1].strip().split("."):
+            params = params.get(part) if isinstance(params, dict) else None  # type: ignore[assignment]
+        value = params
+    if isinstance(value, dict):
+        return [str(key) for key in value]
+    if isinstance(value, list):
+        return [str(item) if not isinstance(item, (dict, list)) else str(i) for i, item in enumerate(value)]
+    return []
+
+
+def pipeline_stages(dvc_yaml: Path) -> set[str]:
+    """Stage names of `dvc_yaml` as DVC names them (`scrape@cqia_zhihu` for a foreach over params.yaml beside it)."""
+    if not dvc_yaml.is_file():
+        return set()
+    stages = (yaml.safe_load(dvc_yaml.read_text(encoding="utf-8")) or {}).get("stages") or {}
+    params_file = dvc_yaml.with_name("params.yaml")
+    params = (yaml.safe_load(params_file.read_text(encoding="utf-8")) or {}) if params_file.is_file() else {}
+    names: set[str] = set()
+    for name, stage in stages.items():
+        if isinstance(stage, dict) and "foreach" in stage:
+            names.update(f"{name}@{key}" for key in _foreach_keys(stage["foreach"], params))
+        else:
+            names.add(name)
+    return names
+
+
 def upstream_outputs(lock_path: Path, stage: str = "assemble", sft_dir: str = "data/sft") -> dict[str, str]:
-    """{output path: md5} of every data output in dvc.lock, except this stage's and those reading the SFT set."""
+    """{output path: md5} of every data output in dvc.lock, except this stage's and those reading the SFT set,
+    for the stages of the dvc.yaml beside the lock only (stale lock entries of removed stages are ignored)."""
     if not lock_path.exists():
         return {}
     lock = yaml.safe_load(lock_path.read_text(encoding="utf-8")) or {}
+    current = pipeline_stages(lock_path.with_name("dvc.yaml"))
     outputs: dict[str, str] = {}
     for name, entry in (lock.get("stages") or {}).items():
         deps = [d["path"] for d in entry.get("deps", [])]
-        if name == stage or any(d.startswith(sft_dir) for d in deps):
+        if name not in current or name == stage or any(d.startswith(sft_dir) for d in deps):
             continue
         for out in entry.get("outs", []):
             if not out["path"].startswith(NOT_DATA):

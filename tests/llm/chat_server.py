@@ -15,6 +15,8 @@ behaviour) pairs checked in order; the default is "ok":
 - garbage       200 with an answer in no accepted format
 - empty         200 with content ""
 - 401           401 (for every request)
+- echo_auth     200 with an answer that quotes the request's Authorization header (a leaking endpoint)
+- corrupt_gzip  200 with `Content-Encoding: gzip` and a body that is not gzip
 
 It records every request (path, body, Authorization header) and the largest
 number of requests it handled at once.
@@ -114,7 +116,11 @@ class ChatServer:
                     return self.send(200, b"{not json")
                 if behaviour == "no_choices":
                     return self.send(200, json.dumps({"object": "chat.completion"}).encode())
-                content = {"garbage": "我觉得这个问题很有意思，但我不想改写。", "empty": ""}.get(behaviour, answer_for(user))
+                if behaviour == "corrupt_gzip":
+                    return self.send(200, b"\x1f\x8b\x08\x00this is not deflate data" * 4, {"Content-Encoding": "gzip"})
+                content = {"garbage": "我觉得这个问题很有意思，但我不想改写。", "empty": "",
+                           "echo_auth": f"{answer_for(user)}\n(debug: {self.headers.get('Authorization')})"
+                           }.get(behaviour, answer_for(user))
                 reply = {"id": "chatcmpl-test", "object": "chat.completion", "model": body.get("model"),
                          "choices": [{"index": 0, "finish_reason": "stop",
                                       "message": {"role": "assistant", "content": content}}]}

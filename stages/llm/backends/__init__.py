@@ -2,7 +2,8 @@
 
 A backend turns a list of chat prompts into one result per prompt, in order:
 a `Response` (the model's text) or a `Failure` (this prompt failed after the
-backend's retries; the stage rejects the row as `rewrite_backend_error`).
+backend's retries, or its answer leaked the API key; the stage rejects the row
+with the failure's reason, `rewrite_backend_error` or `rewrite_secret_in_output`).
 Problems that would fail every prompt the same way (endpoint unreachable, key
 refused, model missing) raise `StageError` instead and stop the stage.
 
@@ -52,7 +53,10 @@ class GenerationParams:
 
 @dataclass(frozen=True)
 class Failure:
+    """This prompt failed; `reason` is the rejected row's reason code (never cached, retried next run)."""
+
     detail: str
+    reason: str = "rewrite_backend_error"
 
 
 Result = Response | Failure

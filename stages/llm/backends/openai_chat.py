@@ -13,7 +13,11 @@ exponential backoff and jitter (honouring `Retry-After`, capped at
 last retry:
 - connection failures stop the stage ("cannot reach ..."): every request would fail;
 - 401/403 and 404 stop the stage with a hint (API key, base_url or model);
-- 429/5xx, timeouts, other 4xx and malformed bodies fail only that prompt.
+- 429/5xx, timeouts, other 4xx, malformed bodies and corrupt bodies (a gzip
+  body that does not inflate: httpx.DecodingError) fail only that prompt.
+A completion that contains the API key (an endpoint echoing the Authorization
+header) fails that prompt as `rewrite_secret_in_output`: it is never passed on,
+so never cached nor written.
 """
 
 from __future__ import annotations
@@ -120,6 +124,10 @@ class OpenAIChatBackend:
         """Mask the key in `text` (keys shorter than 6 characters, such as vLLM's `EMPTY`, are not secrets)."""
         return text.replace(self._key, "***") if len(self._key) >= 6 else text
 
+    def leaks(self, text: str) -> bool:
+        """Whether `text` contains the API key (same 6-character floor as `redact`)."""
+        return len(self._key) >= 6 and self._key in text
+
     def _wait(self, state: tenacity.RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
         if isinstance(exc, RetryableStatus) and exc.retry_after is not None:
@@ -153,6 +161,9 @@ class OpenAIChatBackend:
         except (ValueError, KeyError, IndexError, TypeError) as exc:
             snippet = " ".join(response.text.split())[:120]
             return Failure(self.redact(f"malformed response ({type(exc).__name__}: {exc}): {snippet!r}"))
+        if self.leaks(content or ""):
+            return Failure(f"the completion contains the API key (environment variable {self.settings.api_key_env}); "
+                           "dropped, not cached", reason="rewrite_secret_in_output")
         return Response(text=content or "", finish_reason=choice.get("finish_reason"))
 
     def _complete(self, client: httpx.Client, messages: Messages, generation: GenerationParams) -> Result:
@@ -175,6 +186,11 @@ class OpenAIChatBackend:
                                        f"({type(exc).__name__})"))
         except httpx.TransportError as exc:
             return Failure(self.redact(f"transport error after {attempts} attempts ({type(exc).__name__}: {exc})"))
+        except httpx.DecodingError as exc:
+            return Failure(self.redact(f"corrupt response body ({type(exc).__name__}: {exc}); the endpoint sent a "
+                                       "body that does not decode with its Content-Encoding"))
+        except httpx.RequestError as exc:
+            return Failure(self.redact(f"request failed ({type(exc).__name__}: {exc})"))
 
     def generate(self, prompts: list[Messages], generation: GenerationParams, on_response: OnResponse) -> list[Result]:
         headers = {"Authorization": f"Bearer {self._key}"} if self._key else {}

@@ -1,0 +1,106 @@
+"""`python -m stages.check`: every params problem is one line, and a `../` source key is refused before DVC acts."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from stages.check import cli
+
+ROOT = Path(__file__).resolve().parents[1]
+BAD_NAME = ("params.yaml: sources.../../../victim: source names must match [a-z0-9_]+ (they prefix record ids "
+            "and name the stage's output folder data/raw/<name>)")
+
+
+def params_with(tmp_path: Path, edit) -> Path:
+    params = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
+    for source in params["sources"].values():
+        source["path"] = str(ROOT / source["path"])
+    edit(params)
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(params, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def check(params: Path):
+    return CliRunner().invoke(cli, ["--params", str(params), "--rules",
+                                                    str(ROOT / "schemas" / "rules.yaml")])
+
+
+def test_shipped_params_pass(tmp_path):
+    result = check(params_with(tmp_path, lambda p: None))
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == f"{tmp_path / 'params.yaml'}: OK\n"
+
+
+def test_every_problem_is_one_line(tmp_path):
+    def edit(p):
+        p["sources"]["cqia_zhihu"]["glob"] = "../cqia/*.jsonl"
+        p["sources"]["Bad Name"] = dict(p["sources"]["cqia_wiki"])
+        p["sources"]["cqia_wiki"]["path"] = "no/such/file.jsonl"
+        p["dedup"]["threshold"] = 2
+        p["rule"] = "no_such_rule"
+        p["assemble"]["eval_share"] = 1.5
+        p["trian"] = {}
+
+    result = check(params_with(tmp_path, edit))
+    assert result.exit_code == 1
+    lines = result.stderr.splitlines()
+    assert ("params.yaml: sources.cqia_zhihu.glob: must stay inside the source's path (a pattern such as *.jsonl "
+            "or sub/*.jsonl; no '..', no leading '/' or '~'), got '../cqia/*.jsonl'") in lines
+    assert "params.yaml: sources.cqia_wiki.path: no/such/file.jsonl not found" in lines
+    assert any(line.startswith("params.yaml: sources.Bad Name: source names must match [a-z0-9_]+") for line in lines)
+    assert "params.yaml: assemble.eval_share: must be in [0, 1), got 1.5" in lines
+    assert any(line.startswith("params.yaml: rule: unknown rule 'no_such_rule'") for line in lines)
+    assert any(line.startswith("params.yaml: dedup.threshold") for line in lines), lines
+    assert lines[-1] == f"{tmp_path / 'params.yaml'}: unknown section 'trian' (no stage reads it; a typo?)"
+    assert len(lines) == 7
+    assert result.stdout == ""
+
+
+def env() -> dict[str, str]:
+    return {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+            "DVC_NO_ANALYTICS": "1", "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.invalid",
+            "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.invalid"}
+
+
+def sh(cmd: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, cwd=cwd, env=env(), capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.e2e
+def test_a_dotdot_source_key_is_refused_before_dvc_touches_anything(tmp_path):
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "precious.txt").write_text("keep me\n")
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    for name in ("stages", "schemas", "data/sample"):
+        shutil.copytree(ROOT / name, repo / name, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("dvc.yaml", "Makefile"):
+        shutil.copy2(ROOT / name, repo / name)
+    params = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
+    params["sources"]["../../../victim"] = dict(params["sources"]["cqia_zhihu"])  # data/raw/../../../victim
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, allow_unicode=True), encoding="utf-8")
+    for cmd in (["git", "init", "-q"], [sys.executable, "-m", "dvc", "init", "-q"]):
+        assert sh(cmd, repo).returncode == 0
+
+    checked = sh([sys.executable, "-m", "stages.check"], repo)
+    assert (checked.returncode, checked.stdout, checked.stderr) == (1, "", BAD_NAME + "\n")
+    # `make run` runs the check first and stops there (setup is the already-installed interpreter here)
+    made = sh(["make", "-o", "setup", "-o", ".venv/.installed", "run", f"BIN={Path(sys.executable).parent}"], repo)
+    assert made.returncode != 0
+    assert BAD_NAME in made.stderr.splitlines()
+    assert "dvc repro" not in made.stdout
+    assert (victim / "precious.txt").read_text() == "keep me\n"
+    assert not (repo / "data" / "raw").exists() and not (repo / "dvc.lock").exists()
+
+    # What the README warns about: without the check, DVC deletes the folder before our code runs.
+    unguarded = sh([sys.executable, "-m", "dvc", "repro", "-s", "scrape@../../../victim"], repo)
+    assert unguarded.returncode != 0
+    assert not victim.exists()

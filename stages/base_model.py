@@ -36,6 +36,7 @@ import polars as pl
 from stages.lib.errors import clear_errors
 from stages.lib.io import write_json
 from stages.lib.params import load_section
+from stages.lib.timings import write_timings
 from stages.llm.base import TINY, ModelSettings, parse_model_settings, reference_spec, tiny_spec, write_model_file
 
 TEXT_COLUMNS = ("instruction", "input", "output")
@@ -86,8 +87,8 @@ def build_base_model(settings: ModelSettings, records_path: Path, out_dir: Path,
     finally:
         if staging.exists():
             shutil.rmtree(staging)
-    metrics["seconds"] = round(time.perf_counter() - started, 3)
     write_json(metrics, metrics_path)
+    write_timings(metrics_path, started)
     return metrics
 
 

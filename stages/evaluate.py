@@ -28,6 +28,7 @@ from stages.evalkit.tasks import load_tasks
 from stages.lib.errors import clear_errors
 from stages.lib.io import write_json, write_text
 from stages.lib.params import load_section, require_keys
+from stages.lib.timings import write_timings
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,8 @@ def evaluate(model_path: str, tasks_dir: Path, params: EvaluateParams, metrics_p
     rows = "".join(f"{task},{acc}\n" for task, acc in metrics["tasks"].items())
     write_text("task,accuracy\n" + rows, plots_dir / "tasks.csv")
     write_text(predictions_jsonl(by_task), plots_dir / "predictions.jsonl")
-    write_json({**metrics, "seconds": round(time.perf_counter() - started, 3)}, metrics_path)
+    write_json(metrics, metrics_path)
+    write_timings(metrics_path, started)
     return metrics
 
 

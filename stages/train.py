@@ -26,6 +26,7 @@ import click
 from stages.lib.errors import StageError, clear_errors
 from stages.lib.io import write_json, write_text
 from stages.lib.params import load_section, require_keys
+from stages.lib.timings import write_timings
 from stages.llm.base import MODEL_FILE, read_model_dir
 from stages.sft.training import (DEFAULT_CHAT_TEMPLATE, LoraParams, TrainParams, loss_history, lora_config,
                                  model_card, read_chat_jsonl, sft_config)
@@ -91,9 +92,9 @@ def train(base: str, data_dir: Path, out: Path, metrics_path: Path, plots_dir: P
     write_text("step,loss\n" + "".join(f"{s},{loss:.6f}\n" for s, loss in losses), plots_dir / "loss.csv")
     metrics = {"train_loss": round(float(result.training_loss), 6), "final_loss": losses[-1][1] if losses else None,
                "steps": int(trainer.state.global_step), "examples": len(examples),
-               "dataset_fingerprint": manifest.get("fingerprint"),
-               "seconds": round(time.perf_counter() - started, 3)}
+               "dataset_fingerprint": manifest.get("fingerprint")}
     write_json(metrics, metrics_path)
+    write_timings(metrics_path, started)
     return metrics
 
 

@@ -4,7 +4,7 @@ Every stage ends by calling `write_stage_outputs`, which
 - checks the invariant rows_in == rows_kept + sum(rows_dropped),
 - sorts both frames by `id` (then reason and detail) so output is deterministic,
 - writes `<out_dir>/records.parquet`, `<out_dir>/rejected.parquet` and the
-  metrics JSON atomically.
+  metrics JSON atomically (wall time goes to a timings file, not the metrics).
 
 Filters follow datatrove's shape: a `Filter` names a reason code and a boolean
 polars expression that is true for rows to drop. `split_by_filters` applies a
@@ -14,7 +14,6 @@ so counting and rejected-output writing live here and nowhere else.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ import polars as pl
 from stages.lib.errors import StageError
 from stages.lib.io import write_json, write_parquet
 from stages.lib.record import RECORD_SCHEMA, REJECTED_SCHEMA
+from stages.lib.timings import write_timings
 
 
 @dataclass(frozen=True)
@@ -112,8 +112,8 @@ def write_stage_outputs(
         "rows_in": rows_in,
         "rows_kept": kept.height,
         "rows_dropped": dropped,
-        "seconds": round(time.perf_counter() - started, 3),
     }
     metrics.update(extra_metrics or {})
     write_json(metrics, metrics_path)
+    write_timings(metrics_path, started)  # not a metric: keeps metrics deterministic
     return metrics

@@ -6,10 +6,12 @@ from pathlib import Path
 import polars as pl
 import pytest
 import yaml
+from huggingface_hub import DatasetCard
 
 from stages.assemble import assemble, parse_params
 from stages.lib.record import records_frame
 from stages.sft.card import fingerprint
+from stages.sft.hf_card import license_fields
 from stages.sft.mix import MixParams, choose
 from tests.lib.test_record import sample_row
 
@@ -81,10 +83,12 @@ def write_inputs(tmp_path: Path) -> tuple[Path, Path, Path]:
     lock.write_text(yaml.safe_dump({"schema": "2.0", "stages": {
         "validate": {"deps": [{"path": "data/dedup/records.parquet"}], "outs": [
             {"path": "data/validate", "md5": "abc.dir"}, {"path": "reports/validate", "md5": "r.dir"},
-            {"path": "metrics/validate.json", "md5": "timing"}]},
+            {"path": "metrics/validate.json", "md5": "m"}]},
         "assemble": {"deps": [{"path": "data/validate"}], "outs": [{"path": "data/sft", "md5": "old.dir"}]},
         "train": {"deps": [{"path": "data/sft"}], "outs": [{"path": "models/sft", "md5": "m.dir"}]},
     }}))
+    (tmp_path / "metrics").mkdir(exist_ok=True)
+    (tmp_path / "metrics" / "validate.json").write_text('{"rows_in": 14, "rows_kept": 14, "rows_dropped": {}}')
     return curated, rewrites, lock
 
 
@@ -105,10 +109,40 @@ def test_assemble_writes_chat_files_card_and_manifest_byte_identically(tmp_path)
     manifest = json.loads((tmp_path / "a" / "manifest.json").read_text())
     assert manifest["upstream"] == {"data/validate": "abc.dir"}
     assert manifest["fingerprint"] == metrics["fingerprint"] == fingerprint(lines)
-    card = (tmp_path / "a" / "README.md").read_text()
-    header = yaml.safe_load(card.split("---\n")[1])
-    assert header["sources"]["zhihu"]["train"] + header["sources"]["zhihu"].get("eval", 0) == 12
-    assert header["counts"]["rewrites"] == 2
+    assert "code_revision" not in manifest and set(manifest["stage_hashes"]) == {"validate"}
+    card = DatasetCard.load(tmp_path / "a" / "README.md")
+    header = card.data.to_dict()
+    assert header["license"] == "other" and header["license_name"] == "per-source-licenses"
+    assert header["language"] == ["zh"] and header["size_categories"] == ["n<1K"]
+    assert header["task_categories"] == ["text-generation"] and header["source_datasets"] == ["original"]
+    assert header["configs"] == [{"config_name": "default", "data_files": [
+        {"split": "train", "path": "train.jsonl"}, {"split": "validation", "path": "eval.jsonl"}]}]
+    for section in ("## Sources", "## Curation", "## Known limitations", "## Provenance", "## Licenses"):
+        assert section in card.text
+    assert "| validate | 14 | 14 | - |" in card.text  # counts per stage from the metrics dvc.lock names
+    assert f"`{manifest['fingerprint']}`" in card.text
+
+
+def test_the_sft_directory_loads_with_datasets_in_both_splits(tmp_path, monkeypatch):
+    from datasets import load_dataset
+
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    curated, rewrites, lock = write_inputs(tmp_path)
+    assemble([curated, rewrites], None, tmp_path / "sft", tmp_path / "m.json", MixParams(eval_share=0.5), lock,
+             SFT_SUITE, tmp_path / "reports", {"min_rows": 5, "configured_sources": SOURCES})
+    loaded = load_dataset(str(tmp_path / "sft"), cache_dir=str(tmp_path / "cache"))
+    assert sorted(loaded) == ["train", "validation"]
+    train, validation = list(loaded["train"]["id"]), list(loaded["validation"]["id"])
+    ids = sorted(train + validation)
+    assert len(ids) == 14 and not set(train) & set(validation)
+    assert loaded["train"][0]["messages"][0]["role"] == "user"
+
+
+def test_license_is_an_id_when_every_source_shares_a_known_one():
+    assert license_fields({"a": ["CC0-1.0 (sample written for this project)"], "b": ["cc0-1.0"]}) == {
+        "license": "cc0-1.0"}
+    assert license_fields({"a": ["CC0-1.0"], "b": ["research only"]})["license"] == "other"
 
 
 def test_params_are_validated():

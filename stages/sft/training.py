@@ -105,7 +105,7 @@ def model_card(base: str, manifest: dict[str, Any], params: TrainParams, losses:
 
     header = {"base_model": base, "library_name": "transformers", "tags": ["sft", "trl", "cqia-sft-pipeline"],
               "dataset_fingerprint": manifest.get("fingerprint"), "dataset_counts": manifest.get("counts"),
-              "code_revision": manifest.get("code_revision"), "train_params": _plain(params)}
+              "train_params": _plain(params)}
     final = f"{losses[-1][1]:.4f} at step {losses[-1][0]}" if losses else "n/a"
     return ("---\n" + yaml.safe_dump(header, allow_unicode=True, sort_keys=True) + "---\n\n"
             "# SFT model\n\nFine-tuned by the cqia-sft-pipeline `train` stage (trl SFTTrainer, loss on completions "

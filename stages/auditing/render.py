@@ -172,6 +172,11 @@ def diff_blocks(report: dict[str, Any]) -> list[Block]:
                 if part["count"]:
                     more = "" if len(part["ids"]) == part["count"] else f" (first {len(part['ids'])} of {part['count']})"
                     blocks.append(Para(f"{j['file']}: {title}{more}: {', '.join(part['ids'])}"))
+    if report.get("jsonl_moved"):
+        blocks.append(Heading(3, "Moved between files (e.g. train ↔ eval)"))
+        blocks.append(Table(["from", "to", "records", "ids"],
+                            [[m["from"], m["to"], str(m["count"]), ", ".join(m["ids"])] for m in report["jsonl_moved"]],
+                            numeric={2}))
     blocks.append(Heading(2, "Params"))
     if report["params"]:
         blocks.append(Table(["param", "A", "B"], [[p["key"], value(p["a"]), value(p["b"])] for p in report["params"]]))

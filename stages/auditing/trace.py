@@ -18,7 +18,7 @@ from typing import Any
 import polars as pl
 
 from stages.auditing.revisions import Side
-from stages.auditing.stages import CLUSTERS, Pipeline, StageInfo, discover
+from stages.auditing.stages import CLUSTERS, Pipeline, StageInfo, discover, require_data
 
 TRACE_KIND = "cqia-audit-trace"
 TRACE_VERSION = 1
@@ -61,7 +61,7 @@ def cluster_files(side: Side, pipeline: Pipeline) -> list[tuple[str, str]]:
 
 
 def jsonl_files(side: Side, pipeline: Pipeline) -> list[str]:
-    return sorted({f for stage in pipeline.stages if not stage.record_dir for out in stage.outs
+    return sorted({f for stage in pipeline.stages for out in stage.outs
                    for f in side.find(out) if f.endswith(".jsonl")})
 
 
@@ -89,6 +89,7 @@ def stage_row(info: StageInfo, side: Side, record_id: str) -> tuple[dict | None,
 
 def trace(side: Side, record_id: str) -> dict[str, Any]:
     pipeline = discover(side)
+    require_data(side, pipeline)
     notes = list(pipeline.notes)
     stages: list[dict[str, Any]] = []
     first: dict[str, Any] | None = None

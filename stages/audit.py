@@ -3,6 +3,7 @@
 Commands (run `python -m stages.audit COMMAND --help` for each):
 
   diff A B     what changed between two sides, stage by stage and record by record
+  summary [R]  every stage's rows in, kept and dropped per reason, with examples
   trace ID     one record's path through every stage
   rules        accuracy deltas per rule and task against rule=none, from experiments
 
@@ -12,6 +13,7 @@ dvc.api, from the DVC cache (or the remote when they are not cached).
 
 Examples:
     python -m stages.audit diff HEAD~1 HEAD
+    python -m stages.audit summary --md -o summary.md
     python -m stages.audit diff main my-experiment --html -o audit.html
     python -m stages.audit trace cqia_zhihu-0123456789abcdef --rev HEAD
     python -m stages.audit rules --heatmap metrics/audit/rules.png
@@ -78,6 +80,7 @@ def emit(blocks: list, result: dict[str, Any], fmt: str, output: Path | None, ti
         click.echo(text, nl=False)
     else:
         write_text(text, output)
+        output.chmod(0o644)  # a report to share: readable by others (temp files are created 0600)
         click.echo(f"wrote {output}", err=True)
 
 
@@ -163,6 +166,41 @@ def trace_command(record_id: str, rev: str, repo: Path, fmt: str, output: Path |
     emit(trace_blocks(result), result, fmt, output, f"Trace {record_id}", width)
     if not result["found"]:
         raise StageError(f"{record_id}: not found at {rev}")
+
+
+@cli.command("summary")
+@click.argument("rev", default="workspace", required=False)
+@repo_option
+@format_options
+@click.option("-n", "--examples", type=int, default=3, show_default=True,
+              help="Example records shown per drop reason and per kind of edit.")
+@clear_errors
+@dvc_errors
+def summary_command(rev: str, repo: Path, fmt: str, output: Path | None, width: int | None, examples: int) -> None:
+    """Every stage's rows in, kept and dropped per reason, with example texts.
+
+    REV is a git revision, a DVC experiment name, or `workspace` (default).
+    One table of all stages (foreach members such as scrape@<source> summed),
+    then up to N rejected records per reason (text and detail) and, where a
+    stage edited text, up to N before/after diffs per transform it added.
+
+    \b
+    Examples:
+        python -m stages.audit summary
+        python -m stages.audit summary HEAD -n 5 --md -o summary.md
+        python -m stages.audit summary my-experiment --html -o summary.html
+    """
+    from stages.auditing.revisions import find_root, open_side
+    from stages.auditing.summary import summary, summary_blocks
+
+    if examples < 0:
+        raise StageError(f"--examples: must be 0 or more, got {examples}")
+    side = open_side(find_root(repo), rev)
+    try:
+        result = summary(side, examples)
+    finally:
+        side.close()
+    emit(summary_blocks(result), result, fmt, output, f"Summary at {rev}", width)
 
 
 @cli.command("rules")

@@ -246,6 +246,26 @@ def stage_blocks(st: dict[str, Any]) -> list[Block]:
 # -- trace and rules layout ----------------------------------------------------------------------
 
 
+def text_blocks(texts: list[dict[str, Any]]) -> list[Block]:
+    """The text as each stage left it: in full where first seen, then the marked changes."""
+    if not texts:
+        return []
+    blocks: list[Block] = [Heading(2, "Text by stage")]
+    first = texts[0]
+    shown = "\n".join(f"  {k}: {v}" for k, v in first["text"].items() if v)
+    blocks.append(Diff(f"{first['stage']} ({first['status']}): as it left this stage", shown))
+    unchanged = []
+    for entry in texts[1:]:
+        if entry["changed"]:
+            blocks.append(Diff(f"{entry['stage']} ({entry['status']}): {', '.join(entry['changed'])} changed",
+                               entry["diff"]))
+        else:
+            unchanged.append(entry["stage"])
+    if unchanged:
+        blocks.append(Para(f"Text unchanged at: {', '.join(unchanged)}."))
+    return blocks
+
+
 def trace_blocks(result: dict[str, Any]) -> list[Block]:
     blocks: list[Block] = [Heading(1, f"Trace {result['id']} at {short(result['rev'])}")]
     if not result["found"]:
@@ -282,6 +302,7 @@ def trace_blocks(result: dict[str, Any]) -> list[Block]:
     if result["dropped"]:
         d = result["dropped"]
         blocks.append(Para(f"Dropped at {d['stage']}: {d['reason']} ({value(d['detail'])})."))
+    blocks += text_blocks(result.get("texts") or [])
     blocks.append(Heading(2, "Duplicates"))
     dup = result["duplicates"]
     if dup:

@@ -16,7 +16,7 @@ Examples:
     python -m stages.audit summary --md -o summary.md
     python -m stages.audit diff main my-experiment --html -o audit.html
     python -m stages.audit trace cqia_zhihu-0123456789abcdef --rev HEAD
-    python -m stages.audit rules --heatmap metrics/audit/rules.png
+    python -m stages.audit rules --html -o rules.html
 """
 
 from __future__ import annotations
@@ -206,9 +206,9 @@ def summary_command(rev: str, repo: Path, fmt: str, output: Path | None, width: 
 @cli.command("rules")
 @repo_option
 @format_options
-@click.option("--heatmap", type=click.Path(path_type=Path, dir_okay=False), default=Path("audit-rules.png"),
-              show_default=True, help="Where to write the heatmap PNG.")
-@click.option("--no-heatmap", is_flag=True, help="Do not write the heatmap.")
+@click.option("--heatmap", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Also write the heatmap PNG to this file (--html embeds it in the page either way).")
+@click.option("--no-heatmap", is_flag=True, help="No heatmap at all (not written, not embedded).")
 @click.option("--all-commits", is_flag=True, help="Experiments of all commits, not only HEAD's.")
 @click.option("-n", "--num", type=int, default=1, show_default=True, help="Experiments of the last N commits.")
 @click.option("--param", default="rule", show_default=True, help="The param that names the rule.")
@@ -228,8 +228,8 @@ def rules_command(repo: Path, fmt: str, output: Path | None, width: int | None, 
     \b
     Examples:
         dvc exp run -S rule=none && dvc exp run -S rule=counterintuitive_thinking
-        python -m stages.audit rules --heatmap metrics/audit/rules.png
-        python -m stages.audit rules --json --no-heatmap
+        python -m stages.audit rules --html -o rules.html     # heatmap embedded in the page
+        python -m stages.audit rules --json --heatmap /tmp/rules.png
     """
     from stages.auditing.render import rules_blocks
     from stages.auditing.revisions import find_root
@@ -238,11 +238,16 @@ def rules_command(repo: Path, fmt: str, output: Path | None, width: int | None, 
     states = experiment_states(find_root(repo), all_commits=all_commits, num=num)
     found, notes = entries(states, params_file, param, metrics_file)
     result = matrix(found, notes)
-    image = None
-    if not no_heatmap:
+    image, png = None, None
+    if not no_heatmap and heatmap is not None:
         image = str(draw(result, heatmap))
         result["heatmap"] = image
-    emit(rules_blocks(result, image), result, fmt, output, "Rule x task", width)
+    if not no_heatmap and fmt == "html":
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as scratch:  # nothing written to the repository
+            png = draw(result, Path(scratch) / "rules.png").read_bytes()
+    emit(rules_blocks(result, image, png), result, fmt, output, "Rule x task", width)
 
 
 def main() -> None:

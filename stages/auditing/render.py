@@ -62,7 +62,13 @@ class Svg:
     svg: str
 
 
-Block = Heading | Para | Table | Diff | Items | Svg
+@dataclass
+class Png:
+    data: bytes  # embedded in HTML as a data: URI; Markdown and terminal show `alt`
+    alt: str
+
+
+Block = Heading | Para | Table | Diff | Items | Svg | Png
 
 
 # -- value formatting -----------------------------------------------------------------------------
@@ -343,7 +349,7 @@ def _dacc(v: Any) -> str:
     return "–" if v is None else f"{v:+.3f}"
 
 
-def rules_blocks(result: dict[str, Any], image: str | None = None) -> list[Block]:
+def rules_blocks(result: dict[str, Any], image: str | None = None, png: bytes | None = None) -> list[Block]:
     base = result["baseline"]
     tasks = result["tasks"]
     blocks: list[Block] = [
@@ -355,6 +361,8 @@ def rules_blocks(result: dict[str, Any], image: str | None = None) -> list[Block
                 *[_dacc(r["delta"][t]) for t in tasks]] for r in result["rules"]],
               numeric=set(range(2, 3 + len(tasks)))),
     ]
+    if png:
+        blocks.append(Png(png, "rule x task heatmap"))
     if image:
         blocks.append(Para(f"Heatmap: {image}"))
     if result["notes"]:

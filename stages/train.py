@@ -28,7 +28,9 @@ from stages.lib.io import write_json, write_text
 from stages.lib.params import load_section, require_keys
 from stages.lib.timings import write_timings
 from stages.llm.base import MODEL_FILE, read_model_dir
+from stages.lib.progress import quiet_libraries
 from stages.sft.training import (DEFAULT_CHAT_TEMPLATE, LoraParams, TrainParams, loss_history, lora_config,
+                                 quiet_progress,
                                  model_card, read_chat_jsonl, sft_config)
 
 
@@ -61,6 +63,7 @@ def train(base: str, data_dir: Path, out: Path, metrics_path: Path, plots_dir: P
     from trl import SFTTrainer
 
     started = time.perf_counter()
+    quiet_libraries()  # loading, tokenizing and saving bars: only on a terminal
     train_file = data_dir / "train.jsonl"
     if not train_file.is_file():
         raise StageError(f"{train_file}: training data not found")
@@ -82,6 +85,7 @@ def train(base: str, data_dir: Path, out: Path, metrics_path: Path, plots_dir: P
         trainer = SFTTrainer(model=model, args=sft_config(params, Path(scratch), not torch.cuda.is_available()),
                              train_dataset=Dataset.from_list(examples), processing_class=tokenizer,
                              peft_config=lora_config(params.lora))
+        quiet_progress(trainer)
         result = trainer.train()
         trainer.model.save_pretrained(out)
         tokenizer.save_pretrained(out)

@@ -81,6 +81,7 @@ def sft_config(params: TrainParams, output_dir: Path, use_cpu: bool):
         dataloader_num_workers=0,
         disable_tqdm=True,
         full_determinism=use_cpu,
+        activation_checkpointing=True,  # trl's default, under its new name (the old one warns)
     )
 
 
@@ -117,3 +118,34 @@ def _plain(params: TrainParams) -> dict[str, Any]:
     from dataclasses import asdict
 
     return asdict(params)
+
+
+def quiet_progress(trainer: Any) -> None:
+    """Replace the Trainer's printed log dicts with one bar (steps, ETA, loss) on a terminal, nothing elsewhere."""
+    from transformers import TrainerCallback
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+    from stages.lib.progress import bar, enabled
+
+    trainer.remove_callback(PrinterCallback)
+    trainer.remove_callback(ProgressCallback)
+    if not enabled():
+        return
+
+    class LossBar(TrainerCallback):
+        shown: Any = None
+
+        def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            self.shown = bar(state.max_steps, "train", unit="step")
+
+        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            self.shown.update(state.global_step - self.shown.n)
+
+        def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kwargs: Any) -> None:
+            if self.shown is not None and logs and "loss" in logs:
+                self.shown.set_postfix(loss=f"{logs['loss']:.4f}")
+
+        def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            self.shown.close()
+
+    trainer.add_callback(LossBar())

@@ -24,14 +24,14 @@ from typing import Any
 import click
 import polars as pl
 
-from stages.lib.contract import write_stage_outputs
+from stages.lib.contract import rows_dropped, write_stage_outputs
 from stages.lib.errors import StageError, clear_errors
 from stages.lib.io import write_json, write_text
 from stages.lib.params import load_section, require_keys
 from stages.ingest.sources import parse_sources
 from stages.lib.record import RECORD_SCHEMA
 from stages.sft.card import chat_rows, fingerprint, jsonl, stage_hashes, upstream_outputs
-from stages.sft.hf_card import dataset_card
+from stages.sft.hf_card import curation_steps, dataset_card, kept_dropped_csv
 from stages.sft.mix import MixParams, choose
 from stages.validate import configured_subsets
 from stages.validation import failure_message, run_suite, write_reports
@@ -115,7 +115,10 @@ def assemble(inputs: list[Path], scores: Path | None, out: Path, metrics_path: P
     info = summary(kept, params, rows, lock)
     write_json({k: info[k] for k in ("fingerprint", "counts", "upstream", "stage_hashes", "params")},
                out / "manifest.json")
-    write_text(dataset_card(info, list(sources), lock), out / "README.md")
+    steps = curation_steps(lock) + [{"stage": "assemble", "rows_in": frame.height, "rows_kept": kept.height,
+                                     "rows_dropped": rows_dropped(rejected)}]
+    write_text(dataset_card(info, list(sources), steps), out / "README.md")
+    write_text(kept_dropped_csv(steps), reports / "kept_dropped.csv")
     return write_stage_outputs("assemble", out, metrics_path, kept=kept, rejected=rejected,
                                rows_in=frame.height, started=started, extra_columns=("is_rewrite", "ppl", "split"),
                                extra_metrics={"fingerprint": info["fingerprint"], "counts": info["counts"]})

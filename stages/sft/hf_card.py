@@ -123,6 +123,15 @@ def body(info: dict[str, Any], steps: list[dict[str, Any]]) -> str:
         "\n## Licenses\n\nPer source (above); check them before redistributing.\n")
 
 
-def dataset_card(info: dict[str, Any], sources: list[Any], lock_path: Path) -> str:
-    card = DatasetCard("---\n" + card_data(info, sources).to_yaml() + "\n---\n\n" + body(info, curation_steps(lock_path)))
+def dataset_card(info: dict[str, Any], sources: list[Any], steps: list[dict[str, Any]]) -> str:
+    card = DatasetCard("---\n" + card_data(info, sources).to_yaml() + "\n---\n\n" + body(info, steps))
     return str(card)
+
+
+def kept_dropped_csv(steps: list[dict[str, Any]]) -> str:
+    """`stage,kind,rows` (kind: kept | dropped) per curation step: the kept/dropped chart of `dvc plots show`."""
+    lines = ["stage,kind,rows"]
+    for step in steps:
+        lines += [f"{step['stage']},kept,{step['rows_kept']}",
+                  f"{step['stage']},dropped,{sum(step['rows_dropped'].values())}"]
+    return "\n".join(lines) + "\n"

@@ -79,6 +79,9 @@ def train(base: str, data_dir: Path, out: Path, metrics_path: Path, plots_dir: P
         tokenizer.chat_template = DEFAULT_CHAT_TEMPLATE
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
+    # trl tokenizes whole examples, then truncates them to train.max_length: the "Token indices sequence
+    # length is longer than the specified maximum" notice is about a length the model never sees.
+    tokenizer.deprecation_warnings["sequence-length-is-longer-than-the-specified-maximum"] = True
     model = AutoModelForCausalLM.from_pretrained(name, dtype=torch.bfloat16 if params.bf16 else torch.float32,
                                                  **pinned)
     with tempfile.TemporaryDirectory() as scratch:

@@ -86,6 +86,7 @@ def write_inputs(tmp_path: Path) -> tuple[Path, Path, Path]:
             {"path": "metrics/validate.json", "md5": "m"}]},
         "assemble": {"deps": [{"path": "data/validate"}], "outs": [{"path": "data/sft", "md5": "old.dir"}]},
         "train": {"deps": [{"path": "data/sft"}], "outs": [{"path": "models/sft", "md5": "m.dir"}]},
+        "evaluate": {"deps": [{"path": "models/sft"}], "outs": [{"path": "reports/eval/predictions.jsonl"}]},
     }}))
     (tmp_path / "metrics").mkdir(exist_ok=True)
     (tmp_path / "metrics" / "validate.json").write_text('{"rows_in": 14, "rows_kept": 14, "rows_dropped": {}}')

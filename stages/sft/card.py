@@ -58,32 +58,37 @@ def fingerprint(rows: list[dict[str, Any]]) -> str:
 NOT_DATA = ("metrics/", "reports/")  # timings and reports change run to run; they are not inputs
 
 
-def upstream_outputs(lock_path: Path, stage: str = "assemble", sft_dir: str = "data/sft") -> dict[str, str]:
-    """{output path: md5} of every data output in dvc.lock, except this stage's and those reading the SFT set."""
+def upstream_entries(lock_path: Path, stage: str = "assemble", sft_dir: str = "data/sft") -> dict[str, dict]:
+    """dvc.lock entries of every stage except `stage` and those downstream of it (transitively: train
+    reads data/sft, evaluate reads models/sft), whether or not the downstream ones have run yet."""
     if not lock_path.exists():
         return {}
-    lock = yaml.safe_load(lock_path.read_text(encoding="utf-8")) or {}
-    outputs: dict[str, str] = {}
-    for name, entry in (lock.get("stages") or {}).items():
-        deps = [d["path"] for d in entry.get("deps", [])]
-        if name == stage or any(d.startswith(sft_dir) for d in deps):
-            continue
-        for out in entry.get("outs", []):
-            if not out["path"].startswith(NOT_DATA):
-                outputs[out["path"]] = out.get("md5", "")
+    entries = (yaml.safe_load(lock_path.read_text(encoding="utf-8")) or {}).get("stages") or {}
+    below = {sft_dir, *(o["path"] for o in (entries.get(stage) or {}).get("outs", []))}
+    excluded = {stage}
+    grew = True
+    while grew:
+        grew = False
+        for name, entry in entries.items():
+            if name not in excluded and any(d["path"].startswith(p) for d in entry.get("deps", []) for p in below):
+                excluded.add(name)
+                below |= {o["path"] for o in entry.get("outs", [])}
+                grew = True
+    return {name: entry for name, entry in entries.items() if name not in excluded}
+
+
+def upstream_outputs(lock_path: Path, stage: str = "assemble", sft_dir: str = "data/sft") -> dict[str, str]:
+    """{output path: md5} of every upstream data output in dvc.lock (metrics and reports left out)."""
+    outputs = {out["path"]: out.get("md5", "") for entry in upstream_entries(lock_path, stage, sft_dir).values()
+               for out in entry.get("outs", []) if not out["path"].startswith(NOT_DATA)}
     return dict(sorted(outputs.items()))
 
 
 def stage_hashes(lock_path: Path, stage: str = "assemble", sft_dir: str = "data/sft") -> dict[str, str]:
     """{stage: sha256 of its dvc.lock entry} for every stage upstream of `stage`: names the code (deps),
     params and outputs that made the data, without a git revision (which a fresh clone would change)."""
-    if not lock_path.exists():
-        return {}
-    lock = yaml.safe_load(lock_path.read_text(encoding="utf-8")) or {}
     hashes = {}
-    for name, entry in (lock.get("stages") or {}).items():
-        if name == stage or any(d["path"].startswith(sft_dir) for d in entry.get("deps", [])):
-            continue
+    for name, entry in upstream_entries(lock_path, stage, sft_dir).items():
         named = {"cmd": entry.get("cmd"), "deps": entry.get("deps", []), "params": entry.get("params", {}),
                  "outs": [o for o in entry.get("outs", []) if not o["path"].startswith(NOT_DATA)]}
         hashes[name] = hashlib.sha256(json.dumps(named, sort_keys=True, default=str).encode()).hexdigest()

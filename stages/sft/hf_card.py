@@ -16,8 +16,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-import yaml
 from huggingface_hub import DatasetCard, DatasetCardData
+
+from stages.sft.card import upstream_entries
 
 SPLITS = {"train": "train.jsonl", "validation": "eval.jsonl"}  # card split name -> file (`split` column: eval)
 KNOWN_LICENSES = {"cc0-1.0", "cc-by-4.0", "cc-by-sa-4.0", "cc-by-nc-4.0", "cc-by-nc-sa-4.0", "apache-2.0", "mit",
@@ -51,16 +52,11 @@ def source_datasets(sources: list[Any]) -> list[str]:
     return sorted(names) or ["original"]
 
 
-def curation_steps(lock_path: Path, skip: tuple[str, ...] = ("assemble", "train", "evaluate")) -> list[dict[str, Any]]:
+def curation_steps(lock_path: Path) -> list[dict[str, Any]]:
     """Rows in/kept/dropped per reason of each upstream stage, from the metrics files dvc.lock names."""
-    if not lock_path.exists():
-        return []
-    lock = yaml.safe_load(lock_path.read_text(encoding="utf-8")) or {}
     steps: dict[str, dict[str, Any]] = {}
-    for name, entry in (lock.get("stages") or {}).items():
+    for name, entry in upstream_entries(lock_path).items():
         group = name.split("@")[0]
-        if group in skip:
-            continue
         for out in entry.get("outs", []):
             path = lock_path.parent / out["path"]
             if not out["path"].startswith("metrics/") or not path.is_file():

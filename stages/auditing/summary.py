@@ -5,9 +5,9 @@ summed into their group): rows in (the stage's metrics file, else kept +
 rejected), rows kept, rows dropped per `reason`, and up to `examples` rejected
 records per reason (id, source, text, detail). Where the stage edited text, the
 kept records whose instruction, input or output differ from the version an
-earlier stage left (or, for a rewrite, from its parent) are counted per
-transform tag the stage added (`edited` when it added none), with up to
-`examples` before/after pairs each. Rows are read one stage at a time; only
+earlier stage left (or, for a rewrite, from its parent) are counted under
+each transform tag the stage added (`edited` when it added none), with up to
+`examples` before/after pairs per tag. Rows are read one stage at a time; only
 the id and text columns of the latest version of each record are held.
 """
 
@@ -81,15 +81,16 @@ def edits(kept: pl.DataFrame, latest: pl.DataFrame, examples: int) -> tuple[dict
     for row in changed.sort("id").iter_rows(named=True):
         before, after = list(row.get("_transforms") or []), list(row.get("transforms") or [])
         added = [t for t in after if t not in before]
-        tag = added[0].split("=")[0] if added else ("rewrite" if row["_prev_id"] != row["id"] else "edited")
-        counts[tag] = counts.get(tag, 0) + 1
-        bucket = shown.setdefault(tag, [])
-        if len(bucket) < examples:
-            old = {c: row[f"_{c}"] for c in TEXT}
-            new = {c: row[c] for c in TEXT}
-            fields = [c for c in TEXT if (old[c] or "") != (new[c] or "")]
-            bucket.append({"id": row["id"], "source": row.get("source"), "from": row["_prev_id"],
-                           "transforms": added, "diff": record_diff(old, new, fields)})
+        tags = added or ["rewrite" if row["_prev_id"] != row["id"] else "edited"]
+        old = {c: row[f"_{c}"] for c in TEXT}
+        new = {c: row[c] for c in TEXT}
+        fields = [c for c in TEXT if (old[c] or "") != (new[c] or "")]
+        for tag in tags:  # a record with several new transforms counts (and may be shown) under each
+            counts[tag] = counts.get(tag, 0) + 1
+            bucket = shown.setdefault(tag, [])
+            if len(bucket) < examples:
+                bucket.append({"id": row["id"], "source": row.get("source"), "from": row["_prev_id"],
+                               "transforms": added, "diff": record_diff(old, new, fields)})
     return dict(sorted(counts.items())), dict(sorted(shown.items()))
 
 

@@ -126,7 +126,7 @@ def read_records(path: Path) -> pl.DataFrame:
 
 
 def run_dedup(in_path: Path, out_dir: Path, metrics_path: Path, params: DedupParams) -> tuple[dict, DedupResult]:
-    """Read, deduplicate, write records/rejected/clusters parquet files and the metrics (phase timings: reports/timings)."""
+    """Read, deduplicate, write records/rejected/clusters parquet files, the metrics and the phase timings."""
     started = time.perf_counter()
     records = read_records(in_path)
     read_done = time.perf_counter()

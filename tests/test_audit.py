@@ -446,5 +446,6 @@ def test_trace_shows_the_text_each_stage_left_with_changes_marked(history):
     assert texts[0]["text"]["output"] == "请拨打13812345678联系我们。"
     assert texts[1]["diff"] == "output:\n  - 请拨打13812345678联系我们。\n  + 请拨打<PHONE>联系我们。"
     shown = audit(history, "trace", zid(6), "--rev", "counter").stdout
-    assert "clean (kept): output changed\noutput:\n  - 请拨打13812345678联系我们。\n  + 请拨打<PHONE>联系我们。" in shown
+    assert ("clean (kept): output changed\noutput:\n  - 请拨打13812345678联系我们。\n"
+            "  + 请拨打<PHONE>联系我们。") in shown
     assert "Text unchanged at: dedup." in shown

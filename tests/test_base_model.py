@@ -99,7 +99,8 @@ from stages.llm.base import parse_model_settings
 from tests.llm.fixtures import TINY_PARAMS, write_curated
 root = Path(sys.argv[1])
 build_base_model(parse_model_settings(TINY_PARAMS), write_curated(root / "r.parquet"), root / "base", root / "m.json")
-print(torch.backends.cpu.get_cpu_capability(), hashlib.sha256((root / "base" / "model.safetensors").read_bytes()).hexdigest())
+digest = hashlib.sha256((root / "base" / "model.safetensors").read_bytes()).hexdigest()
+print(torch.backends.cpu.get_cpu_capability(), digest)
 """
 
 

@@ -140,6 +140,7 @@ def summary(side: Side, examples: int = 3) -> dict[str, Any]:
         g["rows_dropped"] = dict(sorted(g["rows_dropped"].items()))
         g["edited"] = g.pop("edited_counts")
         g["dropped_examples"] = dict(sorted(g["dropped_examples"].items()))
+        g["edited_examples"] = dict(sorted(g["edited_examples"].items()))
         if g["rows_in"] != g["rows_kept"] + sum(g["rows_dropped"].values()):
             notes.append(f"stage {g['stage']}: rows_in {g['rows_in']} != kept {g['rows_kept']} + dropped "
                          f"{sum(g['rows_dropped'].values())} (metrics and parquet files disagree)")

@@ -46,7 +46,8 @@ def license_fields(licenses: dict[str, list[str]]) -> dict[str, str]:
 
 
 def source_datasets(sources: list[Any]) -> list[str]:
-    """COIG-CQIA files outside data/sample come from m-a-p/COIG-CQIA; the rest (our sample, dumps, crawls) are original."""
+    """COIG-CQIA files outside data/sample come from m-a-p/COIG-CQIA; the rest (our sample, dumps, crawls)
+    are original."""
     names = {COIG_CQIA if s.kind == "cqia_jsonl" and not str(s.path).startswith("data/sample") else "original"
              for s in sources}
     return sorted(names) or ["original"]

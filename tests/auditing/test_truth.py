@@ -41,7 +41,8 @@ def test_a_revision_whose_data_is_not_cached_says_dvc_pull(tmp_path):
     git(repo, "init", "-q", "-b", "main")
     dvc(repo, "init", "-q")
     (repo / "dvc.yaml").write_text(
-        "stages:\n  make:\n    cmd: mkdir -p data/out && echo x > data/out/records.parquet\n    outs:\n      - data/out\n")
+        "stages:\n  make:\n    cmd: mkdir -p data/out && echo x > data/out/records.parquet\n"
+        "    outs:\n      - data/out\n")
     dvc(repo, "repro")
     commit(repo, "one stage")
     shutil.rmtree(repo / ".dvc" / "cache")

@@ -1,6 +1,7 @@
 """Progress bars: drawn on a terminal, silent in pipes, CI and when switched off."""
 
 import io
+from types import SimpleNamespace
 
 import pytest
 
@@ -16,7 +17,8 @@ class FakeTerminal(io.StringIO):
 @pytest.fixture
 def terminal(monkeypatch):
     stream = FakeTerminal()
-    monkeypatch.setattr(progress_module.sys, "stderr", stream)
+    # the module's own `sys` (pytest's capture re-binds the real sys.stderr between setup and call)
+    monkeypatch.setattr(progress_module, "sys", SimpleNamespace(stderr=stream))
     monkeypatch.delenv("CI", raising=False)
     monkeypatch.delenv("CQIA_NO_PROGRESS", raising=False)
     monkeypatch.setattr(progress_module, "MININTERVAL", 0)
@@ -38,6 +40,6 @@ def test_ci_and_the_switch_silence_it(terminal, monkeypatch, env):
 
 def test_no_terminal_no_bar(monkeypatch):
     stream = io.StringIO()
-    monkeypatch.setattr(progress_module.sys, "stderr", stream)
+    monkeypatch.setattr(progress_module, "sys", SimpleNamespace(stderr=stream))
     monkeypatch.delenv("CI", raising=False)
     assert list(progress([1, 2], desc="x")) == [1, 2] and stream.getvalue() == ""

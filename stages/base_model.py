@@ -36,6 +36,8 @@ import polars as pl
 from stages.lib.errors import clear_errors
 from stages.lib.io import write_json
 from stages.lib.params import load_section
+from stages.lib.timings import write_timings
+from stages.lib.progress import quiet_libraries
 from stages.llm.base import TINY, ModelSettings, parse_model_settings, reference_spec, tiny_spec, write_model_file
 
 TEXT_COLUMNS = ("instruction", "input", "output")
@@ -75,6 +77,7 @@ def build_into(settings: ModelSettings, records_path: Path, target: Path) -> dic
 
 def build_base_model(settings: ModelSettings, records_path: Path, out_dir: Path, metrics_path: Path) -> dict[str, Any]:
     started = time.perf_counter()
+    quiet_libraries()  # library progress bars only on a terminal
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     staging.chmod(0o755)
@@ -86,8 +89,8 @@ def build_base_model(settings: ModelSettings, records_path: Path, out_dir: Path,
     finally:
         if staging.exists():
             shutil.rmtree(staging)
-    metrics["seconds"] = round(time.perf_counter() - started, 3)
     write_json(metrics, metrics_path)
+    write_timings(metrics_path, started)
     return metrics
 
 

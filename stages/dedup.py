@@ -39,6 +39,7 @@ from stages.lib.errors import StageError, clear_errors
 from stages.lib.io import write_parquet
 from stages.lib.params import load_section
 from stages.lib.record import RECORD_SCHEMA, reject_frame
+from stages.lib.timings import write_timings
 
 CLUSTERS_SCHEMA = pl.Schema({"id": pl.String, "cluster_id": pl.String, "kept_id": pl.String,
                              "jaccard_to_kept": pl.Float64})
@@ -127,17 +128,16 @@ def read_records(path: Path) -> pl.DataFrame:
 
 
 def run_dedup(in_path: Path, out_dir: Path, metrics_path: Path, params: DedupParams) -> tuple[dict, DedupResult]:
-    """Read, deduplicate, write records/rejected/clusters parquet files and the metrics (with phase timings)."""
+    """Read, deduplicate, write records/rejected/clusters parquet files, the metrics and the phase timings."""
     started = time.perf_counter()
     records = read_records(in_path)
     read_done = time.perf_counter()
     result = dedup_records(records, params)
     dedup_done = time.perf_counter()
-    timings = {"read": round(read_done - started, 3), "dedup": round(dedup_done - read_done, 3)}
     metrics = write_stage_outputs("dedup", out_dir, metrics_path, kept=result.kept, rejected=result.rejected,
-                                  rows_in=records.height, started=started,
-                                  extra_metrics={"dedup": result.stats, "seconds_by_phase": timings},
+                                  rows_in=records.height, started=started, extra_metrics={"dedup": result.stats},
                                   extra_files=lambda out: write_parquet(result.clusters, out / "clusters.parquet"))
+    write_timings(metrics_path, started, {"read": read_done - started, "dedup": dedup_done - read_done})
     return metrics, result
 
 

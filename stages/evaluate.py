@@ -28,6 +28,8 @@ from stages.evalkit.tasks import load_tasks
 from stages.lib.errors import clear_errors
 from stages.lib.io import write_json, write_text
 from stages.lib.params import load_section, require_keys
+from stages.lib.progress import progress, quiet_libraries
+from stages.lib.timings import write_timings
 
 
 @dataclass(frozen=True)
@@ -83,15 +85,17 @@ def predictions_jsonl(by_task: dict[str, list[Scored]]) -> str:
 
 def evaluate(model_path: str, tasks_dir: Path, params: EvaluateParams, metrics_path: Path, plots_dir: Path) -> dict:
     started = time.perf_counter()
+    quiet_libraries()  # library progress bars only on a terminal
     tasks = load_tasks(tasks_dir, params.subjects)
     model, tokenizer = load_model(model_path, params.threads)
-    by_task = {task: score_questions(model, tokenizer, qs, params.continuation, params.batch_size)
-               for task, qs in tasks.items()}
+    by_task = {task: score_questions(model, tokenizer, tasks[task], params.continuation, params.batch_size)
+               for task in progress(list(tasks), desc="evaluate", unit="task")}
     metrics = evaluation_metrics(by_task, params.continuation)
     rows = "".join(f"{task},{acc}\n" for task, acc in metrics["tasks"].items())
     write_text("task,accuracy\n" + rows, plots_dir / "tasks.csv")
     write_text(predictions_jsonl(by_task), plots_dir / "predictions.jsonl")
-    write_json({**metrics, "seconds": round(time.perf_counter() - started, 3)}, metrics_path)
+    write_json(metrics, metrics_path)
+    write_timings(metrics_path, started)
     return metrics
 
 

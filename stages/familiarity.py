@@ -44,6 +44,7 @@ from stages.lib.contract import Filter, split_by_filters, write_stage_outputs
 from stages.lib.errors import StageError, clear_errors
 from stages.lib.params import load_section, require_keys
 from stages.lib.record import RECORD_SCHEMA
+from stages.lib.progress import quiet_libraries
 from stages.llm.report import write_summaries
 from stages.rewrite import EXTRA
 
@@ -124,6 +125,7 @@ def score(frame: pl.DataFrame, model_dir: Path, settings: FamiliaritySettings) -
 def run_familiarity(settings: FamiliaritySettings, records_path: Path, rewrites_path: Path | None, model_dir: Path,
                     out_dir: Path, reports_dir: Path, metrics_path: Path) -> dict[str, Any]:
     started = time.perf_counter()
+    quiet_libraries()  # library progress bars only on a terminal
     for path in (records_path, rewrites_path):
         if path is not None and not path.is_file():
             raise FileNotFoundError(f"{path}: records not found")
@@ -138,8 +140,9 @@ def run_familiarity(settings: FamiliaritySettings, records_path: Path, rewrites_
     write_summaries(frame.filter(pl.col("ppl").is_not_null()), reports_dir)
     medians = frame.group_by("answer_from").agg(pl.col("ppl").median()).drop_nulls().sort("answer_from")
     extra = {**info, "scored": ppl.len(), "unscored": frame.height - ppl.len(),
-             "ppl_median": ppl.median() if ppl.len() else None, "threshold": limit,
-             "ppl_median_by_answer_from": dict(medians.iter_rows())}
+             "ppl_median": round(ppl.median(), 4) if ppl.len() else None,
+             "threshold": None if limit is None else round(limit, 4),
+             "ppl_median_by_answer_from": {k: round(v, 4) for k, v in medians.iter_rows()}}
     return write_stage_outputs("familiarity", out_dir, metrics_path, kept=kept, rejected=rejected,
                                rows_in=frame.height, started=started, extra_columns=EXTRA_COLUMNS,
                                extra_metrics=extra)
@@ -170,7 +173,8 @@ def run_command(params_path: str, records_path: Path, rewrites_path: Path | None
     """
     settings = parse_familiarity_settings(load_section("familiarity", params_path))
     metrics = run_familiarity(settings, records_path, rewrites_path, base_model, out_dir, reports_dir, metrics_path)
-    click.echo(f"familiarity: {metrics['scored']} scored, median ppl {metrics['ppl_median']}, "
+    median = "n/a" if metrics["ppl_median"] is None else f"{metrics['ppl_median']:.1f}"
+    click.echo(f"familiarity: {metrics['scored']} scored, median ppl {median}, "
                f"{metrics['rows_kept']} kept of {metrics['rows_in']}")
 
 

@@ -58,6 +58,7 @@ from stages.lib.record import REJECTED_SCHEMA, RECORD_SCHEMA, make_id, sha256_he
 from stages.llm.backends import Backend, Failure
 from stages.llm.cache import Request, Response, ResponseCache
 from stages.llm.parse import parse_answer
+from stages.lib.progress import bar, quiet_libraries
 from stages.llm.prompts import build_messages, canonical_json, prompt_sha256
 from stages.llm.rules import Catalog, Rule, load_catalog
 from stages.llm.settings import RewriteSettings, parse_rewrite_settings
@@ -117,11 +118,15 @@ def answer_all(requests: list[Request], backend: Backend, settings: RewriteSetti
                                      reason=SECRET_REASON)
     missing = [i for i, answer in enumerate(answers) if answer is None]
     if missing:
+        shown = bar(len(missing), f"rewrite ({len(requests) - len(missing)} cached)", unit="answer")
+
         def store(position: int, response: Response) -> None:
             if not leaks(response.text):
                 cache.put(requests[missing[position]], response)
+            shown.update(1)
 
-        fresh = backend.generate([requests[i].messages for i in missing], settings.generation, store)
+        with shown:
+            fresh = backend.generate([requests[i].messages for i in missing], settings.generation, store)
         for position, index in enumerate(missing):
             answers[index] = fresh[position]
     return answers  # type: ignore[return-value]
@@ -195,6 +200,7 @@ def check_rewrites(kept: pl.DataFrame, suite: str, reports: Path, params: dict[s
 def run_rewrite(params: dict[str, Any], records_path: Path, rules_path: Path, base_model: Path, cache_dir: Path,
                 out_dir: Path, metrics_path: Path, suite: str, reports: Path) -> dict[str, Any]:
     started = time.perf_counter()
+    quiet_libraries()  # library progress bars only on a terminal
     if "rule" not in params:
         raise ValueError("params.yaml: missing top-level key 'rule' (a rule name, or none)")
     if "rewrite" not in params:

@@ -26,8 +26,11 @@ import click
 from stages.lib.errors import StageError, clear_errors
 from stages.lib.io import write_json, write_text
 from stages.lib.params import load_section, require_keys
+from stages.lib.timings import write_timings
 from stages.llm.base import MODEL_FILE, read_model_dir
+from stages.lib.progress import quiet_libraries
 from stages.sft.training import (DEFAULT_CHAT_TEMPLATE, LoraParams, TrainParams, loss_history, lora_config,
+                                 quiet_progress,
                                  model_card, read_chat_jsonl, sft_config)
 
 
@@ -60,6 +63,7 @@ def train(base: str, data_dir: Path, out: Path, metrics_path: Path, plots_dir: P
     from trl import SFTTrainer
 
     started = time.perf_counter()
+    quiet_libraries()  # loading, tokenizing and saving bars: only on a terminal
     train_file = data_dir / "train.jsonl"
     if not train_file.is_file():
         raise StageError(f"{train_file}: training data not found")
@@ -75,12 +79,16 @@ def train(base: str, data_dir: Path, out: Path, metrics_path: Path, plots_dir: P
         tokenizer.chat_template = DEFAULT_CHAT_TEMPLATE
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
+    # trl tokenizes whole examples, then truncates them to train.max_length: the "Token indices sequence
+    # length is longer than the specified maximum" notice is about a length the model never sees.
+    tokenizer.deprecation_warnings["sequence-length-is-longer-than-the-specified-maximum"] = True
     model = AutoModelForCausalLM.from_pretrained(name, dtype=torch.bfloat16 if params.bf16 else torch.float32,
                                                  **pinned)
     with tempfile.TemporaryDirectory() as scratch:
         trainer = SFTTrainer(model=model, args=sft_config(params, Path(scratch), not torch.cuda.is_available()),
                              train_dataset=Dataset.from_list(examples), processing_class=tokenizer,
                              peft_config=lora_config(params.lora))
+        quiet_progress(trainer)
         result = trainer.train()
         trainer.model.save_pretrained(out)
         tokenizer.save_pretrained(out)
@@ -91,9 +99,9 @@ def train(base: str, data_dir: Path, out: Path, metrics_path: Path, plots_dir: P
     write_text("step,loss\n" + "".join(f"{s},{loss:.6f}\n" for s, loss in losses), plots_dir / "loss.csv")
     metrics = {"train_loss": round(float(result.training_loss), 6), "final_loss": losses[-1][1] if losses else None,
                "steps": int(trainer.state.global_step), "examples": len(examples),
-               "dataset_fingerprint": manifest.get("fingerprint"),
-               "seconds": round(time.perf_counter() - started, 3)}
+               "dataset_fingerprint": manifest.get("fingerprint")}
     write_json(metrics, metrics_path)
+    write_timings(metrics_path, started)
     return metrics
 
 

@@ -120,7 +120,11 @@ def run_command(raw_dir: Path, out_dir: Path, metrics_path: Path, params_path: s
     clean_section = load_section("clean", params_path) if settings["enabled"] else None
     sources = configured_sources(params_path) if settings["enabled"] else []
     info = train_quality(raw_dir, out_dir, metrics_path, settings, clean_section, sources)
-    click.echo(f"train_quality: {info}")
+    if not info["enabled"]:
+        click.echo("train_quality: off (train_quality.enabled: false); clean leaves score_quality empty")
+    else:
+        click.echo(f"train_quality: {info['good_examples']} good and {info['bad_examples']} bad examples, "
+                   f"train accuracy {info['train_accuracy']:.3f}")
 
 
 def main() -> None:

@@ -41,6 +41,7 @@ from stages.lib.errors import StageError, clear_errors
 from stages.lib.io import write_json
 from stages.lib.params import load_section, require_keys
 from stages.lib.record import RECORD_SCHEMA, empty_rejected
+from stages.lib.timings import write_timings
 from stages.validation import SuiteResult, failure_message, metrics, run_suite, write_reports
 from stages.validation.report import summary_line, warning_lines
 from stages.validation.suites import SUITES_DIR
@@ -90,8 +91,8 @@ def validate(in_path: Path, out_dir: Path, reports_dir: Path, metrics_path: Path
     if not result.success:
         for stale in (out_dir / "records.parquet", out_dir / "rejected.parquet"):
             stale.unlink(missing_ok=True)
-        write_json({"rows_in": frame.height, "seconds": round(time.perf_counter() - started, 3), **metrics(result)},
-                   metrics_path)
+        write_json({"rows_in": frame.height, **metrics(result)}, metrics_path)
+        write_timings(metrics_path, started)
         raise StageError(failure_message(result, paths["md"].as_posix()))
     problems = schema_problems(frame)
     if problems:

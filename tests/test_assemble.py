@@ -6,10 +6,12 @@ from pathlib import Path
 import polars as pl
 import pytest
 import yaml
+from huggingface_hub import DatasetCard
 
 from stages.assemble import assemble, parse_params
 from stages.lib.record import records_frame
 from stages.sft.card import fingerprint
+from stages.sft.hf_card import license_fields
 from stages.sft.mix import MixParams, choose
 from tests.lib.test_record import sample_row
 
@@ -81,9 +83,10 @@ def write_inputs(tmp_path: Path) -> tuple[Path, Path, Path]:
     lock.write_text(yaml.safe_dump({"schema": "2.0", "stages": {
         "validate": {"deps": [{"path": "data/dedup/records.parquet"}], "outs": [
             {"path": "data/validate", "md5": "abc.dir"}, {"path": "reports/validate", "md5": "r.dir"},
-            {"path": "metrics/validate.json", "md5": "timing"}]},
+            {"path": "metrics/validate.json", "md5": "m"}]},
         "assemble": {"deps": [{"path": "data/validate"}], "outs": [{"path": "data/sft", "md5": "old.dir"}]},
         "train": {"deps": [{"path": "data/sft"}], "outs": [{"path": "models/sft", "md5": "m.dir"}]},
+        "evaluate": {"deps": [{"path": "models/sft"}], "outs": [{"path": "reports/eval/predictions.jsonl"}]},
         "scrape@kept_source": {"deps": [{"path": "in.jsonl"}],
                                "outs": [{"path": "data/raw/kept_source", "md5": "k.dir"}]},
         "scrape@removed_source": {"deps": [{"path": "old.jsonl"}],  # stale: no longer in params.yaml
@@ -92,8 +95,11 @@ def write_inputs(tmp_path: Path) -> tuple[Path, Path, Path]:
     }}))
     tmp_path.joinpath("dvc.yaml").write_text(yaml.safe_dump({"stages": {
         "scrape": {"foreach": "${sources}", "do": {"cmd": "true", "outs": ["data/raw/${key}"]}},
-        "validate": {"cmd": "true"}, "assemble": {"cmd": "true"}, "train": {"cmd": "true"}}}))
+        "validate": {"cmd": "true"}, "assemble": {"cmd": "true"}, "train": {"cmd": "true"},
+        "evaluate": {"cmd": "true"}}}))
     tmp_path.joinpath("params.yaml").write_text(yaml.safe_dump({"sources": {"kept_source": {"kind": "cqia_jsonl"}}}))
+    (tmp_path / "metrics").mkdir(exist_ok=True)
+    (tmp_path / "metrics" / "validate.json").write_text('{"rows_in": 14, "rows_kept": 14, "rows_dropped": {}}')
     return curated, rewrites, lock
 
 
@@ -114,11 +120,19 @@ def test_assemble_writes_chat_files_card_and_manifest_byte_identically(tmp_path)
     manifest = json.loads((tmp_path / "a" / "manifest.json").read_text())
     assert manifest["upstream"] == {"data/raw/kept_source": "k.dir", "data/validate": "abc.dir"}
     assert manifest["fingerprint"] == metrics["fingerprint"] == fingerprint(lines)
-    card = (tmp_path / "a" / "README.md").read_text()
-    header = yaml.safe_load(card.split("---\n")[1])
-    assert header["upstream"] == manifest["upstream"]  # the card lists no stale or removed stage either
-    assert header["sources"]["zhihu"]["train"] + header["sources"]["zhihu"].get("eval", 0) == 12
-    assert header["counts"]["rewrites"] == 2
+    assert "code_revision" not in manifest and set(manifest["stage_hashes"]) == {"scrape@kept_source", "validate"}
+    card = DatasetCard.load(tmp_path / "a" / "README.md")
+    assert "removed_source" not in card.text and "data/gone" not in card.text  # no stale or removed stage
+    header = card.data.to_dict()
+    assert header["license"] == "other" and header["license_name"] == "per-source-licenses"
+    assert header["language"] == ["zh"] and header["size_categories"] == ["n<1K"]
+    assert header["task_categories"] == ["text-generation"] and header["source_datasets"] == ["original"]
+    assert header["configs"] == [{"config_name": "default", "data_files": [
+        {"split": "train", "path": "train.jsonl"}, {"split": "validation", "path": "eval.jsonl"}]}]
+    for section in ("## Sources", "## Curation", "## Known limitations", "## Provenance", "## Licenses"):
+        assert section in card.text
+    assert "| validate | 14 | 14 | - |" in card.text  # counts per stage from the metrics dvc.lock names
+    assert f"`{manifest['fingerprint']}`" in card.text
 
 
 def test_params_are_validated():

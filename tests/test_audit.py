@@ -397,7 +397,7 @@ def test_unknown_revision_and_record_fail_with_one_line(history):
 def test_help_has_an_example_for_each_command():
     runner = CliRunner()
     assert "Examples:" in runner.invoke(cli, ["--help"]).output
-    for command in ("diff", "trace", "rules"):
+    for command in ("diff", "trace", "summary", "rules"):
         text = runner.invoke(cli, [command, "--help"]).output
         assert "Examples:" in text and f"python -m stages.audit {command}" in text, command
 
@@ -409,3 +409,43 @@ def test_console_script_is_declared():
 
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
     assert scripts["cqia-audit"] == "stages.audit:main"
+
+
+def test_summary_counts_every_drop_and_edit_with_examples(history, tmp_path):
+    result = json.loads(audit(history, "summary", "counter", "--json", "-n", "1").stdout)
+    assert result["kind"] == "cqia-audit-summary" and result["examples"] == 1 and result["notes"] == []
+    table = {s["stage"]: (s["rows_in"], s["rows_kept"], s["rows_dropped"], s["edited"]) for s in result["stages"]}
+    assert table == {
+        "scrape": (11, 9, {"scrape_invalid_json": 1, "scrape_wrong_type": 1}, {}),
+        "clean": (9, 7, {"clean_too_short": 2}, {"pii:phone": 1}),
+        "dedup": (7, 6, {"dedup_exact": 1}, {}),
+        "rewrite": (5, 5, {}, {f"rewrite:{RULE}": 5}),
+    }
+    clean = result["stages"][1]
+    too_short = sorted([zid(3), zid(4)])
+    assert [r["id"] for r in clean["dropped_examples"]["clean_too_short"]] == too_short[:1]
+    assert clean["edited_examples"]["pii:phone"] == [{
+        "id": zid(6), "source": "zhihu", "from": zid(6), "transforms": ["pii:phone"],
+        "diff": "output:\n  - 请拨打13812345678联系我们。\n  + 请拨打<PHONE>联系我们。"}]
+    rewrite = result["stages"][3]["edited_examples"][f"rewrite:{RULE}"][0]
+    assert rewrite["from"] != rewrite["id"] and rewrite["diff"].startswith("instruction:\n  - ")
+    md = audit(history, "summary", "counter", "--md").stdout
+    assert "| clean | 9 | 7 | 2 | clean_too_short 2 | pii:phone 1 |" in md
+    assert "| scrape | 11 | 9 | 2 | scrape_invalid_json 1; scrape_wrong_type 1 | – |" in md
+    assert "### dropped: clean_too_short (2, 2 shown)" in md and "output has 6 chars < min_output_chars 8" in md
+    target = tmp_path / "summary.html"
+    audit(history, "summary", "counter", "--html", "-o", str(target))
+    assert target.stat().st_mode & 0o777 == 0o644
+    assert "请拨打&lt;PHONE&gt;联系我们。" in target.read_text(encoding="utf-8")
+
+
+def test_trace_shows_the_text_each_stage_left_with_changes_marked(history):
+    texts = trace_json(history, zid(6), "counter")["texts"]
+    assert [(t["stage"], t["changed"]) for t in texts] == [("scrape@cqia_zhihu", []), ("clean", ["output"]),
+                                                           ("dedup", [])]
+    assert texts[0]["text"]["output"] == "请拨打13812345678联系我们。"
+    assert texts[1]["diff"] == "output:\n  - 请拨打13812345678联系我们。\n  + 请拨打<PHONE>联系我们。"
+    shown = audit(history, "trace", zid(6), "--rev", "counter").stdout
+    assert ("clean (kept): output changed\noutput:\n  - 请拨打13812345678联系我们。\n"
+            "  + 请拨打<PHONE>联系我们。") in shown
+    assert "Text unchanged at: dedup." in shown

@@ -78,3 +78,21 @@ def test_diff_works_without_record_stages(repo):
     report = json.loads(result.stdout)
     assert report["stages"] == [] and report["params"] == [{"key": "rule", "a": "none", "b": "blurring_boundaries"}]
     assert {m["key"] for m in report["metrics"]} == {"overall", "tasks.history", "tasks.math"}
+
+
+def test_rules_html_embeds_the_heatmap_and_writes_nothing_into_the_repo(repo, tmp_path, monkeypatch):
+    import base64
+    import subprocess
+
+    monkeypatch.chdir(repo["path"])
+    before = subprocess.run(["git", "status", "--porcelain", "--ignored"], capture_output=True, text=True).stdout
+    target = tmp_path / "rules.html"
+    rules(repo, "--html", "-o", str(target))
+    rules(repo)  # the terminal table: no heatmap file either
+    after = subprocess.run(["git", "status", "--porcelain", "--ignored"], capture_output=True, text=True).stdout
+    assert after == before and not (repo["path"] / "audit-rules.png").exists()
+    page = target.read_text(encoding="utf-8")
+    assert target.stat().st_mode & 0o777 == 0o644
+    data = page.split('src="data:image/png;base64,')[1].split('"')[0]
+    assert base64.b64decode(data).startswith(b"\x89PNG\r\n\x1a\n")
+    assert "Heatmap: " not in page and "<link" not in page and "<script" not in page

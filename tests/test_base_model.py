@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from stages.base_model import build_base_model, cli, corpus_texts
+from stages.lib.numerics import PINS
 from stages.llm.base import TINY, load_model, parse_model_settings, read_model_dir
 from tests.llm.fixtures import TINY_PARAMS, curated_frame, tiny_model_dir, write_curated
 
@@ -82,3 +88,32 @@ def test_cli_builds_into_out_and_reports(tmp_path):
                                        str(tmp_path / "x.json")])
     assert missing.exit_code == 1 and "nope.parquet: records not found" in missing.output
     assert "Example: python -m stages.base_model run" in CliRunner().invoke(cli, ["run", "--help"]).output
+
+
+BUILD_AND_HASH = """
+import hashlib, json, sys
+from pathlib import Path
+import torch
+from stages.base_model import build_base_model
+from stages.llm.base import parse_model_settings
+from tests.llm.fixtures import TINY_PARAMS, write_curated
+root = Path(sys.argv[1])
+build_base_model(parse_model_settings(TINY_PARAMS), write_curated(root / "r.parquet"), root / "base", root / "m.json")
+digest = hashlib.sha256((root / "base" / "model.safetensors").read_bytes()).hexdigest()
+print(torch.backends.cpu.get_cpu_capability(), digest)
+"""
+
+
+@pytest.mark.skipif(platform.machine() != "x86_64", reason="the pins are for x86-64")
+def test_tiny_build_does_not_depend_on_the_cpu_instruction_set(tmp_path):
+    """An AVX2-only CPU is simulated by capping MKL's instruction set; the pins make both builds identical."""
+    root = Path(__file__).resolve().parents[1]
+    env = {k: v for k, v in os.environ.items() if k not in PINS} | {"PYTHONPATH": str(root)}
+    outputs = []
+    for name, extra in (("native", {}), ("avx2-only", {"MKL_ENABLE_INSTRUCTIONS": "AVX2"})):
+        (tmp_path / name).mkdir()
+        done = subprocess.run([sys.executable, "-c", BUILD_AND_HASH, str(tmp_path / name)], env=env | extra,
+                              cwd=root, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        outputs.append(done.stdout.split()[-2:])
+    assert outputs[0] == outputs[1] and outputs[0][0] == "AVX2"

@@ -129,8 +129,7 @@ def test_push_and_pull_use_the_local_remote_outside_the_repo(repo):
 
 
 def test_rule_experiment_reruns_only_rewrite_and_what_follows(repo):
-    run(["git", "add", "-A"], repo)
-    run(["git", "commit", "-qm", "pipeline run"], repo)
+    commit_run(repo)
     result = dvc("exp", "run", "-n", "blurring", "-S", "rule=blurring_boundaries", cwd=repo)
     assert "Running stage 'rewrite'" in result.stdout
     for upstream in ("scrape@cqia_zhihu", "clean", "dedup", "validate", "base_model"):
@@ -157,3 +156,48 @@ def test_queued_rule_sweep_shows_per_task_accuracy_per_rule(repo):
         assert data["params"]["params.yaml"]["data"]["rule"] == name
         tasks = data["metrics"]["metrics/eval.json"]["data"]["tasks"]
         assert set(tasks) >= {"logic", "law", "global_facts"}
+
+
+def commit_run(repo: Path) -> None:
+    """Commit the pipeline run (dvc.lock, metrics, reports) once; later calls only drop uncommitted edits."""
+    run(["git", "checkout", "-q", "--", "."], repo)
+    if run(["git", "status", "--porcelain"], repo).stdout:
+        run(["git", "add", "-A"], repo)
+        run(["git", "commit", "-qm", "pipeline run"], repo)
+
+
+def test_a_clone_of_a_committed_run_stays_clean_after_repro(repo, tmp_path):
+    """What `make run` does on a fresh clone: every committed file (dvc.lock, metrics, reports) comes out the same."""
+    commit_run(repo)
+    assert run(["git", "status", "--porcelain"], repo).stdout == ""
+    clone = tmp_path / "clone"
+    run(["git", "clone", "-q", str(repo), str(clone)], tmp_path)
+    dvc("repro", cwd=clone)
+    assert run(["git", "status", "--porcelain"], clone).stdout == ""
+    assert (clone / "reports" / "timings" / "base_model.json").is_file()  # timings exist, but are ignored
+
+
+def test_experiment_table_after_a_rule_experiment_is_readable(repo):
+    commit_run(repo)
+    if "blurring" not in dvc("exp", "list", "--name-only", cwd=repo).stdout:
+        dvc("exp", "run", "-n", "blurring-table", "-S", "rule=blurring_boundaries", cwd=repo)
+    table = dvc("exp", "show", "--only-changed", "--md", cwd=repo).stdout
+    header = [cell.strip() for cell in table.splitlines()[0].strip().strip("|").split("|")]
+    assert len(header) < 25, header
+    assert "params.yaml:rule" in header or "rule" in header
+    assert not any("seconds" in column or column.startswith("deps") for column in header), header
+
+
+def test_a_failed_experiment_is_undone_by_the_readme_command(repo):
+    commit_run(repo)
+    dvc("checkout", "--force", cwd=repo)
+    failed = dvc("exp", "run", "-S", "assemble.eval_share=1.5", cwd=repo, check=False)
+    assert failed.returncode != 0 and "assemble.eval_share: must be in [0, 1), got 1.5" in failed.stdout + failed.stderr
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    command = "git checkout HEAD -- params.yaml dvc.lock metrics reports && dvc checkout"
+    assert command in readme
+    run(["git", "checkout", "HEAD", "--", "params.yaml", "dvc.lock", "metrics", "reports"], repo)
+    dvc("checkout", cwd=repo)
+    assert run(["git", "status", "--porcelain"], repo).stdout == ""
+    assert "Data and pipelines are up to date." in dvc("repro", cwd=repo).stdout
+

@@ -174,7 +174,7 @@ def test_rule_none_writes_empty_outputs_without_a_model(tmp_path):
     assert result.exit_code == 0, result.output
     kept, rejected, metrics = outputs(tmp_path)
     assert kept.height == 0 and rejected.height == 0 and list(kept.columns[-4:]) == list(EXTRA_COLUMNS)
-    assert metrics["rows_in"] == 0 and metrics["rule"] == "none" and metrics["seconds"] < 5
+    assert metrics["rows_in"] == 0 and metrics["rule"] == "none" and "seconds" not in metrics
     assert (tmp_path / "cache").is_dir()
 
 

@@ -48,6 +48,7 @@ def test_train_saves_model_card_metrics_and_loss_curve_reproducibly(base, sft_di
         (tmp_path / name).mkdir()
         outcome = run_train(base, sft_dir, tmp_path / name)
         assert outcome.exit_code == 0, outcome.output
+        assert "{'loss'" not in outcome.output and outcome.output.startswith("train: 4 steps on 6 examples, loss ")
         results.append(tmp_path / name)
     a, b = results
     metrics = json.loads((a / "train.json").read_text())

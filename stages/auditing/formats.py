@@ -11,7 +11,9 @@ import io
 import json
 from typing import Any
 
-from stages.auditing.render import Heading, Para, Table, Diff, Items, Svg, Block
+import base64
+
+from stages.auditing.render import Heading, Para, Table, Diff, Items, Svg, Png, Block
 
 
 def _md_cell(text: str) -> str:
@@ -121,6 +123,9 @@ def to_html(blocks: list[Block], title: str) -> str:
             out.append(f'<div class="title">{esc(block.title)}</div><pre>{chr(10).join(lines)}</pre>')
         elif isinstance(block, Svg):
             out.append(f"<figure>{block.svg}</figure>")
+        elif isinstance(block, Png):
+            data = base64.b64encode(block.data).decode("ascii")
+            out.append(f'<figure><img alt="{esc(block.alt)}" src="data:image/png;base64,{data}"></figure>')
     out.append("</body></html>")
     return "\n".join(out) + "\n"
 

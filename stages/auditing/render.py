@@ -62,7 +62,13 @@ class Svg:
     svg: str
 
 
-Block = Heading | Para | Table | Diff | Items | Svg
+@dataclass
+class Png:
+    data: bytes  # embedded in HTML as a data: URI; Markdown and terminal show `alt`
+    alt: str
+
+
+Block = Heading | Para | Table | Diff | Items | Svg | Png
 
 
 # -- value formatting -----------------------------------------------------------------------------
@@ -172,6 +178,11 @@ def diff_blocks(report: dict[str, Any]) -> list[Block]:
                 if part["count"]:
                     more = "" if len(part["ids"]) == part["count"] else f" (first {len(part['ids'])} of {part['count']})"
                     blocks.append(Para(f"{j['file']}: {title}{more}: {', '.join(part['ids'])}"))
+    if report.get("jsonl_moved"):
+        blocks.append(Heading(3, "Moved between files (e.g. train ↔ eval)"))
+        blocks.append(Table(["from", "to", "records", "ids"],
+                            [[m["from"], m["to"], str(m["count"]), ", ".join(m["ids"])] for m in report["jsonl_moved"]],
+                            numeric={2}))
     blocks.append(Heading(2, "Params"))
     if report["params"]:
         blocks.append(Table(["param", "A", "B"], [[p["key"], value(p["a"]), value(p["b"])] for p in report["params"]]))
@@ -241,6 +252,26 @@ def stage_blocks(st: dict[str, Any]) -> list[Block]:
 # -- trace and rules layout ----------------------------------------------------------------------
 
 
+def text_blocks(texts: list[dict[str, Any]]) -> list[Block]:
+    """The text as each stage left it: in full where first seen, then the marked changes."""
+    if not texts:
+        return []
+    blocks: list[Block] = [Heading(2, "Text by stage")]
+    first = texts[0]
+    shown = "\n".join(f"  {k}: {v}" for k, v in first["text"].items() if v)
+    blocks.append(Diff(f"{first['stage']} ({first['status']}): as it left this stage", shown))
+    unchanged = []
+    for entry in texts[1:]:
+        if entry["changed"]:
+            blocks.append(Diff(f"{entry['stage']} ({entry['status']}): {', '.join(entry['changed'])} changed",
+                               entry["diff"]))
+        else:
+            unchanged.append(entry["stage"])
+    if unchanged:
+        blocks.append(Para(f"Text unchanged at: {', '.join(unchanged)}."))
+    return blocks
+
+
 def trace_blocks(result: dict[str, Any]) -> list[Block]:
     blocks: list[Block] = [Heading(1, f"Trace {result['id']} at {short(result['rev'])}")]
     if not result["found"]:
@@ -277,6 +308,7 @@ def trace_blocks(result: dict[str, Any]) -> list[Block]:
     if result["dropped"]:
         d = result["dropped"]
         blocks.append(Para(f"Dropped at {d['stage']}: {d['reason']} ({value(d['detail'])})."))
+    blocks += text_blocks(result.get("texts") or [])
     blocks.append(Heading(2, "Duplicates"))
     dup = result["duplicates"]
     if dup:
@@ -317,7 +349,7 @@ def _dacc(v: Any) -> str:
     return "–" if v is None else f"{v:+.3f}"
 
 
-def rules_blocks(result: dict[str, Any], image: str | None = None) -> list[Block]:
+def rules_blocks(result: dict[str, Any], image: str | None = None, png: bytes | None = None) -> list[Block]:
     base = result["baseline"]
     tasks = result["tasks"]
     blocks: list[Block] = [
@@ -329,6 +361,8 @@ def rules_blocks(result: dict[str, Any], image: str | None = None) -> list[Block
                 *[_dacc(r["delta"][t]) for t in tasks]] for r in result["rules"]],
               numeric=set(range(2, 3 + len(tasks)))),
     ]
+    if png:
+        blocks.append(Png(png, "rule x task heatmap"))
     if image:
         blocks.append(Para(f"Heatmap: {image}"))
     if result["notes"]:

@@ -22,7 +22,7 @@ import yaml
 
 from stages.auditing import diff
 from stages.auditing.revisions import Side
-from stages.auditing.stages import Pipeline, StageInfo, discover, merge_order
+from stages.auditing.stages import Pipeline, StageInfo, discover, merge_order, require_data
 from stages.auditing.textdiff import record_diff
 
 REPORT_KIND = "cqia-audit-diff"
@@ -261,9 +261,28 @@ def jsonl_ids(side: Side, path: str) -> pl.DataFrame:
 
 
 def jsonl_outputs(side: Side, pipeline: Pipeline) -> dict[str, str]:
-    """{file: stage} for the *.jsonl files under the outputs of stages that are not record stages."""
-    return {f: stage.name for stage in pipeline.stages if not stage.record_dir
+    """{file: stage} for the *.jsonl files under every stage's outputs (data/sft/train.jsonl, eval.jsonl)."""
+    return {f: stage.name for stage in pipeline.stages
             for out in stage.outs for f in side.find(out) if f.endswith(".jsonl")}
+
+
+def jsonl_moves(a: Side, b: Side, pa: Pipeline, pb: Pipeline, limit: int) -> list[dict[str, Any]]:
+    """Ids that left one JSONL file of a stage and entered another of the same stage (train <-> eval)."""
+    files_a, files_b = jsonl_outputs(a, pa), jsonl_outputs(b, pb)
+    frames = []
+    for side, files, key in ((a, files_a, "from"), (b, files_b, "to")):
+        parts = [jsonl_ids(side, path).drop_nulls().unique().with_columns(pl.lit(path).alias(key),
+                                                                          pl.lit(stage).alias("stage"))
+                 for path, stage in sorted(files.items())]
+        frames.append(pl.concat(parts) if parts else pl.DataFrame(schema={"id": pl.String, key: pl.String,
+                                                                          "stage": pl.String}))
+    moved = frames[0].join(frames[1], on=["id", "stage"]).filter(pl.col("from") != pl.col("to"))
+    out = []
+    for (stage, src, dst), group in sorted(moved.group_by("stage", "from", "to"), key=lambda g: g[0]):
+        ids = group.sort("id")
+        out.append({"stage": stage, "from": src, "to": dst, "count": ids.height,
+                    "ids": _limited(ids, limit)["id"].to_list()})
+    return out
 
 
 def jsonl_diff(a: Side, b: Side, pa: Pipeline, pb: Pipeline, limit: int) -> list[dict[str, Any]]:
@@ -363,6 +382,8 @@ def diff_stage(
 
 def diff_report(a: Side, b: Side, *, limit: int = 50, all_metrics: bool = False) -> dict[str, Any]:
     pa, pb = discover(a), discover(b)
+    require_data(a, pa)
+    require_data(b, pb)
     notes = [*pa.notes, *pb.notes]
     by_a, by_b = pa.by_name(), pb.by_name()
     drops = {"a": empty_drops(), "b": empty_drops()}
@@ -384,6 +405,7 @@ def diff_report(a: Side, b: Side, *, limit: int = 50, all_metrics: bool = False)
         "stages": stages,
         "funnel": funnel(stages),
         "jsonl": jsonl_diff(a, b, pa, pb, limit),
+        "jsonl_moved": jsonl_moves(a, b, pa, pb, limit),
         "params": params_diff(a, b, pa, pb),
         "metrics": metrics_diff(a, b, pa, pb, all_metrics),
         "notes": notes,

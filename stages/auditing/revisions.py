@@ -100,6 +100,16 @@ class Side:
         cached = Path(self._cache.oid_to_path(md5))
         return cached if cached.is_file() else None
 
+    def uncached(self, path: str) -> bool:
+        """True when `path` is a DVC output at this revision whose data is not in the local cache."""
+        if self.kind == "workspace" or self._cache is None:
+            return False
+        try:
+            md5 = self._fs.info(path).get("md5")
+        except Exception:  # noqa: BLE001 - not an output at this revision
+            return False
+        return bool(md5) and not Path(self._cache.oid_to_path(md5)).exists()
+
     def read_bytes(self, path: str) -> bytes:
         if self.kind == "workspace":
             try:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
 from stages.auditing.revisions import Side
+from stages.lib.errors import StageError
 
 RECORDS = "records.parquet"
 REJECTED = "rejected.parquet"
@@ -30,6 +31,7 @@ class StageInfo:
     params_files: list[str] = field(default_factory=list)
     record_dir: str | None = None  # the output directory with records.parquet, if it exists at this side
     has_rejected: bool = False
+    uncached: list[str] = field(default_factory=list)  # cached outputs whose data is not in the local DVC cache
 
     @property
     def records_path(self) -> str | None:
@@ -80,6 +82,8 @@ def discover(side: Side) -> Pipeline:
         info = StageInfo(name=name, group=name.split("@", 1)[0], order=order)
         for out in stage.outs:
             (info.metrics if out.metric else info.outs).append(str(out.def_path))
+            if out.use_cache and not out.metric and side.uncached(str(out.def_path)):
+                info.uncached.append(str(out.def_path))
         info.params_files = sorted(
             {str(dep.def_path) for dep in stage.deps if type(dep).__name__ == "ParamsDependency"}
         )
@@ -93,6 +97,16 @@ def discover(side: Side) -> Pipeline:
     if not stages:
         notes.append(f"{side.label}: no pipeline stages in dvc.yaml")
     return Pipeline(stages, notes)
+
+
+def require_data(side: Side, pipeline: Pipeline) -> None:
+    """Stop with one line when the revision's data is not in the local DVC cache (rather than call it absent)."""
+    missing = [out for stage in pipeline.stages for out in stage.uncached]
+    if missing:
+        shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
+        raise StageError(
+            f"{side.label}: the data of {len(missing)} output(s) is not in the local DVC cache ({shown}); "
+            "run `dvc pull` (for a revision other than the checked-out one: `dvc fetch --all-commits`), then retry")
 
 
 def merge_order(a: list[str], b: list[str]) -> list[str]:

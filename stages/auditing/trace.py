@@ -8,6 +8,8 @@ raw location (`source_uri`), `raw_sha256` and the stage's other outputs (the
 raw capture archive), the duplicate cluster (any `clusters.parquet` output) and
 kept partner, rewrites derived from it (records with `parent_id` = ID), and
 where it is in the SFT set (`*.jsonl` outputs whose lines carry `"id"`).
+`texts`: the instruction, input and output as each stage left them, with a
+marked diff (`- old`, `+ new`, `~` inline `[-del-]{+ins+}`) where they changed.
 """
 
 from __future__ import annotations
@@ -18,13 +20,15 @@ from typing import Any
 import polars as pl
 
 from stages.auditing.revisions import Side
-from stages.auditing.stages import CLUSTERS, Pipeline, StageInfo, discover
+from stages.auditing.textdiff import record_diff
+from stages.auditing.stages import CLUSTERS, Pipeline, StageInfo, discover, require_data
 
 TRACE_KIND = "cqia-audit-trace"
 TRACE_VERSION = 1
 STAGE_DEFAULTS: dict[str, Any] = {"stage": None, "path": None, "status": None, "transforms_added": [],
                                   "fields_changed": [], "reason": None, "detail": None, "also_rejected": []}
 PROVENANCE = ("source", "source_uri", "raw_sha256", "fetched_at", "license")
+TEXT = ("instruction", "input", "output")
 
 
 def _rows(side: Side, path: str | None, column: str, value: str) -> list[dict[str, Any]]:
@@ -61,7 +65,7 @@ def cluster_files(side: Side, pipeline: Pipeline) -> list[tuple[str, str]]:
 
 
 def jsonl_files(side: Side, pipeline: Pipeline) -> list[str]:
-    return sorted({f for stage in pipeline.stages if not stage.record_dir for out in stage.outs
+    return sorted({f for stage in pipeline.stages for out in stage.outs
                    for f in side.find(out) if f.endswith(".jsonl")})
 
 
@@ -81,6 +85,15 @@ def find_in_jsonl(side: Side, path: str, ids: set[str]) -> list[tuple[str, int]]
     return hits
 
 
+def text_entry(stage: str, status: str, row: dict[str, Any], before: list[dict[str, Any]]) -> dict[str, Any]:
+    """The record's text as `stage` left it, and a marked diff against the previous stage's text."""
+    text = {k: row.get(k) for k in TEXT}
+    previous = before[-1]["text"] if before else None
+    changed = [k for k in TEXT if previous is not None and (previous[k] or "") != (text[k] or "")]
+    return {"stage": stage, "status": status, "text": text, "changed": changed,
+            "diff": record_diff(previous, text, changed) if changed else ""}
+
+
 def stage_row(info: StageInfo, side: Side, record_id: str) -> tuple[dict | None, list[dict]]:
     kept = _rows(side, info.records_path, "id", record_id)
     rejected = _rows(side, info.rejected_path, "id", record_id)
@@ -89,6 +102,7 @@ def stage_row(info: StageInfo, side: Side, record_id: str) -> tuple[dict | None,
 
 def trace(side: Side, record_id: str) -> dict[str, Any]:
     pipeline = discover(side)
+    require_data(side, pipeline)
     notes = list(pipeline.notes)
     stages: list[dict[str, Any]] = []
     first: dict[str, Any] | None = None
@@ -96,6 +110,7 @@ def trace(side: Side, record_id: str) -> dict[str, Any]:
     previous: dict[str, Any] | None = None
     dropped: dict[str, Any] | None = None
     rewrites: list[dict[str, Any]] = []
+    texts: list[dict[str, Any]] = []
     parent = None
     groups_seen: dict[str, bool] = {}
     pending_absent: dict[str, dict[str, Any]] = {}
@@ -120,6 +135,7 @@ def trace(side: Side, record_id: str) -> dict[str, Any]:
         if is_member:
             groups_seen[info.group] = True
         row = kept or rejected[0]
+        texts.append(text_entry(info.name, "kept" if kept is not None else "rejected", row, texts))
         if first is None:
             first, first_stage = row, info
         entry: dict[str, Any] = {"stage": info.name, "path": info.record_dir}
@@ -157,6 +173,7 @@ def trace(side: Side, record_id: str) -> dict[str, Any]:
         "duplicates": None,
         "rewrites": sorted(rewrites, key=lambda r: (r["stage"], r["id"])),
         "sft": [],
+        "texts": texts,
         "notes": notes,
     }
     if first is None:

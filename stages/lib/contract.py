@@ -11,6 +11,7 @@ Every stage ends by calling `write_stage_outputs`, which
   folder is swapped in, so a metrics file, when present, always describes the
   folder next to it: a run killed before the swap leaves the old folder (and
   its metrics, or none), one killed after it the new folder without metrics.
+  Wall time goes to a timings file (`stages/lib/timings.py`), not the metrics.
 
 Filters follow datatrove's shape: a `Filter` names a reason code and a boolean
 polars expression that is true for rows to drop. `split_by_filters` applies a
@@ -20,7 +21,6 @@ so counting and rejected-output writing live here and nowhere else.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +31,7 @@ import polars as pl
 from stages.lib.errors import StageError
 from stages.lib.io import output_dir, remove_stale_temps, write_json, write_parquet
 from stages.lib.record import RECORD_SCHEMA, REJECTED_SCHEMA
+from stages.lib.timings import write_timings
 
 
 @dataclass(frozen=True)
@@ -136,8 +137,8 @@ def write_stage_outputs(
         "rows_in": rows_in,
         "rows_kept": kept.height,
         "rows_dropped": dropped,
-        "seconds": round(time.perf_counter() - started, 3),
     }
     metrics.update(extra_metrics or {})
     write_json(metrics, metrics_path)
+    write_timings(metrics_path, started)  # not a metric: keeps metrics deterministic
     return metrics

@@ -85,6 +85,8 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     try:
         try:
             yield tmp_path
+            if tmp_path.exists():
+                tmp_path.chmod(file_mode())  # a writer that re-created the file gets the usual mode too
             os.replace(tmp_path, target)
         except OSError as exc:
             if exc.filename in (None, str(tmp_path), tmp_path):

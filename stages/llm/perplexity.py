@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from stages.lib.progress import progress
 from stages.llm.prompts import question_text, render_prompt
 
 
@@ -84,7 +85,7 @@ def answer_perplexities(model: Any, tokenizer: Any, rows: Sequence[tuple[str, st
             encoded[index] = encode_pair(tokenizer, instruction, input_text, output, max_length)
     order = sorted((i for i in encoded if encoded[i][1]), key=lambda i: (len(encoded[i][0]) + len(encoded[i][1]), i))
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    for start in range(0, len(order), batch_size):
+    for start in progress(range(0, len(order), batch_size), desc="perplexity", unit="batch"):
         batch = order[start:start + batch_size]
         scores = batch_nll(model, pad_id, [encoded[i][:2] for i in batch])
         for index, (total, count) in zip(batch, scores):

@@ -22,6 +22,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from stages.lib.progress import progress
+
 PAD, BOS_TURN, EOS_TURN = "<|endoftext|>", "<|im_start|>", "<|im_end|>"
 CHAT_TEMPLATE = (
     "{%- for message in messages %}"
@@ -105,12 +107,13 @@ def pretrain(model: Any, tokenizer: Any, texts: Sequence[str], settings: TinySet
 
     if settings.pretrain_steps == 0 or not texts:
         return []
-    encoded = [ids[: settings.pretrain_max_length] for ids in tokenizer(list(texts))["input_ids"] if len(ids) > 1]
+    encoded = [ids[: settings.pretrain_max_length] for ids in tokenizer(list(texts), verbose=False)["input_ids"]
+               if len(ids) > 1]
     generator = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings.learning_rate)
     model.train()
     losses = []
-    for _ in range(settings.pretrain_steps):
+    for _ in progress(range(settings.pretrain_steps), desc="base_model: pretrain", unit="step"):
         picks = torch.randint(len(encoded), (settings.pretrain_batch_size,), generator=generator).tolist()
         batch = tokenizer.pad({"input_ids": [encoded[i] for i in picks]}, return_tensors="pt")
         labels = batch["input_ids"].masked_fill(batch["attention_mask"] == 0, -100)

@@ -8,17 +8,19 @@
   file layout.
 - `upstream_outputs`: the hash of every stage output upstream of `assemble`,
   read from `dvc.lock` (DVC writes each stage's entry when the stage finishes,
-  so upstream entries are current when `assemble` runs). Only stages of the
-  current `dvc.yaml` count: DVC keeps the entry of a removed stage (say
-  `scrape@<a source removed from params.yaml>`) in `dvc.lock`, and that stale
-  entry is ignored.
+  so upstream entries are current when `assemble` runs); `stage_hashes` names
+  each upstream stage's whole lock entry (code, params, outputs). No git
+  revision: data files name their content, so a fresh clone rebuilds them byte for byte.
+  Only stages of the current `dvc.yaml` count: DVC keeps the entry of a removed
+  stage (say `scrape@<a source removed from params.yaml>`) in `dvc.lock`, and
+  that stale entry is ignored.
+The dataset card (README.md) is built in `stages/sft/hf_card.py`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -88,52 +90,40 @@ def pipeline_stages(dvc_yaml: Path) -> set[str]:
     return names
 
 
-def upstream_outputs(lock_path: Path, stage: str = "assemble", sft_dir: str = "data/sft") -> dict[str, str]:
-    """{output path: md5} of every data output in dvc.lock, except this stage's and those reading the SFT set,
-    for the stages of the dvc.yaml beside the lock only (stale lock entries of removed stages are ignored)."""
+def upstream_entries(lock_path: Path, stage: str = "assemble", sft_dir: str = "data/sft") -> dict[str, dict]:
+    """dvc.lock entries of every stage except `stage` and those downstream of it (transitively: train
+    reads data/sft, evaluate reads models/sft), whether or not the downstream ones have run yet."""
     if not lock_path.exists():
         return {}
-    lock = yaml.safe_load(lock_path.read_text(encoding="utf-8")) or {}
+    entries = (yaml.safe_load(lock_path.read_text(encoding="utf-8")) or {}).get("stages") or {}
     current = pipeline_stages(lock_path.with_name("dvc.yaml"))
-    outputs: dict[str, str] = {}
-    for name, entry in (lock.get("stages") or {}).items():
-        deps = [d["path"] for d in entry.get("deps", [])]
-        if name not in current or name == stage or any(d.startswith(sft_dir) for d in deps):
-            continue
-        for out in entry.get("outs", []):
-            if not out["path"].startswith(NOT_DATA):
-                outputs[out["path"]] = out.get("md5", "")
+    entries = {name: entry for name, entry in entries.items() if name in current}  # stale entries ignored
+    below = {sft_dir, *(o["path"] for o in (entries.get(stage) or {}).get("outs", []))}
+    excluded = {stage}
+    grew = True
+    while grew:
+        grew = False
+        for name, entry in entries.items():
+            if name not in excluded and any(d["path"].startswith(p) for d in entry.get("deps", []) for p in below):
+                excluded.add(name)
+                below |= {o["path"] for o in entry.get("outs", [])}
+                grew = True
+    return {name: entry for name, entry in entries.items() if name not in excluded}
+
+
+def upstream_outputs(lock_path: Path, stage: str = "assemble", sft_dir: str = "data/sft") -> dict[str, str]:
+    """{output path: md5} of every upstream data output in dvc.lock (metrics and reports left out)."""
+    outputs = {out["path"]: out.get("md5", "") for entry in upstream_entries(lock_path, stage, sft_dir).values()
+               for out in entry.get("outs", []) if not out["path"].startswith(NOT_DATA)}
     return dict(sorted(outputs.items()))
 
 
-def code_revision(root: Path = Path(".")) -> str:
-    """The git commit the code came from, with '+dirty' when stages/ has uncommitted edits."""
-    try:
-        rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "stages"], cwd=root, capture_output=True,
-                               text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return rev.stdout.strip() + ("+dirty" if dirty else "")
-
-
-def dataset_card(summary: dict[str, Any]) -> str:
-    """A Hugging Face style card: YAML header (machine-readable) and a short body."""
-    header = {
-        "language": ["zh"],
-        "task_categories": ["text-generation"],
-        "pretty_name": "Curated Chinese SFT set",
-        "license": "other",
-        "configs": [{"config_name": "default", "data_files": [
-            {"split": "train", "path": "train.jsonl"}, {"split": "eval", "path": "eval.jsonl"}]}],
-        **summary,
-    }
-    body = (
-        "# Curated Chinese SFT set\n\n"
-        "Built by the cqia-sft-pipeline `assemble` stage. Each line of `train.jsonl` / `eval.jsonl` holds a record\n"
-        "`id` (stable from ingestion; trace it with `python -m stages.audit trace ID`), chat `messages`, and\n"
-        "Alpaca-style `instruction` / `input` / `output`. `manifest.json` has the dataset fingerprint and the hash of\n"
-        "every upstream stage output.\n\n"
-        "Licenses are per source (see `licenses` above); check them before redistributing.\n"
-    )
-    return "---\n" + yaml.safe_dump(header, allow_unicode=True, sort_keys=True) + "---\n\n" + body
+def stage_hashes(lock_path: Path, stage: str = "assemble", sft_dir: str = "data/sft") -> dict[str, str]:
+    """{stage: sha256 of its dvc.lock entry} for every stage upstream of `stage`: names the code (deps),
+    params and outputs that made the data, without a git revision (which a fresh clone would change)."""
+    hashes = {}
+    for name, entry in upstream_entries(lock_path, stage, sft_dir).items():
+        named = {"cmd": entry.get("cmd"), "deps": entry.get("deps", []), "params": entry.get("params", {}),
+                 "outs": [o for o in entry.get("outs", []) if not o["path"].startswith(NOT_DATA)]}
+        hashes[name] = hashlib.sha256(json.dumps(named, sort_keys=True, default=str).encode()).hexdigest()
+    return dict(sorted(hashes.items()))

@@ -81,6 +81,7 @@ def sft_config(params: TrainParams, output_dir: Path, use_cpu: bool):
         dataloader_num_workers=0,
         disable_tqdm=True,
         full_determinism=use_cpu,
+        activation_checkpointing=True,  # trl's default, under its new name (the old one warns)
     )
 
 
@@ -105,7 +106,7 @@ def model_card(base: str, manifest: dict[str, Any], params: TrainParams, losses:
 
     header = {"base_model": base, "library_name": "transformers", "tags": ["sft", "trl", "cqia-sft-pipeline"],
               "dataset_fingerprint": manifest.get("fingerprint"), "dataset_counts": manifest.get("counts"),
-              "code_revision": manifest.get("code_revision"), "train_params": _plain(params)}
+              "train_params": _plain(params)}
     final = f"{losses[-1][1]:.4f} at step {losses[-1][0]}" if losses else "n/a"
     return ("---\n" + yaml.safe_dump(header, allow_unicode=True, sort_keys=True) + "---\n\n"
             "# SFT model\n\nFine-tuned by the cqia-sft-pipeline `train` stage (trl SFTTrainer, loss on completions "
@@ -117,3 +118,34 @@ def _plain(params: TrainParams) -> dict[str, Any]:
     from dataclasses import asdict
 
     return asdict(params)
+
+
+def quiet_progress(trainer: Any) -> None:
+    """Replace the Trainer's printed log dicts with one bar (steps, ETA, loss) on a terminal, nothing elsewhere."""
+    from transformers import TrainerCallback
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+    from stages.lib.progress import bar, enabled
+
+    trainer.remove_callback(PrinterCallback)
+    trainer.remove_callback(ProgressCallback)
+    if not enabled():
+        return
+
+    class LossBar(TrainerCallback):
+        shown: Any = None
+
+        def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            self.shown = bar(state.max_steps, "train", unit="step")
+
+        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            self.shown.update(state.global_step - self.shown.n)
+
+        def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kwargs: Any) -> None:
+            if self.shown is not None and logs and "loss" in logs:
+                self.shown.set_postfix(loss=f"{logs['loss']:.4f}")
+
+        def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            self.shown.close()
+
+    trainer.add_callback(LossBar())

@@ -50,7 +50,7 @@ def init_repo(repo: Path) -> None:
     (repo / "mini").mkdir()
     (repo / "mini" / "__init__.py").write_text("")
     shutil.copy2(HERE / "mini_pipeline.py", repo / "mini" / "pipeline.py")
-    (repo / ".gitignore").write_text("__pycache__/\n")
+    (repo / ".gitignore").write_text("__pycache__/\n/reports/timings/\n")
     git(repo, "init", "-q", "-b", "main")
     dvc(repo, "init", "-q")
     dvc(repo, "config", "core.autostage", "true")

@@ -1,6 +1,7 @@
 """The stage contract helper: invariant, filters, deterministic atomic writes."""
 
 import json
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -8,6 +9,7 @@ import pytest
 from stages.lib.contract import Filter, check_invariant, split_by_filters, write_stage_outputs
 from stages.lib.errors import StageError
 from stages.lib.record import RECORD_SCHEMA, empty_rejected, records_frame
+from stages.lib.timings import timings_path
 from tests.lib.test_record import sample_row
 
 
@@ -64,7 +66,27 @@ def test_metrics_file_has_the_contract_keys(tmp_path):
     metrics = json.loads((tmp_path / "m.json").read_text())
     assert metrics["rows_in"] == 4 and metrics["rows_kept"] == 2
     assert metrics["rows_dropped"] == {"clean_too_short": 2}
-    assert isinstance(metrics["seconds"], float) and metrics["pii"] == {"phone": 0}
+    assert metrics["pii"] == {"phone": 0} and "seconds" not in metrics
+    timings = json.loads((tmp_path / "m.timings.json").read_text())
+    assert isinstance(timings["seconds"], float)
+
+
+def test_metrics_are_deterministic_and_timings_go_to_reports(tmp_path):
+    frame = frame_of(3)
+    texts = []
+    for started in (0.0, 123.0):
+        write_stage_outputs("t", tmp_path / "out", tmp_path / "metrics" / "t.json", kept=frame,
+                            rejected=empty_rejected(), rows_in=3, started=started)
+        texts.append((tmp_path / "metrics" / "t.json").read_text())
+    assert texts[0] == texts[1]
+    assert json.loads((tmp_path / "reports" / "timings" / "t.json").read_text())["seconds"] > 0
+    assert sorted(p.name for p in (tmp_path / "metrics").iterdir()) == ["t.json"]
+
+
+def test_timings_path_mirrors_the_metrics_path():
+    assert timings_path("metrics/scrape/a.json") == Path("reports/timings/scrape/a.json")
+    assert timings_path("/r/metrics/clean.json") == Path("/r/reports/timings/clean.json")
+    assert timings_path("out/m.json") == Path("out/m.timings.json")
 
 
 def test_write_refuses_to_lose_a_row(tmp_path):
@@ -80,3 +102,16 @@ def test_extra_columns_missing_from_rejected_are_written_as_typed_nulls(tmp_path
                         rows_in=2, started=0.0, extra_columns=("score",))
     rejected = pl.read_parquet(tmp_path / "out" / "rejected.parquet")
     assert rejected.columns[-1] == "score" and rejected.schema["score"] == pl.Float64
+
+
+def test_outputs_are_readable_by_others(tmp_path):
+    """Atomic writes go through mkstemp (0600); the written file gets 0666 & ~umask like any other."""
+    import os
+
+    from stages.lib import io as io_module
+
+    write_stage_outputs("t", tmp_path / "out", tmp_path / "m.json", kept=frame_of(2),
+                        rejected=empty_rejected(), rows_in=2, started=0.0)
+    expected = io_module.file_mode()
+    for path in (tmp_path / "out" / "records.parquet", tmp_path / "m.json", tmp_path / "m.timings.json"):
+        assert os.stat(path).st_mode & 0o777 == expected, path

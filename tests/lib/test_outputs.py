@@ -51,7 +51,7 @@ def test_a_failing_run_leaves_the_previous_set_whole(tmp_path):
     assert pl.read_parquet(out / "records.parquet").height == 2
     assert (out / "extra.txt").read_text() == "old\n"
     assert json.loads(metrics.read_text())["rows_in"] == 2
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.json", "out"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.json", "m.timings.json", "out"]  # nothing half-written
 
 
 KILLED = textwrap.dedent("""
@@ -99,7 +99,7 @@ def test_a_killed_run_never_leaves_a_mixed_set_and_the_next_run_cleans_up(tmp_pa
 def test_stale_temp_files_of_a_killed_metrics_write_are_removed(tmp_path):
     (tmp_path / ".m.json.abc123.tmp").write_text("{")
     write(tmp_path / "out", tmp_path / "m.json", 1)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.json", "out"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.json", "m.timings.json", "out"]  # nothing half-written
 
 
 # --- every OS failure is one line naming the file and what to do (stage `scrape` as the example) ---

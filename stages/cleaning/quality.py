@@ -45,25 +45,51 @@ def features(prose_text: pl.Expr) -> pl.Expr:
 
 def train(good: list[str], bad: list[str], options: TrainOptions, target: Path) -> Any:
     """Train on feature strings of good and bad examples; save to `target` (a model.bin path)."""
-    import fasttext
-
     lines = [f"{GOOD} {text}" for text in good] + [f"{BAD} {text}" for text in bad]
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
         train_file = Path(tmp) / "train.txt"
         train_file.write_text("\n".join(sorted(lines)) + "\n", encoding="utf-8")
-        try:
-            model = fasttext.train_supervised(
-                input=str(train_file), epoch=options.epoch, lr=options.lr, wordNgrams=options.word_ngrams,
-                dim=options.dim, bucket=options.bucket, minCount=options.min_count, seed=options.seed,
-                thread=1, verbose=0,
-            )
-        except RuntimeError as exc:  # fastText reports divergence as "Encountered NaN."
-            raise StageError(f"quality model training failed ({exc}); try a lower train_quality.lr") from None
+        model = _train_supervised(train_file, options)
         tmp_model = Path(tmp) / MODEL_NAME
         model.save_model(str(tmp_model))
         tmp_model.replace(target)
     return model
+
+
+def _fit_and_save(train_file: str, options: TrainOptions, model_file: str) -> str | None:
+    """In a fresh process: train and save; the fastText error text, or None."""
+    import fasttext
+
+    try:
+        fasttext.train_supervised(
+            input=train_file, epoch=options.epoch, lr=options.lr, wordNgrams=options.word_ngrams,
+            dim=options.dim, bucket=options.bucket, minCount=options.min_count, seed=options.seed,
+            thread=1, verbose=0,
+        ).save_model(model_file)
+    except RuntimeError as exc:  # fastText reports divergence as "Encountered NaN."
+        return str(exc)
+    return None
+
+
+def _train_supervised(train_file: Path, options: TrainOptions) -> Any:
+    """fastText's supervised training, in a fresh process.
+
+    In a process that has already done other numeric work (a torch training run, in the test suite),
+    fasttext-numpy2 reports "Encountered NaN." for the same data and seed that train cleanly in a new
+    process (it reads memory it did not initialise, which also makes its weights differ in the last
+    digits from run to run). A spawned process gives every run the same clean start; a real divergence
+    (lr too high) still fails, and the error says what to change.
+    """
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    model_file = train_file.with_name("fresh.bin")
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        error = pool.submit(_fit_and_save, str(train_file), options, str(model_file)).result()
+    if error is not None:
+        raise StageError(f"quality model training failed ({error}); try a lower train_quality.lr")
+    return load(model_file)
 
 
 def load(path: Path) -> Any:

@@ -114,8 +114,8 @@ def candidates_on_ray(ray: Any, texts: pl.Series, params: DedupParams, engine: E
     ds = ray.data.from_arrow(blocks)
     keyed = ds.map_batches(SKETCH, fn_kwargs={"params": params, "parts": parts, "source": source},
                            batch_format="pyarrow", batch_size=params.batch_size)
-    paired = keyed.groupby("part").map_groups(bucket_block, fn_kwargs={"window": params.bucket_window,
-                                                                       "source": source}, batch_format="pyarrow")
+    paired = keyed.groupby("part", num_partitions=parts).map_groups(
+        bucket_block, fn_kwargs={"window": params.bucket_window, "source": source}, batch_format="pyarrow")
     found = [t.column("pair").to_numpy() for t in ray.get(paired.to_arrow_refs()) if t.num_rows]
     pairs = np.unique(np.concatenate(found)) if found else np.zeros(0, dtype=np.uint64)
     return (pairs >> np.uint64(32)).astype(np.int64), (pairs & np.uint64(0xFFFFFFFF)).astype(np.int64)

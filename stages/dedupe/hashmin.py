@@ -1,4 +1,6 @@
-"""Compiled hash-min for the affine32 scheme (numba), bit-identical to the numpy path in `minhash`.
+"""Compiled loops (numba): hash-min for the affine32 scheme, and set intersections for verification.
+
+Both are bit-identical to the numpy paths in `minhash` and `verify`, which run without numba.
 
 Per document, per shingle hash h (already pre-mixed with fmix32), per permutation k:
 sig[k] = min(sig[k], (a[k] * h + b[k]) mod 2^32). The loop over k is the innermost one, so
@@ -45,6 +47,43 @@ def kernel() -> Callable | None:
                 out[k, d] = buf[k]
 
     return affine_min
+
+
+@functools.lru_cache(maxsize=1)
+def merge_kernel() -> Callable | None:
+    """The compiled sorted-set intersection count, or None without numba."""
+    try:
+        import numba
+    except ImportError:
+        return None
+
+    @numba.njit(nogil=True, cache=True)
+    def intersections(values, offsets, left, right, out):  # pragma: no cover - compiled
+        for p in range(left.size):
+            i, i_end = offsets[left[p]], offsets[left[p] + 1]
+            j, j_end = offsets[right[p]], offsets[right[p] + 1]
+            count = 0
+            while i < i_end and j < j_end:
+                x, y = values[i], values[j]
+                if x == y:
+                    count += 1
+                    i += 1
+                    j += 1
+                elif x < y:
+                    i += 1
+                else:
+                    j += 1
+            out[p] = count
+
+    return intersections
+
+
+def intersection_sizes(values: np.ndarray, offsets: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """|set(left[i]) & set(right[i])| by a linear merge of the two sorted sets of each pair."""
+    out = np.zeros(len(left), dtype=np.int64)
+    merge_kernel()(values, offsets.astype(np.int64, copy=False), left.astype(np.int64, copy=False),
+                   right.astype(np.int64, copy=False), out)
+    return out
 
 
 def available() -> bool:

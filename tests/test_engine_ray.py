@@ -174,3 +174,29 @@ def test_engine_params_are_checked():
         parse_engine({"kind": "ray", "ray": {"num_cpus": 0}})
     with pytest.raises(ValueError, match=r"unknown key\(s\) adress"):
         parse_engine({"kind": "ray", "ray": {"adress": "x"}})
+
+
+def test_the_cli_reports_an_unreachable_address_in_one_line(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from stages.dedup import cli
+
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump({"dedup": PARAMS["dedup"],
+                                      "engine": {"kind": "ray", "ray": {"address": "127.0.0.1:9"}}}), encoding="utf-8")
+    corpus = planted_corpus(tmp_path / "corpus.parquet", n_base=20)
+    result = CliRunner().invoke(cli, ["--in", str(corpus), "--out", str(tmp_path / "out"), "--metrics",
+                                      str(tmp_path / "m.json"), "--params", str(params)])
+    assert result.exit_code == 1
+    assert result.output == ("Error: engine.ray.address 127.0.0.1:9: no Ray cluster reachable there (start one with "
+                             "`ray start --head`, or set engine.ray.address: null for a local one)\n")
+
+
+def test_the_local_engine_does_not_import_ray():
+    import subprocess
+
+    code = "import sys, stages.clean, stages.normalize, stages.dedup; print('ray' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert out.stdout.strip() == "False"

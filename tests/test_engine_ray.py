@@ -200,3 +200,18 @@ def test_the_local_engine_does_not_import_ray():
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True,
                          env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert out.stdout.strip() == "False"
+
+
+def test_inputs_with_nothing_to_compare_are_identical_too(ray_session, tmp_path):
+    from bench.dedup_corpus import build_corpus
+
+    records = build_corpus(20, 1)[0].head(4).with_columns(
+        pl.Series("instruction", ["", " ", "同一个问题", "同一个问题"]), pl.lit("").alias("input"),
+        pl.lit("").alias("output"))
+    records.write_parquet(tmp_path / "in.parquet")
+    params = parse_params(PARAMS["dedup"])
+    for name, engine in (("local", LOCAL), ("ray", RAY)):
+        run_dedup(tmp_path / "in.parquet", tmp_path / name, tmp_path / f"{name}.json", params, engine)
+    local = outputs(tmp_path / "local", tmp_path / "local.json")
+    assert_same(local, outputs(tmp_path / "ray", tmp_path / "ray.json"))
+    assert local["metrics"]["rows_dropped"] == {"dedup_exact": 1}

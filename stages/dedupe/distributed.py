@@ -28,7 +28,8 @@ import pyarrow as pa
 from stages.dedupe.components import component_labels, keepers
 from stages.dedupe.config import DedupParams
 from stages.dedupe.lsh import _mix64, bucket_pairs
-from stages.dedupe.near import NearResult, _lookup, answers_agree, batch_sketch, batch_signatures, pair_jaccard
+from stages.dedupe.near import (NearResult, _lookup, answers_agree, batch_signatures, batch_sketch,
+                                find_near_duplicates, pair_jaccard)
 from stages.dedupe.minhash import estimated_jaccard
 from stages.engine.config import EngineSettings
 from stages.engine.session import BlockFailure, connect, stage_error
@@ -124,8 +125,10 @@ def candidates_on_ray(ray: Any, texts: pl.Series, params: DedupParams, engine: E
 def find_near_duplicates_ray(texts: pl.Series, params: DedupParams, answers: pl.Series | None,
                              engine: EngineSettings, source: str) -> NearResult:
     """`near.find_near_duplicates` with sketching, candidates and verification on Ray."""
-    ray = connect(engine)
     n = texts.len()
+    if n < 2:  # nothing to compare: no cluster to start
+        return find_near_duplicates(texts, params, answers)
+    ray = connect(engine)
     try:
         left, right = candidates_on_ray(ray, texts, params, engine, source)
         jaccard, ok = verify_on_ray(ray, texts, answers, left, right, params, True, source)

@@ -69,11 +69,14 @@ def exact_representatives(text: pl.Series, rank: np.ndarray) -> np.ndarray:
 def assign_keepers(text: pl.Series, rank: np.ndarray, params: DedupParams, answers: pl.Series | None = None,
                    near_fn: Callable = find_near_duplicates) -> tuple[np.ndarray, ...]:
     """Per row: its exact representative, the row kept for its cluster and the Jaccard similarity to it;
-    then the candidate count and the verified pairs (row_a, row_b, jaccard)."""
+    then the candidate count and the verified pairs (row_a, row_b, jaccard). `answers` are the raw
+    outputs: their dedup text is made for the compared rows only (one copy of the answers, not two)."""
     rep = exact_representatives(text, rank)
     reps = np.flatnonzero((rep == np.arange(text.len())) & (text.str.len_chars().to_numpy() > 0))
     reps = reps[np.argsort(rank[reps], kind="stable")]  # priority order: keeper = smallest index
-    near = near_fn(text.gather(reps), params, None if answers is None else answers.gather(reps))
+    compared = None if answers is None else answers.gather(reps).to_frame("output").select(
+        dedup_text(("output",))).to_series()
+    near = near_fn(text.gather(reps), params, compared)
     local = np.full(text.len(), -1, dtype=np.int64)
     local[reps] = np.arange(reps.size)
     keeper, jaccard = np.arange(text.len()), np.ones(text.len())
@@ -98,7 +101,7 @@ def dedup_records(records: pl.DataFrame, params: DedupParams, engine: EngineSett
     if records["id"].n_unique() != records.height:
         raise StageError("dedup: input ids are not unique; the kept id of a cluster would be ambiguous")
     text = records.select(dedup_text(params.fields)).to_series()
-    answers = records.select(dedup_text(("output",))).to_series() if "output" in params.fields else None
+    answers = records.get_column("output") if "output" in params.fields else None
     rank = priority_rank(records)
     rep, keeper, jaccard, candidates, pair_a, pair_b, pair_jaccard = assign_keepers(text, rank, params, answers,
                                                                              near_function(engine, source))

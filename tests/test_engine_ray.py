@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 ray = pytest.importorskip("ray")
-import cloudpickle  # noqa: E402 - ships with ray
+from ray import cloudpickle  # noqa: E402 - the copy Ray serialises tasks with
 
 from stages.clean import run_clean  # noqa: E402
 from stages.cleaning.filters import parse_clean_settings  # noqa: E402

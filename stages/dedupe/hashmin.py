@@ -1,4 +1,5 @@
-"""Compiled loops (numba): hash-min for the affine32 scheme, and set intersections for verification.
+"""Compiled loops (numba): shingle hashing (XXH32 of each window), hash-min for the affine32 scheme,
+and set intersections for verification.
 
 Both are bit-identical to the numpy paths in `minhash` and `verify`, which run without numba.
 
@@ -84,6 +85,53 @@ def intersection_sizes(values: np.ndarray, offsets: np.ndarray, left: np.ndarray
     merge_kernel()(values, offsets.astype(np.int64, copy=False), left.astype(np.int64, copy=False),
                    right.astype(np.int64, copy=False), out)
     return out
+
+
+@functools.lru_cache(maxsize=1)
+def window_kernel() -> Callable | None:
+    """The compiled XXH32 (seed 0) of every window of `ngram` 32-bit lanes, or None without numba.
+
+    The same reference algorithm as `shingles.xxh32_lanes`, one window at a time, in uint64 registers
+    masked to 32 bits (so every product and sum wraps mod 2^32 exactly as uint32 arithmetic does)."""
+    try:
+        import numba
+    except ImportError:
+        return None
+    m32 = np.uint64(0xFFFFFFFF)
+    p1, p2, p3 = np.uint64(0x9E3779B1), np.uint64(0x85EBCA77), np.uint64(0xC2B2AE3D)
+    p4, p5 = np.uint64(0x27D4EB2F), np.uint64(0x165667B1)
+
+    @numba.njit(inline="always")
+    def rotl(x, r):  # pragma: no cover - compiled
+        return ((x << np.uint64(r)) | (x >> np.uint64(32 - r))) & m32
+
+    @numba.njit(nogil=True, cache=True)
+    def windows(flat, ngram, out):  # pragma: no cover - compiled
+        for i in range(out.size):
+            if ngram >= 4:
+                a0, a1 = (p1 + p2) & m32, p2
+                a2, a3 = np.uint64(0), (np.uint64(1 << 32) - p1) & m32
+                for s in range(ngram // 4):
+                    base = i + 4 * s
+                    a0 = (rotl((a0 + np.uint64(flat[base]) * p2) & m32, 13) * p1) & m32
+                    a1 = (rotl((a1 + np.uint64(flat[base + 1]) * p2) & m32, 13) * p1) & m32
+                    a2 = (rotl((a2 + np.uint64(flat[base + 2]) * p2) & m32, 13) * p1) & m32
+                    a3 = (rotl((a3 + np.uint64(flat[base + 3]) * p2) & m32, 13) * p1) & m32
+                h = (rotl(a0, 1) + rotl(a1, 7) + rotl(a2, 12) + rotl(a3, 18)) & m32
+            else:
+                h = p5
+            h = (h + np.uint64(4 * ngram)) & m32
+            for j in range(4 * (ngram // 4), ngram):
+                h = (h + np.uint64(flat[i + j]) * p3) & m32
+                h = (rotl(h, 17) * p4) & m32
+            h ^= h >> np.uint64(15)
+            h = (h * p2) & m32
+            h ^= h >> np.uint64(13)
+            h = (h * p3) & m32
+            h ^= h >> np.uint64(16)
+            out[i] = np.uint32(h)
+
+    return windows
 
 
 def available() -> bool:

@@ -21,6 +21,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ from stages.cleaning.segments import CODE, CODE_HINT, INNER_SENTINEL, MATH_URL, 
 from stages.cleaning.steps import (TEXT_FIELDS, StepTimer, TransformLog, apply_expr, apply_python, candidate_rows,
                                    count_literal)
 from stages.ingest.sources import parse_sources
+from stages.engine.config import EngineSettings, load_engine
 from stages.lib.contract import split_by_filters, write_stage_outputs
 from stages.lib.errors import StageError, clear_errors
 from stages.lib.params import load_section
@@ -60,13 +62,19 @@ def configured_sources(params_path: str | Path) -> list[str]:
     return sorted(parse_sources(load_section("sources", params_path)))
 
 
-def load_raw(raw_dir: Path, sources: Sequence[str]) -> pl.DataFrame:
+def raw_files(raw_dir: Path, sources: Sequence[str]) -> list[Path]:
     """`<raw_dir>/<name>/records.parquet` of each configured source, in name order (nothing else)."""
     files = [raw_dir / name / "records.parquet" for name in sorted(sources)]
     for name, file in zip(sorted(sources), files):
         if not file.is_file():
             raise StageError(f"{file}: not found; source '{name}' is configured but not scraped "
                              f"(run: dvc repro scrape@{name})")
+    return files
+
+
+def load_raw(raw_dir: Path, sources: Sequence[str]) -> pl.DataFrame:
+    """The configured sources' scrape outputs, in name order."""
+    files = raw_files(raw_dir, sources)
     frames = [pl.read_parquet(file).select(RECORD_SCHEMA.names()).cast(dict(RECORD_SCHEMA)) for file in files]
     return pl.concat(frames, how="vertical")
 
@@ -226,18 +234,34 @@ def clean_records(records: pl.DataFrame, settings: CleanSettings, quality_model:
     return kept, rejected, extra
 
 
+def clean_block(frame: pl.DataFrame, settings: CleanSettings, model_path: Path | None):
+    """clean_records on one block of raw records (what a Ray worker runs)."""
+    records = frame.select(RECORD_SCHEMA.names()).cast(dict(RECORD_SCHEMA))
+    return clean_records(records, settings, None if model_path is None else quality.load(model_path))
+
+
 def run_clean(raw_dir: Path, out_dir: Path, metrics_path: Path, settings: CleanSettings,
-              quality_model_path: Path | None, sources: Sequence[str]) -> dict[str, Any]:
+              quality_model_path: Path | None, sources: Sequence[str],
+              engine: EngineSettings | None = None) -> dict[str, Any]:
     started = time.perf_counter()
-    records = load_raw(raw_dir, sources)
-    model = None
-    if quality_model_path is not None and quality_model_path.is_file():
-        model = quality.load(quality_model_path)
-    elif settings.quality_wanted():
+    if quality_model_path is not None and not quality_model_path.is_file():
+        quality_model_path = None
+    if quality_model_path is None and settings.quality_wanted():
         raise StageError("clean: min_quality is set but there is no quality model (--quality-model); "
                          "set train_quality.enabled: true in params.yaml and run the train_quality stage")
-    kept, rejected, extra = clean_records(records, settings, model)
-    return write_stage_outputs("clean", out_dir, metrics_path, kept=kept, rejected=rejected, rows_in=records.height,
+    if engine is not None and engine.kind == "ray":
+        from stages.engine.frames import map_files, parquet_rows
+
+        files = raw_files(raw_dir, sources)
+        block = functools.partial(clean_block, settings=settings, model_path=quality_model_path)
+        kept, rejected, extra = map_files(files, block, engine, "clean")
+        rows_in = parquet_rows(files)
+    else:
+        records = load_raw(raw_dir, sources)
+        model = None if quality_model_path is None else quality.load(quality_model_path)
+        kept, rejected, extra = clean_records(records, settings, model)
+        rows_in = records.height
+    return write_stage_outputs("clean", out_dir, metrics_path, kept=kept, rejected=rejected, rows_in=rows_in,
                                started=started, extra_columns=SCORE_COLUMNS, extra_metrics=extra)
 
 
@@ -263,7 +287,8 @@ def run_command(raw_dir: Path, out_dir: Path, metrics_path: Path, quality_model:
     --quality-model models/quality/model.bin
     """
     settings = parse_clean_settings(load_section("clean", params_path))
-    metrics = run_clean(raw_dir, out_dir, metrics_path, settings, quality_model, configured_sources(params_path))
+    metrics = run_clean(raw_dir, out_dir, metrics_path, settings, quality_model, configured_sources(params_path),
+                        load_engine(params_path))
     dropped = sum(metrics["rows_dropped"].values())
     click.echo(f"clean: {metrics['rows_in']} in, {metrics['rows_kept']} kept, {dropped} rejected")
 

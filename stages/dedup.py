@@ -21,7 +21,9 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +36,7 @@ from stages.dedupe.config import DedupParams, parse_params
 from stages.dedupe.keeper import priority_rank
 from stages.dedupe.near import find_near_duplicates
 from stages.dedupe.shingles import dedup_text
+from stages.engine.config import EngineSettings, load_engine
 from stages.lib.contract import write_stage_outputs
 from stages.lib.errors import StageError, clear_errors
 from stages.lib.io import write_parquet
@@ -64,14 +67,17 @@ def exact_representatives(text: pl.Series, rank: np.ndarray) -> np.ndarray:
     return rep.to_series().to_numpy()
 
 
-def assign_keepers(text: pl.Series, rank: np.ndarray, params: DedupParams,
-                   answers: pl.Series | None = None) -> tuple[np.ndarray, ...]:
+def assign_keepers(text: pl.Series, rank: np.ndarray, params: DedupParams, answers: pl.Series | None = None,
+                   near_fn: Callable = find_near_duplicates) -> tuple[np.ndarray, ...]:
     """Per row: its exact representative, the row kept for its cluster and the Jaccard similarity to it;
-    then the candidate count and the verified pairs (row_a, row_b, jaccard)."""
+    then the candidate count and the verified pairs (row_a, row_b, jaccard). `answers` are the raw
+    outputs: their dedup text is made for the compared rows only (one copy of the answers, not two)."""
     rep = exact_representatives(text, rank)
     reps = np.flatnonzero((rep == np.arange(text.len())) & (text.str.len_chars().to_numpy() > 0))
     reps = reps[np.argsort(rank[reps], kind="stable")]  # priority order: keeper = smallest index
-    near = find_near_duplicates(text.gather(reps), params, None if answers is None else answers.gather(reps))
+    compared = None if answers is None else answers.gather(reps).to_frame("output").select(
+        dedup_text(("output",))).to_series()
+    near = near_fn(text.gather(reps), params, compared)
     local = np.full(text.len(), -1, dtype=np.int64)
     local[reps] = np.arange(reps.size)
     keeper, jaccard = np.arange(text.len()), np.ones(text.len())
@@ -81,14 +87,25 @@ def assign_keepers(text: pl.Series, rank: np.ndarray, params: DedupParams,
     return rep, keeper, jaccard, np.array(near.candidates), reps[near.left], reps[near.right], near.jaccard
 
 
-def dedup_records(records: pl.DataFrame, params: DedupParams) -> DedupResult:
+def near_function(engine: EngineSettings | None, source: str) -> Callable:
+    """find_near_duplicates, or its Ray twin (same result) with engine: ray."""
+    if engine is None or engine.kind == "local":
+        return find_near_duplicates
+    from stages.dedupe.distributed import find_near_duplicates_ray
+
+    return functools.partial(find_near_duplicates_ray, engine=engine, source=source)
+
+
+def dedup_records(records: pl.DataFrame, params: DedupParams, engine: EngineSettings | None = None,
+                  source: str = "records") -> DedupResult:
     """Split records into kept and rejected (dedup_exact, dedup_near) and describe the clusters."""
     if records["id"].n_unique() != records.height:
         raise StageError("dedup: input ids are not unique; the kept id of a cluster would be ambiguous")
     text = records.select(dedup_text(params.fields)).to_series()
-    answers = records.select(dedup_text(("output",))).to_series() if "output" in params.fields else None
+    answers = records.get_column("output") if "output" in params.fields else None
     rank = priority_rank(records)
-    rep, keeper, jaccard, candidates, pair_a, pair_b, pair_jaccard = assign_keepers(text, rank, params, answers)
+    rep, keeper, jaccard, candidates, pair_a, pair_b, pair_jaccard = assign_keepers(text, rank, params, answers,
+                                                                             near_function(engine, source))
     row = np.arange(records.height)
     status = np.where(keeper == row, "kept", np.where(rep == keeper, "dedup_exact", "dedup_near"))
     size = np.bincount(keeper, minlength=records.height)[keeper]
@@ -127,12 +144,13 @@ def read_records(path: Path) -> pl.DataFrame:
     return frame.select([pl.col(name).cast(dtype) for name, dtype in RECORD_SCHEMA.items()])
 
 
-def run_dedup(in_path: Path, out_dir: Path, metrics_path: Path, params: DedupParams) -> tuple[dict, DedupResult]:
-    """Read, deduplicate, write records/rejected/clusters parquet files, the metrics and the phase timings."""
+def run_dedup(in_path: Path, out_dir: Path, metrics_path: Path, params: DedupParams,
+              engine: EngineSettings | None = None) -> tuple[dict, DedupResult]:
+    """Read, deduplicate, write records/rejected/clusters parquet files the metrics and the phase timings."""
     started = time.perf_counter()
     records = read_records(in_path)
     read_done = time.perf_counter()
-    result = dedup_records(records, params)
+    result = dedup_records(records, params, engine, str(in_path))
     dedup_done = time.perf_counter()
     metrics = write_stage_outputs("dedup", out_dir, metrics_path, kept=result.kept, rejected=result.rejected,
                                   rows_in=records.height, started=started, extra_metrics={"dedup": result.stats},
@@ -154,7 +172,7 @@ def cli(in_path: Path, out_dir: Path, metrics_path: Path, params_path: str) -> N
     --metrics metrics/dedup.json
     """
     params = parse_params(load_section("dedup", params_path), f"{params_path}: dedup")
-    metrics, _ = run_dedup(in_path, out_dir, metrics_path, params)
+    metrics, _ = run_dedup(in_path, out_dir, metrics_path, params, load_engine(params_path))
     dropped = metrics["rows_dropped"]
     click.echo(f"dedup: {metrics['rows_in']} in, {metrics['rows_kept']} kept, "
                f"{dropped.get('dedup_exact', 0)} exact and {dropped.get('dedup_near', 0)} near duplicates removed")

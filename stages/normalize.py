@@ -21,6 +21,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,7 @@ from stages.cleaning.normalize_text import (OPENCC_CONFIGS, PUNCT_HINT, WIDTH_HI
                                            normalise_width)
 from stages.cleaning.segments import CODE_MATH_URL, CODE_MATH_URL_HINT, SENTINEL, mask, unmask
 from stages.cleaning.steps import TEXT_FIELDS, StepTimer, TransformLog, apply_expr, changed_rows
+from stages.engine.config import EngineSettings, load_engine
 from stages.lib.contract import write_stage_outputs
 from stages.lib.errors import StageError, clear_errors
 from stages.lib.params import load_section, require_keys
@@ -123,15 +125,32 @@ def normalize_records(records: pl.DataFrame, settings: NormalizeSettings,
     return out, extra
 
 
-def run_normalize(input_path: Path, out_dir: Path, metrics_path: Path, settings: NormalizeSettings) -> dict[str, Any]:
+def normalize_block(records: pl.DataFrame, settings: NormalizeSettings):
+    """normalize_records on one block, as (kept, rejected, extra metrics) (what a Ray worker runs)."""
+    out, extra = normalize_records(records, settings)
+    return out, empty_rejected(), extra
+
+
+def run_normalize(input_path: Path, out_dir: Path, metrics_path: Path, settings: NormalizeSettings,
+                  engine: EngineSettings | None = None) -> dict[str, Any]:
     started = time.perf_counter()
     if not input_path.is_file():
         raise StageError(f"{input_path}: input not found (run the clean stage first)")
-    records = pl.read_parquet(input_path)
-    extra_columns = tuple(name for name in records.columns if name not in RECORD_SCHEMA)
-    out, extra = normalize_records(records, settings)
+    if engine is not None and engine.kind == "ray":
+        from stages.engine.frames import map_files, parquet_rows
+
+        columns = pl.read_parquet_schema(input_path)
+        block = functools.partial(normalize_block, settings=settings)
+        out, _, extra = map_files([input_path], block, engine, "normalize")
+        out = out.select(pl.col(name).cast(dtype) for name, dtype in columns.items())
+        rows_in = parquet_rows([input_path])
+    else:
+        records = pl.read_parquet(input_path)
+        columns, rows_in = records.schema, records.height
+        out, extra = normalize_records(records, settings)
+    extra_columns = tuple(name for name in columns if name not in RECORD_SCHEMA)
     return write_stage_outputs("normalize", out_dir, metrics_path, kept=out, rejected=empty_rejected(),
-                               rows_in=records.height, started=started, extra_columns=extra_columns,
+                               rows_in=rows_in, started=started, extra_columns=extra_columns,
                                extra_metrics=extra)
 
 
@@ -154,7 +173,7 @@ def run_command(input_path: Path, out_dir: Path, metrics_path: Path, params_path
     --metrics metrics/normalize.json
     """
     settings = parse_normalize_settings(load_section("normalize", params_path))
-    metrics = run_normalize(input_path, out_dir, metrics_path, settings)
+    metrics = run_normalize(input_path, out_dir, metrics_path, settings, load_engine(params_path))
     click.echo(f"normalize: {metrics['rows_in']} in, {metrics['rows_kept']} kept")
 
 

@@ -11,9 +11,11 @@ A document's signature value k is the minimum of permutation k over its shingle
 hashes. A document without shingles (empty text) keeps datasketch's empty value
 2^32 - 1 everywhere.
 
-Signatures are computed one permutation at a time over a whole chunk of shingle
-hashes (one multiply, one add, one `minimum.reduceat` per permutation), so the
-temporaries stay in the CPU cache and there is no Python loop per shingle or document.
+With numba installed, affine32 signatures come from a compiled loop (`hashmin`, about
+2x the numpy path below). Otherwise, and for `legacy`, they are computed one permutation
+at a time over a chunk of shingle hashes (one multiply, one add, one `minimum.reduceat`
+per permutation); a chunk of 2^16 hashes keeps the temporaries in L2 (2^19 did not, and
+ran at half the speed), and there is no Python loop per shingle or document.
 """
 
 from __future__ import annotations
@@ -22,11 +24,13 @@ from typing import Literal
 
 import numpy as np
 
+from stages.dedupe import hashmin
+
 Scheme = Literal["affine32", "legacy"]
 SCHEMES: tuple[str, ...] = ("affine32", "legacy")
 MAX_HASH = np.uint32(0xFFFFFFFF)
 MERSENNE = np.uint64((1 << 61) - 1)
-CHUNK_SHINGLES = 1 << 19  # shingle hashes per chunk: 2 MiB of uint32 temporaries
+CHUNK_SHINGLES = 1 << 16  # shingle hashes per chunk: 256 KiB of uint32 temporaries, within L2
 
 
 def permutations(num_perm: int, seed: int, scheme: Scheme = "affine32") -> tuple[np.ndarray, np.ndarray]:
@@ -93,6 +97,9 @@ def signatures(hashes: np.ndarray, offsets: np.ndarray, perms: tuple[np.ndarray,
     a, b = perms
     n_docs = len(offsets) - 1
     sig = np.full((len(a), n_docs), MAX_HASH, dtype=np.uint32)
+    if scheme == "affine32" and hashmin.available():
+        hashmin.affine_signatures(fmix32(hashes.astype(np.uint32)), offsets, a, b, sig)
+        return sig
     for lo, hi in _chunk_bounds(offsets):
         counts = np.diff(offsets[lo : hi + 1])
         filled = np.flatnonzero(counts > 0)

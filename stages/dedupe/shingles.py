@@ -24,6 +24,8 @@ import numpy as np
 import polars as pl
 import xxhash
 
+from stages.dedupe import hashmin
+
 U32 = np.uint32
 MAX32 = U32(0xFFFFFFFF)
 CHUNK = 1 << 16  # elements per numpy pass where temporaries should stay in the CPU cache
@@ -122,6 +124,9 @@ def window_hashes(flat: np.ndarray, ngram: int) -> np.ndarray:
     """XXH32 of every window of `ngram` consecutive code points of `flat`."""
     windows = flat.size - ngram + 1
     out = np.empty(max(windows, 0), dtype=U32)
+    if windows > 0 and hashmin.available():
+        hashmin.window_kernel()(flat, ngram, out)  # compiled, same values
+        return out
     for lo in range(0, windows, CHUNK):
         hi = min(lo + CHUNK, windows)
         out[lo:hi] = xxh32_lanes([flat[lo + j : hi + j] for j in range(ngram)])

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from stages.dedupe import hashmin
 from stages.dedupe.shingles import ragged_arange
 
 BATCH_ELEMENTS = 1 << 22  # set elements gathered per batch (32 MiB of uint64 per side)
@@ -35,7 +36,10 @@ def _batch_intersections(values: np.ndarray, offsets: np.ndarray, left: np.ndarr
 
 
 def intersection_sizes(values: np.ndarray, offsets: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    """|set(left[i]) & set(right[i])| for every pair i, in batches of about BATCH_ELEMENTS."""
+    """|set(left[i]) & set(right[i])| for every pair i (compiled merge with numba, else in batches of about
+    BATCH_ELEMENTS)."""
+    if hashmin.available():
+        return hashmin.intersection_sizes(values, offsets, left, right)
     sizes = (offsets[left + 1] - offsets[left]) + (offsets[right + 1] - offsets[right])
     ends = np.cumsum(sizes)
     out = np.zeros(len(left), dtype=np.int64)

@@ -51,3 +51,18 @@ def test_estimated_jaccard_equals_datasketch_jaccard():
     ours = estimated_jaccard(sig, left, right)
     mh = [datasketch_minhash(t, 5, 128, 1, "affine32") for t in texts]
     assert ours.tolist() == [mh[a].jaccard(mh[b]) for a, b in zip(left, right)]
+
+
+@pytest.mark.parametrize("chunk", [1 << 4, 1 << 16, 1 << 19])
+def test_the_compiled_loop_equals_the_numpy_path_at_every_chunk_size(monkeypatch, chunk):
+    from stages.dedupe import hashmin, minhash
+
+    assert hashmin.available()  # numba is pinned; without it the numpy path alone runs
+    rng = random.Random(7)
+    texts = ["", "问"] + [random_text(rng, rng.randint(1, 300)) for _ in range(200)] + [""]
+    hashes, offsets = shingle_hashes(texts, 5)
+    perms = permutations(128, 1, "affine32")
+    compiled = signatures(hashes, offsets, perms, "affine32")
+    monkeypatch.setattr(hashmin, "available", lambda: False)
+    monkeypatch.setattr(minhash, "CHUNK_SHINGLES", chunk)
+    assert np.array_equal(compiled, signatures(hashes, offsets, perms, "affine32"))

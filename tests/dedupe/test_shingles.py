@@ -70,3 +70,16 @@ def test_sets_are_right_across_blocks_of_the_padded_sort(monkeypatch):
     for d, text in enumerate(texts):
         assert values[offsets[d]:offsets[d + 1]].tolist() == sorted({shingle_hash(s)
                                                                       for s in reference_shingles(text, 3)})
+
+
+@pytest.mark.parametrize("ngram", [1, 3, 4, 5, 8, 13])
+def test_compiled_window_hashes_equal_the_numpy_lanes_and_xxhash(monkeypatch, ngram):
+    from stages.dedupe import hashmin
+    from stages.dedupe.shingles import window_hashes
+
+    flat = np.random.default_rng(ngram).integers(0, 0x110000, 3000).astype(np.uint32)
+    compiled = window_hashes(flat, ngram)
+    assert [int(compiled[i]) for i in (0, 1500, flat.size - ngram)] == [
+        xxhash.xxh32_intdigest(flat[i:i + ngram].astype("<u4").tobytes()) for i in (0, 1500, flat.size - ngram)]
+    monkeypatch.setattr(hashmin, "available", lambda: False)
+    assert np.array_equal(compiled, window_hashes(flat, ngram))

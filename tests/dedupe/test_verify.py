@@ -35,3 +35,21 @@ def test_exact_jaccard_on_arbitrary_sets(sets):
     for k, (i, j) in enumerate(pairs):
         union = len(sets[i] | sets[j])
         assert ours[k] == (len(sets[i] & sets[j]) / union if union else 0.0)
+
+
+def test_the_compiled_merge_equals_the_numpy_merge(monkeypatch):
+    import numpy as np
+
+    from stages.dedupe import hashmin
+    from stages.dedupe.verify import intersection_sizes
+
+    rng = np.random.default_rng(3)
+    sets = [np.unique(rng.integers(0, 400, rng.integers(0, 300))).astype(np.uint32) for _ in range(60)]
+    values = np.concatenate(sets)
+    offsets = np.concatenate([[0], np.cumsum([s.size for s in sets])]).astype(np.int64)
+    left, right = rng.integers(0, 60, 500), rng.integers(0, 60, 500)
+    compiled = intersection_sizes(values, offsets, left, right)
+    expected = [len(set(sets[a].tolist()) & set(sets[b].tolist())) for a, b in zip(left, right)]
+    assert compiled.tolist() == expected
+    monkeypatch.setattr(hashmin, "available", lambda: False)
+    assert intersection_sizes(values, offsets, left, right).tolist() == expected

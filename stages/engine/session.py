@@ -1,0 +1,101 @@
+"""Connecting to Ray (imported here only, so the local engine never pays for it) and clear failures.
+
+`connect` reuses a Ray session already started in this process, else joins the cluster at
+`engine.ray.address` or RAY_ADDRESS, else starts a local one with `engine.ray.num_cpus`.
+Workers of a local cluster see this checkout's `stages` package through PYTHONPATH; on a
+remote cluster the package is shipped with the job (`runtime_env.py_modules`).
+
+Work that fails inside a task raises `BlockFailure` with one line naming the record file and
+the reason; `failure_line` finds that line in whatever Ray wraps it in, so the stage prints it
+instead of a Ray traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+from pathlib import Path
+from typing import Any
+
+from stages.engine.config import EngineSettings
+from stages.lib.errors import StageError
+
+INSTALL_HINT = "engine: ray needs the ray package: pip install ray==2.60.0 (pinned in requirements.lock; `make setup`)"
+MARK = "stage block failed: "
+PACKAGE = Path(__file__).resolve().parents[1]
+
+
+class BlockFailure(RuntimeError):
+    """A task could not process its records; the message is one line: MARK + file: reason."""
+
+    def __init__(self, where: str, reason: str) -> None:
+        super().__init__(f"{MARK}{where}: {reason}".replace("\n", " "))
+
+
+def import_ray() -> Any:
+    try:
+        import ray
+    except ImportError:
+        raise StageError(INSTALL_HINT) from None
+    return ray
+
+
+def _reachable(address: str) -> bool:
+    """A TCP connection to host:port opens within 5 s (`auto` is left to Ray)."""
+    hostport = address.split("://", 1)[-1]
+    host, _, port = hostport.rpartition(":")
+    if not host or not port.isdigit():
+        return True
+    try:
+        with socket.create_connection((host, int(port)), timeout=5):
+            return True
+    except OSError:
+        return False
+
+
+def connect(settings: EngineSettings) -> Any:
+    """The `ray` module, with a session open on the configured cluster."""
+    ray = import_ray()
+    if ray.is_initialized():
+        return ray
+    address = settings.cluster_address()
+    if address is not None:
+        if not _reachable(address):
+            raise StageError(f"engine.ray.address {address}: no Ray cluster reachable there "
+                             "(start one with `ray start --head`, or set engine.ray.address: null for a local one)")
+        try:
+            ray.init(address=address, runtime_env={"py_modules": [str(PACKAGE)]}, log_to_driver=False)
+        except Exception as exc:  # noqa: BLE001 - Ray raises many types; one line is what the user needs
+            raise StageError(f"engine.ray.address {address}: cannot join the Ray cluster: "
+                             f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+        return ray
+    path = os.pathsep.join(p for p in (str(PACKAGE.parent), os.environ.get("PYTHONPATH", "")) if p)
+    ray.init(num_cpus=settings.num_cpus, include_dashboard=False, log_to_driver=False,
+             runtime_env={"env_vars": {"PYTHONPATH": path, "POLARS_MAX_THREADS": "1"}})
+    return ray
+
+
+def failure_line(exc: BaseException) -> str | None:
+    """The BlockFailure line inside a Ray error (its cause chain or its text), or None."""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        err = todo.pop()
+        if err is None or id(err) in seen:
+            continue
+        seen.add(id(err))
+        found = re.search(re.escape(MARK) + r"([^\n]*)", str(err))
+        if found:
+            return found.group(1).strip().rstrip("')\"")
+        todo += [getattr(err, "cause", None), err.__cause__, err.__context__]
+    return None
+
+
+def stage_error(stage: str, exc: BaseException) -> StageError:
+    """One line for a failed distributed step: the task's file and reason, else Ray's first line."""
+    line = failure_line(exc)
+    if line is None:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        line = f"Ray task failed: {first}"
+    return StageError(f"{stage} (engine: ray): {line}")

@@ -1,0 +1,217 @@
+"""engine: ray gives byte-identical outputs to engine: local, on a real local Ray cluster (2 CPUs, 127.0.0.1).
+
+One Ray session serves the whole module. The shipped sample goes through scrape (local), then clean,
+normalize and dedup on both engines from the same inputs; a synthetic corpus with planted near
+duplicates goes through dedup on both; a worker that kills its own process once is retried by Ray.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+import yaml
+
+ray = pytest.importorskip("ray")
+from ray import cloudpickle  # noqa: E402 - the copy Ray serialises tasks with
+
+from stages.clean import run_clean  # noqa: E402
+from stages.cleaning.filters import parse_clean_settings  # noqa: E402
+from stages.dedup import run_dedup  # noqa: E402
+from stages.dedupe import distributed  # noqa: E402
+from stages.dedupe.config import parse_params  # noqa: E402
+from stages.engine.config import EngineSettings, parse_engine  # noqa: E402
+from stages.ingest.sources import parse_source  # noqa: E402
+from stages.lib.errors import StageError  # noqa: E402
+from stages.normalize import parse_normalize_settings, run_normalize  # noqa: E402
+from stages.scrape import scrape  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
+RAY = EngineSettings(kind="ray", block_rows=64)
+LOCAL = EngineSettings()
+cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the crashing wrapper below runs on workers
+
+
+@pytest.fixture(scope="session")
+def ray_session():
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
+    ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False,
+             runtime_env={"env_vars": {"PYTHONPATH": path, "POLARS_MAX_THREADS": "1"}})
+    yield ray
+    ray.shutdown()
+
+
+def outputs(out: Path, metrics: Path) -> dict[str, bytes | dict]:
+    """Every output file's bytes, and the metrics without wall-clock timings."""
+    files = {p.name: p.read_bytes() for p in sorted(out.glob("*.parquet"))}
+    counts = json.loads(metrics.read_text(encoding="utf-8"))
+    counts.pop("seconds")
+    counts.pop("seconds_by_phase", None)
+    return {**files, "metrics": counts}
+
+
+def assert_same(local: dict, distributed_: dict) -> None:
+    assert local.keys() == distributed_.keys()
+    for name in local:
+        assert local[name] == distributed_[name], f"{name} differs between engines"
+
+
+@pytest.fixture(scope="module")
+def sample_raw(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("sample")
+    for name, raw in PARAMS["sources"].items():
+        cfg = parse_source(name, {**raw, "path": str(ROOT / raw["path"])})
+        scrape(cfg, root / "raw" / name, root / "archive" / name, root / "metrics" / f"scrape_{name}.json")
+    return root / "raw"
+
+
+def test_clean_normalize_dedup_are_byte_identical_on_the_shipped_sample(ray_session, sample_raw, tmp_path):
+    clean = parse_clean_settings(PARAMS["clean"])
+    norm = parse_normalize_settings(PARAMS["normalize"])
+    dedup = parse_params(PARAMS["dedup"])
+    runs = {}
+    for name, engine in (("local", LOCAL), ("ray", RAY)):
+        base = tmp_path / name
+        run_clean(sample_raw, base / "clean", base / "clean.json", clean, None, sorted(PARAMS["sources"]), engine)
+        runs[name, "clean"] = outputs(base / "clean", base / "clean.json")
+        # both engines normalize and dedup the same input, so a difference is that stage's own
+        run_normalize(tmp_path / "local" / "clean" / "records.parquet", base / "norm", base / "norm.json", norm,
+                      engine)
+        runs[name, "normalize"] = outputs(base / "norm", base / "norm.json")
+        run_dedup(tmp_path / "local" / "norm" / "records.parquet", base / "dedup", base / "dedup.json", dedup,
+                  engine)
+        runs[name, "dedup"] = outputs(base / "dedup", base / "dedup.json")
+    for stage in ("clean", "normalize", "dedup"):
+        assert_same(runs["local", stage], runs["ray", stage])
+    assert runs["local", "clean"]["metrics"]["rows_dropped"]  # the sample exercises rejections
+    assert runs["local", "normalize"]["metrics"]["transforms"]
+    assert runs["local", "dedup"]["metrics"]["rows_dropped"].get("dedup_near", 0) > 0
+
+
+def planted_corpus(path: Path, n_base: int, seed: int = 5) -> Path:
+    from bench.dedup_corpus import build_corpus
+
+    records = build_corpus(n_base, seed)[0]
+    records.write_parquet(path)
+    return path
+
+
+@pytest.mark.parametrize("verify", ["exact", "estimate"])
+def test_dedup_is_byte_identical_on_planted_near_duplicates(ray_session, tmp_path, verify):
+    corpus = planted_corpus(tmp_path / "corpus.parquet", n_base=400)
+    params = parse_params({**PARAMS["dedup"], "verify": verify, "batch_size": 128})
+    runs = {}
+    for name, engine in (("local", LOCAL), ("ray", RAY)):
+        metrics, _ = run_dedup(corpus, tmp_path / name, tmp_path / f"{name}.json", params, engine)
+        runs[name] = outputs(tmp_path / name, tmp_path / f"{name}.json")
+    assert_same(runs["local"], runs["ray"])
+    assert runs["local"]["metrics"]["dedup"]["near_duplicates"] > 20
+    assert runs["local"]["metrics"]["rows_in"] == runs["local"]["metrics"]["rows_kept"] + sum(
+        runs["local"]["metrics"]["rows_dropped"].values())
+
+
+def crash_once(table, marker: str, **kwargs):
+    """distributed.sketch_block, but the first call (per marker file) kills its own worker process."""
+    marker = Path(marker)
+    if not marker.exists():
+        marker.write_text("killed", encoding="utf-8")
+        os._exit(1)
+    from stages.dedupe.distributed import sketch_block
+
+    return sketch_block(table, **kwargs)
+
+
+def test_a_killed_worker_is_retried_and_the_result_is_identical(ray_session, tmp_path, monkeypatch):
+    corpus = planted_corpus(tmp_path / "corpus.parquet", n_base=150)
+    params = parse_params({**PARAMS["dedup"], "batch_size": 64})
+    run_dedup(corpus, tmp_path / "local", tmp_path / "local.json", params, LOCAL)
+    marker = tmp_path / "marker"
+    monkeypatch.setattr(distributed, "SKETCH", functools.partial(crash_once, marker=str(marker)))
+    run_dedup(corpus, tmp_path / "ray", tmp_path / "ray.json", params, RAY)
+    assert marker.read_text(encoding="utf-8") == "killed"
+    assert_same(outputs(tmp_path / "local", tmp_path / "local.json"), outputs(tmp_path / "ray", tmp_path / "ray.json"))
+
+
+def test_a_failing_task_names_the_file_and_the_reason_in_one_line(ray_session, sample_raw, tmp_path):
+    bad = tmp_path / "bad.parquet"
+    pl.read_parquet(sorted(sample_raw.glob("*/records.parquet"))[0]).with_columns(
+        pl.lit("有\ufdd0噪声").alias("output")).write_parquet(bad)
+    with pytest.raises(StageError) as err:
+        run_normalize(bad, tmp_path / "out", tmp_path / "m.json", parse_normalize_settings(PARAMS["normalize"]), RAY)
+    message = str(err.value)
+    assert "\n" not in message and "Traceback" not in message
+    assert message.startswith(f"normalize (engine: ray): {bad}: normalize: input contains U+FDD0")
+
+
+def test_an_unreachable_address_fails_in_one_line_naming_it(tmp_path, monkeypatch):
+    from stages.engine.session import connect
+
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    with pytest.raises(StageError, match=r"^engine.ray.address 127.0.0.1:9: no Ray cluster reachable there"):
+        connect(EngineSettings(kind="ray", address="127.0.0.1:9"))
+
+
+def test_engine_ray_without_ray_says_how_to_install(monkeypatch):
+    from stages.engine.session import import_ray
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray -> ImportError
+    with pytest.raises(StageError, match=r"pip install ray==2\.60\.0"):
+        import_ray()
+
+
+def test_engine_params_are_checked():
+    assert parse_engine({"kind": "local"}) == LOCAL
+    assert parse_engine({"kind": "ray", "ray": {"address": "10.0.0.1:6379", "num_cpus": 4}}).num_cpus == 4
+    with pytest.raises(ValueError, match=r"engine.kind: must be one of local, ray, got 'spark'"):
+        parse_engine({"kind": "spark"})
+    with pytest.raises(ValueError, match=r"engine.ray.num_cpus: must be an integer >= 1 or null, got 0"):
+        parse_engine({"kind": "ray", "ray": {"num_cpus": 0}})
+    with pytest.raises(ValueError, match=r"unknown key\(s\) adress"):
+        parse_engine({"kind": "ray", "ray": {"adress": "x"}})
+
+
+def test_the_cli_reports_an_unreachable_address_in_one_line(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from stages.dedup import cli
+
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump({"dedup": PARAMS["dedup"],
+                                      "engine": {"kind": "ray", "ray": {"address": "127.0.0.1:9"}}}), encoding="utf-8")
+    corpus = planted_corpus(tmp_path / "corpus.parquet", n_base=20)
+    result = CliRunner().invoke(cli, ["--in", str(corpus), "--out", str(tmp_path / "out"), "--metrics",
+                                      str(tmp_path / "m.json"), "--params", str(params)])
+    assert result.exit_code == 1
+    assert result.output == ("Error: engine.ray.address 127.0.0.1:9: no Ray cluster reachable there (start one with "
+                             "`ray start --head`, or set engine.ray.address: null for a local one)\n")
+
+
+def test_the_local_engine_does_not_import_ray():
+    import subprocess
+
+    code = "import sys, stages.clean, stages.normalize, stages.dedup; print('ray' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert out.stdout.strip() == "False"
+
+
+def test_inputs_with_nothing_to_compare_are_identical_too(ray_session, tmp_path):
+    from bench.dedup_corpus import build_corpus
+
+    records = build_corpus(20, 1)[0].head(4).with_columns(
+        pl.Series("instruction", ["", " ", "同一个问题", "同一个问题"]), pl.lit("").alias("input"),
+        pl.lit("").alias("output"))
+    records.write_parquet(tmp_path / "in.parquet")
+    params = parse_params(PARAMS["dedup"])
+    for name, engine in (("local", LOCAL), ("ray", RAY)):
+        run_dedup(tmp_path / "in.parquet", tmp_path / name, tmp_path / f"{name}.json", params, engine)
+    local = outputs(tmp_path / "local", tmp_path / "local.json")
+    assert_same(local, outputs(tmp_path / "ray", tmp_path / "ray.json"))
+    assert local["metrics"]["rows_dropped"] == {"dedup_exact": 1}

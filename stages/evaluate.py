@@ -28,6 +28,7 @@ from stages.evalkit.tasks import load_tasks
 from stages.lib.errors import clear_errors
 from stages.lib.io import write_json, write_text
 from stages.lib.params import load_section, require_keys
+from stages.llm.base import is_toy, load_pretrained
 
 
 @dataclass(frozen=True)
@@ -47,18 +48,6 @@ def parse_params(raw: Any) -> EvaluateParams:
     if not isinstance(params.batch_size, int) or params.batch_size < 1:
         raise ValueError(f"{where}.batch_size: must be a positive integer")
     return params
-
-
-def load_model(model_path: str, threads: int):
-    """Load a causal LM and its tokenizer from a local directory or a hub id (float32, eval mode)."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    torch.set_num_threads(threads)
-    tokenizer = AutoTokenizer.from_pretrained(model_path)
-    model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32)
-    model.eval()
-    return model, tokenizer
 
 
 def evaluation_metrics(by_task: dict[str, list[Scored]], continuation: str) -> dict[str, Any]:
@@ -84,7 +73,7 @@ def predictions_jsonl(by_task: dict[str, list[Scored]]) -> str:
 def evaluate(model_path: str, tasks_dir: Path, params: EvaluateParams, metrics_path: Path, plots_dir: Path) -> dict:
     started = time.perf_counter()
     tasks = load_tasks(tasks_dir, params.subjects)
-    model, tokenizer = load_model(model_path, params.threads)
+    model, tokenizer = load_pretrained(model_path, threads=params.threads, quiet=True)
     by_task = {task: score_questions(model, tokenizer, qs, params.continuation, params.batch_size)
                for task, qs in tasks.items()}
     metrics = evaluation_metrics(by_task, params.continuation)

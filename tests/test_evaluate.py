@@ -9,7 +9,8 @@ from click.testing import CliRunner
 
 from stages.evalkit.scoring import format_prompt, loglikelihoods, score_questions
 from stages.evalkit.tasks import load_tasks
-from stages.evaluate import cli, load_model
+from stages.evaluate import cli
+from stages.llm.base import load_pretrained
 from tests.tiny_lm import make_tiny_lm
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,7 +48,7 @@ def test_shipped_sample_tasks_load():
 
 
 def test_loglikelihood_matches_a_hand_computation_even_when_batched_with_padding(tiny):
-    model, tokenizer = load_model(str(tiny), threads=1)
+    model, tokenizer = load_pretrained(str(tiny), threads=1)
     question = load_tasks(SAMPLE_TASKS)["logic"][0]
     context, continuation = format_prompt(question), "C"
     ids = tokenizer(context + continuation, add_special_tokens=False)["input_ids"]

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
-
 from stages.evalkit.tasks import LETTERS, Question
+from stages.llm.scorer import continuation_logprobs, pad_id_of
 
 CONTINUATIONS = ("letter", "text")
 
@@ -48,24 +47,13 @@ def _encode(tokenizer, text: str) -> list[int]:
     return tokenizer(text, add_special_tokens=False)["input_ids"]
 
 
-@torch.no_grad()
 def loglikelihoods(model, tokenizer, pairs: list[tuple[str, str]], batch_size: int) -> list[float]:
-    """Sum of log p(continuation tokens | context) for each (context, continuation) pair."""
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    """Sum of log p(continuation tokens | context) for each (context, continuation) pair (shared scorer)."""
+    pad = pad_id_of(tokenizer)
     results: list[float] = []
     for start in range(0, len(pairs), batch_size):
         batch = [(_encode(tokenizer, ctx), _encode(tokenizer, cont)) for ctx, cont in pairs[start : start + batch_size]]
-        width = max(len(c) + len(o) for c, o in batch)
-        ids = torch.full((len(batch), width), pad, dtype=torch.long)
-        mask = torch.zeros((len(batch), width), dtype=torch.long)
-        for row, (ctx, cont) in enumerate(batch):
-            seq = ctx + cont
-            ids[row, : len(seq)] = torch.tensor(seq)
-            mask[row, : len(seq)] = 1
-        logprobs = torch.log_softmax(model(input_ids=ids, attention_mask=mask).logits.float(), dim=-1)
-        for row, (ctx, cont) in enumerate(batch):
-            positions = torch.arange(len(ctx) - 1, len(ctx) + len(cont) - 1)
-            results.append(float(logprobs[row, positions, torch.tensor(cont)].sum()))
+        results.extend(total for total, _ in continuation_logprobs(model, pad, batch))
     return results
 
 

@@ -56,7 +56,7 @@ from stages.lib.record import REJECTED_SCHEMA, RECORD_SCHEMA, make_id, sha256_he
 from stages.llm.backends import Backend, Failure
 from stages.llm.cache import Request, Response, ResponseCache
 from stages.llm.parse import parse_answer
-from stages.llm.prompts import build_messages, canonical_json, prompt_sha256
+from stages.llm.prompts import build_messages, canonical_json, prefill_of, prompt_sha256
 from stages.llm.rules import Catalog, Rule, load_catalog
 from stages.llm.settings import RewriteSettings, parse_rewrite_settings
 
@@ -136,7 +136,7 @@ def new_row(parent: dict[str, Any], rule: Rule, backend: Backend, request: Reque
     }
     if isinstance(answer, Failure):
         return {**row, "reason": "rewrite_backend_error", "detail": answer.detail}
-    parsed = parse_answer(answer.text)
+    parsed = parse_answer(prefill_of(request.messages) + answer.text)
     if parsed.status != "ok":
         return {**row, "reason": REASON[parsed.status], "detail": parsed.detail}
     return {**row, "instruction": parsed.instruction, "output": parsed.output}

@@ -4,8 +4,10 @@ Reads task files (MMLU / CMMLU / C-Eval CSV layouts, see stages/evalkit/tasks.py
 from `--tasks`, scores every question with the model in `--model` (a local
 directory or a hub id), and writes:
 - `--metrics` JSON: {"overall": accuracy over all questions, "tasks": {subject: accuracy},
-  "questions": n, "continuation": mode};
-- `--plots` directory: `tasks.csv` (task, accuracy) for `dvc plots show`, and
+  "stderr": {subject: standard error}, "n": {subject: questions}, "overall_stderr",
+  "questions": n, "continuation": mode, "model_parameters", "toy": true when the model
+  is too small to mean anything (the tiny default)};
+- `--plots` directory: `tasks.csv` (task, accuracy, stderr, n) for `dvc plots show`, and
   `predictions.jsonl` (one line per question: where, subject, answer, predicted, logliks).
 
 Example:
@@ -23,7 +25,7 @@ from typing import Any
 
 import click
 
-from stages.evalkit.scoring import CONTINUATIONS, Scored, accuracy, score_questions
+from stages.evalkit.scoring import CONTINUATIONS, Scored, accuracy, score_questions, stderr
 from stages.evalkit.tasks import load_tasks
 from stages.lib.errors import clear_errors
 from stages.lib.io import write_json, write_text
@@ -54,7 +56,10 @@ def evaluation_metrics(by_task: dict[str, list[Scored]], continuation: str) -> d
     every = [s for scored in by_task.values() for s in scored]
     return {
         "overall": accuracy(every),
+        "overall_stderr": stderr(every),
         "tasks": {task: accuracy(scored) for task, scored in by_task.items()},
+        "stderr": {task: stderr(scored) for task, scored in by_task.items()},
+        "n": {task: len(scored) for task, scored in by_task.items()},
         "questions": len(every),
         "continuation": continuation,
     }
@@ -76,9 +81,11 @@ def evaluate(model_path: str, tasks_dir: Path, params: EvaluateParams, metrics_p
     model, tokenizer = load_pretrained(model_path, threads=params.threads, quiet=True)
     by_task = {task: score_questions(model, tokenizer, qs, params.continuation, params.batch_size)
                for task, qs in tasks.items()}
-    metrics = evaluation_metrics(by_task, params.continuation)
-    rows = "".join(f"{task},{acc}\n" for task, acc in metrics["tasks"].items())
-    write_text("task,accuracy\n" + rows, plots_dir / "tasks.csv")
+    metrics = {**evaluation_metrics(by_task, params.continuation),
+               "model_parameters": int(model.num_parameters()), "toy": is_toy(model)}
+    rows = "".join(f"{task},{acc},{metrics['stderr'][task]},{metrics['n'][task]}\n"
+                   for task, acc in metrics["tasks"].items())
+    write_text("task,accuracy,stderr,n\n" + rows, plots_dir / "tasks.csv")
     write_text(predictions_jsonl(by_task), plots_dir / "predictions.jsonl")
     write_json({**metrics, "seconds": round(time.perf_counter() - started, 3)}, metrics_path)
     return metrics
@@ -96,7 +103,10 @@ def cli(model_path: str, tasks_dir: Path, params_path: str, metrics_path: Path, 
     --metrics metrics/eval.json --plots reports/eval"""
     params = parse_params(load_section("evaluate", params_path))
     metrics = evaluate(model_path, tasks_dir, params, metrics_path, plots_dir)
-    click.echo(f"evaluate: {metrics['questions']} questions, overall accuracy {metrics['overall']:.3f}")
+    se = metrics["overall_stderr"]
+    click.echo(f"evaluate: {metrics['questions']} questions, overall accuracy {metrics['overall']:.3f}"
+               + (f" ± {se:.3f}" if se is not None else "")
+               + (" (toy model: accuracies are not meaningful)" if metrics["toy"] else ""))
 
 
 def main() -> None:

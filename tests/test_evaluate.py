@@ -77,7 +77,10 @@ def test_cli_writes_per_task_metrics_and_plot(tiny, tmp_path):
     for task in ("law", "logic"):
         rows = [p for p in predictions if p["subject"] == task]
         assert metrics["tasks"][task] == pytest.approx(sum(p["answer"] == p["predicted"] for p in rows) / 12)
-    assert (tmp_path / "plots" / "tasks.csv").read_text().splitlines()[0] == "task,accuracy"
+    assert (tmp_path / "plots" / "tasks.csv").read_text().splitlines()[0] == "task,accuracy,stderr,n"
+    assert metrics["n"] == {"law": 12, "logic": 12} and metrics["toy"] is True and "toy model" in result.output
+    p = metrics["tasks"]["law"]
+    assert metrics["stderr"]["law"] == pytest.approx((p * (1 - p) / 11) ** 0.5, abs=1e-6)
 
 
 def test_cli_rejects_unknown_continuation(tmp_path):
@@ -87,3 +90,14 @@ def test_cli_rejects_unknown_continuation(tmp_path):
                                       "--metrics", str(tmp_path / "m.json"), "--plots", str(tmp_path / "p")])
     assert result.exit_code == 1
     assert result.output == "Error: params.yaml: evaluate.continuation: must be one of letter, text, got 'sampled'\n"
+
+
+def test_english_questions_use_mmlus_answer_cue_and_spaced_letters():
+    from stages.evalkit.scoring import continuations
+    from stages.evalkit.tasks import Question
+
+    q = Question("demo", "What is 7 times 8?", ("54", "56", "48", "64"), "B", "x:1")
+    assert format_prompt(q) == "What is 7 times 8?\nA. 54\nB. 56\nC. 48\nD. 64\nAnswer:"
+    assert continuations(q, "letter") == [" A", " B", " C", " D"]
+    chinese = load_tasks(SAMPLE_TASKS)["logic"][0]
+    assert format_prompt(chinese).endswith("答案：") and continuations(chinese, "letter") == ["A", "B", "C", "D"]

@@ -2,30 +2,42 @@
 
 For each question the model sees a prompt (question, lettered options, then
 "答案：") and we sum the log-probabilities it gives to each option's
-continuation: the letter (" A", MMLU style) or the letter with the option text.
+continuation: the letter ("A") or the letter with the option text. A question
+without Chinese text gets MMLU's English format instead, as lm-evaluation-harness
+writes it: the prompt ends with "Answer:" and the continuations are " A" .. " D"
+(or " A. <option>"). The log-probabilities come from the shared scorer
+(stages/llm/scorer.py).
 The option with the highest log-likelihood is the prediction; ties go to the
 earlier letter. No sampling, so scores are deterministic for fixed weights.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from stages.evalkit.tasks import LETTERS, Question
+from stages.llm.prompts import has_chinese
 from stages.llm.scorer import continuation_logprobs, pad_id_of
 
 CONTINUATIONS = ("letter", "text")
 
 
+def is_english(q: Question) -> bool:
+    return not has_chinese(q.question + "".join(q.options))
+
+
 def format_prompt(q: Question) -> str:
-    lines = [q.question, *(f"{letter}. {option}" for letter, option in zip(LETTERS, q.options)), "答案："]
+    cue = "Answer:" if is_english(q) else "答案："
+    lines = [q.question, *(f"{letter}. {option}" for letter, option in zip(LETTERS, q.options)), cue]
     return "\n".join(lines)
 
 
 def continuations(q: Question, mode: str) -> list[str]:
+    space = " " if is_english(q) else ""
     if mode == "letter":
-        return list(LETTERS)
-    return [f"{letter}. {option}" for letter, option in zip(LETTERS, q.options)]
+        return [space + letter for letter in LETTERS]
+    return [f"{space}{letter}. {option}" for letter, option in zip(LETTERS, q.options)]
 
 
 @dataclass(frozen=True)
@@ -66,3 +78,13 @@ def score_questions(model, tokenizer, questions: list[Question], mode: str, batc
 
 def accuracy(scored: list[Scored]) -> float:
     return round(sum(s.correct for s in scored) / len(scored), 6) if scored else 0.0
+
+
+def stderr(scored: list[Scored]) -> float | None:
+    """Standard error of the accuracy, sqrt(p(1-p)/(n-1)) (the sample standard error lm-evaluation-harness
+    reports for a mean of 0/1 scores); None below two questions."""
+    n = len(scored)
+    if n < 2:
+        return None
+    p = sum(s.correct for s in scored) / n
+    return round(math.sqrt(p * (1 - p) / (n - 1)), 6)

@@ -35,6 +35,7 @@ from stages.llm.base import is_toy, load_pretrained
 
 @dataclass(frozen=True)
 class EvaluateParams:
+    tasks: str = "data/sample/eval"  # used by dvc.yaml's cmd (--tasks ${evaluate.tasks}), not read here
     continuation: str = "letter"
     batch_size: int = 16
     subjects: list[str] | None = None

@@ -172,11 +172,12 @@ def rewrite_records(records: pl.DataFrame, catalog: Catalog, rule_name: Any, set
 
 def check_rewrites(kept: pl.DataFrame, suite: str, reports: Path, params: dict[str, Any]) -> None:
     """Run the `rewrites` expectation suite on the kept rewrites; a critical failure stops the stage."""
-    from stages.validate import configured_subsets
+    from stages.validate import configured_subsets, zh_share_parameter
     from stages.validation import failure_message, run_suite, write_reports
 
     subsets = configured_subsets(parse_sources(params.get("sources") or {}))
-    result = run_suite(kept, suite, {"min_rows": 0, "configured_sources": subsets})
+    zh = zh_share_parameter(params.get("rewrite") or {}, "params.yaml: rewrite")
+    result = run_suite(kept, suite, {"min_rows": 0, "configured_sources": subsets, **zh})
     write_reports(result, reports, "data/rewrite")
     if not result.success:
         raise StageError(failure_message(result, str(reports / f"{result.suite}.md")))

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from stages.evalkit.tasks import LETTERS, Question
 from stages.llm.prompts import has_chinese
-from stages.llm.scorer import continuation_logprobs, pad_id_of
+from stages.llm.scorer import batched_logprobs, pad_id_of
 
 CONTINUATIONS = ("letter", "text")
 
@@ -60,13 +60,10 @@ def _encode(tokenizer, text: str) -> list[int]:
 
 
 def loglikelihoods(model, tokenizer, pairs: list[tuple[str, str]], batch_size: int) -> list[float]:
-    """Sum of log p(continuation tokens | context) for each (context, continuation) pair (shared scorer)."""
-    pad = pad_id_of(tokenizer)
-    results: list[float] = []
-    for start in range(0, len(pairs), batch_size):
-        batch = [(_encode(tokenizer, ctx), _encode(tokenizer, cont)) for ctx, cont in pairs[start : start + batch_size]]
-        results.extend(total for total, _ in continuation_logprobs(model, pad, batch))
-    return results
+    """Sum of log p(continuation tokens | context) for each (context, continuation) pair (shared scorer;
+    the letters of one question share a forward pass of its prompt)."""
+    encoded = [(_encode(tokenizer, ctx), _encode(tokenizer, cont)) for ctx, cont in pairs]
+    return [total for total, _ in batched_logprobs(model, pad_id_of(tokenizer), encoded, batch_size)]
 
 
 def score_questions(model, tokenizer, questions: list[Question], mode: str, batch_size: int) -> list[Scored]:

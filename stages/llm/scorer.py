@@ -46,3 +46,47 @@ def continuation_logprobs(model: Any, pad_id: int, pairs: Sequence[Pair]) -> lis
 
 def pad_id_of(tokenizer: Any) -> int:
     return tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (tokenizer.eos_token_id or 0)
+
+
+def batched_logprobs(model: Any, pad_id: int, pairs: Sequence[Pair], batch_size: int) -> list[tuple[float, int]]:
+    """`continuation_logprobs` over many pairs in batches of `batch_size` sequences.
+
+    Pairs whose continuation is one token and whose context repeats (the four answer letters of a
+    multiple-choice question) share one forward pass of that context: the logits at its last position
+    score every such continuation. Same numbers as scoring each pair alone, up to float rounding.
+    """
+    results: list[tuple[float, int] | None] = [None] * len(pairs)
+    by_context: dict[tuple[int, ...], list[int]] = {}
+    rest = []
+    for index, (context, continuation) in enumerate(pairs):
+        if len(continuation) == 1 and context:
+            by_context.setdefault(tuple(context), []).append(index)
+        else:
+            rest.append(index)
+    contexts = list(by_context)
+    for start in range(0, len(contexts), batch_size):
+        batch = contexts[start:start + batch_size]
+        # score each context's last token as a "continuation" of the rest, to get the logits there
+        for context, last in zip(batch, _last_position_logprobs(model, pad_id, batch)):
+            for index in by_context[context]:
+                results[index] = (float(last[pairs[index][1][0]]), 1)
+    for start in range(0, len(rest), batch_size):
+        batch = rest[start:start + batch_size]
+        for index, scored in zip(batch, continuation_logprobs(model, pad_id, [pairs[i] for i in batch])):
+            results[index] = scored
+    return results  # type: ignore[return-value]
+
+
+def _last_position_logprobs(model: Any, pad_id: int, contexts: Sequence[Sequence[int]]) -> list[Any]:
+    """log-softmax of the next-token distribution after each context (one forward pass, right-padded)."""
+    import torch
+
+    width = max(len(c) for c in contexts)
+    input_ids = torch.full((len(contexts), width), pad_id, dtype=torch.long)
+    attention = torch.zeros((len(contexts), width), dtype=torch.long)
+    for row, context in enumerate(contexts):
+        input_ids[row, : len(context)] = torch.tensor(list(context), dtype=torch.long)
+        attention[row, : len(context)] = 1
+    with torch.no_grad():
+        logits = model(input_ids=input_ids, attention_mask=attention).logits
+    return [torch.log_softmax(logits[row, len(c) - 1].double(), dim=-1) for row, c in enumerate(contexts)]

@@ -89,7 +89,7 @@ def test_cli_rejects_unknown_continuation(tmp_path):
     result = CliRunner().invoke(cli, ["--model", "x", "--tasks", str(SAMPLE_TASKS), "--params", str(params),
                                       "--metrics", str(tmp_path / "m.json"), "--plots", str(tmp_path / "p")])
     assert result.exit_code == 1
-    assert result.output == "Error: params.yaml: evaluate.continuation: must be one of letter, text, got 'sampled'\n"
+    assert result.output == "Error: params.yaml: evaluate.continuation: must be one of letter, text, cloze, got 'sampled'\n"
 
 
 def test_english_questions_use_mmlus_answer_cue_and_spaced_letters():
@@ -101,3 +101,12 @@ def test_english_questions_use_mmlus_answer_cue_and_spaced_letters():
     assert continuations(q, "letter") == [" A", " B", " C", " D"]
     chinese = load_tasks(SAMPLE_TASKS)["logic"][0]
     assert format_prompt(chinese).endswith("答案：") and continuations(chinese, "letter") == ["A", "B", "C", "D"]
+
+
+def test_cloze_hides_the_options_and_scores_their_text():
+    from stages.evalkit.scoring import continuations
+    from stages.evalkit.tasks import Question
+
+    q = Question("demo", "What is the capital city of France?", ("Rome", "Paris", "Oslo", "Bern"), "B", "x:1")
+    assert format_prompt(q, "cloze") == "Question: What is the capital city of France?\nAnswer:"
+    assert continuations(q, "cloze") == [" Rome", " Paris", " Oslo", " Bern"]

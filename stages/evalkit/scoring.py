@@ -5,7 +5,9 @@ For each question the model sees a prompt (question, lettered options, then
 continuation: the letter ("A") or the letter with the option text. A question
 without Chinese text gets MMLU's English format instead, as lm-evaluation-harness
 writes it: the prompt ends with "Answer:" and the continuations are " A" .. " D"
-(or " A. <option>"). The log-probabilities come from the shared scorer
+(or " A. <option>"). `cloze` (MMLU's cloze variant, better for small models that
+favour one letter) shows no options: "Question: <question>\nAnswer:" and scores each
+option's text (" Paris") by its summed log-likelihood. The log-probabilities come from the shared scorer
 (stages/llm/scorer.py).
 The option with the highest log-likelihood is the prediction; ties go to the
 earlier letter. No sampling, so scores are deterministic for fixed weights.
@@ -20,15 +22,17 @@ from stages.evalkit.tasks import LETTERS, Question
 from stages.llm.prompts import has_chinese
 from stages.llm.scorer import batched_logprobs, pad_id_of
 
-CONTINUATIONS = ("letter", "text")
+CONTINUATIONS = ("letter", "text", "cloze")
 
 
 def is_english(q: Question) -> bool:
     return not has_chinese(q.question + "".join(q.options))
 
 
-def format_prompt(q: Question) -> str:
+def format_prompt(q: Question, mode: str = "letter") -> str:
     cue = "Answer:" if is_english(q) else "答案："
+    if mode == "cloze":  # the options are not shown; each option's text is scored as the answer
+        return f"Question: {q.question}\n{cue}" if is_english(q) else f"问题：{q.question}\n{cue}"
     lines = [q.question, *(f"{letter}. {option}" for letter, option in zip(LETTERS, q.options)), cue]
     return "\n".join(lines)
 
@@ -37,6 +41,8 @@ def continuations(q: Question, mode: str) -> list[str]:
     space = " " if is_english(q) else ""
     if mode == "letter":
         return [space + letter for letter in LETTERS]
+    if mode == "cloze":
+        return [space + option.strip() for option in q.options]
     return [f"{space}{letter}. {option}" for letter, option in zip(LETTERS, q.options)]
 
 
@@ -67,7 +73,7 @@ def loglikelihoods(model, tokenizer, pairs: list[tuple[str, str]], batch_size: i
 
 
 def score_questions(model, tokenizer, questions: list[Question], mode: str, batch_size: int) -> list[Scored]:
-    pairs = [(format_prompt(q), cont) for q in questions for cont in continuations(q, mode)]
+    pairs = [(format_prompt(q, mode), cont) for q in questions for cont in continuations(q, mode)]
     flat = loglikelihoods(model, tokenizer, pairs, batch_size)
     n = len(LETTERS)
     return [Scored(q, tuple(flat[i * n : (i + 1) * n])) for i, q in enumerate(questions)]

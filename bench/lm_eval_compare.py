@@ -36,8 +36,7 @@ dataset_kwargs:
   column_names: [question, A, B, C, D, answer]
 test_split: test
 output_type: multiple_choice
-doc_to_text: "{{{{question.strip()}}}}\\nA. {{{{A}}}}\\nB. {{{{B}}}}\\nC. {{{{C}}}}\\nD. {{{{D}}}}\\nAnswer:"
-doc_to_choice: ["A", "B", "C", "D"]
+{prompt}
 doc_to_target: "{{{{['A', 'B', 'C', 'D'].index(answer.strip())}}}}"
 target_delimiter: " "
 metric_list:
@@ -45,6 +44,14 @@ metric_list:
     aggregation: mean
     higher_is_better: true
 """
+
+
+PROMPTS = {  # the same prompt and continuations as stages/evalkit/scoring.py for English questions
+    "letter": 'doc_to_text: "{{question.strip()}}\\nA. {{A}}\\nB. {{B}}\\nC. {{C}}\\nD. {{D}}\\nAnswer:"\n'
+              'doc_to_choice: ["A", "B", "C", "D"]',
+    "cloze": 'doc_to_text: "Question: {{question.strip()}}\\nAnswer:"\n'
+             'doc_to_choice: "{{[A|string|trim, B|string|trim, C|string|trim, D|string|trim]}}"',
+}
 
 
 def model_dir(arg: str | None, scratch: Path) -> Path:
@@ -69,11 +76,12 @@ def subset_tasks(tasks: Path, limit: int | None, scratch: Path) -> Path:
     return out
 
 
-def run_ours(model: Path, tasks: Path, batch_size: int, threads: int, scratch: Path) -> tuple[dict, dict, float]:
+def run_ours(model: Path, tasks: Path, mode: str, batch_size: int, threads: int,
+             scratch: Path) -> tuple[dict, dict, float]:
     from stages.evaluate import EvaluateParams, evaluate
 
     started = time.perf_counter()
-    params = EvaluateParams(continuation="letter", batch_size=batch_size, threads=threads)
+    params = EvaluateParams(continuation=mode, batch_size=batch_size, threads=threads)
     metrics = evaluate(str(model), tasks, params, scratch / "ours.json", scratch / "ours")
     seconds = time.perf_counter() - started
     predictions = {}
@@ -83,7 +91,8 @@ def run_ours(model: Path, tasks: Path, batch_size: int, threads: int, scratch: P
     return metrics, predictions, seconds
 
 
-def run_lm_eval(model: Path, tasks: Path, batch_size: int, threads: int, scratch: Path) -> tuple[dict, dict, float]:
+def run_lm_eval(model: Path, tasks: Path, mode: str, batch_size: int, threads: int,
+                scratch: Path) -> tuple[dict, dict, float]:
     os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch
@@ -96,7 +105,7 @@ def run_lm_eval(model: Path, tasks: Path, batch_size: int, threads: int, scratch
     names = []
     for file in sorted(tasks.glob("*_test.csv")):
         name = "ours_" + file.stem.removesuffix("_test")
-        (yaml_dir / f"{name}.yaml").write_text(TASK_YAML.format(name=name, path=file.resolve()), encoding="utf-8")
+        (yaml_dir / f"{name}.yaml").write_text(TASK_YAML.format(name=name, path=file.resolve(), prompt=PROMPTS[mode]), encoding="utf-8")
         names.append(name)
     started = time.perf_counter()
     out = simple_evaluate(model="hf", model_args=f"pretrained={model},dtype=float32", tasks=names,
@@ -119,6 +128,7 @@ def main() -> None:
     parser.add_argument("--model", help="model directory (or models/base); default: convert smollm2-135m")
     parser.add_argument("--tasks", default="data/sample/mmlu/test", help="directory of <subject>_test.csv files")
     parser.add_argument("--limit", type=int, default=None, help="first N questions per subject")
+    parser.add_argument("--continuation", choices=sorted(PROMPTS), default="letter")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
@@ -126,9 +136,11 @@ def main() -> None:
         scratch = Path(tmp)
         model = model_dir(args.model, scratch)
         tasks = subset_tasks(Path(args.tasks), args.limit, scratch)
-        ours, our_predictions, our_seconds = run_ours(model, tasks, args.batch_size, args.threads, scratch)
-        theirs, their_logliks, their_seconds = run_lm_eval(model, tasks, args.batch_size, args.threads, scratch)
-    print(f"model {model.name}, tasks {args.tasks}, limit {args.limit}")
+        ours, our_predictions, our_seconds = run_ours(model, tasks, args.continuation, args.batch_size, args.threads,
+                                                      scratch)
+        theirs, their_logliks, their_seconds = run_lm_eval(model, tasks, args.continuation, args.batch_size,
+                                                           args.threads, scratch)
+    print(f"model {model.name}, tasks {args.tasks}, limit {args.limit}, continuation {args.continuation}")
     print(f"{'task':<24}{'n':>5}{'ours acc ± se':>18}{'lm-eval acc ± se':>20}{'pred. differ':>14}{'max |Δ loglik|':>16}")
     for task in sorted(ours["tasks"]):
         keys = [k for k in our_predictions if k[0] == task]

@@ -40,8 +40,10 @@ def parse_params(raw: Any) -> TrainParams:
     for name in ("batch_size", "grad_accum", "max_length", "threads", "logging_steps"):
         if not isinstance(getattr(params, name), int) or getattr(params, name) < 1:
             raise ValueError(f"{where}.{name}: must be a positive integer")
-    if not params.learning_rate > 0:
-        raise ValueError(f"{where}.learning_rate: must be positive")
+    rate = params.learning_rate
+    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not rate > 0:
+        hint = " (YAML reads 2e-05 as text: write 2.0e-05 or 0.00002)" if isinstance(rate, str) else ""
+        raise ValueError(f"{where}.learning_rate: must be a positive number, got {rate!r}{hint}")
     return params
 
 

@@ -179,11 +179,12 @@ def trace_command(record_id: str, rev: str, repo: Path, fmt: str, output: Path |
               help='Metrics with {"overall": acc, "tasks": {task: acc}} (and "stderr": {task: se}).')
 @click.option("--rewrite-metrics-file", default="metrics/rewrite.json", show_default=True,
               help="Metrics of the rewrite stage (rows_kept = rewrites kept).")
+@click.option("--baseline", default=None, help="Name of the rule=none experiment or commit to compare against.")
 @clear_errors
 @dvc_errors
 def rules_command(repo: Path, fmt: str, output: Path | None, width: int | None, heatmap: Path, no_heatmap: bool,
                   all_commits: bool, num: int, param: str, params_file: str, metrics_file: str,
-                  rewrite_metrics_file: str) -> None:
+                  rewrite_metrics_file: str, baseline: str | None) -> None:
     """The rule x task matrix of accuracy deltas against rule=none, from experiments.
 
     Reads every experiment of HEAD (or -n commits, or --all-commits) as `dvc exp
@@ -205,7 +206,7 @@ def rules_command(repo: Path, fmt: str, output: Path | None, width: int | None, 
 
     states = experiment_states(find_root(repo), all_commits=all_commits, num=num)
     found, notes = entries(states, params_file, param, metrics_file, rewrite_metrics_file)
-    result = matrix(found, notes)
+    result = matrix(found, notes, baseline)
     image = None
     if not no_heatmap:
         image = str(draw(result, heatmap))

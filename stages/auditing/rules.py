@@ -5,8 +5,9 @@ Experiments are read the way `dvc exp show --json` reports them (DVC's
 experiments, the `rule` param (params.yaml) and the metrics file
 (`metrics/eval.json` = {"overall": acc, "tasks": {subject: acc}}). Entries
 without both are skipped with a note. The baseline is the entry whose rule is
-`none` (the baseline commit itself when it qualifies, else the first such
-experiment by name). Several entries with the same rule are averaged (`n`).
+`none` that was evaluated on the most of the rules' tasks (so a profile's
+rule=none experiment wins over a commit evaluated on other tasks), then the
+baseline commit itself, then the first by name; `--baseline NAME` picks one. Several entries with the same rule are averaged (`n`).
 A delta is the rule's accuracy minus the baseline's, per task and overall.
 
 Error bars: when metrics/eval.json carries `stderr` per task (and
@@ -131,13 +132,23 @@ def verdicts(base: dict[str, Any], rows: list[dict[str, Any]], toy: bool) -> lis
     return lines
 
 
-def matrix(found: list[dict[str, Any]], notes: list[str]) -> dict[str, Any]:
+def matrix(found: list[dict[str, Any]], notes: list[str], baseline: str | None = None) -> dict[str, Any]:
     baselines = [e for e in found if e["rule"] == BASELINE_RULE]
     if not baselines:
         raise StageError(f"no experiment or commit with rule == {BASELINE_RULE} and metrics: nothing to compare against "
                          f"(run one, e.g. dvc exp run -S rule={BASELINE_RULE})")
-    baselines.sort(key=lambda e: (not e["is_baseline"], e["name"]))
-    base = baselines[0]
+    if baseline is not None:
+        chosen = [e for e in baselines if e["name"] == baseline]
+        if not chosen:
+            raise StageError(f"--baseline {baseline}: no experiment or commit of that name with rule == "
+                             f"{BASELINE_RULE}; candidates: {', '.join(sorted(e['name'] for e in baselines))}")
+        base = chosen[0]
+    else:
+        # the rule=none run evaluated on the same tasks as the rules (e.g. the same profile), then the commit
+        rule_tasks = {t for e in found if e["rule"] != BASELINE_RULE for t in e["tasks"]}
+        baselines.sort(key=lambda e: (-len(rule_tasks & set(e["tasks"])), not e["is_baseline"], e["name"]))
+        base = baselines[0]
+    found = [e for e in found if e["rule"] != BASELINE_RULE or e is base]
     tasks = sorted({t for e in found for t in e["tasks"]})
     by_rule: dict[str, list[dict[str, Any]]] = {}
     for e in found:

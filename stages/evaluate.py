@@ -4,8 +4,10 @@ Reads task files (MMLU / CMMLU / C-Eval CSV layouts, see stages/evalkit/tasks.py
 from `--tasks`, scores every question with the model in `--model` (a local
 directory or a hub id), and writes:
 - `--metrics` JSON: {"overall": accuracy over all questions, "tasks": {subject: accuracy},
-  "questions": n, "continuation": mode};
-- `--plots` directory: `tasks.csv` (task, accuracy) for `dvc plots show`, and
+  "stderr": {subject: standard error}, "n": {subject: questions}, "overall_stderr",
+  "questions": n, "continuation": mode, "model_parameters", "toy": true when the model
+  is too small to mean anything (the tiny default)};
+- `--plots` directory: `tasks.csv` (task, accuracy, stderr, n) for `dvc plots show`, and
   `predictions.jsonl` (one line per question: where, subject, answer, predicted, logliks).
 
 Example:
@@ -23,17 +25,19 @@ from typing import Any
 
 import click
 
-from stages.evalkit.scoring import CONTINUATIONS, Scored, accuracy, score_questions
+from stages.evalkit.scoring import CONTINUATIONS, Scored, accuracy, score_questions, stderr
 from stages.evalkit.tasks import load_tasks
 from stages.lib.errors import clear_errors
 from stages.lib.io import write_json, write_text
 from stages.lib.params import load_section, require_keys
 from stages.lib.progress import progress, quiet_libraries
 from stages.lib.timings import write_timings
+from stages.llm.base import is_toy, load_pretrained
 
 
 @dataclass(frozen=True)
 class EvaluateParams:
+    tasks: str = "data/sample/eval"  # used by dvc.yaml's cmd (--tasks ${evaluate.tasks}), not read here
     continuation: str = "letter"
     batch_size: int = 16
     subjects: list[str] | None = None
@@ -51,23 +55,14 @@ def parse_params(raw: Any) -> EvaluateParams:
     return params
 
 
-def load_model(model_path: str, threads: int):
-    """Load a causal LM and its tokenizer from a local directory or a hub id (float32, eval mode)."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    torch.set_num_threads(threads)
-    tokenizer = AutoTokenizer.from_pretrained(model_path)
-    model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32)
-    model.eval()
-    return model, tokenizer
-
-
 def evaluation_metrics(by_task: dict[str, list[Scored]], continuation: str) -> dict[str, Any]:
     every = [s for scored in by_task.values() for s in scored]
     return {
         "overall": accuracy(every),
+        "overall_stderr": stderr(every),
         "tasks": {task: accuracy(scored) for task, scored in by_task.items()},
+        "stderr": {task: stderr(scored) for task, scored in by_task.items()},
+        "n": {task: len(scored) for task, scored in by_task.items()},
         "questions": len(every),
         "continuation": continuation,
     }
@@ -87,12 +82,14 @@ def evaluate(model_path: str, tasks_dir: Path, params: EvaluateParams, metrics_p
     started = time.perf_counter()
     quiet_libraries()  # library progress bars only on a terminal
     tasks = load_tasks(tasks_dir, params.subjects)
-    model, tokenizer = load_model(model_path, params.threads)
-    by_task = {task: score_questions(model, tokenizer, tasks[task], params.continuation, params.batch_size)
-               for task in progress(list(tasks), desc="evaluate", unit="task")}
-    metrics = evaluation_metrics(by_task, params.continuation)
-    rows = "".join(f"{task},{acc}\n" for task, acc in metrics["tasks"].items())
-    write_text("task,accuracy\n" + rows, plots_dir / "tasks.csv")
+    model, tokenizer = load_pretrained(model_path, threads=params.threads, quiet=True)
+    by_task = {task: score_questions(model, tokenizer, qs, params.continuation, params.batch_size)
+               for task, qs in progress(list(tasks.items()), desc="evaluate", unit="task")}
+    metrics = {**evaluation_metrics(by_task, params.continuation),
+               "model_parameters": int(model.num_parameters()), "toy": is_toy(model)}
+    rows = "".join(f"{task},{acc},{metrics['stderr'][task]},{metrics['n'][task]}\n"
+                   for task, acc in metrics["tasks"].items())
+    write_text("task,accuracy,stderr,n\n" + rows, plots_dir / "tasks.csv")
     write_text(predictions_jsonl(by_task), plots_dir / "predictions.jsonl")
     write_json(metrics, metrics_path)
     write_timings(metrics_path, started)
@@ -111,7 +108,10 @@ def cli(model_path: str, tasks_dir: Path, params_path: str, metrics_path: Path, 
     --metrics metrics/eval.json --plots reports/eval"""
     params = parse_params(load_section("evaluate", params_path))
     metrics = evaluate(model_path, tasks_dir, params, metrics_path, plots_dir)
-    click.echo(f"evaluate: {metrics['questions']} questions, overall accuracy {metrics['overall']:.3f}")
+    se = metrics["overall_stderr"]
+    click.echo(f"evaluate: {metrics['questions']} questions, overall accuracy {metrics['overall']:.3f}"
+               + (f" ± {se:.3f}" if se is not None else "")
+               + (" (toy model: accuracies are not meaningful)" if metrics["toy"] else ""))
 
 
 def main() -> None:

@@ -59,7 +59,7 @@ from stages.llm.backends import Backend, Failure
 from stages.llm.cache import Request, Response, ResponseCache
 from stages.llm.parse import parse_answer
 from stages.lib.progress import bar, quiet_libraries
-from stages.llm.prompts import build_messages, canonical_json, prompt_sha256
+from stages.llm.prompts import build_messages, canonical_json, prefill_of, prompt_sha256
 from stages.llm.rules import Catalog, Rule, load_catalog
 from stages.llm.settings import RewriteSettings, parse_rewrite_settings
 
@@ -151,7 +151,7 @@ def new_row(parent: dict[str, Any], rule: Rule, backend: Backend, request: Reque
     }
     if isinstance(answer, Failure):
         return {**row, "reason": answer.reason, "detail": answer.detail}
-    parsed = parse_answer(answer.text)
+    parsed = parse_answer(prefill_of(request.messages) + answer.text)
     if parsed.status != "ok":
         return {**row, "reason": REASON[parsed.status], "detail": parsed.detail}
     return {**row, "instruction": parsed.instruction, "output": parsed.output}
@@ -187,11 +187,12 @@ def rewrite_records(records: pl.DataFrame, catalog: Catalog, rule_name: Any, set
 
 def check_rewrites(kept: pl.DataFrame, suite: str, reports: Path, params: dict[str, Any]) -> None:
     """Run the `rewrites` expectation suite on the kept rewrites; a critical failure stops the stage."""
-    from stages.validate import configured_subsets
+    from stages.validate import configured_subsets, zh_share_parameter
     from stages.validation import failure_message, run_suite, write_reports
 
     subsets = configured_subsets(parse_sources(params.get("sources") or {}))
-    result = run_suite(kept, suite, {"min_rows": 0, "configured_sources": subsets})
+    zh = zh_share_parameter(params.get("rewrite") or {}, "params.yaml: rewrite")
+    result = run_suite(kept, suite, {"min_rows": 0, "configured_sources": subsets, **zh})
     write_reports(result, reports, "data/rewrite")
     if not result.success:
         raise StageError(failure_message(result, str(reports / f"{result.suite}.md")))

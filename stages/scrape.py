@@ -62,6 +62,11 @@ def ingest(cfg: SourceConfig, archive_dir: Path) -> tuple[Rows, Rows]:
     if cfg.kind == "ruozhiba_dump":
         write_file_manifest(cfg, [Path(cfg.path)] if Path(cfg.path).is_file() else [], archive_dir)
         return load_ruozhiba(cfg)
+    if cfg.kind == "mmlu_csv":
+        from stages.ingest.mmlu import load_mmlu, mmlu_files
+
+        write_file_manifest(cfg, mmlu_files(cfg), archive_dir)
+        return load_mmlu(cfg)
     from stages.ingest.http_source import load_http  # httpx and friends only for http sources
 
     return load_http(cfg, archive_dir)

@@ -26,9 +26,9 @@ import click
 from stages.lib.errors import StageError, clear_errors
 from stages.lib.io import write_json, write_text
 from stages.lib.params import load_section, require_keys
-from stages.lib.timings import write_timings
-from stages.llm.base import MODEL_FILE, read_model_dir
 from stages.lib.progress import quiet_libraries
+from stages.lib.timings import write_timings
+from stages.llm.base import MODEL_FILE, load_pretrained, read_model_dir
 from stages.sft.training import (DEFAULT_CHAT_TEMPLATE, LoraParams, TrainParams, loss_history, lora_config,
                                  quiet_progress,
                                  model_card, read_chat_jsonl, sft_config)
@@ -43,23 +43,21 @@ def parse_params(raw: Any) -> TrainParams:
     for name in ("batch_size", "grad_accum", "max_length", "threads", "logging_steps"):
         if not isinstance(getattr(params, name), int) or getattr(params, name) < 1:
             raise ValueError(f"{where}.{name}: must be a positive integer")
-    if not params.learning_rate > 0:
-        raise ValueError(f"{where}.learning_rate: must be positive")
+    rate = params.learning_rate
+    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not rate > 0:
+        hint = " (YAML reads 2e-05 as text: write 2.0e-05 or 0.00002)" if isinstance(rate, str) else ""
+        raise ValueError(f"{where}.learning_rate: must be a positive number, got {rate!r}{hint}")
     return params
 
 
-def resolve_base(base: str) -> tuple[str, str | None]:
-    """(path or hub id, revision): `models/base` holds a MODEL.json written by base_model; else `base` itself."""
-    if (Path(base) / MODEL_FILE).is_file():
-        spec = read_model_dir(base)
-        return spec.name_or_path, spec.revision
-    return base, None
+def base_name(base: str) -> str:
+    """What the model card names: the base model's name from MODEL.json, else `base` itself."""
+    return read_model_dir(base).name if (Path(base) / MODEL_FILE).is_file() else base
 
 
 def train(base: str, data_dir: Path, out: Path, metrics_path: Path, plots_dir: Path, params: TrainParams) -> dict:
     import torch
     from datasets import Dataset
-    from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTTrainer
 
     started = time.perf_counter()
@@ -72,18 +70,13 @@ def train(base: str, data_dir: Path, out: Path, metrics_path: Path, plots_dir: P
         raise StageError(f"{train_file}: no training examples")
     torch.set_num_threads(params.threads)
     torch.manual_seed(params.seed)
-    name, revision = resolve_base(base)
-    pinned = {"revision": revision} if revision else {}
-    tokenizer = AutoTokenizer.from_pretrained(name, **pinned)
+    name = base_name(base)
+    model, tokenizer = load_pretrained(base, dtype="bfloat16" if params.bf16 else "float32", quiet=True)
     if tokenizer.chat_template is None:
         tokenizer.chat_template = DEFAULT_CHAT_TEMPLATE
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
     # trl tokenizes whole examples, then truncates them to train.max_length: the "Token indices sequence
     # length is longer than the specified maximum" notice is about a length the model never sees.
     tokenizer.deprecation_warnings["sequence-length-is-longer-than-the-specified-maximum"] = True
-    model = AutoModelForCausalLM.from_pretrained(name, dtype=torch.bfloat16 if params.bf16 else torch.float32,
-                                                 **pinned)
     with tempfile.TemporaryDirectory() as scratch:
         trainer = SFTTrainer(model=model, args=sft_config(params, Path(scratch), not torch.cuda.is_available()),
                              train_dataset=Dataset.from_list(examples), processing_class=tokenizer,

@@ -65,12 +65,23 @@ def configured_subsets(sources: dict[str, SourceConfig]) -> list[str]:
 def suite_parameters(params_path: str | Path) -> dict[str, Any]:
     """Suite parameters from params.yaml: `min_rows` (validate section) and `configured_sources`."""
     settings = load_section("validate", params_path)
-    require_keys(f"{params_path}: validate", settings, {"min_rows"}, {"min_rows"})
+    require_keys(f"{params_path}: validate", settings, {"min_rows", "min_zh_share"}, {"min_rows"})
     min_rows = settings["min_rows"]
     if isinstance(min_rows, bool) or not isinstance(min_rows, int) or min_rows < 0:
         raise ValueError(f"{params_path}: validate.min_rows: must be a whole number >= 0, got {min_rows!r}")
     sources = parse_sources(load_section("sources", params_path))
-    return {"min_rows": min_rows, "configured_sources": configured_subsets(sources)}
+    return {"min_rows": min_rows, "configured_sources": configured_subsets(sources),
+            **zh_share_parameter(settings, f"{params_path}: validate")}
+
+
+def zh_share_parameter(section: dict[str, Any], where: str) -> dict[str, float]:
+    """The suites' `min_zh_share` from a stage's section when set (0 for English data), else the suite default."""
+    if section.get("min_zh_share") is None:
+        return {}
+    value = section["min_zh_share"]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise ValueError(f"{where}.min_zh_share: must be a number in [0, 1], got {value!r}")
+    return {"min_zh_share": float(value)}
 
 
 def schema_problems(frame: pl.DataFrame) -> list[str]:

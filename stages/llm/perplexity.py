@@ -26,6 +26,7 @@ from typing import Any
 
 from stages.lib.progress import progress
 from stages.llm.prompts import question_text, render_prompt
+from stages.llm.scorer import continuation_logprobs
 
 
 @dataclass(frozen=True)
@@ -54,25 +55,7 @@ def encode_pair(tokenizer: Any, instruction: str, input_text: str, output: str,
 
 def batch_nll(model: Any, pad_id: int, pairs: Sequence[tuple[list[int], list[int]]]) -> list[tuple[float, int]]:
     """(sum of negative log-likelihood over answer tokens, answer token count) per pair."""
-    import torch
-    import torch.nn.functional as F
-
-    width = max(len(p) + len(a) for p, a in pairs)
-    input_ids = torch.full((len(pairs), width), pad_id, dtype=torch.long)
-    attention = torch.zeros((len(pairs), width), dtype=torch.long)
-    labels = torch.full((len(pairs), width), -100, dtype=torch.long)
-    for row, (prompt, answer) in enumerate(pairs):
-        ids = prompt + answer
-        input_ids[row, : len(ids)] = torch.tensor(ids)
-        attention[row, : len(ids)] = 1
-        labels[row, len(prompt): len(ids)] = torch.tensor(answer, dtype=torch.long)
-    with torch.no_grad():
-        logits = model(input_ids=input_ids, attention_mask=attention).logits
-    targets = labels[:, 1:]
-    keep = targets != -100
-    nll = F.cross_entropy(logits[:, :-1][keep].float(), targets[keep], reduction="none")
-    sums = torch.zeros(len(pairs), dtype=torch.float64).index_add_(0, keep.nonzero()[:, 0], nll.double())
-    return [(float(sums[row]), int(keep[row].sum())) for row in range(len(pairs))]
+    return [(-total, count) for total, count in continuation_logprobs(model, pad_id, pairs)]
 
 
 def answer_perplexities(model: Any, tokenizer: Any, rows: Sequence[tuple[str, str, str]], batch_size: int,

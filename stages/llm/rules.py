@@ -3,7 +3,9 @@
 A catalog holds a shared `system` template, a shared `answer_format` text and a
 list of rules. Every rule needs a machine name, Chinese and English titles, a
 definition, what it does to the question and to the answer, and a Chinese
-`templates.user` (optional `templates.system`). Templates may use only the
+`templates.user` (optional `templates.system`). An optional `english` section
+holds one English system/user template and an assistant `prefill` for seeds
+without Chinese text (MMLU-layout questions for a small English model). Templates may use only the
 placeholders in `PLACEHOLDERS`; an unknown placeholder, a duplicate name or a
 missing field stops the stage with a ValueError that names the rule and field.
 `none` is reserved: it means "no rewriting" and is not a rule.
@@ -22,7 +24,7 @@ from stages.lib.params import read_yaml, require_keys
 NONE = "none"
 PLACEHOLDERS = frozenset({
     "question", "instruction", "input", "output",
-    "title_zh", "definition", "rule_question", "rule_answer", "answer_format",
+    "title_zh", "definition", "rule_question", "rule_answer", "answer_format", "title_en", "definition_en",
 })
 RULE_FIELDS = {"name", "title_zh", "title_en", "definition", "definition_en", "question", "answer", "templates"}
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -42,10 +44,21 @@ class Rule:
 
 
 @dataclass(frozen=True)
+class English:
+    """Optional `english` section: one system and user template for seeds without Chinese text
+    (e.g. MMLU questions), and `prefill`, the start of the assistant turn that the model continues."""
+
+    system: str
+    user: str
+    prefill: str
+
+
+@dataclass(frozen=True)
 class Catalog:
     path: str
     answer_format: str
     rules: dict[str, Rule]
+    english: English | None = None
 
     def names(self) -> list[str]:
         return list(self.rules)
@@ -108,9 +121,17 @@ def parse_rule(where: str, raw: Any, default_system: str) -> Rule:
     return Rule(name=name, system_template=system, user_template=user, **texts)
 
 
+def parse_english(where: str, raw: Any) -> English:
+    require_keys(where, raw, {"system", "user", "prefill"}, {"system", "user", "prefill"})
+    english = English(**{key: _text(where, raw, key) for key in ("system", "user", "prefill")})
+    _check_template(f"{where}.system", english.system, need_question=False)
+    _check_template(f"{where}.user", english.user, need_question=True)
+    return english
+
+
 def parse_catalog(raw: Any, path: str) -> Catalog:
     keys = {"version", "system", "answer_format", "rules"}
-    require_keys(path, raw, keys, keys)
+    require_keys(path, raw, keys | {"english"}, keys)
     if raw["version"] != 1:
         raise ValueError(f"{path}.version: this code reads version 1, got {raw['version']!r}")
     system = _text(path, raw, "system")
@@ -124,7 +145,8 @@ def parse_catalog(raw: Any, path: str) -> Catalog:
         if rule.name in rules:
             raise ValueError(f"{path}.rules[{index}].name: duplicate rule name {rule.name!r}")
         rules[rule.name] = rule
-    return Catalog(path=path, answer_format=answer_format, rules=rules)
+    english = parse_english(f"{path}.english", raw["english"]) if raw.get("english") is not None else None
+    return Catalog(path=path, answer_format=answer_format, rules=rules, english=english)
 
 
 def load_catalog(path: str | Path) -> Catalog:

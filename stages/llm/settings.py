@@ -26,7 +26,8 @@ from stages.llm.backends.hf_local import LocalSettings, parse_local_settings
 from stages.llm.backends.openai_chat import OpenAISettings, parse_openai_settings
 
 WHERE = "params.yaml: rewrite"
-KEYS = {"backend", "sources", "task_types", "max_records", "seed", "generation", "transformers", "openai"}
+KEYS = {"backend", "sources", "task_types", "max_records", "seed", "generation", "transformers", "openai",
+        "min_zh_share"}
 
 
 @dataclass(frozen=True)

@@ -218,10 +218,12 @@ def to_pandas(frame: pl.DataFrame, derived: list[str]) -> Any:
 def run_suite(frame: pl.DataFrame, suite: str | Path, parameters: Mapping[str, Any]) -> SuiteResult:
     """Validate every row of `frame` against `suite` (a name in schemas/expectations/ or a path).
 
-    `parameters` fills the suite's `{"$PARAMETER": name}` references; a missing
-    or unused one is an error, so a typo cannot silently disable a check.
+    `parameters` fills the suite's `{"$PARAMETER": name}` references, over the suite's
+    own `parameter_defaults`; a missing or unused one is an error, so a typo cannot
+    silently disable a check.
     """
     config = load_suite_config(suite)
+    parameters = {**(config.get("parameter_defaults") or {}), **parameters}
     needed = parameter_names(config)
     if needed != set(parameters):
         missing, extra = sorted(needed - set(parameters)), sorted(set(parameters) - needed)

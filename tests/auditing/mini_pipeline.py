@@ -118,7 +118,12 @@ def evaluate() -> None:
         "counterintuitive_thinking": {"history": 0.55, "math": 0.38, "logic": 0.42},
         "blurring_boundaries": {"history": 0.47, "math": 0.45, "logic": 0.30},
     }[rule]
-    write_json({"overall": round(sum(table.values()) / len(table), 4), "tasks": table}, "metrics/eval.json")
+    stderr = {"history": 0.05, "math": 0.05, "logic": 0.04 if rule == "none" else 0.05}
+    write_json({"overall": round(sum(table.values()) / len(table), 4), "tasks": table, "stderr": stderr,
+                "overall_stderr": 0.03, "n": {task: 100 for task in table}}, "metrics/eval.json")
+    kept = {"none": 0, "counterintuitive_thinking": 6, "blurring_boundaries": 0}[rule]
+    write_json({"rows_in": 6, "rows_kept": kept, "rows_dropped": {"rewrite_unparseable": 6 - kept}},
+               "metrics/rewrite.json")
 
 
 if __name__ == "__main__":

@@ -71,7 +71,8 @@ def write_pipeline(repo: Path, *, evaluate: bool = False) -> None:
     stages = {"scrape": project["stages"]["scrape"]}
     if evaluate:
         stages = {"evaluate": {"cmd": "python -m mini.pipeline evaluate", "deps": ["mini/pipeline.py"],
-                               "params": ["rule"], "metrics": [{"metrics/eval.json": {"cache": False}}]}}
+                               "params": ["rule"], "metrics": [{"metrics/eval.json": {"cache": False}},
+                                                                   {"metrics/rewrite.json": {"cache": False}}]}}
     else:
         stages["clean"] = mini_stage("clean", ["data/raw"], ["clean"], "data/clean", "metrics/clean.json")
         stages["dedup"] = mini_stage("dedup", ["data/clean"], [], "data/dedup", "metrics/dedup.json")

@@ -24,10 +24,26 @@ def test_accepted_forms(raw, instruction, output):
     ("   \n<think>只有思考</think>  ", "empty", "the model returned an empty answer"),
     ("【问题】\n【回答】有回答", "empty", "the rewritten question is empty"),
     ("【问题】有问题\n【回答】  ", "empty", "the rewritten answer is empty"),
-    ("我觉得这个问题很有意思。", "unparseable", "no 【问题】/【回答】 markers or JSON object in: '我觉得这个问题很有意思。'"),
+    ("我觉得这个问题很有意思。", "unparseable", "no 【问题】/【回答】 markers, JSON object or Question:/Answer: lines in: '我觉得这个问题很有意思。'"),
     ("【回答】先回答【问题】后问题", "unparseable", "no 【问题】/【回答】 markers"),
     ('{"question": "q", "answer": "a"}', "unparseable", "no 【问题】/【回答】 markers"),
 ])
 def test_rejected_forms(raw, status, detail):
     parsed = parse_answer(raw)
     assert parsed.status == status and parsed.detail.startswith(detail)
+
+
+@pytest.mark.parametrize("raw, instruction, output", [
+    ("Question: What is 2 plus 2?\nAnswer: 4", "What is 2 plus 2?", "4"),
+    ("Question: What is 2 plus 2?\nIt is 4.\nReally.", "What is 2 plus 2?", "It is 4.\nReally."),
+    ("Question: **Why?**\n\n**Answer:** Because.", "**Why?**", "Because."),
+    ("Question: How many meters in 2 km?\nAnswer: 2000\n\nQuestion: again?\nAnswer: again", "How many meters in 2 km?",
+     "2000"),
+])
+def test_english_question_answer_lines_parse(raw, instruction, output):
+    parsed = parse_answer(raw)
+    assert (parsed.status, parsed.instruction, parsed.output) == ("ok", instruction, output)
+
+
+def test_english_question_without_answer_is_empty():
+    assert parse_answer("Question: Only a question?").detail == "the rewritten answer is empty"

@@ -68,3 +68,21 @@ def test_prompt_folds_input_into_the_question_and_marks_an_empty_output():
     again = build_messages(catalog, rule, "下列哪种气体最多？", "A. 氧气 B. 氮气", "")
     assert prompt_sha256(messages) == prompt_sha256(again)
     assert prompt_sha256(messages) != prompt_sha256(build_messages(catalog, rule, "另一个问题", "", ""))
+
+
+def test_an_english_seed_gets_the_english_templates_and_a_prefill():
+    from stages.llm.prompts import prefill_of, render_prompt
+
+    catalog = load_catalog(CATALOG)
+    rule = catalog.rules["counterintuitive_thinking"]
+    messages = build_messages(catalog, rule, "What is 7 times 8?\nA. 54\nB. 56\nC. 48\nD. 64", "", "B. 56")
+    assert [m["role"] for m in messages] == ["system", "user", "assistant"]
+    assert "Rewriting rule: Counterintuitive Thinking. " + rule.definition_en in messages[1]["content"]
+    assert "What is 7 times 8?" in messages[1]["content"] and prefill_of(messages) == "Question:"
+
+    class NoTemplate:
+        chat_template = None
+
+    assert render_prompt(NoTemplate(), messages).endswith("Answer: <the answer to the new question>\n\nQuestion:")
+    chinese = build_messages(catalog, rule, "为什么天空是蓝色的？", "", "因为散射。")
+    assert [m["role"] for m in chinese] == ["system", "user"] and prefill_of(chinese) == ""

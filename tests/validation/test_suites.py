@@ -164,7 +164,8 @@ def test_suite_files_are_complete_and_every_expectation_has_a_breaker(suite):
     keys = [key(exp) for exp in config["expectations"]]
     assert len(keys) == len(set(keys)), "expectation keys must be unique within a suite"
     assert set(keys) <= set(BREAKERS), f"no breaker for {sorted(set(keys) - set(BREAKERS))}"
-    assert parameter_names(config) == {"min_rows", "configured_sources"}
+    assert parameter_names(config) == {"min_rows", "configured_sources", "min_zh_share"}
+    assert config["parameter_defaults"] == {"min_zh_share": 0.2}  # run_suite fills it unless a stage sets it
 
 
 def test_rewrites_and_sft_keep_every_records_invariant():

@@ -38,6 +38,7 @@ SECTION_VALIDATORS: dict[str, tuple[str, str]] = {
     "assemble": ("stages.assemble", "parse_params"),
     "train": ("stages.train", "parse_params"),
     "evaluate": ("stages.evaluate", "parse_params"),
+    "engine": ("stages.engine.config", "parse_engine"),
 }
 OTHER_KEYS = {"sources", "validate", "rule"}
 CHECK_ERRORS = (ValueError, TypeError, KeyError, AttributeError, StageError)

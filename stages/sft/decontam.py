@@ -109,7 +109,7 @@ class Index:
                     for q in self.grams[mode].get(gram, ()):
                         counts[q] += 1
         best = None
-        for q, shared in counts.items():
+        for q, shared in sorted(counts.items()):  # ties: the first question (not set order, which varies by run)
             share = shared / self.questions[q].total
             if share >= self.params.min_overlap and (best is None or share > best[1]):
                 best = (q, share)

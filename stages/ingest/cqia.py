@@ -162,14 +162,14 @@ def iter_hub_lines(subset: str, split: str = "train") -> Iterator[bytes]:
 
 
 def input_files(cfg: SourceConfig) -> list[Path]:
-    """The JSONL files of a source: the file itself, or `glob` matches in the directory."""
+    """The input files of a file source: the file itself, or `glob` matches in the directory."""
     path = Path(cfg.path)
     if path.is_file():
         return [path]
     if path.is_dir():
         files = sorted(p for p in path.glob(cfg.glob) if p.is_file())
         if not files:
-            raise StageError(f"{path}: no files match '{cfg.glob}'")
+            raise StageError(f"{path}: no files match '{cfg.glob}' (sources.{cfg.name}.glob)")
         return files
     raise StageError(f"{path}: input not found (sources.{cfg.name}.path)")
 

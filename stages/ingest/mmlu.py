@@ -32,8 +32,8 @@ from pathlib import Path
 from typing import Any
 
 from stages.ingest.build import Captured, Content, raw_preview, record_row, rejected_row
+from stages.ingest.cqia import input_files
 from stages.ingest.sources import SourceConfig
-from stages.lib.errors import StageError
 
 LETTERS = ("A", "B", "C", "D")
 _SPLIT = re.compile(r"_(train|dev|val|test)$")
@@ -51,15 +51,7 @@ def format_question(question: str, options: list[str]) -> str:
 
 
 def mmlu_files(cfg: SourceConfig) -> list[Path]:
-    path = Path(cfg.path)
-    if path.is_file():
-        return [path]
-    if path.is_dir():
-        files = sorted(p for p in path.glob(cfg.glob) if p.is_file())
-        if not files:
-            raise StageError(f"{path}: no files match '{cfg.glob}' (sources.{cfg.name}.glob)")
-        return files
-    raise StageError(f"{path}: input not found (sources.{cfg.name}.path)")
+    return input_files(cfg)
 
 
 def _header(row: list[str]) -> tuple[int, int] | None:

@@ -25,10 +25,9 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from stages.dedupe.components import component_labels, keepers
 from stages.dedupe.config import DedupParams
 from stages.dedupe.lsh import _mix64, bucket_pairs
-from stages.dedupe.near import (NearResult, _lookup, answers_agree, batch_signatures, batch_sketch,
+from stages.dedupe.near import (NearResult, answers_agree, batch_signatures, batch_sketch, cluster_result,
                                 find_near_duplicates, pair_jaccard)
 from stages.dedupe.minhash import estimated_jaccard
 from stages.engine.config import EngineSettings
@@ -132,18 +131,7 @@ def find_near_duplicates_ray(texts: pl.Series, params: DedupParams, answers: pl.
     try:
         left, right = candidates_on_ray(ray, texts, params, engine, source)
         jaccard, ok = verify_on_ray(ray, texts, answers, left, right, params, True, source)
-        left, right, jaccard = left[ok], right[ok], jaccard[ok]
-        candidates = int(ok.size)
-        keeper = keepers(component_labels(n, left, right), np.arange(n))
-        to_keeper = np.ones(n, dtype=np.float64)
-        members = np.flatnonzero(keeper != np.arange(n))
-        if members.size:
-            found = _lookup(left, right, jaccard, keeper[members], members)
-            missing = np.isnan(found)
-            if missing.any():
-                found[missing] = verify_on_ray(ray, texts, None, keeper[members][missing], members[missing], params,
-                                               False, source)[0]
-            to_keeper[members] = found
+        return cluster_result(n, int(ok.size), left[ok], right[ok], jaccard[ok],
+                              lambda a, b: verify_on_ray(ray, texts, None, a, b, params, False, source)[0])
     except Exception as exc:  # noqa: BLE001 - one line, not a Ray traceback
         raise stage_error("dedup", exc) from None
-    return NearResult(candidates, left, right, jaccard, keeper, to_keeper)

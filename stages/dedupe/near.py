@@ -150,7 +150,14 @@ def find_near_duplicates(texts: pl.Series, params: DedupParams, answers: pl.Seri
     ok = jaccard >= params.threshold
     if answers is not None and params.answer_threshold is not None and ok.any():
         ok[ok] = answers_agree(answers, left[ok], right[ok], params)
-    left, right, jaccard = left[ok], right[ok], jaccard[ok]
+    return cluster_result(n, int(ok.size), left[ok], right[ok], jaccard[ok],
+                          lambda a, b: pair_jaccard(texts, a, b, params, sig))
+
+
+def cluster_result(n: int, candidates: int, left: np.ndarray, right: np.ndarray, jaccard: np.ndarray,
+                   measure: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> NearResult:
+    """Clusters of the verified pairs, each member's keeper and its Jaccard to that keeper; `measure(a, b)`
+    gives the Jaccard of member/keeper pairs that were not verified pairs themselves (chains A ~ B ~ C)."""
     keeper = keepers(component_labels(n, left, right), np.arange(n))
     to_keeper = np.ones(n, dtype=np.float64)
     members = np.flatnonzero(keeper != np.arange(n))
@@ -158,6 +165,6 @@ def find_near_duplicates(texts: pl.Series, params: DedupParams, answers: pl.Seri
         found = _lookup(left, right, jaccard, keeper[members], members)
         missing = np.isnan(found)
         if missing.any():
-            found[missing] = pair_jaccard(texts, keeper[members][missing], members[missing], params, sig)
+            found[missing] = measure(keeper[members][missing], members[missing])
         to_keeper[members] = found
-    return NearResult(int(ok.size), left, right, jaccard, keeper, to_keeper)
+    return NearResult(candidates, left, right, jaccard, keeper, to_keeper)

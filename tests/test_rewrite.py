@@ -12,13 +12,17 @@ import yaml
 from click.testing import CliRunner
 
 from stages.lib.record import RECORD_SCHEMA, REJECTED_SCHEMA, make_id
-from stages.llm.settings import parse_rewrite_settings
-from stages.rewrite import EXTRA_COLUMNS, cli, select_seeds
+from stages.lib.params import parse_section
+from stages.llm.columns import EXTRA_COLUMNS
+from stages.llm.rewriting import select_seeds
+from stages.llm.settings import RewriteParams
+from stages.rewrite import cli
 from tests.llm.chat_server import ChatServer, answer_for
 from tests.llm.fixtures import curated_frame, write_curated
 
 ROOT = Path(__file__).resolve().parents[1]
 KEY = "sk-live-5d1e8b0c7a9f4e2d6b3a1c0e"
+SUBSETS = ("zhihu", "exam", "douban", "wiki", "ruozhiba")
 BEHAVIOURS = [("新手学编程", "garbage"), ("冬天手机", "empty"), ("长城", "429_always"), ("科幻", "no_choices")]
 
 
@@ -28,18 +32,23 @@ def params(url: str, rule: str = "blurring_boundaries", **rewrite) -> dict:
                "openai": {"base_url": url, "model": "qwen-test", "api_key_env": "CQIA_TEST_API_KEY",
                           "concurrency": 2, "timeout_s": 2, "retries": 1, "backoff_s": 0.01, "max_backoff_s": 0.02}}
     sources = {f"{name}_sample": {"kind": "cqia_jsonl", "path": f"{name}.jsonl", "subset": name}
-               for name in ("zhihu", "exam", "douban", "wiki", "ruozhiba")}
+               for name in SUBSETS}
     return {"rule": rule, "rewrite": section | rewrite, "sources": sources}
 
 
 def run(tmp_path: Path, prm: dict, records: Path | None = None, base_model: Path | None = None):
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(prm, allow_unicode=True), encoding="utf-8")
     records = records or write_curated(tmp_path / "records.parquet")
-    args = ["run", "--params", str(tmp_path / "params.yaml"), "--records", str(records),
+    args = ["run", "--params", str(tmp_path / "params.yaml"), "--in", str(records),
             "--rules", str(ROOT / "schemas" / "rules.yaml"), "--base-model", str(base_model or tmp_path / "nomodel"),
             "--cache", str(tmp_path / "cache"), "--out", str(tmp_path / "out"), "--metrics", str(tmp_path / "m.json"),
             "--reports", str(tmp_path / "reports")]
     return CliRunner().invoke(cli, args)
+
+
+def rewrite_params(raw, subsets=None) -> RewriteParams:
+    context = None if subsets is None else {"subsets": list(subsets)}
+    return parse_section(RewriteParams, raw, "params.yaml: rewrite", context)
 
 
 def outputs(tmp_path: Path) -> tuple[pl.DataFrame, pl.DataFrame, dict]:
@@ -50,18 +59,18 @@ def outputs(tmp_path: Path) -> tuple[pl.DataFrame, pl.DataFrame, dict]:
 
 def test_seed_selection_filters_and_takes_a_stable_seeded_sample():
     frame = curated_frame()
-    settings = parse_rewrite_settings({"backend": "transformers", "sources": ["zhihu", "exam"], "max_records": 3})
+    settings = rewrite_params({"backend": "transformers", "sources": ["zhihu", "exam"], "max_records": 3})
     seeds, candidates = select_seeds(frame, settings)
     assert candidates == 5 and seeds.height == 3 and set(seeds["source"]) <= {"zhihu", "exam"}
     assert seeds["id"].to_list() == sorted(seeds["id"].to_list())
     grown = pl.concat([frame, frame.head(1).with_columns(pl.lit("zhihu-00000000000000ff").alias("id"))])
     kept = select_seeds(grown, settings)[0]["id"].to_list()
     assert len(set(kept) & set(seeds["id"])) >= 2  # one new record can displace at most one seed
-    by_task = select_seeds(frame, parse_rewrite_settings({"backend": "transformers", "task_types": ["考试", "推荐"]}))
+    by_task = select_seeds(frame, rewrite_params({"backend": "transformers", "task_types": ["考试", "推荐"]}))
     assert by_task[1] == 4 and set(by_task[0]["source"]) == {"exam", "douban"}
-    other_seed = parse_rewrite_settings({"backend": "transformers", "max_records": 3, "seed": 5})
+    other_seed = rewrite_params({"backend": "transformers", "max_records": 3, "seed": 5})
     assert select_seeds(frame, other_seed)[0]["id"].to_list() != select_seeds(
-        frame, parse_rewrite_settings({"backend": "transformers", "max_records": 3}))[0]["id"].to_list()
+        frame, rewrite_params({"backend": "transformers", "max_records": 3}))[0]["id"].to_list()
 
 
 def test_answers_become_records_and_bad_ones_are_rejected_with_reasons(tmp_path):
@@ -187,7 +196,7 @@ def test_unknown_rule_and_bad_params_fail_with_one_line(tmp_path):
     assert bad.exit_code == 1 and "rewrite.backend: must be one of transformers, openai" in bad.output
     listing = CliRunner().invoke(cli, ["rules", "--rules", str(ROOT / "schemas" / "rules.yaml")])
     assert listing.output.splitlines()[0] == "none\tno rewriting" and len(listing.output.splitlines()) == 9
-    assert "Example: python -m stages.rewrite run" in CliRunner().invoke(cli, ["run", "--help"]).output
+    assert "python -m stages.rewrite run --in" in CliRunner().invoke(cli, ["run", "--help"]).output
 
 
 @pytest.mark.parametrize("section, message", [
@@ -195,8 +204,64 @@ def test_unknown_rule_and_bad_params_fail_with_one_line(tmp_path):
     ({"backend": "transformers", "max_records": -1}, "max_records: must be a non-negative integer"),
     ({"backend": "transformers", "sources": "zhihu"}, "sources: must be a list of names"),
     ({"backend": "transformers", "generation": {"temperature": -1}}, "temperature: must be >= 0"),
-    ({"backend": "transformers", "generation": {"beams": 2}}, r"generation: unknown key\(s\) beams"),
+    ({"backend": "transformers", "generation": {"beams": 2}}, r"generation.beams: unknown key"),
 ])
 def test_rewrite_settings_validation(section, message):
     with pytest.raises(ValueError, match=message):
-        parse_rewrite_settings(section)
+        rewrite_params(section)
+
+
+# --- params.yaml: rewrite, one failure per test (exact text) ----------------------------------------
+
+
+def rewrite_error(raw, subsets=None) -> str:
+    with pytest.raises(ValueError) as failed:
+        rewrite_params(raw, subsets)
+    return str(failed.value)
+
+
+OPENAI = {"base_url": "http://127.0.0.1:8000/v1", "model": "m"}
+
+
+def test_retries_given_as_text_is_the_wrong_type():
+    assert rewrite_error({"backend": "openai", "openai": OPENAI | {"retries": "3"}}) == (
+        "params.yaml: rewrite.openai.retries: must be an integer, got '3'")
+
+
+def test_a_fractional_concurrency_is_the_wrong_type():
+    assert rewrite_error({"backend": "openai", "openai": OPENAI | {"concurrency": 2.5}}) == (
+        "params.yaml: rewrite.openai.concurrency: must be an integer, got 2.5")
+
+
+def test_an_infinite_timeout_is_refused():
+    assert rewrite_error({"backend": "openai", "openai": OPENAI | {"timeout_s": float("inf")}}) == (
+        "params.yaml: rewrite.openai.timeout_s: must be a finite number, got .inf")
+
+
+def test_top_p_out_of_range():
+    assert rewrite_error({"backend": "transformers", "generation": {"top_p": 0}}) == (
+        "params.yaml: rewrite.generation.top_p: must be in (0, 1], got 0")
+
+
+def test_a_misspelt_key_gets_a_suggestion():
+    assert rewrite_error({"backend": "transformers", "max_record": 3}).startswith(
+        "params.yaml: rewrite.max_record: unknown key (did you mean max_records?); allowed: backend, generation, ")
+
+
+def test_a_seed_source_that_names_no_configured_subset_is_named():
+    assert rewrite_error({"backend": "transformers", "sources": ["zhihu", "zhihux"]}, SUBSETS) == (
+        "params.yaml: rewrite.sources.zhihux: names no configured subset (did you mean zhihu?); "
+        "configured: douban, exam, ruozhiba, wiki, zhihu")
+
+
+def test_the_stage_checks_seed_sources_against_params_sources(tmp_path):
+    result = run(tmp_path, params("http://127.0.0.1:9/v1", sources=["zhihu", "weibo"]))
+    assert result.exit_code == 1
+    assert result.output.strip() == (f"Error: {tmp_path}/params.yaml: rewrite.sources.weibo: names no configured "
+                                     "subset; configured: douban, exam, ruozhiba, wiki, zhihu")
+
+
+def test_integer_numbers_stay_integers_in_requests():
+    """A YAML `1` for top_p goes into cache keys and request bodies as written, as before the typed params."""
+    settings = rewrite_params({"backend": "transformers", "generation": {"top_p": 1, "temperature": 0}})
+    assert settings.generation.as_dict() == {"max_new_tokens": 512, "temperature": 0, "top_p": 1, "seed": 0}

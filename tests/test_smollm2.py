@@ -55,7 +55,7 @@ def run(tmp_path_factory) -> Path:
     records = pl.read_parquet(root / "raw" / "records.parquet")
     seeds = records.group_by(pl.col("domain").list.first()).head(1).drop("domain").join(records, on="id").sort("id")
     seeds.select(records.columns).write_parquet(root / "records.parquet")
-    invoke(base_cli, ["run", "--params", str(root / "params.yaml"), "--records", str(root / "records.parquet"),
+    invoke(base_cli, ["--params", str(root / "params.yaml"), "--in", str(root / "records.parquet"),
                       "--out", str(root / "models" / "base"), "--metrics", str(root / "base.json")])
     return root
 
@@ -84,7 +84,7 @@ def test_rewrite_familiarity_train_evaluate_on_the_real_model(run):
     from stages.train import cli as train_cli
 
     params = ["--params", str(run / "params.yaml")]
-    invoke(rewrite_cli, ["run", *params, "--records", str(run / "records.parquet"), "--rules",
+    invoke(rewrite_cli, ["run", *params, "--in", str(run / "records.parquet"), "--rules",
                          str(ROOT / "schemas" / "rules.yaml"), "--base-model", str(run / "models" / "base"),
                          "--cache", str(run / "cache"), "--out", str(run / "rewrite"), "--metrics",
                          str(run / "rewrite.json"), "--reports", str(run / "reports" / "rewrite")])
@@ -97,7 +97,7 @@ def test_rewrite_familiarity_train_evaluate_on_the_real_model(run):
     assert (rewrites["domain"].list.first().is_in(["chemistry", "elementary_mathematics", "geography",
                                                     "measurement"])).all()
 
-    invoke(familiarity_cli, ["run", *params, "--records", str(run / "records.parquet"), "--rewrites",
+    invoke(familiarity_cli, [*params, "--in", str(run / "records.parquet"), "--rewrites",
                              str(run / "rewrite" / "records.parquet"), "--base-model", str(run / "models" / "base"),
                              "--out", str(run / "familiarity"), "--reports", str(run / "reports" / "fam"),
                              "--metrics", str(run / "familiarity.json")])

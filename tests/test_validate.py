@@ -16,7 +16,9 @@ from click.testing import CliRunner
 
 from stages.ingest.sources import parse_sources
 from stages.lib.record import RECORD_SCHEMA, REJECTED_SCHEMA
-from stages.validate import cli, configured_subsets, suite_parameters
+from stages.ingest.cqia import configured_subsets
+from stages.validate import cli
+from stages.validation.stage import suite_parameters
 from tests.validation.samples import SOURCES, sample_records
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -77,7 +79,7 @@ def test_the_project_params_configure_the_validate_stage():
 
 @pytest.mark.parametrize(("settings", "message"), [
     ({"min_rows": -1}, "validate.min_rows: must be a whole number >= 0, got -1"),
-    ({"min_rows": 5, "suite": "records"}, "validate: unknown key(s) suite; allowed: min_rows"),
+    ({"min_rows": 5, "suite": "records"}, "validate.suite: unknown key; allowed: min_rows, min_zh_share"),
 ])
 def test_bad_params_stop_with_one_line(tmp_path, settings, message):
     params = write_params(tmp_path / "params.yaml")
@@ -91,7 +93,8 @@ def test_valid_records_pass_through_unchanged_with_reports_and_metrics(tmp_path)
     frame = sample_records()
     result = invoke(tmp_path, frame, write_params(tmp_path / "params.yaml"))
     assert result.exit_code == 0, result.output
-    assert "validate: suite 'records' passed on 12 rows: 33 of 33 expectations passed" in result.output
+    assert ("validate: 12 in, 12 kept, 0 dropped; suite 'records' passed on 12 rows: 33 of 33 expectations passed"
+            in result.output)
     out = pl.read_parquet(tmp_path / "out" / "records.parquet")
     assert out.equals(frame) and out.schema == RECORD_SCHEMA
     assert pl.read_parquet(tmp_path / "out" / "rejected.parquet").schema == REJECTED_SCHEMA
@@ -171,8 +174,6 @@ def test_dvc_repro_stops_at_validate_on_bad_data_with_the_clear_message(tmp_path
 
 
 def test_min_zh_share_is_passed_to_the_suites_only_when_set(tmp_path):
-    from stages.validate import suite_parameters
-
     sources = {"mmlu_en": {"kind": "mmlu_csv", "path": "data/sample/mmlu/train"}}
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump({"validate": {"min_rows": 1, "min_zh_share": None}, "sources": sources}))
@@ -182,3 +183,38 @@ def test_min_zh_share_is_passed_to_the_suites_only_when_set(tmp_path):
     path.write_text(yaml.safe_dump({"validate": {"min_rows": 1, "min_zh_share": 2}, "sources": sources}))
     with pytest.raises(ValueError, match=r"validate.min_zh_share: must be a number in \[0, 1\], got 2"):
         suite_parameters(path)
+
+
+# --- params.yaml: validate, one failure per test (exact text) ---------------------------------------
+
+
+def params_error(tmp_path: Path, settings: dict) -> str:
+    params = write_params(tmp_path / "params.yaml")
+    data = yaml.safe_load(params.read_text(encoding="utf-8")) | {"validate": settings}
+    params.write_text(yaml.safe_dump(data), encoding="utf-8")
+    with pytest.raises(ValueError) as failed:
+        suite_parameters(params)
+    return str(failed.value).removeprefix(f"{params}: ")
+
+
+def test_min_rows_of_the_wrong_type_is_named(tmp_path):
+    assert params_error(tmp_path, {"min_rows": "10"}) == "validate.min_rows: must be an integer, got '10'"
+
+
+def test_min_rows_is_required(tmp_path):
+    assert params_error(tmp_path, {"min_zh_share": 0.2}) == "validate.min_rows: missing required key"
+
+
+def test_a_non_finite_min_zh_share_is_refused(tmp_path):
+    assert params_error(tmp_path, {"min_rows": 1, "min_zh_share": float("nan")}) == (
+        "validate.min_zh_share: must be a finite number, got .nan")
+
+
+def test_a_bool_min_zh_share_is_not_a_number(tmp_path):
+    assert params_error(tmp_path, {"min_rows": 1, "min_zh_share": True}) == (
+        "validate.min_zh_share: must be a number, got True")
+
+
+def test_a_misspelt_key_gets_a_suggestion(tmp_path):
+    assert params_error(tmp_path, {"min_row": 1}) == (
+        "validate.min_row: unknown key (did you mean min_rows?); allowed: min_rows, min_zh_share")

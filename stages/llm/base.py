@@ -25,28 +25,22 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator
+from pydantic_core import PydanticCustomError
 
 from stages.lib.io import write_json
-from stages.lib.params import require_keys
+from stages.lib.params import Params
+from stages.llm.fields import Block, NonNegative
 from stages.llm.packaged import PACKAGED
-from stages.llm.tiny import TinySettings
+from stages.llm.tiny import TinyParams
 
 MODEL_FILE = "MODEL.json"
 TINY = "tiny"
 PACKAGED_KIND = "packaged"
 LOCAL_KINDS = (TINY, PACKAGED_KIND)  # the weights live in the model directory itself
-DTYPES = ("auto", "float32", "bfloat16", "float16")
 WEIGHT_SUFFIXES = (".safetensors", ".bin")
-
-
-@dataclass(frozen=True)
-class ModelSettings:
-    base: str
-    seed: int = 0
-    revision: str | None = None
-    dtype: str = "float32"
-    tiny: TinySettings = TinySettings()
 
 
 @dataclass(frozen=True)
@@ -59,36 +53,37 @@ class ModelSpec:
     dtype: str = "float32"
 
 
-def parse_model_settings(raw: Any, where: str = "params.yaml: model") -> ModelSettings:
-    require_keys(where, raw, {"base", "seed", "revision", "dtype", "tiny"}, {"base"})
-    base = raw["base"]
-    if not isinstance(base, str) or not base.strip():
-        raise ValueError(f"{where}.base: must be 'tiny', a hub id (org/name) or a local path")
-    check_base_name(base, where)
-    seed = raw.get("seed", 0)
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"{where}.seed: must be a non-negative integer, got {seed!r}")
-    revision = raw.get("revision")
-    if revision is not None and not isinstance(revision, str):
-        raise ValueError(f"{where}.revision: must be a string (branch, tag or commit) or null")
-    dtype = raw.get("dtype", "float32")
-    if dtype not in DTYPES:
-        raise ValueError(f"{where}.dtype: must be one of {', '.join(DTYPES)}, got {dtype!r}")
-    tiny_raw = raw.get("tiny") or {}
-    require_keys(f"{where}.tiny", tiny_raw, set(TinySettings.__dataclass_fields__), set())
-    return ModelSettings(base=base, seed=seed, revision=revision, dtype=dtype, tiny=TinySettings(**tiny_raw))
+Dtype = Literal["auto", "float32", "bfloat16", "float16"]
 
 
 def known_aliases() -> list[str]:
     return [TINY, *PACKAGED]
 
 
-def check_base_name(base: str, where: str) -> None:
+def _known_base(base: str) -> str:
     """An alias, an existing local path or something shaped like a hub id (org/name); else list the aliases."""
+    if not base.strip():
+        raise PydanticCustomError("value_rule", "must be 'tiny', a hub id (org/name) or a local path, got ''")
     if base in known_aliases() or Path(base).exists() or "/" in base:
-        return
-    raise ValueError(f"{where}.base: unknown model {base!r}; known aliases: {', '.join(known_aliases())} "
-                     f"(or a hub id such as HuggingFaceTB/SmolLM2-135M-Instruct, or a local model directory)")
+        return base
+    raise PydanticCustomError(
+        "value_rule", "unknown model {base}; known aliases: {aliases} (or a hub id such as "
+        "HuggingFaceTB/SmolLM2-135M-Instruct, or a local model directory)",
+        {"base": repr(base), "aliases": ", ".join(known_aliases())})
+
+
+class ModelParams(Params):
+    """`params.yaml: model`: which base model, and the tiny one's settings (`model.base: tiny`).
+
+    `base` is `tiny`, a packaged alias (stages/llm/packaged.py: `smollm2-135m`), a hub id or a
+    local path; `revision` pins a hub id; `dtype` applies to packaged, hub and local models.
+    """
+
+    base: Annotated[str, AfterValidator(_known_base)]
+    seed: NonNegative = 0
+    revision: str | None = None
+    dtype: Dtype = "float32"
+    tiny: Annotated[TinyParams, Block] = TinyParams()
 
 
 def sha256_files(paths: list[Path]) -> str:

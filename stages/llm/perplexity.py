@@ -15,6 +15,9 @@ Records with an empty output are not scored (None).
 
 Sequences are right-padded and batched by length; the scores do not depend on
 the batch beyond float rounding.
+
+`FamiliarityParams` is `params.yaml: familiarity`: `batch_size` and `max_length` for the
+scoring here, and the stage's optional filter (stages/llm/familiarity.py).
 """
 
 from __future__ import annotations
@@ -22,11 +25,28 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
+from stages.lib.params import Params, PositiveInt, check
 from stages.lib.progress import progress
+from stages.llm.fields import Block, Number, PositiveNumber
 from stages.llm.prompts import question_text, render_prompt
 from stages.llm.scorer import continuation_logprobs
+
+
+class FilterParams(Params):
+    """`familiarity.filter` (off by default): reject scored records above the lower of the two thresholds."""
+
+    max_ppl: PositiveNumber | None = None
+    keep_quantile: Annotated[Number, check(lambda v: 0 < v <= 1, "in (0, 1] or null")] | None = None
+
+
+class FamiliarityParams(Params):
+    """`params.yaml: familiarity`."""
+
+    batch_size: PositiveInt = 8
+    max_length: Annotated[int, check(lambda v: v >= 2, "an integer >= 2 (prompt + response tokens)")] = 1024
+    filter: Annotated[FilterParams, Block] = FilterParams()
 
 
 @dataclass(frozen=True)

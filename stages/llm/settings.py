@@ -1,10 +1,11 @@
-"""`params.yaml: rule` and `params.yaml: rewrite`, validated at load.
+"""`params.yaml: rewrite`, validated at load (`rule`, a rule name, is checked against the catalog).
 
 ```yaml
 rule: none                 # a rule name from schemas/rules.yaml, or none (no rewriting)
 rewrite:
   backend: transformers    # transformers | openai
-  sources: []              # seed records' `source` values; empty = any
+  min_zh_share: null       # the rewrites suite's Chinese share (null = the suite's 0.2)
+  sources: []              # seed records' `source` values (configured subsets); empty = any
   task_types: []           # seed records' task_type.major values; empty = any
   max_records: 8           # at most this many seeds (a seeded, stable sample)
   seed: 0
@@ -12,65 +13,48 @@ rewrite:
   transformers: {model: base, revision: null, dtype: float32, batch_size: 4}
   openai: {base_url: http://127.0.0.1:8000/v1, model: ..., api_key_env: OPENAI_API_KEY, ...}
 ```
-The `openai` block is required only with `backend: openai`.
+The `openai` block is required only with `backend: openai`. Loaded with
+`context={"subsets": configured_sources(...)}`, a `sources` entry that names no
+configured subset fails like a `by_source` key does.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from stages.lib.params import require_keys
-from stages.llm.backends import BACKENDS, GenerationParams
-from stages.llm.backends.hf_local import LocalSettings, parse_local_settings
-from stages.llm.backends.openai_chat import OpenAISettings, parse_openai_settings
+from pydantic import ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
-WHERE = "params.yaml: rewrite"
-KEYS = {"backend", "sources", "task_types", "max_records", "seed", "generation", "transformers", "openai",
-        "min_zh_share"}
-
-
-@dataclass(frozen=True)
-class RewriteSettings:
-    backend: str
-    sources: tuple[str, ...] = ()
-    task_types: tuple[str, ...] = ()
-    max_records: int = 8
-    seed: int = 0
-    generation: GenerationParams = GenerationParams()
-    transformers: LocalSettings = LocalSettings()
-    openai: OpenAISettings | None = None
+from stages.lib.params import Params, known_subsets
+from stages.llm.backends import GenerationParams
+from stages.llm.backends.hf_local import TransformersParams
+from stages.llm.backends.openai_chat import OpenAIParams
+from stages.llm.fields import Block, Names, NonNegative
+from stages.validation.suites import ZhShare
 
 
-def _names(key: str, value: Any) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-        raise ValueError(f"{WHERE}.{key}: must be a list of names (empty = any)")
-    return tuple(value)
+class RewriteParams(Params):
+    """`params.yaml: rewrite`: seeds, backend and generation of the rewrite stage."""
 
+    backend: Literal["transformers", "openai"]
+    min_zh_share: ZhShare = None
+    sources: Names = []
+    task_types: Names = []
+    max_records: NonNegative = 8
+    seed: NonNegative = 0
+    generation: Annotated[GenerationParams, Block] = GenerationParams()
+    transformers: Annotated[TransformersParams, Block] = TransformersParams()
+    openai: OpenAIParams | None = None
 
-def parse_rewrite_settings(raw: Any) -> RewriteSettings:
-    require_keys(WHERE, raw, KEYS, {"backend"})
-    backend = raw["backend"]
-    if backend not in BACKENDS:
-        raise ValueError(f"{WHERE}.backend: must be one of {', '.join(BACKENDS)}, got {backend!r}")
-    for key in ("max_records", "seed"):
-        value = raw.get(key, 0)
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise ValueError(f"{WHERE}.{key}: must be a non-negative integer, got {value!r}")
-    generation_raw = raw.get("generation") or {}
-    require_keys(f"{WHERE}.generation", generation_raw, set(GenerationParams.__dataclass_fields__), set())
-    openai_raw = raw.get("openai")
-    if backend == "openai" and openai_raw is None:
-        raise ValueError(f"{WHERE}.openai: backend openai needs base_url and model")
-    return RewriteSettings(
-        backend=backend,
-        sources=_names("sources", raw.get("sources")),
-        task_types=_names("task_types", raw.get("task_types")),
-        max_records=raw.get("max_records", 8),
-        seed=raw.get("seed", 0),
-        generation=GenerationParams(**generation_raw),
-        transformers=parse_local_settings(raw.get("transformers")),
-        openai=parse_openai_settings(openai_raw) if openai_raw is not None else None,
-    )
+    @field_validator("sources")
+    @classmethod
+    def _configured(cls, sources: list[str], info: ValidationInfo) -> list[str]:
+        known_subsets(dict.fromkeys(sources), info)
+        return sources
+
+    @field_validator("openai")
+    @classmethod
+    def _needed(cls, openai: OpenAIParams | None, info: ValidationInfo) -> Any:
+        if openai is None and info.data.get("backend") == "openai":
+            raise PydanticCustomError("value_rule", "backend openai needs base_url and model")
+        return openai

@@ -18,11 +18,15 @@ model in any useful sense: what it generates is noise.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import model_validator
+from pydantic_core import PydanticCustomError
+
+from stages.lib.params import NonNegativeInt, Params, PositiveInt, check
 from stages.lib.progress import progress
+from stages.llm.fields import PositiveNumber
 
 PAD, BOS_TURN, EOS_TURN = "<|endoftext|>", "<|im_start|>", "<|im_end|>"
 CHAT_TEMPLATE = (
@@ -38,34 +42,26 @@ CHAT_TEMPLATE = (
 )
 
 
-@dataclass(frozen=True)
-class TinySettings:
-    vocab_size: int = 3000
-    hidden_size: int = 64
-    num_layers: int = 2
-    num_heads: int = 4
-    num_kv_heads: int = 2
-    intermediate_size: int = 128
-    max_position_embeddings: int = 2048
-    pretrain_steps: int = 0
-    pretrain_batch_size: int = 8
-    pretrain_max_length: int = 128
-    learning_rate: float = 3e-3
+class TinyParams(Params):
+    """`params.yaml: model.tiny`: the tiny model's sizes and its few steps of pre-training."""
 
-    def __post_init__(self) -> None:
-        for name, value in asdict(self).items():
-            if name == "pretrain_steps":
-                ok = isinstance(value, int) and value >= 0
-            elif name == "learning_rate":
-                ok = isinstance(value, (int, float)) and value > 0
-            else:
-                ok = isinstance(value, int) and value > 0
-            if not ok or isinstance(value, bool):
-                raise ValueError(f"params.yaml: model.tiny.{name}: must be a positive number, got {value!r}")
+    vocab_size: Annotated[int, check(lambda v: v >= 300, "at least 300 (256 bytes + special tokens)")] = 3000
+    hidden_size: PositiveInt = 64
+    num_layers: PositiveInt = 2
+    num_heads: PositiveInt = 4
+    num_kv_heads: PositiveInt = 2
+    intermediate_size: PositiveInt = 128
+    max_position_embeddings: PositiveInt = 2048
+    pretrain_steps: NonNegativeInt = 0
+    pretrain_batch_size: PositiveInt = 8
+    pretrain_max_length: PositiveInt = 128
+    learning_rate: PositiveNumber = 3e-3
+
+    @model_validator(mode="after")
+    def _heads_divide(self) -> TinyParams:
         if self.hidden_size % self.num_heads or self.num_heads % self.num_kv_heads:
-            raise ValueError("params.yaml: model.tiny: hidden_size must divide by num_heads, num_heads by num_kv_heads")
-        if self.vocab_size < 300:
-            raise ValueError("params.yaml: model.tiny.vocab_size: must be at least 300 (256 bytes + special tokens)")
+            raise PydanticCustomError("value_rule", "hidden_size must divide by num_heads, num_heads by num_kv_heads")
+        return self
 
 
 def train_tokenizer(texts: Sequence[str], vocab_size: int, max_length: int) -> Any:
@@ -83,7 +79,7 @@ def train_tokenizer(texts: Sequence[str], vocab_size: int, max_length: int) -> A
                                    chat_template=CHAT_TEMPLATE, model_max_length=max_length)
 
 
-def init_model(tokenizer: Any, settings: TinySettings, seed: int) -> Any:
+def init_model(tokenizer: Any, settings: TinyParams, seed: int) -> Any:
     import torch
     from transformers import GenerationConfig, Qwen2Config, Qwen2ForCausalLM
 
@@ -101,7 +97,7 @@ def init_model(tokenizer: Any, settings: TinySettings, seed: int) -> Any:
     return model
 
 
-def pretrain(model: Any, tokenizer: Any, texts: Sequence[str], settings: TinySettings, seed: int) -> list[float]:
+def pretrain(model: Any, tokenizer: Any, texts: Sequence[str], settings: TinyParams, seed: int) -> list[float]:
     """A few AdamW steps of next-token loss on `texts` in fixed order; returns the losses."""
     import torch
 
@@ -126,7 +122,7 @@ def pretrain(model: Any, tokenizer: Any, texts: Sequence[str], settings: TinySet
     return losses
 
 
-def build_tiny(texts: Sequence[str], settings: TinySettings, seed: int, out_dir: str | Path) -> list[float]:
+def build_tiny(texts: Sequence[str], settings: TinyParams, seed: int, out_dir: str | Path) -> list[float]:
     """Train the tokenizer, build (and optionally pre-train) the model, save both to `out_dir`."""
     out_dir = Path(out_dir)
     if not texts:

@@ -13,7 +13,13 @@ On top of GX we require:
 
 Values that depend on the run rather than on data quality are GX suite
 parameters, `{"$PARAMETER": "<name>"}` in kwargs (e.g. `min_rows`,
-`configured_sources`); the caller passes them to `run_suite`.
+`configured_sources`); the caller passes them to `run_suite`. Those from params.yaml:
+
+- `min_rows`: `validate.min_rows` (`ValidateParams`, the validate stage's section);
+- `configured_sources`: the subsets of `params.yaml: sources` (`configured_sources`), read by
+  every stage that runs a suite (validate, rewrite, assemble): a second list would drift;
+- `min_zh_share`: a stage section's `min_zh_share` (a `ZhShare` field: validate, rewrite,
+  assemble), passed only when set (`zh_share_parameter`), else the suite's default applies.
 """
 
 from __future__ import annotations
@@ -21,9 +27,12 @@ from __future__ import annotations
 import json
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
+from stages.ingest.cqia import configured_subsets
+from stages.ingest.sources import parse_sources
 from stages.lib.errors import StageError
+from stages.lib.params import NonNegativeInt, Params, check, load_section
 
 SUITES_DIR = Path(__file__).resolve().parents[2] / "schemas" / "expectations"
 SEVERITIES = ("critical", "warning", "info")
@@ -107,3 +116,30 @@ def parameter_names(config: dict[str, Any]) -> set[str]:
 def referenced_columns(config: dict[str, Any]) -> set[str]:
     """Columns named by the suite's column expectations (`column` kwargs)."""
     return {exp["kwargs"]["column"] for exp in config["expectations"] if isinstance(exp["kwargs"].get("column"), str)}
+
+
+# --- suite parameters from params.yaml ---------------------------------------------------------
+
+# A section's `min_zh_share`: records must be mostly Chinese (Han share >= this); null = the suite's
+# default (0.2), 0 for English data.
+ZhShare = Annotated[float, check(lambda v: 0 <= v <= 1, "a number in [0, 1]")] | None
+
+
+def zh_share_parameter(value: float | None) -> dict[str, float]:
+    """The suites' `min_zh_share` parameter from a `ZhShare` field: passed only when set."""
+    return {} if value is None else {"min_zh_share": float(value)}
+
+
+def configured_sources(params_path: str | Path) -> list[str]:
+    """The subsets of `params.yaml: sources`: the suites' `configured_sources` parameter."""
+    return configured_subsets(parse_sources(load_section("sources", params_path)))
+
+
+class ValidateParams(Params):
+    """`params.yaml: validate`: what the `records` suite's parameters take from the run."""
+
+    min_rows: NonNegativeInt
+    min_zh_share: ZhShare = None
+
+    def suite_parameters(self, subsets: list[str]) -> dict[str, Any]:
+        return {"min_rows": self.min_rows, "configured_sources": subsets, **zh_share_parameter(self.min_zh_share)}

@@ -56,12 +56,12 @@ def tiny_model_dir() -> Path:
 
         import torch
 
-        from stages.base_model import build_base_model
-        from stages.llm.base import parse_model_settings
+        from stages.llm.base import ModelParams
+        from stages.llm.build import build_base_model
 
         torch.set_num_threads(1)
         root = Path(tempfile.mkdtemp(prefix="tiny-model-"))
         records = write_curated(root / "records.parquet")
-        build_base_model(parse_model_settings(TINY_PARAMS), records, root / "base", root / "metrics.json")
+        build_base_model(ModelParams.model_validate(TINY_PARAMS), records, root / "base", root / "metrics.json")
         _TINY["dir"] = root / "base"
     return _TINY["dir"]

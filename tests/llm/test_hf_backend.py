@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from stages.llm.backends import Failure, GenerationParams
-from stages.llm.backends.hf_local import LocalBackend, parse_local_settings
+from stages.lib.params import parse_section
+from stages.llm.backends.hf_local import LocalBackend, TransformersParams
 from stages.llm.base import read_model_dir
 from stages.llm.cache import Response
 from tests.llm.fixtures import tiny_model_dir
@@ -50,9 +51,13 @@ def test_a_prompt_longer_than_the_model_fails_alone():
     assert isinstance(results[1], Failure) and "exceeds the model's 1024 positions" in results[1].detail
 
 
+def local_params(raw) -> TransformersParams:
+    return parse_section(TransformersParams, raw, "params.yaml: rewrite.transformers")
+
+
 def test_settings():
-    assert parse_local_settings(None).model == "base"
+    assert local_params({}).model == "base"
     with pytest.raises(ValueError, match="batch_size: must be a positive integer"):
-        parse_local_settings({"batch_size": 0})
-    with pytest.raises(ValueError, match=r"unknown key\(s\) device"):
-        parse_local_settings({"device": "cuda"})
+        local_params({"batch_size": 0})
+    with pytest.raises(ValueError, match=r"transformers.device: unknown key"):
+        local_params({"device": "cuda"})

@@ -8,9 +8,14 @@ import pytest
 
 from stages.lib.errors import StageError
 from stages.llm.backends import Failure, GenerationParams
-from stages.llm.backends.openai_chat import OpenAIChatBackend, parse_openai_settings
+from stages.lib.params import parse_section
+from stages.llm.backends.openai_chat import OpenAIChatBackend, OpenAIParams
 from stages.llm.cache import Response
 from tests.llm.chat_server import ChatServer, answer_for
+
+def openai_params(raw) -> OpenAIParams:
+    return parse_section(OpenAIParams, raw, "params.yaml: rewrite.openai")
+
 
 GEN = GenerationParams(max_new_tokens=64, temperature=0.0, seed=7)
 KEY = "sk-test-3f9c1a7e5b2d4c6f8a0b"
@@ -19,7 +24,7 @@ KEY = "sk-test-3f9c1a7e5b2d4c6f8a0b"
 def backend(url: str, **overrides) -> OpenAIChatBackend:
     settings = {"base_url": url, "model": "tiny-chat", "api_key_env": "CQIA_TEST_KEY", "concurrency": 3,
                 "timeout_s": 0.4, "retries": 2, "backoff_s": 0.01, "max_backoff_s": 0.05} | overrides
-    return OpenAIChatBackend(parse_openai_settings(settings))
+    return OpenAIChatBackend(openai_params(settings))
 
 
 def prompt(text: str) -> list[dict[str, str]]:
@@ -98,11 +103,11 @@ def test_refused_key_and_wrong_path_stop_with_hints_that_never_show_the_key(monk
 
 def test_settings_reject_a_key_in_params_and_bad_values():
     with pytest.raises(ValueError, match="never put a key in params"):
-        parse_openai_settings({"base_url": "http://x/v1", "model": "m", "api_key": KEY})
+        openai_params({"base_url": "http://x/v1", "model": "m", "api_key": KEY})
     with pytest.raises(ValueError, match="NAME of an environment variable") as err:
-        parse_openai_settings({"base_url": "http://x/v1", "model": "m", "api_key_env": KEY})
+        openai_params({"base_url": "http://x/v1", "model": "m", "api_key_env": KEY})
     assert KEY not in str(err.value)
     with pytest.raises(ValueError, match="base_url: must start with http"):
-        parse_openai_settings({"base_url": "127.0.0.1:8000", "model": "m"})
-    with pytest.raises(ValueError, match="concurrency: must be a positive number"):
-        parse_openai_settings({"base_url": "http://x/v1", "model": "m", "concurrency": 0})
+        openai_params({"base_url": "127.0.0.1:8000", "model": "m"})
+    with pytest.raises(ValueError, match="concurrency: must be a positive integer"):
+        openai_params({"base_url": "http://x/v1", "model": "m", "concurrency": 0})

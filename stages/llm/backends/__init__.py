@@ -18,37 +18,25 @@ Backends: `openai` (stages/llm/backends/openai_chat.py) and `transformers`
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Annotated, Any, Protocol
 
+from stages.lib.params import Params, PositiveInt, check
 from stages.llm.cache import Response
+from stages.llm.fields import Number
 from stages.llm.prompts import Messages
 
-BACKENDS = ("transformers", "openai")
 
+class GenerationParams(Params):
+    """`params.yaml: rewrite.generation`: sampling settings, part of every cache key; temperature 0 = greedy."""
 
-@dataclass(frozen=True)
-class GenerationParams:
-    """Sampling settings; temperature 0 means greedy decoding."""
-
-    max_new_tokens: int = 512
-    temperature: float = 0.0
-    top_p: float = 1.0
+    max_new_tokens: PositiveInt = 512
+    temperature: Annotated[Number, check(lambda v: v >= 0, ">= 0 (0 = greedy)")] = 0.0
+    top_p: Annotated[Number, check(lambda v: 0 < v <= 1, "in (0, 1]")] = 1.0
     seed: int = 0
 
-    def __post_init__(self) -> None:
-        where = "params.yaml: rewrite.generation"
-        if not isinstance(self.max_new_tokens, int) or isinstance(self.max_new_tokens, bool) or self.max_new_tokens < 1:
-            raise ValueError(f"{where}.max_new_tokens: must be a positive integer")
-        if not isinstance(self.temperature, (int, float)) or self.temperature < 0:
-            raise ValueError(f"{where}.temperature: must be >= 0 (0 = greedy)")
-        if not isinstance(self.top_p, (int, float)) or not 0 < self.top_p <= 1:
-            raise ValueError(f"{where}.top_p: must be in (0, 1]")
-        if not isinstance(self.seed, int) or isinstance(self.seed, bool):
-            raise ValueError(f"{where}.seed: must be an integer")
-
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return self.model_dump()
 
 
 @dataclass(frozen=True)

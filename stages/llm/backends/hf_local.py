@@ -19,37 +19,25 @@ minus `max_new_tokens` fails alone (`rewrite_backend_error`).
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
-from stages.lib.params import require_keys
+from stages.lib.params import Params, PositiveInt
 from stages.llm.backends import Failure, GenerationParams, OnResponse, Result
-from stages.llm.base import DTYPES, ModelSpec, load_model
+from stages.llm.base import Dtype, ModelSpec, load_model
 from stages.llm.cache import Response
+from stages.llm.fields import rule
 from stages.llm.prompts import Messages, render_prompt
 
-WHERE = "params.yaml: rewrite.transformers"
 BASE = "base"
 
 
-@dataclass(frozen=True)
-class LocalSettings:
-    model: str = BASE
+class TransformersParams(Params):
+    """`params.yaml: rewrite.transformers`: `model: base` (models/base), a hub id or a local path."""
+
+    model: Annotated[str, rule(bool, "must be 'base' (models/base), a hub id or a local path, got {got}")] = BASE
     revision: str | None = None
-    dtype: str = "float32"
-    batch_size: int = 4
-
-
-def parse_local_settings(raw: Any) -> LocalSettings:
-    require_keys(WHERE, raw or {}, set(LocalSettings.__dataclass_fields__), set())
-    settings = LocalSettings(**(raw or {}))
-    if not isinstance(settings.model, str) or not settings.model:
-        raise ValueError(f"{WHERE}.model: must be 'base' (models/base), a hub id or a local path")
-    if settings.dtype not in DTYPES:
-        raise ValueError(f"{WHERE}.dtype: must be one of {', '.join(DTYPES)}")
-    if not isinstance(settings.batch_size, int) or isinstance(settings.batch_size, bool) or settings.batch_size < 1:
-        raise ValueError(f"{WHERE}.batch_size: must be a positive integer")
-    return settings
+    dtype: Dtype = "float32"
+    batch_size: PositiveInt = 4
 
 
 def generation_config(model: Any, tokenizer: Any, generation: GenerationParams) -> Any:

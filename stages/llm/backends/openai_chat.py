@@ -26,55 +26,46 @@ import os
 import re
 import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
 import tenacity
+from pydantic import model_validator
+from pydantic_core import PydanticCustomError
 
 from stages.lib.errors import StageError
-from stages.lib.params import require_keys
+from stages.lib.params import NonNegativeInt, Params, PositiveInt
 from stages.llm.backends import Failure, GenerationParams, OnResponse, Result
 from stages.llm.cache import Response
+from stages.llm.fields import PositiveNumber, rule
 from stages.llm.prompts import Messages
 
 _ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
-WHERE = "params.yaml: rewrite.openai"
 
 
-@dataclass(frozen=True)
-class OpenAISettings:
-    base_url: str
-    model: str
-    api_key_env: str | None = None
-    concurrency: int = 4
-    timeout_s: float = 120.0
-    retries: int = 4
-    backoff_s: float = 1.0
-    max_backoff_s: float = 30.0
+class OpenAIParams(Params):
+    """`params.yaml: rewrite.openai`: the endpoint, the NAME of the key's environment variable, retries."""
 
+    base_url: Annotated[str, rule(lambda v: v.startswith(("http://", "https://")),
+                                  "must start with http:// or https://, e.g. http://127.0.0.1:8000/v1, got {got}")]
+    model: Annotated[str, rule(bool, "must be the model name the endpoint serves, got {got}")]
+    # no {got}: a key pasted here by mistake must not be echoed
+    api_key_env: Annotated[str, rule(lambda v: bool(_ENV_NAME.match(v)), "must be the NAME of an environment "
+                                     "variable such as OPENAI_API_KEY, not the key itself")] | None = None
+    concurrency: PositiveInt = 4
+    timeout_s: PositiveNumber = 120.0
+    retries: NonNegativeInt = 4
+    backoff_s: PositiveNumber = 1.0
+    max_backoff_s: PositiveNumber = 30.0
 
-def parse_openai_settings(raw: Any) -> OpenAISettings:
-    if isinstance(raw, dict) and "api_key" in raw:
-        raise ValueError(f"{WHERE}.api_key: never put a key in params; name its environment variable in api_key_env")
-    require_keys(WHERE, raw, set(OpenAISettings.__dataclass_fields__), {"base_url", "model"})
-    settings = OpenAISettings(**raw)
-    if not isinstance(settings.base_url, str) or not settings.base_url.startswith(("http://", "https://")):
-        raise ValueError(f"{WHERE}.base_url: must start with http:// or https://, e.g. http://127.0.0.1:8000/v1")
-    if not isinstance(settings.model, str) or not settings.model:
-        raise ValueError(f"{WHERE}.model: must be the model name the endpoint serves")
-    env = settings.api_key_env
-    if env is not None and not (isinstance(env, str) and _ENV_NAME.match(env)):
-        raise ValueError(f"{WHERE}.api_key_env: must be the NAME of an environment variable such as "
-                         "OPENAI_API_KEY, not the key itself")
-    for name in ("concurrency", "timeout_s", "backoff_s", "max_backoff_s"):
-        value = getattr(settings, name)
-        if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
-            raise ValueError(f"{WHERE}.{name}: must be a positive number")
-    if not isinstance(settings.retries, int) or settings.retries < 0:
-        raise ValueError(f"{WHERE}.retries: must be an integer >= 0")
-    return settings
+    @model_validator(mode="before")
+    @classmethod
+    def _known_keys(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "api_key" in data:  # named like an unknown key: rewrite.openai.api_key: ...
+            raise PydanticCustomError("unknown_key", "api_key: never put a key in params; name its environment "
+                                      "variable in api_key_env")
+        return super()._known_keys(data)
 
 
 class RetryableStatus(Exception):
@@ -103,7 +94,7 @@ def _error_message(response: httpx.Response) -> str:
 class OpenAIChatBackend:
     name = "openai"
 
-    def __init__(self, settings: OpenAISettings) -> None:
+    def __init__(self, settings: OpenAIParams) -> None:
         self.settings = settings
         self.url = settings.base_url.rstrip("/") + "/chat/completions"
         self._key = os.environ.get(settings.api_key_env, "") if settings.api_key_env else ""

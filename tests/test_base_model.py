@@ -104,7 +104,8 @@ from stages.llm.base import ModelParams
 from stages.llm.build import build_base_model
 from tests.llm.fixtures import TINY_PARAMS, write_curated
 root = Path(sys.argv[1])
-build_base_model(ModelParams.model_validate(TINY_PARAMS), write_curated(root / "r.parquet"), root / "base", root / "m.json")
+records = write_curated(root / "r.parquet")
+build_base_model(ModelParams.model_validate(TINY_PARAMS), records, root / "base", root / "m.json")
 digest = hashlib.sha256((root / "base" / "model.safetensors").read_bytes()).hexdigest()
 print(torch.backends.cpu.get_cpu_capability(), digest)
 """
@@ -161,7 +162,8 @@ def model_error(raw) -> str:
 
 
 def test_a_negative_seed_is_out_of_range():
-    assert model_error({"base": "tiny", "seed": -1}) == "params.yaml: model.seed: must be a non-negative integer, got -1"
+    assert model_error({"base": "tiny", "seed": -1}) == (
+        "params.yaml: model.seed: must be a non-negative integer, got -1")
 
 
 def test_a_tiny_size_given_as_text_is_the_wrong_type():

@@ -47,10 +47,10 @@ RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 class OpenAIParams(Params):
     """`params.yaml: rewrite.openai`: the endpoint, the NAME of the key's environment variable, retries."""
 
+    # no {got} in these two messages: a mistyped URL may hold credentials, a pasted key must not be echoed
     base_url: Annotated[str, rule(lambda v: v.startswith(("http://", "https://")),
-                                  "must start with http:// or https://, e.g. http://127.0.0.1:8000/v1, got {got}")]
+                                  "must start with http:// or https://, e.g. http://127.0.0.1:8000/v1")]
     model: Annotated[str, rule(bool, "must be the model name the endpoint serves, got {got}")]
-    # no {got}: a key pasted here by mistake must not be echoed
     api_key_env: Annotated[str, rule(lambda v: bool(_ENV_NAME.match(v)), "must be the NAME of an environment "
                                      "variable such as OPENAI_API_KEY, not the key itself")] | None = None
     concurrency: PositiveInt = 4

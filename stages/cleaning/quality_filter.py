@@ -82,6 +82,16 @@ def quality_filters(params: TrainQualityParams) -> list[Filter]:
                    pl.format("quality {} < min_quality {}", pl.col(QUALITY_COLUMN), threshold))]
 
 
+def score_and_filter(kept: pl.DataFrame, model: Any | None,
+                     params: TrainQualityParams) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(passed, dropped): `kept` with `score_quality` (null without a model), split by `min_quality`."""
+    scores: list[float | None] = [None] * kept.height
+    if model is not None and kept.height:
+        scores = list(quality.good_probability(model, feature_texts(kept)))
+    scored = kept.with_columns(pl.Series(QUALITY_COLUMN, scores, dtype=pl.Float64))
+    return split_by_filters(scored, quality_filters(params))
+
+
 def run_train_quality(in_dir: Path, out_dir: Path, metrics_path: Path, params: TrainQualityParams) -> dict[str, Any]:
     """Score (and filter) clean's kept records into `out_dir`; return the metrics."""
     started = time.perf_counter()
@@ -89,14 +99,11 @@ def run_train_quality(in_dir: Path, out_dir: Path, metrics_path: Path, params: T
     extra_columns = (*(c for c in kept.columns if c not in RECORD_SCHEMA and c != QUALITY_COLUMN), QUALITY_COLUMN)
     info: dict[str, Any] = {"enabled": params.enabled}
     with tempfile.TemporaryDirectory(prefix="train_quality.") as tmp:
-        model_file = Path(tmp) / quality.MODEL_NAME
-        scores: list[float | None] = [None] * kept.height
+        model_file, model = Path(tmp) / quality.MODEL_NAME, None
         if params.enabled:
             model, trained = train_model(kept, rejected, params, model_file)
             info.update(trained)
-            scores = quality.good_probability(model, feature_texts(kept)) if kept.height else []
-        scored = kept.with_columns(pl.Series(QUALITY_COLUMN, scores, dtype=pl.Float64))
-        passed, dropped = split_by_filters(scored, quality_filters(params))
+        passed, dropped = score_and_filter(kept, model, params)
         copy_model = (lambda folder: shutil.copyfile(model_file, folder / quality.MODEL_NAME)) \
             if params.enabled else None
         return write_stage_outputs("train_quality", out_dir, metrics_path, kept=passed, rejected=dropped,

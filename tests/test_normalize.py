@@ -91,7 +91,8 @@ def test_normalising_twice_equals_once(texts, config):
 
 
 @pytest.mark.parametrize("change, message", [
-    ({"opencc_by_source": {"x": "s2t"}}, "normalize.opencc_by_source.x: must be one of t2s, tw2s, tw2sp, hk2s, got 's2t'"),
+    ({"opencc_by_source": {"x": "s2t"}},
+     "normalize.opencc_by_source.x: must be one of t2s, tw2s, tw2sp, hk2s, got 's2t'"),
     ({"opencc_default": "t2t"}, "normalize.opencc_default: must be one of t2s, tw2s, tw2sp, hk2s, got 't2t'"),
     ({"width": "yes"}, "normalize.width: must be true or false, got 'yes'"),
     ({"punct": 1}, "normalize.punct: must be true or false, got 1"),

@@ -97,9 +97,10 @@ def test_enabled_learns_from_clean_verdicts_and_filters(tmp_path):
     assert min(good) > max(bad)
     kept, rejected = read(tmp_path / "quality")
     assert kept["score_quality"].null_count() == 0 and kept["score_quality"].min() >= 0.5
-    assert set(rejected["reason"]) <= {"quality_low"} and rejected.height == metrics["rows_dropped"].get("quality_low", 0)
+    assert set(rejected["reason"]) <= {"quality_low"}
+    assert rejected.height == metrics["rows_dropped"].get("quality_low", 0)
     assert rejected.is_empty() or rejected["score_quality"].max() < 0.5
-    assert rejected["detail"].str.starts_with("quality ").all() and rejected["detail"].str.ends_with(" < min_quality 0.5").all()
+    assert rejected["detail"].str.contains(r"^quality 0\.\d+ < min_quality 0\.5$").all()
     assert set(rejected["id"]) == {r["id"] for r in LOOKALIKES} and kept.height == 12
 
 
@@ -118,8 +119,8 @@ def test_too_few_examples_fail_clearly(tmp_path):
     cleaned(tmp_path)
     result = run(tmp_path, TRAIN | {"min_examples": 50})
     assert result.exit_code == 1
-    assert result.output == ("Error: train_quality: 12 good and 12 bad examples; each needs at least min_examples (50): "
-                             "adjust positive or negative_reasons\n")
+    assert result.output == ("Error: train_quality: 12 good and 12 bad examples; each needs at least "
+                             "min_examples (50): adjust positive or negative_reasons\n")
 
 
 def test_missing_clean_output_fails_clearly(tmp_path):
@@ -134,11 +135,13 @@ REASONS = ("clean_empty_instruction, clean_empty_output, clean_too_short, clean_
 
 @pytest.mark.parametrize("change, message", [
     ({"enabled": "yes"}, "train_quality.enabled: must be true or false, got 'yes'"),
-    ({"negative_reasons": ["clean_bogus"]}, f"train_quality.negative_reasons.0: must be one of {REASONS}, got 'clean_bogus'"),
+    ({"negative_reasons": ["clean_bogus"]},
+     f"train_quality.negative_reasons.0: must be one of {REASONS}, got 'clean_bogus'"),
     ({"negative_reasons": []}, "train_quality.negative_reasons: must be a non-empty list of clean reasons, got []"),
-    ({"positive": {"verified": True}}, "train_quality.positive.verified: not a record field (did you mean human_verified?); "
-     "record fields: id, source, source_uri, raw_sha256, fetched_at, license, instruction, input, output, task_type, "
-     "domain, metadata, answer_from, human_verified, copyright, transforms"),
+    ({"positive": {"verified": True}},
+     "train_quality.positive.verified: not a record field (did you mean human_verified?); record fields: id, source, "
+     "source_uri, raw_sha256, fetched_at, license, instruction, input, output, task_type, domain, metadata, "
+     "answer_from, human_verified, copyright, transforms"),
     ({"positive": {}}, "train_quality.positive: must be a non-empty mapping of record field to value, got {}"),
     ({"epoch": 2.5}, "train_quality.epoch: must be an integer, got 2.5"),
     ({"lr": 0}, "train_quality.lr: must be a positive number, got 0.0"),

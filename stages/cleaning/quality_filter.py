@@ -104,11 +104,14 @@ def run_train_quality(in_dir: Path, out_dir: Path, metrics_path: Path, params: T
             model, trained = train_model(kept, rejected, params, model_file)
             info.update(trained)
         passed, dropped = score_and_filter(kept, model, params)
-        copy_model = (lambda folder: shutil.copyfile(model_file, folder / quality.MODEL_NAME)) \
-            if params.enabled else None
+
+        def with_model(folder: Path) -> None:  # the model goes into the output folder with the records
+            if model is not None:
+                shutil.copyfile(model_file, folder / quality.MODEL_NAME)
+
         return write_stage_outputs("train_quality", out_dir, metrics_path, kept=passed, rejected=dropped,
                                    rows_in=kept.height, started=started, extra_columns=extra_columns,
-                                   extra_metrics=info, extra_files=copy_model)
+                                   extra_metrics=info, extra_files=with_model)
 
 
 def model_summary(metrics: dict[str, Any]) -> str:

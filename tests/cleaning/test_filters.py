@@ -125,10 +125,12 @@ ALLOWED_LIMITS = ("allow_empty_output, lang_min_chars, max_char_rep, max_chars, 
      "clean.langid.chinese_labels: must be a non-empty list of labels such as zh, yue, got []"),
     (lambda p: p["repetition"].update(window_chars=5),
      "clean.repetition.window_chars: must be an integer of at least 2 * chunk_chars, got 5"),
-    (lambda p: p["repetition"].update(chunk_chars=1), "clean.repetition.chunk_chars: must be an integer from 2 to 100, got 1"),
+    (lambda p: p["repetition"].update(chunk_chars=1),
+     "clean.repetition.chunk_chars: must be an integer from 2 to 100, got 1"),
     (lambda p: p.update(extra=1), "clean.extra: unknown key; allowed: by_source, defaults, langid, repetition"),
     # min_quality moved to train_quality (the quality filter runs there, after clean)
-    (lambda p: p["defaults"].update(min_quality=0.5), f"clean.defaults.min_quality: unknown key; allowed: {ALLOWED_LIMITS}"),
+    (lambda p: p["defaults"].update(min_quality=0.5),
+     f"clean.defaults.min_quality: unknown key; allowed: {ALLOWED_LIMITS}"),
 ])
 def test_params_are_validated_with_the_key_named(change, message):
     params = clean_params()
@@ -143,8 +145,8 @@ def test_by_source_keys_must_name_a_configured_subset():
     params["by_source"]["segmentfualt"] = {"min_chinese": 0.2}
     with pytest.raises(ValueError) as error:
         parse_section(CleanParams, params, "clean", {"subsets": ["ruozhiba", "segmentfault", "zhihu"]})
-    assert str(error.value) == ("clean.by_source.segmentfualt: names no configured subset (did you mean segmentfault?); "
-                                "configured: ruozhiba, segmentfault, zhihu")
+    assert str(error.value) == ("clean.by_source.segmentfualt: names no configured subset "
+                                "(did you mean segmentfault?); configured: ruozhiba, segmentfault, zhihu")
 
 
 def test_by_source_overrides_are_merged_over_the_defaults():

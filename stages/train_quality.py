@@ -29,8 +29,8 @@ import click
 
 from stages.cleaning.quality import TrainQualityParams
 from stages.cleaning.quality_filter import model_summary, run_train_quality
-from stages.lib.cli import doc_summary, echo_summary, example, in_option, metrics_option, out_option, params_option
-from stages.lib.cli import run_main
+from stages.lib.cli import (doc_summary, echo_summary, example, in_option, metrics_option, out_option, params_option,
+                            run_main)
 from stages.lib.errors import clear_errors
 from stages.lib.params import load_section
 

@@ -6,10 +6,11 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from stages.assemble import assemble
+from stages.lib.params import parse_section
 from stages.lib.record import records_frame
-from stages.sft.decontam import DecontamParams, Index, parse_decontam, tokens
-from stages.sft.mix import MixParams
+from stages.sft.build import assemble
+from stages.sft.decontam import DecontamParams, Index, tokens
+from stages.sft.mix import AssembleParams
 from tests.lib.test_record import sample_row
 from tests.test_assemble import SFT_SUITE, SOURCES
 
@@ -46,8 +47,8 @@ def test_copied_and_lightly_edited_questions_are_removed_and_named(tmp_path):
     records_frame(rows).write_parquet(records)
     (tmp_path / "dvc.lock").write_text("schema: '2.0'\nstages: {}\n", encoding="utf-8")
     suite_params = {"min_rows": 1, "configured_sources": SOURCES, "min_zh_share": 0.0}  # English records
-    metrics = assemble([records], None, tmp_path / "out", tmp_path / "m.json", MixParams(eval_share=0.3),
-                       tmp_path / "dvc.lock", SFT_SUITE, tmp_path / "reports", suite_params, [tasks], DecontamParams())
+    metrics = assemble([records], None, tmp_path / "out", tmp_path / "m.json", AssembleParams(eval_share=0.3),
+                       tmp_path / "dvc.lock", SFT_SUITE, tmp_path / "reports", suite_params, [tasks])
     assert metrics["rows_dropped"] == {"decontam_eval_overlap": 3}
     assert metrics["decontam"] == {"eval_questions": 2, "short_questions_skipped": 1, "decontaminated": 3}
     rejected = pl.read_parquet(tmp_path / "out" / "rejected.parquet").sort("id")
@@ -70,9 +71,9 @@ def test_thresholds_matter_and_are_validated():
     assert tokens("Ｔｈｅ  WAR, ended!") == ("word", ["the", "war", "ended"])
     assert tokens("毕昇（北宋）发明") == ("char", list("毕昇北宋发明"))
     with pytest.raises(ValueError, match=r"assemble.decontam.min_overlap: must be in \(0, 1\], got 0"):
-        parse_decontam({"min_overlap": 0})
-    with pytest.raises(ValueError, match=r"assemble.decontam: unknown key"):
-        parse_decontam({"ngram": 13})
+        parse_section(DecontamParams, {"min_overlap": 0}, "params.yaml: assemble.decontam")
+    with pytest.raises(ValueError, match=r"assemble.decontam.ngram: unknown key \(did you mean word_ngram\?\)"):
+        parse_section(DecontamParams, {"ngram": 13}, "params.yaml: assemble.decontam")
 
 
 def test_the_shipped_mmlu_train_seeds_do_not_overlap_the_shipped_test_questions():

@@ -69,7 +69,7 @@ def test_cli_writes_per_task_metrics_and_plot(tiny, tmp_path):
     params.write_text("evaluate:\n  continuation: letter\n  batch_size: 8\n  subjects: [logic, law]\n  threads: 1\n",
                       encoding="utf-8")
     result = CliRunner().invoke(cli, ["--model", str(tiny), "--tasks", str(SAMPLE_TASKS), "--params", str(params),
-                                      "--metrics", str(tmp_path / "eval.json"), "--plots", str(tmp_path / "plots")])
+                                      "--metrics", str(tmp_path / "eval.json"), "--reports", str(tmp_path / "plots")])
     assert result.exit_code == 0, result.output
     metrics = json.loads((tmp_path / "eval.json").read_text())
     assert sorted(metrics["tasks"]) == ["law", "logic"] and metrics["questions"] == 24
@@ -87,9 +87,9 @@ def test_cli_rejects_unknown_continuation(tmp_path):
     params = tmp_path / "params.yaml"
     params.write_text("evaluate:\n  continuation: sampled\n", encoding="utf-8")
     result = CliRunner().invoke(cli, ["--model", "x", "--tasks", str(SAMPLE_TASKS), "--params", str(params),
-                                      "--metrics", str(tmp_path / "m.json"), "--plots", str(tmp_path / "p")])
+                                      "--metrics", str(tmp_path / "m.json"), "--reports", str(tmp_path / "p")])
     assert result.exit_code == 1
-    assert result.output == "Error: params.yaml: evaluate.continuation: must be one of letter, text, cloze, got 'sampled'\n"
+    assert result.output == f"Error: {params}: evaluate.continuation: must be one of letter, text, cloze, got 'sampled'\n"
 
 
 def test_english_questions_use_mmlus_answer_cue_and_spaced_letters():

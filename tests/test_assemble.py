@@ -168,3 +168,76 @@ def test_a_failed_sft_suite_stops_assemble_with_the_expectation_named(tmp_path):
     assert message.startswith("validation failed: suite 'sft' has 1 failed critical expectation(s) on 14 rows")
     assert "expect_table_row_count_to_be_between" in message
     assert (tmp_path / "reports" / "sft.md").is_file() and not (tmp_path / "out" / "train.jsonl").exists()
+
+
+def test_a_wrong_type_is_one_line_naming_the_key():
+    with pytest.raises(ValueError) as info:
+        parse_params({"seed": "42"})
+    assert str(info.value) == "params.yaml: assemble.seed: must be an integer, got '42'"
+
+
+def test_a_non_finite_number_is_refused():
+    with pytest.raises(ValueError) as info:
+        parse_params({"max_ppl": float("inf")})
+    assert str(info.value) == "params.yaml: assemble.max_ppl: must be a finite number, got .inf"
+
+
+def test_rewrite_share_out_of_range_is_refused():
+    with pytest.raises(ValueError) as info:
+        parse_params({"rewrite_share": 1.5})
+    assert str(info.value) == "params.yaml: assemble.rewrite_share: must be in [0, 1] or null, got 1.5"
+
+
+def test_an_unknown_key_suggests_the_close_one():
+    with pytest.raises(ValueError) as info:
+        parse_params({"eval_shares": 0.2})
+    assert str(info.value) == ("params.yaml: assemble.eval_shares: unknown key (did you mean eval_share?); allowed: "
+                               "decontam, eval_share, max_ppl, min_rows, min_zh_share, rewrite_share, seed, "
+                               "source_caps, system_prompt")
+
+
+def test_a_source_cap_naming_no_configured_subset_is_refused():
+    with pytest.raises(ValueError) as info:
+        parse_params({"source_caps": {"zhihuu": 5}})
+    assert str(info.value) == ("params.yaml: assemble.source_caps.zhihuu: names no configured subset "
+                               "(did you mean zhihu?); configured: a, b, douban, ruozhiba, rw, zhihu")
+
+
+def test_a_negative_source_cap_is_refused():
+    with pytest.raises(ValueError) as info:
+        parse_params({"source_caps": {"zhihu": -1}})
+    assert str(info.value) == "params.yaml: assemble.source_caps.zhihu: must be a whole number >= 0, got -1"
+
+
+def test_min_zh_share_out_of_range_is_refused():
+    with pytest.raises(ValueError) as info:
+        parse_params({"min_zh_share": 2})
+    assert str(info.value) == "params.yaml: assemble.min_zh_share: must be between 0 and 1, got 2.0"
+
+
+def test_min_zh_share_reaches_the_suite_only_when_set():
+    assert parse_params({}).suite_parameters(["zhihu"]) == {"min_rows": 1, "configured_sources": ["zhihu"]}
+    assert parse_params({"min_zh_share": 0}).suite_parameters(["zhihu"])["min_zh_share"] == 0.0
+
+
+def test_the_manifest_keeps_numbers_as_written():
+    assert parse_params({"eval_share": 0, "max_ppl": 50}).mix()["eval_share"] == 0
+    assert repr(parse_params({"eval_share": 0, "max_ppl": 50}).mix()["max_ppl"]) == "50"
+
+
+def test_the_stage_checks_source_caps_against_the_sources_section(tmp_path):
+    from click.testing import CliRunner
+
+    from stages.assemble import cli
+
+    data = tmp_path / "zhihu.jsonl"
+    data.write_text("", encoding="utf-8")
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump({
+        "sources": {"cqia_zhihu": {"kind": "cqia_jsonl", "path": str(data), "subset": "zhihu", "license": "CC0-1.0"}},
+        "assemble": {"source_caps": {"douban": 3}}}), encoding="utf-8")
+    result = CliRunner().invoke(cli, ["--in", str(tmp_path / "records.parquet"), "--out", str(tmp_path / "out"),
+                                      "--metrics", str(tmp_path / "m.json"), "--reports", str(tmp_path / "r"),
+                                      "--params", str(params)])
+    assert result.exit_code == 1
+    assert result.output == f"Error: {params}: assemble.source_caps.douban: names no configured subset; configured: zhihu\n"

@@ -85,3 +85,17 @@ def test_the_shipped_mmlu_train_seeds_do_not_overlap_the_shipped_test_questions(
     index = Index(load_eval_questions([ROOT / "data/sample/mmlu/test", ROOT / "data/sample/eval"]), DecontamParams())
     hits = [(r["instruction"], index.match(r["instruction"] + "\n" + r["output"])) for r in kept]
     assert [h for h in hits if h[1]] == []
+
+
+def test_a_decontam_ngram_of_the_wrong_type_is_refused():
+    with pytest.raises(ValueError) as info:
+        parse_section(DecontamParams, {"char_ngram": 8.5}, "params.yaml: assemble.decontam")
+    assert str(info.value) == "params.yaml: assemble.decontam.char_ngram: must be an integer, got 8.5"
+
+
+def test_decontam_is_checked_inside_the_assemble_section():
+    from stages.sft.mix import AssembleParams
+
+    with pytest.raises(ValueError) as info:
+        parse_section(AssembleParams, {"decontam": {"enabled": "yes"}}, "params.yaml: assemble")
+    assert str(info.value) == "params.yaml: assemble.decontam.enabled: must be true or false, got 'yes'"

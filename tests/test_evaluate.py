@@ -110,3 +110,35 @@ def test_cloze_hides_the_options_and_scores_their_text():
     q = Question("demo", "What is the capital city of France?", ("Rome", "Paris", "Oslo", "Bern"), "B", "x:1")
     assert format_prompt(q, "cloze") == "Question: What is the capital city of France?\nAnswer:"
     assert continuations(q, "cloze") == [" Rome", " Paris", " Oslo", " Bern"]
+
+
+def evaluate_params(raw):
+    from stages.evalkit.tasks import EvaluateParams
+    from stages.lib.params import parse_section
+
+    return parse_section(EvaluateParams, raw, "params.yaml: evaluate")
+
+
+def test_an_evaluate_batch_size_of_the_wrong_type_is_refused():
+    with pytest.raises(ValueError) as info:
+        evaluate_params({"batch_size": "16"})
+    assert str(info.value) == "params.yaml: evaluate.batch_size: must be an integer, got '16'"
+
+
+def test_evaluate_threads_out_of_range_are_refused():
+    with pytest.raises(ValueError) as info:
+        evaluate_params({"threads": 0})
+    assert str(info.value) == "params.yaml: evaluate.threads: must be a positive integer, got 0"
+
+
+def test_an_unknown_evaluate_key_suggests_the_close_one():
+    with pytest.raises(ValueError) as info:
+        evaluate_params({"subject": ["law"]})
+    assert str(info.value) == ("params.yaml: evaluate.subject: unknown key (did you mean subjects?); allowed: "
+                               "batch_size, continuation, subjects, tasks, threads")
+
+
+def test_subjects_must_be_a_list_of_names():
+    with pytest.raises(ValueError) as info:
+        evaluate_params({"subjects": "law"})
+    assert str(info.value) == "params.yaml: evaluate.subjects: must be a list, got 'law'"

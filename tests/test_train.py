@@ -102,3 +102,48 @@ def test_params_are_validated():
 def test_a_learning_rate_yaml_read_as_text_fails_clearly():
     with pytest.raises(ValueError, match=r"train.learning_rate: must be a positive number, got '2e-05' \(YAML reads"):
         parse_params({"learning_rate": "2e-05"})
+
+
+def test_a_non_finite_learning_rate_is_refused():
+    with pytest.raises(ValueError) as info:
+        parse_params({"learning_rate": float("nan")})
+    assert str(info.value) == "params.yaml: train.learning_rate: must be a finite number, got .nan"
+
+
+def test_a_bool_where_a_count_belongs_is_refused():
+    with pytest.raises(ValueError) as info:
+        parse_params({"grad_accum": True})
+    assert str(info.value) == "params.yaml: train.grad_accum: must be an integer, got True"
+
+
+def test_max_steps_zero_is_refused():
+    with pytest.raises(ValueError) as info:
+        parse_params({"max_steps": 0})
+    assert str(info.value) == "params.yaml: train.max_steps: must be a positive integer or -1 (train for `epochs`), got 0"
+
+
+def test_lora_dropout_out_of_range_is_refused():
+    with pytest.raises(ValueError) as info:
+        parse_params({"lora": {"dropout": 1}})
+    assert str(info.value) == "params.yaml: train.lora.dropout: must be in [0, 1), got 1"
+
+
+def test_an_unknown_train_key_suggests_the_close_one():
+    with pytest.raises(ValueError) as info:
+        parse_params({"learning_rat": 0.01})
+    assert str(info.value).startswith("params.yaml: train.learning_rat: unknown key (did you mean learning_rate?); ")
+
+
+def test_the_model_card_shows_numbers_as_written():
+    assert parse_params({"epochs": 1}).model_dump()["epochs"] == 1
+    assert repr(parse_params({"epochs": 1}).model_dump()["epochs"]) == "1"
+
+
+def test_the_cli_names_the_params_file_in_a_params_error(base, sft_dir, tmp_path):
+    params = tmp_path / "params.yaml"
+    params.write_text("train:\n  batch_size: 0\n", encoding="utf-8")
+    outcome = CliRunner().invoke(cli, ["--base-model", str(base), "--in", str(sft_dir), "--out", str(tmp_path / "m"),
+                                       "--metrics", str(tmp_path / "t.json"), "--reports", str(tmp_path / "r"),
+                                       "--params", str(params)])
+    assert outcome.exit_code == 1
+    assert outcome.output == f"Error: {params}: train.batch_size: must be a positive integer, got 0\n"

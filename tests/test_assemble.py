@@ -240,4 +240,5 @@ def test_the_stage_checks_source_caps_against_the_sources_section(tmp_path):
                                       "--metrics", str(tmp_path / "m.json"), "--reports", str(tmp_path / "r"),
                                       "--params", str(params)])
     assert result.exit_code == 1
-    assert result.output == f"Error: {params}: assemble.source_caps.douban: names no configured subset; configured: zhihu\n"
+    assert result.output == (f"Error: {params}: assemble.source_caps.douban: names no configured subset; "
+                             "configured: zhihu\n")

@@ -111,7 +111,8 @@ def test_rewrite_familiarity_train_evaluate_on_the_real_model(run):
                                                       {"role": "assistant", "content": r["output"]}]})
              for r in scored.iter_rows(named=True)]
     (sft / "train.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    invoke(train_cli, ["--base-model", str(run / "models" / "base"), "--in", str(sft), "--out", str(run / "models" / "sft"),
+    invoke(train_cli, ["--base-model", str(run / "models" / "base"), "--in", str(sft),
+                       "--out", str(run / "models" / "sft"),
                        "--metrics", str(run / "train.json"), "--reports", str(run / "reports" / "train"), *params])
     trained = json.loads((run / "train.json").read_text())
     assert trained["steps"] == 2 and math.isfinite(trained["train_loss"]) and trained["train_loss"] > 0

@@ -119,7 +119,8 @@ def test_a_bool_where_a_count_belongs_is_refused():
 def test_max_steps_zero_is_refused():
     with pytest.raises(ValueError) as info:
         parse_params({"max_steps": 0})
-    assert str(info.value) == "params.yaml: train.max_steps: must be a positive integer or -1 (train for `epochs`), got 0"
+    assert str(info.value) == ("params.yaml: train.max_steps: must be a positive integer or -1 (train for `epochs`), "
+                               "got 0")
 
 
 def test_lora_dropout_out_of_range_is_refused():

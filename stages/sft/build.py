@@ -111,7 +111,8 @@ def assemble(inputs: list[Path], scores: Path | None, out: Path, metrics_path: P
 
 
 def set_line(metrics: dict[str, Any]) -> str:
-    """The stage's own figures after the contract summary: `213 train, 31 eval (0 rewrites), fingerprint 44c8f450db4d`."""
+    """The stage's own figures after the contract summary line:
+    `213 train, 31 eval (0 rewrites), fingerprint 44c8f450db4d`."""
     counts = metrics["counts"]
     return (f"{counts['train']} train, {counts['eval']} eval ({counts['rewrites']} rewrites), "
             f"fingerprint {metrics['fingerprint'][:12]}")

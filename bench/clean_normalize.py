@@ -26,14 +26,15 @@ import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from stages.clean import clean_records  # noqa: E402
-from stages.cleaning.filters import parse_clean_settings  # noqa: E402
+from stages.cleaning.filters import CleanParams  # noqa: E402
+from stages.cleaning.normalize_text import NormalizeParams  # noqa: E402
+from stages.cleaning.normalizing import normalize_records  # noqa: E402
+from stages.cleaning.records import clean_records  # noqa: E402
 from stages.cleaning.scores import SCORE_COLUMNS  # noqa: E402
 from stages.cleaning.steps import TEXT_FIELDS, StepTimer  # noqa: E402
 from stages.lib.contract import write_stage_outputs  # noqa: E402
 from stages.lib.params import load_section  # noqa: E402
 from stages.lib.record import RECORD_SCHEMA, empty_rejected  # noqa: E402
-from stages.normalize import normalize_records, parse_normalize_settings  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -157,12 +158,12 @@ def main(n: int, params_path: str) -> None:
     print(f"generated {n} records, {mb_in:.1f} MB of UTF-8 text ({mb_in * 1e6 / n:.0f} bytes, "
           f"{records.select(pl.sum_horizontal(pl.col(c).str.len_chars() for c in TEXT_FIELDS).mean()).item():.0f} "
           f"characters per record) in {time.perf_counter() - started:.1f} s")
-    clean_settings = parse_clean_settings(load_section("clean", params_path))
-    norm_settings = parse_normalize_settings(load_section("normalize", params_path))
+    clean_settings = load_section("clean", params_path, CleanParams)
+    norm_settings = load_section("normalize", params_path, NormalizeParams)
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
         timer = StepTimer()
-        kept, rejected, _ = clean_records(records, clean_settings, None, timer)
+        kept, rejected, _ = clean_records(records, clean_settings, timer)
         with timer.step("write outputs"):
             write_stage_outputs("clean", Path(tmp) / "clean", Path(tmp) / "clean.json", kept=kept,
                                 rejected=rejected, rows_in=records.height, started=started, extra_columns=SCORE_COLUMNS)

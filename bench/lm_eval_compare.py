@@ -78,7 +78,8 @@ def subset_tasks(tasks: Path, limit: int | None, scratch: Path) -> Path:
 
 def run_ours(model: Path, tasks: Path, mode: str, batch_size: int, threads: int,
              scratch: Path) -> tuple[dict, dict, float]:
-    from stages.evaluate import EvaluateParams, evaluate
+    from stages.evalkit.evaluation import evaluate
+    from stages.evalkit.tasks import EvaluateParams
 
     started = time.perf_counter()
     params = EvaluateParams(continuation=mode, batch_size=batch_size, threads=threads)

@@ -41,8 +41,8 @@ DIGITS = str.maketrans("０１２３４５６７８９", "0123456789")
 
 
 def clean_all(texts: list[str]) -> list[str]:
-    from stages.clean import clean_texts
     from stages.cleaning.steps import StepTimer
+    from stages.cleaning.texts import clean_texts
 
     frame = pl.DataFrame({"instruction": texts, "input": [""] * len(texts), "output": [""] * len(texts)})
     return clean_texts(frame, StepTimer()).texts["instruction"].to_list()

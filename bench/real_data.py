@@ -59,9 +59,10 @@ def run_pipeline(work: Path, sources: dict[str, dict]) -> None:
     for name in sources:
         run_stage(["stages.scrape", "run", name, "--out", f"data/raw/{name}", "--archive", f"data/archive/{name}",
                    "--metrics", f"metrics/scrape/{name}.json"], work)
-    run_stage(["stages.clean", "run", "--raw", "data/raw", "--out", "data/clean", "--metrics", "metrics/clean.json",
-               "--quality-model", "models/quality/model.bin"], work)
-    run_stage(["stages.normalize", "run", "--input", "data/clean/records.parquet", "--out", "data/normalize",
+    run_stage(["stages.clean", "--in", "data/raw", "--out", "data/clean", "--metrics", "metrics/clean.json"], work)
+    run_stage(["stages.train_quality", "--in", "data/clean", "--out", "data/quality",
+               "--metrics", "metrics/train_quality.json"], work)
+    run_stage(["stages.normalize", "--in", "data/quality/records.parquet", "--out", "data/normalize",
                "--metrics", "metrics/normalize.json"], work)
     run_stage(["stages.dedup", "--in", "data/normalize/records.parquet", "--out", "data/dedup",
                "--metrics", "metrics/dedup.json"], work)

@@ -64,17 +64,20 @@ def measure(corpus: Path, params: Path) -> dict:
     """One round in this process: clean then normalize in memory (no writes), seconds and MB."""
     import yaml
 
-    from stages.clean import clean_records
-    from stages.cleaning.filters import parse_clean_settings
+    from stages.cleaning.filters import CleanParams
+    from stages.cleaning.normalize_text import NormalizeParams
+    from stages.cleaning.normalizing import normalize_records
+    from stages.cleaning.records import clean_records
     from stages.cleaning.steps import StepTimer
-    from stages.normalize import normalize_records, parse_normalize_settings
+    from stages.lib.params import parse_section
 
     config = yaml.safe_load(params.read_text(encoding="utf-8"))
     records = pl.read_parquet(corpus)
-    clean_settings, norm_settings = parse_clean_settings(config["clean"]), parse_normalize_settings(config["normalize"])
+    clean_settings = parse_section(CleanParams, config["clean"], "clean")
+    norm_settings = parse_section(NormalizeParams, config["normalize"], "normalize")
     timer = StepTimer()
     started = time.perf_counter()
-    kept, rejected, _ = clean_records(records, clean_settings, None, timer)
+    kept, rejected, _ = clean_records(records, clean_settings, timer)
     clean_s = time.perf_counter() - started
     started = time.perf_counter()
     normalize_records(kept, norm_settings)

@@ -8,11 +8,12 @@ import pytest
 import yaml
 from huggingface_hub import DatasetCard
 
-from stages.assemble import assemble, parse_params
+from stages.lib.params import parse_section
 from stages.lib.record import records_frame
+from stages.sft.build import assemble
 from stages.sft.card import fingerprint
 from stages.sft.hf_card import license_fields
-from stages.sft.mix import MixParams, choose
+from stages.sft.mix import AssembleParams, choose
 from tests.lib.test_record import sample_row
 
 SFT_SUITE = Path(__file__).resolve().parents[1] / "schemas" / "expectations" / "sft.json"
@@ -38,7 +39,7 @@ def test_caps_and_rewrite_share_and_empty_outputs_are_rejected_with_reasons():
                                    .otherwise(pl.col("output")).alias("output"))
     rewrites = curated_frame({"rw": 20})
     frame = pl.concat([with_flags(curated, False), with_flags(rewrites, True)])
-    kept, rejected = choose(frame, MixParams(source_caps={"zhihu": 6}, rewrite_share=0.5))
+    kept, rejected = choose(frame, AssembleParams(source_caps={"zhihu": 6}, rewrite_share=0.5))
     assert kept.height + rejected.height == 34
     assert dict(rejected.group_by("reason").len().iter_rows()) == {
         "assemble_empty_output": 1, "assemble_source_cap": 4, "assemble_rewrite_share": 11}
@@ -48,7 +49,7 @@ def test_caps_and_rewrite_share_and_empty_outputs_are_rejected_with_reasons():
 
 def test_ppl_filter_drops_only_records_above_the_bound():
     frame = pl.concat([with_flags(curated_frame({"a": 3}), False, 5.0), with_flags(curated_frame({"b": 2}), False, 50.0)])
-    kept, rejected = choose(frame, MixParams(max_ppl=10.0))
+    kept, rejected = choose(frame, AssembleParams(max_ppl=10.0))
     assert sorted(kept["source"].unique().to_list()) == ["a"]
     assert rejected["detail"].to_list() == ["ppl 50.0 > max_ppl 10.0"] * 2
 
@@ -56,7 +57,7 @@ def test_ppl_filter_drops_only_records_above_the_bound():
 def test_split_is_stable_when_records_are_added():
     small = with_flags(curated_frame({"zhihu": 50}), False)
     big = with_flags(curated_frame({"zhihu": 80}), False)
-    params = MixParams(eval_share=0.2)
+    params = AssembleParams(eval_share=0.2)
     split_small = dict(choose(small, params)[0].select("id", "split").iter_rows())
     split_big = dict(choose(big, params)[0].select("id", "split").iter_rows())
     assert all(split_big[i] == s for i, s in split_small.items())
@@ -105,7 +106,7 @@ def write_inputs(tmp_path: Path) -> tuple[Path, Path, Path]:
 
 def test_assemble_writes_chat_files_card_and_manifest_byte_identically(tmp_path):
     curated, rewrites, lock = write_inputs(tmp_path)
-    params = MixParams(eval_share=0.5, system_prompt=None)
+    params = AssembleParams(eval_share=0.5, system_prompt=None)
     for name in ("a", "b"):
         metrics = assemble([curated, rewrites], None, tmp_path / name, tmp_path / f"{name}.json", params, lock,
                            SFT_SUITE, tmp_path / f"reports-{name}", {"min_rows": 5, "configured_sources": SOURCES})
@@ -135,6 +136,11 @@ def test_assemble_writes_chat_files_card_and_manifest_byte_identically(tmp_path)
     assert f"`{manifest['fingerprint']}`" in card.text
 
 
+def parse_params(raw, subsets=None):
+    context = {"subsets": SOURCES if subsets is None else subsets}
+    return parse_section(AssembleParams, raw, "params.yaml: assemble", context)
+
+
 def test_params_are_validated():
     with pytest.raises(ValueError, match=r"^params.yaml: assemble.eval_share: must be in \[0, 1\), got 1.5$"):
         parse_params({"eval_share": 1.5})
@@ -145,7 +151,7 @@ def test_params_are_validated():
 def test_records_sharing_an_instruction_never_straddle_the_split():
     frame = with_flags(curated_frame({"exam": 60}), False).with_columns(
         (pl.lit("同一道题") + (pl.int_range(pl.len()) // 2).cast(pl.String)).alias("instruction"))
-    kept, _ = choose(frame, MixParams(eval_share=0.5))
+    kept, _ = choose(frame, AssembleParams(eval_share=0.5))
     per_instruction = kept.group_by("instruction").agg(pl.col("split").n_unique().alias("n"))
     assert per_instruction["n"].max() == 1
     assert set(kept["split"]) == {"train", "eval"}
@@ -156,9 +162,83 @@ def test_a_failed_sft_suite_stops_assemble_with_the_expectation_named(tmp_path):
 
     curated, rewrites, lock = write_inputs(tmp_path)
     with pytest.raises(StageError) as info:
-        assemble([curated, rewrites], None, tmp_path / "out", tmp_path / "m.json", MixParams(eval_share=0.5), lock,
+        assemble([curated, rewrites], None, tmp_path / "out", tmp_path / "m.json", AssembleParams(eval_share=0.5), lock,
                  SFT_SUITE, tmp_path / "reports", {"min_rows": 1000, "configured_sources": SOURCES})
     message = str(info.value)
     assert message.startswith("validation failed: suite 'sft' has 1 failed critical expectation(s) on 14 rows")
     assert "expect_table_row_count_to_be_between" in message
     assert (tmp_path / "reports" / "sft.md").is_file() and not (tmp_path / "out" / "train.jsonl").exists()
+
+
+def test_a_wrong_type_is_one_line_naming_the_key():
+    with pytest.raises(ValueError) as info:
+        parse_params({"seed": "42"})
+    assert str(info.value) == "params.yaml: assemble.seed: must be an integer, got '42'"
+
+
+def test_a_non_finite_number_is_refused():
+    with pytest.raises(ValueError) as info:
+        parse_params({"max_ppl": float("inf")})
+    assert str(info.value) == "params.yaml: assemble.max_ppl: must be a finite number, got .inf"
+
+
+def test_rewrite_share_out_of_range_is_refused():
+    with pytest.raises(ValueError) as info:
+        parse_params({"rewrite_share": 1.5})
+    assert str(info.value) == "params.yaml: assemble.rewrite_share: must be in [0, 1] or null, got 1.5"
+
+
+def test_an_unknown_key_suggests_the_close_one():
+    with pytest.raises(ValueError) as info:
+        parse_params({"eval_shares": 0.2})
+    assert str(info.value) == ("params.yaml: assemble.eval_shares: unknown key (did you mean eval_share?); allowed: "
+                               "decontam, eval_share, max_ppl, min_rows, min_zh_share, rewrite_share, seed, "
+                               "source_caps, system_prompt")
+
+
+def test_a_source_cap_naming_no_configured_subset_is_refused():
+    with pytest.raises(ValueError) as info:
+        parse_params({"source_caps": {"zhihuu": 5}})
+    assert str(info.value) == ("params.yaml: assemble.source_caps.zhihuu: names no configured subset "
+                               "(did you mean zhihu?); configured: a, b, douban, ruozhiba, rw, zhihu")
+
+
+def test_a_negative_source_cap_is_refused():
+    with pytest.raises(ValueError) as info:
+        parse_params({"source_caps": {"zhihu": -1}})
+    assert str(info.value) == "params.yaml: assemble.source_caps.zhihu: must be a whole number >= 0, got -1"
+
+
+def test_min_zh_share_out_of_range_is_refused():
+    with pytest.raises(ValueError) as info:
+        parse_params({"min_zh_share": 2})
+    assert str(info.value) == "params.yaml: assemble.min_zh_share: must be between 0 and 1, got 2.0"
+
+
+def test_min_zh_share_reaches_the_suite_only_when_set():
+    assert parse_params({}).suite_parameters(["zhihu"]) == {"min_rows": 1, "configured_sources": ["zhihu"]}
+    assert parse_params({"min_zh_share": 0}).suite_parameters(["zhihu"])["min_zh_share"] == 0.0
+
+
+def test_the_manifest_keeps_numbers_as_written():
+    assert parse_params({"eval_share": 0, "max_ppl": 50}).mix()["eval_share"] == 0
+    assert repr(parse_params({"eval_share": 0, "max_ppl": 50}).mix()["max_ppl"]) == "50"
+
+
+def test_the_stage_checks_source_caps_against_the_sources_section(tmp_path):
+    from click.testing import CliRunner
+
+    from stages.assemble import cli
+
+    data = tmp_path / "zhihu.jsonl"
+    data.write_text("", encoding="utf-8")
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump({
+        "sources": {"cqia_zhihu": {"kind": "cqia_jsonl", "path": str(data), "subset": "zhihu", "license": "CC0-1.0"}},
+        "assemble": {"source_caps": {"douban": 3}}}), encoding="utf-8")
+    result = CliRunner().invoke(cli, ["--in", str(tmp_path / "records.parquet"), "--out", str(tmp_path / "out"),
+                                      "--metrics", str(tmp_path / "m.json"), "--reports", str(tmp_path / "r"),
+                                      "--params", str(params)])
+    assert result.exit_code == 1
+    assert result.output == (f"Error: {params}: assemble.source_caps.douban: names no configured subset; "
+                             "configured: zhihu\n")

@@ -10,21 +10,27 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from pydantic import field_validator
+
 from stages.check import cli
+from stages.checking.params_file import SECTION_MODELS, TRANSITIONAL_VALIDATORS
+from stages.lib.params import Params, known_subsets
 
 ROOT = Path(__file__).resolve().parents[1]
 BAD_NAME = ("params.yaml: sources.../../../victim: source names must match [a-z0-9_]+ (they prefix record ids "
             "and name the stage's output folder data/raw/<name>)")
 
 
-def params_with(tmp_path: Path, edit) -> Path:
+def params_with(tmp_path: Path, edit, monkeypatch) -> Path:
+    """The shipped params, edited, as `params.yaml` in the current folder (tmp_path): problems then start with
+    `params.yaml: `, as they do when the check runs in the repository."""
     params = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
     for source in params["sources"].values():
         source["path"] = str(ROOT / source["path"])
     edit(params)
-    path = tmp_path / "params.yaml"
-    path.write_text(yaml.safe_dump(params, allow_unicode=True), encoding="utf-8")
-    return path
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, allow_unicode=True), encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    return Path("params.yaml")
 
 
 def check(params: Path):
@@ -32,13 +38,14 @@ def check(params: Path):
                                                     str(ROOT / "schemas" / "rules.yaml")])
 
 
-def test_shipped_params_pass(tmp_path):
-    result = check(params_with(tmp_path, lambda p: None))
+def test_shipped_params_pass(tmp_path, monkeypatch):
+    params = params_with(tmp_path, lambda p: None, monkeypatch)
+    result = check(params)
     assert result.exit_code == 0, result.stderr
-    assert result.stdout == f"{tmp_path / 'params.yaml'}: OK\n"
+    assert result.stdout == f"{params}: OK\n"
 
 
-def test_every_problem_is_one_line(tmp_path):
+def test_every_problem_is_one_line(tmp_path, monkeypatch):
     def edit(p):
         p["sources"]["cqia_zhihu"]["glob"] = "../cqia/*.jsonl"
         p["sources"]["Bad Name"] = dict(p["sources"]["cqia_wiki"])
@@ -48,7 +55,8 @@ def test_every_problem_is_one_line(tmp_path):
         p["assemble"]["eval_share"] = 1.5
         p["trian"] = {}
 
-    result = check(params_with(tmp_path, edit))
+    params = params_with(tmp_path, edit, monkeypatch)
+    result = check(params)
     assert result.exit_code == 1
     lines = result.stderr.splitlines()
     assert ("params.yaml: sources.cqia_zhihu.glob: must stay inside the source's path (a pattern such as *.jsonl "
@@ -58,9 +66,50 @@ def test_every_problem_is_one_line(tmp_path):
     assert "params.yaml: assemble.eval_share: must be in [0, 1), got 1.5" in lines
     assert any(line.startswith("params.yaml: rule: unknown rule 'no_such_rule'") for line in lines)
     assert any(line.startswith("params.yaml: dedup.threshold") for line in lines), lines
-    assert lines[-1] == f"{tmp_path / 'params.yaml'}: unknown section 'trian' (no stage reads it; a typo?)"
+    assert lines[-1] == f"{params}: unknown section 'trian' (no stage reads it; a typo?)"
     assert len(lines) == 7
     assert result.stdout == ""
+
+
+def test_an_integer_source_key_is_one_line(tmp_path, monkeypatch):
+    params = params_with(tmp_path, lambda p: p["sources"].update({1: dict(p["sources"]["cqia_wiki"])}), monkeypatch)
+    result = check(params)
+    assert result.exit_code == 1
+    assert result.stderr == "params.yaml: sources.1: source names must be strings (quote the key), got 1\n"
+
+
+def test_a_crawler_setting_of_the_wrong_type_is_one_line(tmp_path, monkeypatch):
+    seeds = tmp_path / "seeds.txt"
+    seeds.write_text("http://127.0.0.1/\n", encoding="utf-8")
+    web = {"kind": "http", "path": str(seeds), "subset": "tieba", "parser": "tieba_thread", "retries": "3"}
+    result = check(params_with(tmp_path, lambda p: p["sources"].update({"web": web}), monkeypatch))
+    assert result.exit_code == 1
+    assert result.stderr == "params.yaml: sources.web.retries: must be an integer, got '3'\n"
+
+
+class ByDomain(Params):
+    """A section model with a `by_source` mapping, as clean's and normalize's are."""
+
+    by_source: dict[str, int] = {}
+    _known = field_validator("by_source")(known_subsets)
+
+
+def test_a_section_is_checked_with_its_model_and_the_configured_subsets(tmp_path, monkeypatch):
+    monkeypatch.setitem(SECTION_MODELS, "normalize", f"{__name__}:ByDomain")
+    result = check(params_with(tmp_path, lambda p: p.update({"normalize": {"by_source": {"segmentfualt": 1}}}),
+                               monkeypatch))
+    assert result.exit_code == 1
+    assert result.stderr == ("params.yaml: normalize.by_source.segmentfualt: names no configured subset (did you mean "
+                             "segmentfault?); configured: chinese_traditional, douban, exam, human_value, ruozhiba, "
+                             "segmentfault, wiki, xhs, zhihu\n")
+
+
+def test_a_section_without_a_model_or_validator_is_one_line(tmp_path, monkeypatch):
+    monkeypatch.setitem(SECTION_MODELS, "normalize", "stages.no_such_package:NormalizeParams")
+    monkeypatch.setitem(TRANSITIONAL_VALIDATORS, "normalize", "stages.no_such_package:parse")
+    result = check(params_with(tmp_path, lambda p: None, monkeypatch))
+    assert result.exit_code == 1
+    assert result.stderr == "params.yaml: normalize: no model stages.no_such_package:NormalizeParams to check it with\n"
 
 
 def env() -> dict[str, str]:

@@ -9,12 +9,13 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from stages.clean import cli, clean_records
+from stages.clean import cli
+from stages.cleaning.records import clean_records
 from stages.cleaning.scores import SCORE_COLUMNS
 from stages.ingest.cqia import load_cqia
 from stages.ingest.sources import parse_source
 from stages.lib.record import RECORD_SCHEMA, REJECTED_SCHEMA, records_frame
-from tests.cleaning.fixtures import PROSE, clean_params, frame, row, settings
+from tests.cleaning.fixtures import PROSE, clean_params, frame, row, settings, sources_params
 
 SHARED_SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "coig-cqia-sample"
 QUESTION = "怎样才能坚持每天读书？"
@@ -36,10 +37,10 @@ def write_raw(root: Path) -> Path:
 
 def run_cli(tmp_path: Path, raw: Path, params: dict, out: str = "clean", extra: tuple = ()) -> tuple:
     params_path = tmp_path / "params.yaml"
-    names = [d.name for d in sorted(raw.glob("*")) if d.is_dir()] or ["absent"]  # the sources scraped into raw/
-    sources = {name: {"kind": "cqia_jsonl", "path": "x"} for name in names}
-    params_path.write_text(yaml.safe_dump({"clean": params, "sources": sources}, allow_unicode=True), encoding="utf-8")
-    args = ["run", "--raw", str(raw), "--out", str(tmp_path / out), "--metrics", str(tmp_path / f"{out}.json"),
+    names = [d.name for d in sorted(raw.glob("*")) if d.is_dir()] or ["ruozhiba_absent"]  # the sources scraped
+    params_path.write_text(yaml.safe_dump({"clean": params, "sources": sources_params(names)}, allow_unicode=True),
+                           encoding="utf-8")
+    args = ["--in", str(raw), "--out", str(tmp_path / out), "--metrics", str(tmp_path / f"{out}.json"),
             "--params", str(params_path), *extra]
     return CliRunner().invoke(cli, args)
 
@@ -48,7 +49,7 @@ def test_cli_writes_the_stage_contract_outputs(tmp_path):
     raw = write_raw(tmp_path)
     result = run_cli(tmp_path, raw, clean_params())
     assert result.exit_code == 0, result.output
-    assert result.output.strip() == "clean: 4 in, 3 kept, 1 rejected"
+    assert result.output.strip() == "clean: 4 in, 3 kept, 1 dropped (clean_too_short 1)"
     kept = pl.read_parquet(tmp_path / "clean" / "records.parquet")
     rejected = pl.read_parquet(tmp_path / "clean" / "rejected.parquet")
     assert kept.columns == [*RECORD_SCHEMA.names(), *SCORE_COLUMNS]
@@ -79,16 +80,31 @@ def test_outputs_are_byte_identical_across_runs(tmp_path):
 def test_clear_errors(tmp_path):
     result = run_cli(tmp_path, tmp_path / "nowhere", clean_params())
     assert result.exit_code == 1
-    assert result.output == (f"Error: {tmp_path / 'nowhere' / 'absent' / 'records.parquet'}: not found; source "
-                             "'absent' is configured but not scraped (run: dvc repro scrape@absent)\n")
+    assert result.output == (f"Error: {tmp_path / 'nowhere' / 'ruozhiba_absent' / 'records.parquet'}: not found; "
+                             "source 'ruozhiba_absent' is configured but not scraped "
+                             "(run: dvc repro scrape@ruozhiba_absent)\n")
     raw = write_raw(tmp_path)
-    result = run_cli(tmp_path, raw, clean_params(min_quality=0.5),
-                     extra=("--quality-model", str(tmp_path / "missing.bin")))
-    assert result.exit_code == 1 and "set train_quality.enabled: true" in result.output
     bad = clean_params()
     bad["defaults"]["max_line_rep"] = 2
     result = run_cli(tmp_path, raw, bad)
     assert result.exit_code == 1 and "clean.defaults.max_line_rep: must be between 0 and 1" in result.output
+
+
+def test_a_by_source_typo_fails_with_one_line(tmp_path):
+    raw = write_raw(tmp_path)
+    params = clean_params()
+    params["by_source"]["zhihuu"] = {"min_chars": 2}
+    result = run_cli(tmp_path, raw, params)
+    assert result.exit_code == 1
+    assert result.output == (f"Error: {tmp_path / 'params.yaml'}: clean.by_source.zhihuu: names no configured subset "
+                             "(did you mean zhihu?); configured: ruozhiba, zhihu\n")
+
+
+def test_the_quality_flag_is_gone(tmp_path):
+    """The quality classifier runs after clean (train_quality); clean takes no model."""
+    raw = write_raw(tmp_path)
+    result = run_cli(tmp_path, raw, clean_params(), extra=("--quality-model", str(tmp_path / "model.bin")))
+    assert result.exit_code == 2 and result.output.endswith("Error: No such option '--quality-model'.\n")
 
 
 def test_rows_in_equals_kept_plus_dropped_on_a_written_sample():
@@ -121,9 +137,10 @@ def test_only_configured_sources_are_read(tmp_path):
     """A source removed from params.yaml leaves data/raw/<name>/ behind; clean never reads it."""
     raw = write_raw(tmp_path)
     params_path = tmp_path / "params.yaml"
-    params_path.write_text(yaml.safe_dump({"clean": clean_params(),
-                                           "sources": {"cqia_zhihu": {"kind": "cqia_jsonl", "path": "x"}}}))
-    args = ["run", "--raw", str(raw), "--out", str(tmp_path / "clean"), "--metrics", str(tmp_path / "clean.json"),
+    params = clean_params()
+    params["by_source"] = {}  # ruozhiba is no longer configured: its override goes too
+    params_path.write_text(yaml.safe_dump({"clean": params, "sources": sources_params(["cqia_zhihu"])}))
+    args = ["--in", str(raw), "--out", str(tmp_path / "clean"), "--metrics", str(tmp_path / "clean.json"),
             "--params", str(params_path)]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
@@ -138,7 +155,9 @@ def test_empty_input_gives_empty_outputs(tmp_path):
 
     (tmp_path / "raw" / "src").mkdir(parents=True)
     empty_records().write_parquet(tmp_path / "raw" / "src" / "records.parquet")
-    result = run_cli(tmp_path, tmp_path / "raw", clean_params())
+    params = clean_params()
+    params["by_source"] = {}  # only `src` is configured
+    result = run_cli(tmp_path, tmp_path / "raw", params)
     assert result.exit_code == 0, result.output
     assert pl.read_parquet(tmp_path / "clean" / "records.parquet").height == 0
     assert json.loads((tmp_path / "clean.json").read_text())["rows_in"] == 0

@@ -6,10 +6,11 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from stages.assemble import assemble
+from stages.lib.params import parse_section
 from stages.lib.record import records_frame
-from stages.sft.decontam import DecontamParams, Index, parse_decontam, tokens
-from stages.sft.mix import MixParams
+from stages.sft.build import assemble
+from stages.sft.decontam import DecontamParams, Index, tokens
+from stages.sft.mix import AssembleParams
 from tests.lib.test_record import sample_row
 from tests.test_assemble import SFT_SUITE, SOURCES
 
@@ -46,8 +47,8 @@ def test_copied_and_lightly_edited_questions_are_removed_and_named(tmp_path):
     records_frame(rows).write_parquet(records)
     (tmp_path / "dvc.lock").write_text("schema: '2.0'\nstages: {}\n", encoding="utf-8")
     suite_params = {"min_rows": 1, "configured_sources": SOURCES, "min_zh_share": 0.0}  # English records
-    metrics = assemble([records], None, tmp_path / "out", tmp_path / "m.json", MixParams(eval_share=0.3),
-                       tmp_path / "dvc.lock", SFT_SUITE, tmp_path / "reports", suite_params, [tasks], DecontamParams())
+    metrics = assemble([records], None, tmp_path / "out", tmp_path / "m.json", AssembleParams(eval_share=0.3),
+                       tmp_path / "dvc.lock", SFT_SUITE, tmp_path / "reports", suite_params, [tasks])
     assert metrics["rows_dropped"] == {"decontam_eval_overlap": 3}
     assert metrics["decontam"] == {"eval_questions": 2, "short_questions_skipped": 1, "decontaminated": 3}
     rejected = pl.read_parquet(tmp_path / "out" / "rejected.parquet").sort("id")
@@ -70,9 +71,9 @@ def test_thresholds_matter_and_are_validated():
     assert tokens("Ｔｈｅ  WAR, ended!") == ("word", ["the", "war", "ended"])
     assert tokens("毕昇（北宋）发明") == ("char", list("毕昇北宋发明"))
     with pytest.raises(ValueError, match=r"assemble.decontam.min_overlap: must be in \(0, 1\], got 0"):
-        parse_decontam({"min_overlap": 0})
-    with pytest.raises(ValueError, match=r"assemble.decontam: unknown key"):
-        parse_decontam({"ngram": 13})
+        parse_section(DecontamParams, {"min_overlap": 0}, "params.yaml: assemble.decontam")
+    with pytest.raises(ValueError, match=r"assemble.decontam.ngram: unknown key \(did you mean word_ngram\?\)"):
+        parse_section(DecontamParams, {"ngram": 13}, "params.yaml: assemble.decontam")
 
 
 def test_the_shipped_mmlu_train_seeds_do_not_overlap_the_shipped_test_questions():
@@ -84,3 +85,17 @@ def test_the_shipped_mmlu_train_seeds_do_not_overlap_the_shipped_test_questions(
     index = Index(load_eval_questions([ROOT / "data/sample/mmlu/test", ROOT / "data/sample/eval"]), DecontamParams())
     hits = [(r["instruction"], index.match(r["instruction"] + "\n" + r["output"])) for r in kept]
     assert [h for h in hits if h[1]] == []
+
+
+def test_a_decontam_ngram_of_the_wrong_type_is_refused():
+    with pytest.raises(ValueError) as info:
+        parse_section(DecontamParams, {"char_ngram": 8.5}, "params.yaml: assemble.decontam")
+    assert str(info.value) == "params.yaml: assemble.decontam.char_ngram: must be an integer, got 8.5"
+
+
+def test_decontam_is_checked_inside_the_assemble_section():
+    from stages.sft.mix import AssembleParams
+
+    with pytest.raises(ValueError) as info:
+        parse_section(AssembleParams, {"decontam": {"enabled": "yes"}}, "params.yaml: assemble")
+    assert str(info.value) == "params.yaml: assemble.decontam.enabled: must be true or false, got 'yes'"

@@ -69,7 +69,7 @@ def test_cli_writes_per_task_metrics_and_plot(tiny, tmp_path):
     params.write_text("evaluate:\n  continuation: letter\n  batch_size: 8\n  subjects: [logic, law]\n  threads: 1\n",
                       encoding="utf-8")
     result = CliRunner().invoke(cli, ["--model", str(tiny), "--tasks", str(SAMPLE_TASKS), "--params", str(params),
-                                      "--metrics", str(tmp_path / "eval.json"), "--plots", str(tmp_path / "plots")])
+                                      "--metrics", str(tmp_path / "eval.json"), "--reports", str(tmp_path / "plots")])
     assert result.exit_code == 0, result.output
     metrics = json.loads((tmp_path / "eval.json").read_text())
     assert sorted(metrics["tasks"]) == ["law", "logic"] and metrics["questions"] == 24
@@ -87,9 +87,9 @@ def test_cli_rejects_unknown_continuation(tmp_path):
     params = tmp_path / "params.yaml"
     params.write_text("evaluate:\n  continuation: sampled\n", encoding="utf-8")
     result = CliRunner().invoke(cli, ["--model", "x", "--tasks", str(SAMPLE_TASKS), "--params", str(params),
-                                      "--metrics", str(tmp_path / "m.json"), "--plots", str(tmp_path / "p")])
+                                      "--metrics", str(tmp_path / "m.json"), "--reports", str(tmp_path / "p")])
     assert result.exit_code == 1
-    assert result.output == "Error: params.yaml: evaluate.continuation: must be one of letter, text, cloze, got 'sampled'\n"
+    assert result.output == f"Error: {params}: evaluate.continuation: must be one of letter, text, cloze, got 'sampled'\n"
 
 
 def test_english_questions_use_mmlus_answer_cue_and_spaced_letters():
@@ -110,3 +110,35 @@ def test_cloze_hides_the_options_and_scores_their_text():
     q = Question("demo", "What is the capital city of France?", ("Rome", "Paris", "Oslo", "Bern"), "B", "x:1")
     assert format_prompt(q, "cloze") == "Question: What is the capital city of France?\nAnswer:"
     assert continuations(q, "cloze") == [" Rome", " Paris", " Oslo", " Bern"]
+
+
+def evaluate_params(raw):
+    from stages.evalkit.tasks import EvaluateParams
+    from stages.lib.params import parse_section
+
+    return parse_section(EvaluateParams, raw, "params.yaml: evaluate")
+
+
+def test_an_evaluate_batch_size_of_the_wrong_type_is_refused():
+    with pytest.raises(ValueError) as info:
+        evaluate_params({"batch_size": "16"})
+    assert str(info.value) == "params.yaml: evaluate.batch_size: must be an integer, got '16'"
+
+
+def test_evaluate_threads_out_of_range_are_refused():
+    with pytest.raises(ValueError) as info:
+        evaluate_params({"threads": 0})
+    assert str(info.value) == "params.yaml: evaluate.threads: must be a positive integer, got 0"
+
+
+def test_an_unknown_evaluate_key_suggests_the_close_one():
+    with pytest.raises(ValueError) as info:
+        evaluate_params({"subject": ["law"]})
+    assert str(info.value) == ("params.yaml: evaluate.subject: unknown key (did you mean subjects?); allowed: "
+                               "batch_size, continuation, subjects, tasks, threads")
+
+
+def test_subjects_must_be_a_list_of_names():
+    with pytest.raises(ValueError) as info:
+        evaluate_params({"subjects": "law"})
+    assert str(info.value) == "params.yaml: evaluate.subjects: must be a list, got 'law'"

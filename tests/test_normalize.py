@@ -9,15 +9,17 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stages.cleaning.normalize_text import PUNCT_TABLE, WIDTH_TABLE, convert_script
+from stages.cleaning.normalize_text import PUNCT_TABLE, WIDTH_TABLE, NormalizeParams, convert_script
+from stages.cleaning.normalizing import normalize_records, normalize_texts
 from stages.cleaning.steps import StepTimer
-from stages.normalize import cli, normalize_records, normalize_texts, parse_normalize_settings
+from stages.lib.params import parse_section
 from stages.lib.record import RECORD_SCHEMA
-from tests.cleaning.fixtures import frame, row
+from stages.normalize import cli
+from tests.cleaning.fixtures import frame, row, sources_params
 
 PARAMS = {"opencc_default": "t2s", "opencc_by_source": {"tw_forum": "tw2sp", "hk_news": "hk2s"},
           "width": True, "punct": True}
-SETTINGS = parse_normalize_settings(PARAMS)
+SETTINGS = parse_section(NormalizeParams, PARAMS, "normalize")
 
 
 def normalise(texts: list[str], config: str = "t2s") -> list[str]:
@@ -88,19 +90,37 @@ def test_normalising_twice_equals_once(texts, config):
     assert normalise(once, config) == once
 
 
-def test_settings_are_validated():
-    with pytest.raises(ValueError, match=r"normalize.opencc_by_source.x: unknown OpenCC config 's2t'"):
-        parse_normalize_settings(PARAMS | {"opencc_by_source": {"x": "s2t"}})
-    with pytest.raises(ValueError, match=r"normalize.width: must be true or false"):
-        parse_normalize_settings(PARAMS | {"width": "yes"})
+@pytest.mark.parametrize("change, message", [
+    ({"opencc_by_source": {"x": "s2t"}},
+     "normalize.opencc_by_source.x: must be one of t2s, tw2s, tw2sp, hk2s, got 's2t'"),
+    ({"opencc_default": "t2t"}, "normalize.opencc_default: must be one of t2s, tw2s, tw2sp, hk2s, got 't2t'"),
+    ({"width": "yes"}, "normalize.width: must be true or false, got 'yes'"),
+    ({"punct": 1}, "normalize.punct: must be true or false, got 1"),
+    ({"opencc_by_source": ["tw2sp"]}, "normalize.opencc_by_source: must be a mapping, got ['tw2sp']"),
+    ({"opencc": "t2s"}, "normalize.opencc: unknown key (did you mean opencc_default?); allowed: opencc_by_source, "
+                        "opencc_default, punct, width"),
+])
+def test_settings_are_validated(change, message):
+    with pytest.raises(ValueError) as error:
+        parse_section(NormalizeParams, PARAMS | change, "normalize")
+    assert str(error.value) == message
+
+
+def test_opencc_by_source_keys_must_name_a_configured_subset():
+    with pytest.raises(ValueError) as error:
+        parse_section(NormalizeParams, PARAMS | {"opencc_by_source": {"tw_froum": "tw2sp"}}, "normalize",
+                      {"subsets": ["hk_news", "tw_forum"]})
+    assert str(error.value) == ("normalize.opencc_by_source.tw_froum: names no configured subset (did you mean "
+                                "tw_forum?); configured: hk_news, tw_forum")
 
 
 def test_cli_keeps_every_row_and_carries_score_columns(tmp_path):
     records = frame(row("1", "體育運動"), row("2", "数据"))
     records.with_columns(pl.lit(0.9).alias("score_chinese")).write_parquet(tmp_path / "in.parquet")
     params = tmp_path / "params.yaml"
-    params.write_text(yaml.safe_dump({"normalize": PARAMS}), encoding="utf-8")
-    result = CliRunner().invoke(cli, ["run", "--input", str(tmp_path / "in.parquet"), "--out", str(tmp_path / "n"),
+    sources = sources_params(["cqia_tw_forum", "cqia_hk_news", "cqia_zhihu"])
+    params.write_text(yaml.safe_dump({"normalize": PARAMS, "sources": sources}), encoding="utf-8")
+    result = CliRunner().invoke(cli, ["--in", str(tmp_path / "in.parquet"), "--out", str(tmp_path / "n"),
                                       "--metrics", str(tmp_path / "n.json"), "--params", str(params)])
     assert result.exit_code == 0, result.output
     out = pl.read_parquet(tmp_path / "n" / "records.parquet")
@@ -108,6 +128,17 @@ def test_cli_keeps_every_row_and_carries_score_columns(tmp_path):
     assert pl.read_parquet(tmp_path / "n" / "rejected.parquet").height == 0
     metrics = json.loads((tmp_path / "n.json").read_text())
     assert metrics["rows_in"] == metrics["rows_kept"] == 2 and metrics["rows_dropped"] == {}
-    result = CliRunner().invoke(cli, ["run", "--input", str(tmp_path / "none.parquet"), "--out", str(tmp_path / "x"),
+    result = CliRunner().invoke(cli, ["--in", str(tmp_path / "none.parquet"), "--out", str(tmp_path / "x"),
                                       "--metrics", str(tmp_path / "x.json"), "--params", str(params)])
-    assert result.exit_code == 1 and "run the clean stage first" in result.output
+    assert result.exit_code == 1 and "run the train_quality stage first" in result.output
+
+
+def test_cli_names_an_opencc_by_source_typo(tmp_path):
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump({"normalize": PARAMS, "sources": sources_params(["cqia_tw_forum"])}),
+                      encoding="utf-8")
+    result = CliRunner().invoke(cli, ["--in", str(tmp_path / "in.parquet"), "--out", str(tmp_path / "n"),
+                                      "--metrics", str(tmp_path / "n.json"), "--params", str(params)])
+    assert result.exit_code == 1
+    assert result.output == (f"Error: {params}: normalize.opencc_by_source.hk_news: names no configured subset; "
+                             "configured: tw_forum\n")

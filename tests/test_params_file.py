@@ -16,8 +16,8 @@ ROOT = Path(__file__).resolve().parents[1]
     ("rule=blurring_boundaries", ["rule: blurring_boundaries"]),
     ("rule=none", []),
     ("sources.cqia_zhihu.fetched_at=2026-11-02", ["    fetched_at: '2026-11-02'"]),
-    ("clean.defaults.min_quality=0.5", ["    min_quality: 0.5          # score_quality < min_quality; null = off "
-                                        "[clean_low_quality]"]),
+    ("train_quality.min_quality=0.5", ["  min_quality: 0.5            # score_quality < min_quality; null = off "
+                                       "(needs enabled: true) [quality_low]"]),
     ("train.lora.r=8", ["    r: 8"]),
     ("model.tiny.pretrain_steps=10", ["    pretrain_steps: 10"]),
 ])
@@ -37,6 +37,6 @@ def test_dvc_set_param_changes_only_that_line(tmp_path, override, changed):
 
 def test_params_file_keeps_its_documented_values():
     params = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
-    assert params["clean"]["defaults"]["min_quality"] is None and params["model"]["revision"] is None
+    assert params["train_quality"]["min_quality"] is None and params["model"]["revision"] is None
     assert params["sources"]["cqia_zhihu"]["fetched_at"] == "2026-11-01"  # a string, not a date
     assert params["train"]["lora"]["target_modules"] == ["q_proj", "k_proj", "v_proj", "o_proj"]

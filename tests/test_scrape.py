@@ -9,7 +9,8 @@ from click.testing import CliRunner
 
 from stages.ingest.sources import parse_source, parse_sources
 from stages.lib.record import RECORD_SCHEMA, REJECTED_SCHEMA, make_id
-from stages.scrape import cli, scrape
+from stages.ingest.scrape import scrape
+from stages.scrape import cli
 
 GOOD = {
     "instruction": "有什么适合新手的编程语言？", "input": "", "output": "推荐从 Python 开始。",
@@ -180,7 +181,7 @@ def test_cli_unknown_source_and_bad_kind(tmp_path):
     assert result.output == f"Error: {params}: no source 'douban' in sources (known: zhihu)\n"
     params = write_params(tmp_path, {"zhihu": {"kind": "csv", "path": "x"}})
     result = invoke(params, tmp_path, "zhihu")
-    assert result.output == ("Error: params.yaml: sources.zhihu.kind: must be one of cqia_jsonl, ruozhiba_dump, "
+    assert result.output == (f"Error: {params}: sources.zhihu.kind: must be one of cqia_jsonl, ruozhiba_dump, "
                              "http, mmlu_csv, got 'csv'\n")
 
 
@@ -189,15 +190,16 @@ def test_cli_success_prints_counts(tmp_path):
     params = write_params(tmp_path, {"zhihu": {"kind": "cqia_jsonl", "path": str(path)}})
     result = invoke(params, tmp_path, "zhihu")
     assert result.exit_code == 0, result.output
-    assert result.output == "scrape[zhihu]: 9 in, 3 kept, 6 rejected\n"
+    assert result.output == ("scrape[zhihu]: 9 in, 3 kept, 6 dropped (scrape_invalid_json 1, scrape_invalid_utf8 1, "
+                             "scrape_invalid_value 1, scrape_schema_mismatch 1, scrape_wrong_type 2)\n")
 
 
 @pytest.mark.parametrize(
     "settings, message",
     [
         ({"kind": "cqia_jsonl", "path": "x", "colour": "red"},
-         "params.yaml: sources.s: unknown key(s) colour; allowed: fetched_at, glob, kind, license, path, subset"),
-        ({"kind": "cqia_jsonl"}, "params.yaml: sources.s: missing required key(s) path"),
+         "params.yaml: sources.s.colour: unknown key; allowed: fetched_at, glob, kind, license, path, subset"),
+        ({"kind": "cqia_jsonl"}, "params.yaml: sources.s.path: missing required key"),
         ({"kind": "cqia_jsonl", "path": "x", "subset": "Zhi Hu"},
          "params.yaml: sources.s.subset: must match [a-z0-9_]+, got 'Zhi Hu'"),
         ({"kind": "cqia_jsonl", "path": "x", "fetched_at": "yesterday"},

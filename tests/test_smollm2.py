@@ -111,8 +111,9 @@ def test_rewrite_familiarity_train_evaluate_on_the_real_model(run):
                                                       {"role": "assistant", "content": r["output"]}]})
              for r in scored.iter_rows(named=True)]
     (sft / "train.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    invoke(train_cli, ["--base", str(run / "models" / "base"), "--data", str(sft), "--out", str(run / "models" / "sft"),
-                       "--metrics", str(run / "train.json"), "--plots", str(run / "reports" / "train"), *params])
+    invoke(train_cli, ["--base-model", str(run / "models" / "base"), "--in", str(sft),
+                       "--out", str(run / "models" / "sft"),
+                       "--metrics", str(run / "train.json"), "--reports", str(run / "reports" / "train"), *params])
     trained = json.loads((run / "train.json").read_text())
     assert trained["steps"] == 2 and math.isfinite(trained["train_loss"]) and trained["train_loss"] > 0
     assert "base_model: smollm2-135m-" in (run / "models" / "sft" / "README.md").read_text()
@@ -123,7 +124,7 @@ def test_rewrite_familiarity_train_evaluate_on_the_real_model(run):
         rows = (MMLU / "test" / f"{subject}_test.csv").read_text(encoding="utf-8").splitlines()[:6]
         (tasks / f"{subject}_test.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
     output = invoke(evaluate_cli, ["--model", str(run / "models" / "sft"), "--tasks", str(tasks), *params,
-                                   "--metrics", str(run / "eval.json"), "--plots", str(run / "reports" / "eval")])
+                                   "--metrics", str(run / "eval.json"), "--reports", str(run / "reports" / "eval")])
     result = json.loads((run / "eval.json").read_text())
     assert result["n"] == {"elementary_mathematics": 6, "geography": 6} and result["toy"] is False
     assert result["model_parameters"] == 134_515_008 and "toy model" not in output

@@ -6,8 +6,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from stages.lib.params import parse_section
 from stages.sft.training import DEFAULT_CHAT_TEMPLATE, TrainParams, read_chat_jsonl, sft_config
-from stages.train import cli, parse_params
+from stages.train import cli
 from tests.tiny_lm import make_tiny_lm
 
 PAIRS = [("猫会游泳吗？", "大多数猫会游泳，但不喜欢水。"), ("一年有几个季节？", "四个：春夏秋冬。"),
@@ -37,8 +38,8 @@ def write_params(path: Path) -> Path:
 
 
 def run_train(base: Path, sft_dir: Path, tmp: Path):
-    return CliRunner().invoke(cli, ["--base", str(base), "--data", str(sft_dir), "--out", str(tmp / "model"),
-                                    "--metrics", str(tmp / "train.json"), "--plots", str(tmp / "plots"),
+    return CliRunner().invoke(cli, ["--base-model", str(base), "--in", str(sft_dir), "--out", str(tmp / "model"),
+                                    "--metrics", str(tmp / "train.json"), "--reports", str(tmp / "plots"),
                                     "--params", str(write_params(tmp / "params.yaml"))])
 
 
@@ -87,15 +88,63 @@ def test_missing_training_data_is_one_clear_line(base, tmp_path):
     assert outcome.output == f"Error: {tmp_path / 'nowhere' / 'train.jsonl'}: training data not found\n"
 
 
+def parse_params(raw):
+    return parse_section(TrainParams, raw, "params.yaml: train")
+
+
 def test_params_are_validated():
-    with pytest.raises(ValueError, match=r"^params.yaml: train.batch_size: must be a positive integer$"):
+    with pytest.raises(ValueError, match=r"^params.yaml: train.batch_size: must be a positive integer, got 0$"):
         parse_params({"batch_size": 0})
-    with pytest.raises(ValueError, match=r"params.yaml: train.lora: unknown key\(s\) rank"):
+    with pytest.raises(ValueError, match=r"^params.yaml: train.lora.rank: unknown key; allowed: alpha, dropout, "):
         parse_params({"lora": {"rank": 8}})
 
 
 def test_a_learning_rate_yaml_read_as_text_fails_clearly():
-    from stages.train import parse_params
-
     with pytest.raises(ValueError, match=r"train.learning_rate: must be a positive number, got '2e-05' \(YAML reads"):
         parse_params({"learning_rate": "2e-05"})
+
+
+def test_a_non_finite_learning_rate_is_refused():
+    with pytest.raises(ValueError) as info:
+        parse_params({"learning_rate": float("nan")})
+    assert str(info.value) == "params.yaml: train.learning_rate: must be a finite number, got .nan"
+
+
+def test_a_bool_where_a_count_belongs_is_refused():
+    with pytest.raises(ValueError) as info:
+        parse_params({"grad_accum": True})
+    assert str(info.value) == "params.yaml: train.grad_accum: must be an integer, got True"
+
+
+def test_max_steps_zero_is_refused():
+    with pytest.raises(ValueError) as info:
+        parse_params({"max_steps": 0})
+    assert str(info.value) == ("params.yaml: train.max_steps: must be a positive integer or -1 (train for `epochs`), "
+                               "got 0")
+
+
+def test_lora_dropout_out_of_range_is_refused():
+    with pytest.raises(ValueError) as info:
+        parse_params({"lora": {"dropout": 1}})
+    assert str(info.value) == "params.yaml: train.lora.dropout: must be in [0, 1), got 1"
+
+
+def test_an_unknown_train_key_suggests_the_close_one():
+    with pytest.raises(ValueError) as info:
+        parse_params({"learning_rat": 0.01})
+    assert str(info.value).startswith("params.yaml: train.learning_rat: unknown key (did you mean learning_rate?); ")
+
+
+def test_the_model_card_shows_numbers_as_written():
+    assert parse_params({"epochs": 1}).model_dump()["epochs"] == 1
+    assert repr(parse_params({"epochs": 1}).model_dump()["epochs"]) == "1"
+
+
+def test_the_cli_names_the_params_file_in_a_params_error(base, sft_dir, tmp_path):
+    params = tmp_path / "params.yaml"
+    params.write_text("train:\n  batch_size: 0\n", encoding="utf-8")
+    outcome = CliRunner().invoke(cli, ["--base-model", str(base), "--in", str(sft_dir), "--out", str(tmp_path / "m"),
+                                       "--metrics", str(tmp_path / "t.json"), "--reports", str(tmp_path / "r"),
+                                       "--params", str(params)])
+    assert outcome.exit_code == 1
+    assert outcome.output == f"Error: {params}: train.batch_size: must be a positive integer, got 0\n"

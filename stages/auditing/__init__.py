@@ -11,4 +11,5 @@
 - `trace`: one record's path through every stage.
 - `rules`: the rule x task matrix of accuracy deltas from experiments.
 - `render`: terminal table, Markdown, JSON and self-contained HTML.
+- `command`: the subcommands' shared options, DVC errors as one line, writing the report.
 """

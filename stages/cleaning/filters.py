@@ -1,9 +1,11 @@
-"""Settings of the `clean` stage and its filters (thresholds over score columns).
+"""Params of the `clean` stage (`CleanParams`) and its filters (thresholds over score columns).
 
 `params.yaml: clean` holds `defaults` (every threshold) and `by_source`
 (overrides keyed by the records' `source` subset name, e.g. `segmentfault`,
-`ruozhiba`), plus the langid and repetition settings. Each filter returns a
-reason code for the rows it drops; the first matching filter wins, in this order:
+`ruozhiba`; a key that names no subset of the configured `sources` fails at
+load, with a did-you-mean), plus the langid and repetition settings. Each filter
+returns a reason code for the rows it drops; the first matching filter wins, in
+this order:
 
 | reason                    | drops a record when                                       |
 |---------------------------|-----------------------------------------------------------|
@@ -16,7 +18,9 @@ reason code for the rows it drops; the first matching filter wins, in this order
 | clean_char_repetition     | score_char_rep > max_char_rep                             |
 | clean_line_repetition     | score_line_rep > max_line_rep                             |
 | clean_flagged_words       | score_flagged > max_flagged_words                         |
-| clean_low_quality         | min_quality is set and score_quality < min_quality        |
+
+(The optional quality classifier filters later, in the `train_quality` stage, as
+`quality_low`: see `stages.cleaning.quality`.)
 
 Language is judged per side (`stages.cleaning.langid`): the question on
 `score_chinese`, the answer on `score_chinese_output`, each only with at least
@@ -33,13 +37,14 @@ question, and the rewrite stage writes the answer later, so they are kept.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
-from typing import Any
+from typing import Annotated, Any
 
 import polars as pl
+from pydantic import ValidationInfo, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from stages.lib.contract import Filter
-from stages.lib.params import require_keys
+from stages.lib.params import Fraction, NonNegativeInt, Params, PositiveInt, check, known_subsets
 
 # An instruction asking for an answer in another language (translate into English, answer in Japanese):
 # its answer is not judged for Chinese.
@@ -51,111 +56,91 @@ FOREIGN_ANSWER_WANTED = (
 
 REASONS = (
     "clean_empty_instruction", "clean_empty_output", "clean_too_short", "clean_too_long", "clean_not_chinese",
-    "clean_answer_not_chinese", "clean_char_repetition", "clean_line_repetition", "clean_flagged_words", "clean_low_quality",
+    "clean_answer_not_chinese", "clean_char_repetition", "clean_line_repetition", "clean_flagged_words",
 )
 
 
-@dataclass(frozen=True)
-class Limits:
-    """Thresholds for one source (or the defaults)."""
+class Limits(Params):
+    """Thresholds for one source (`defaults`, or a `by_source` entry merged over them)."""
 
-    min_chars: int
-    max_chars: int
+    min_chars: NonNegativeInt
+    max_chars: NonNegativeInt
     allow_empty_output: bool
-    min_chinese: float
-    lang_min_chars: int
-    max_char_rep: float
-    max_line_rep: float
-    max_flagged_words: int
-    min_quality: float | None
+    min_chinese: Fraction
+    lang_min_chars: NonNegativeInt
+    max_char_rep: Fraction
+    max_line_rep: Fraction
+    max_flagged_words: NonNegativeInt
 
 
-_TYPES: dict[str, tuple[type, ...]] = {
-    "min_chars": (int,), "max_chars": (int,), "allow_empty_output": (bool,), "min_chinese": (int, float),
-    "lang_min_chars": (int,), "max_char_rep": (int, float), "max_line_rep": (int, float),
-    "max_flagged_words": (int,), "min_quality": (int, float, type(None)),
-}
-LIMIT_KEYS = {f.name for f in fields(Limits)}
+class Langid(Params):
+    max_chars: PositiveInt
+    chinese_labels: Annotated[list[Annotated[str, check(bool, "a label such as zh")]],
+                              check(bool, "a non-empty list of labels such as zh, yue")]
+    han_share_chinese: Fraction
+    han_share_other: Fraction
+
+    @field_validator("han_share_other")
+    @classmethod
+    def _not_above_chinese(cls, value: float, info: ValidationInfo) -> float:
+        chinese = info.data.get("han_share_chinese")
+        if chinese is not None and value > chinese:
+            raise PydanticCustomError("value_rule", "must not be above han_share_chinese ({chinese}), got {got}",
+                                      {"chinese": chinese, "got": value})
+        return value
 
 
-@dataclass(frozen=True)
-class CleanSettings:
+class Repetition(Params):
+    chunk_chars: Annotated[int, check(lambda v: 2 <= v <= 100, "an integer from 2 to 100")]
+    window_chars: int
+
+    @field_validator("window_chars")
+    @classmethod
+    def _two_chunks(cls, value: int, info: ValidationInfo) -> int:
+        chunk = info.data.get("chunk_chars")
+        if chunk is not None and value < 2 * chunk:
+            raise PydanticCustomError("value_rule", "must be an integer of at least 2 * chunk_chars, got {got}",
+                                      {"got": value})
+        return value
+
+
+class CleanParams(Params):
+    """`params.yaml: clean`. `by_source` entries override some `defaults` keys; each is stored merged
+    over the defaults, and its key must name a configured subset (context `subsets`)."""
+
+    langid: Langid
+    repetition: Repetition
     defaults: Limits
     by_source: dict[str, Limits]
-    lang_max_chars: int
-    chinese_labels: tuple[str, ...]
-    han_share_chinese: float
-    han_share_other: float
-    repetition_chunk: int
-    repetition_window: int
 
-    def quality_wanted(self) -> bool:
-        return any(lim.min_quality is not None for lim in (self.defaults, *self.by_source.values()))
+    _known_subsets = field_validator("by_source")(known_subsets)
 
-
-def _check_limits(where: str, values: dict[str, Any]) -> None:
-    for key, value in values.items():
-        allowed = _TYPES[key]
-        if not isinstance(value, allowed) or (isinstance(value, bool) and bool not in allowed):
-            names = " or ".join("null" if t is type(None) else t.__name__ for t in allowed)
-            raise ValueError(f"{where}.{key}: must be {names}, got {value!r}")
-        if key in ("min_chinese", "max_char_rep", "max_line_rep", "min_quality") and value is not None \
-                and not 0 <= value <= 1:
-            raise ValueError(f"{where}.{key}: must be between 0 and 1, got {value!r}")
-        if isinstance(value, int) and not isinstance(value, bool) and value < 0:
-            raise ValueError(f"{where}.{key}: must not be negative, got {value!r}")
+    @model_validator(mode="before")
+    @classmethod
+    def _merge_defaults(cls, data: Any) -> Any:
+        """Each override mapping gets the defaults' other keys (a bad default is reported as such)."""
+        if not isinstance(data, dict) or not isinstance(data.get("defaults"), dict):
+            return data
+        by_source = data.get("by_source")
+        if not isinstance(by_source, dict):
+            return data
+        merged = {key: {**data["defaults"], **value} if isinstance(value, dict) else value
+                  for key, value in by_source.items()}
+        return {**data, "by_source": merged}
 
 
-def parse_clean_settings(section: Any, where: str = "clean") -> CleanSettings:
-    """Validate params.yaml: clean; unknown or missing keys are named in the error."""
-    top = {"defaults", "by_source", "langid", "repetition"}
-    require_keys(where, section, top, top)
-    require_keys(f"{where}.defaults", section["defaults"], LIMIT_KEYS, LIMIT_KEYS)
-    _check_limits(f"{where}.defaults", section["defaults"])
-    defaults = Limits(**section["defaults"])
-    by_source = {}
-    for source, overrides in (section["by_source"] or {}).items():
-        require_keys(f"{where}.by_source.{source}", overrides, LIMIT_KEYS, set())
-        _check_limits(f"{where}.by_source.{source}", overrides)
-        by_source[source] = Limits(**{**section["defaults"], **overrides})
-    langid = section["langid"]
-    langid_keys = {"max_chars", "chinese_labels", "han_share_chinese", "han_share_other"}
-    require_keys(f"{where}.langid", langid, langid_keys, langid_keys)
-    if not isinstance(langid["max_chars"], int) or isinstance(langid["max_chars"], bool) or langid["max_chars"] < 1:
-        raise ValueError(f"{where}.langid.max_chars: must be a positive integer, got {langid['max_chars']!r}")
-    labels = langid["chinese_labels"]
-    if not isinstance(labels, list) or not labels or not all(isinstance(x, str) and x for x in labels):
-        raise ValueError(f"{where}.langid.chinese_labels: must be a non-empty list of labels such as zh, yue")
-    for key in ("han_share_chinese", "han_share_other"):
-        value = langid[key]
-        if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value <= 1:
-            raise ValueError(f"{where}.langid.{key}: must be a number between 0 and 1, got {value!r}")
-    if langid["han_share_other"] > langid["han_share_chinese"]:
-        raise ValueError(f"{where}.langid.han_share_other: must not be above han_share_chinese")
-    repetition = section["repetition"]
-    require_keys(f"{where}.repetition", repetition, {"chunk_chars", "window_chars"}, {"chunk_chars", "window_chars"})
-    chunk, window = repetition["chunk_chars"], repetition["window_chars"]
-    if not isinstance(chunk, int) or isinstance(chunk, bool) or not 2 <= chunk <= 100:
-        raise ValueError(f"{where}.repetition.chunk_chars: must be an integer from 2 to 100, got {chunk!r}")
-    if not isinstance(window, int) or isinstance(window, bool) or window < 2 * chunk:
-        raise ValueError(f"{where}.repetition.window_chars: must be an integer of at least 2 * chunk_chars, "
-                         f"got {window!r}")
-    return CleanSettings(defaults, by_source, langid["max_chars"], tuple(labels), float(langid["han_share_chinese"]),
-                         float(langid["han_share_other"]), chunk, window)
-
-
-def per_source(settings: CleanSettings, key: str) -> pl.Expr:
+def per_source(params: CleanParams, key: str) -> pl.Expr:
     """The threshold `key` for each row's source (defaults where no override)."""
-    default = getattr(settings.defaults, key)
-    mapping = {source: getattr(limits, key) for source, limits in settings.by_source.items()}
+    default = getattr(params.defaults, key)
+    mapping = {source: getattr(limits, key) for source, limits in params.by_source.items()}
     if not mapping:
         return pl.lit(default)
     return pl.col("source").replace_strict(mapping, default=default)
 
 
-def build_filters(settings: CleanSettings) -> list[Filter]:
+def build_filters(params: CleanParams) -> list[Filter]:
     """The filters in order; each threshold is looked up per row from its source."""
-    chars, lim = pl.col("score_chars"), (lambda key: per_source(settings, key))
+    chars, lim = pl.col("score_chars"), (lambda key: per_source(params, key))
     answer_chars = pl.col("score_output_prose_chars")
     question_judged = ((pl.col("score_prose_chars") - answer_chars) >= lim("lang_min_chars")) \
         & pl.col("score_chinese").is_not_null()
@@ -184,6 +169,4 @@ def build_filters(settings: CleanSettings) -> list[Filter]:
                pl.format("line repetition {} > max_line_rep {}", pl.col("score_line_rep"), lim("max_line_rep"))),
         Filter("clean_flagged_words", pl.col("score_flagged") > lim("max_flagged_words"),
                pl.format("{} flagged words > max_flagged_words {}", pl.col("score_flagged"), lim("max_flagged_words"))),
-        Filter("clean_low_quality", pl.col("score_quality") < lim("min_quality"),
-               pl.format("quality {} < min_quality {}", pl.col("score_quality"), lim("min_quality"))),
     ]

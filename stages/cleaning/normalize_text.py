@@ -1,4 +1,4 @@
-"""Script, width and punctuation normalisation of prose (the `normalize` stage).
+"""Script, width and punctuation normalisation of prose (the `normalize` stage), and its params.
 
 All three run on masked text (`segments.CODE_MATH_URL`): code, LaTeX and URLs
 are never changed. Each is idempotent, so normalising twice equals once.
@@ -31,11 +31,15 @@ between two Han characters (spaces around it are dropped):
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal
 
 import polars as pl
+from pydantic import field_validator
+
+from stages.lib.params import Params, known_subsets
 
 OPENCC_CONFIGS = ("t2s", "tw2s", "tw2sp", "hk2s")
+OpenCCConfig = Literal[OPENCC_CONFIGS]
 MAX_ROUNDS = 4
 
 _FULL = [chr(c) for c in range(0xFF21, 0xFF3B)] + [chr(c) for c in range(0xFF41, 0xFF5B)] + \
@@ -49,6 +53,17 @@ PUNCT_HINT = r"[,.;:?!(]"
 _MARK = "\ufdd3"
 _BETWEEN_HAN = r"(\p{Han})[ \t]*([,.;:?!])[ \t]*(\p{Han})"
 _HAN_PARENS = r"\(([^()\nA-Za-z]*\p{Han}[^()\nA-Za-z]*)\)"
+
+
+class NormalizeParams(Params):
+    """`params.yaml: normalize`. `opencc_by_source` keys must name configured subsets (context `subsets`)."""
+
+    opencc_default: OpenCCConfig
+    opencc_by_source: dict[str, OpenCCConfig]
+    width: bool
+    punct: bool
+
+    _known_subsets = field_validator("opencc_by_source")(known_subsets)
 
 
 @lru_cache(maxsize=len(OPENCC_CONFIGS))

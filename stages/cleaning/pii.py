@@ -6,7 +6,7 @@ their ASCII forms, one character for one, so offsets agree), and the match is
 replaced in the original. So `１３８１２３４５６７８` or `zhang＠example.com` is
 caught here, before `normalize` folds widths.
 
-Where each rule looks (see `stages.clean.scrub_pii`):
+Where each rule looks (see `stages.cleaning.texts.scrub_pii`):
 - in prose, LaTeX and URLs (`scrub_contacts`, one Python pass):
   `<PHONE>` mainland mobile numbers (1[3-9] + 9 digits, optional +86, grouped
   3-4-4 by `-`, space or `.`) and landlines with a bracketed or dashed area code

@@ -1,4 +1,4 @@
-"""The optional fastText quality classifier: features, training, scoring.
+"""The optional fastText quality classifier: its params, features, training, scoring.
 
 A supervised fastText model with two labels, `__label__good` and
 `__label__bad`. Chinese has no spaces, so each Han character becomes a token
@@ -8,33 +8,67 @@ at most `MAX_CHARS` characters. Training runs on one thread with a fixed seed
 and sorted examples; even so, fasttext-numpy2 0.10.4 does not give bit-identical
 weights from run to run (the scores differ in the last digits), so the model is
 a cached DVC output that is retrained only when its inputs change.
+
+`params.yaml: train_quality` (`TrainQualityParams`): `enabled`, the labels
+(`positive`: record field values of a good kept record; `negative_reasons`:
+clean reasons of a bad rejected one), `min_examples` per label, `min_quality`
+(the threshold of the `quality_low` filter; null = off, and it needs
+`enabled: true`) and fastText's supervised options.
 """
 
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import polars as pl
+from pydantic import ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
+from stages.cleaning.filters import REASONS
 from stages.lib.errors import StageError
+from stages.lib.params import Fraction, NonNegativeInt, Params, PositiveFloat, check, did_you_mean
+from stages.lib.record import RECORD_SCHEMA
 
 MAX_CHARS = 2000
 GOOD, BAD = "__label__good", "__label__bad"
 MODEL_NAME = "model.bin"
 
 
-@dataclass(frozen=True)
-class TrainOptions:
-    epoch: int
-    lr: float
-    word_ngrams: int
-    dim: int
-    bucket: int
-    min_count: int
-    seed: int
+class TrainQualityParams(Params):
+    """`params.yaml: train_quality`."""
+
+    enabled: bool
+    positive: Annotated[dict[str, Any], check(bool, "a non-empty mapping of record field to value")]
+    negative_reasons: Annotated[list[Literal[REASONS]], check(bool, "a non-empty list of clean reasons")]
+    min_examples: NonNegativeInt
+    min_quality: Fraction | None = None
+    epoch: NonNegativeInt
+    lr: PositiveFloat
+    word_ngrams: NonNegativeInt
+    dim: NonNegativeInt
+    bucket: NonNegativeInt
+    min_count: NonNegativeInt
+    seed: NonNegativeInt
+
+    @field_validator("positive")
+    @classmethod
+    def _record_fields(cls, positive: dict[str, Any]) -> dict[str, Any]:
+        fields = RECORD_SCHEMA.names()
+        for key in positive:
+            if key not in fields:
+                raise PydanticCustomError("unknown_key", "{key}: not a record field{hint}; record fields: {fields}",
+                                          {"key": key, "hint": did_you_mean(key, fields), "fields": ", ".join(fields)})
+        return positive
+
+    @field_validator("min_quality")
+    @classmethod
+    def _needs_a_model(cls, value: float | None, info: ValidationInfo) -> float | None:
+        if value is not None and info.data.get("enabled") is False:
+            raise PydanticCustomError("value_rule", "needs enabled: true (without a model nothing is scored), "
+                                      "got {got}", {"got": value})
+        return value
 
 
 def features(prose_text: pl.Expr) -> pl.Expr:
@@ -43,7 +77,7 @@ def features(prose_text: pl.Expr) -> pl.Expr:
     return text.str.replace_all(r"(\p{Han})", " ${1} ").str.replace_all(r"\s+", " ").str.strip_chars()
 
 
-def train(good: list[str], bad: list[str], options: TrainOptions, target: Path) -> Any:
+def train(good: list[str], bad: list[str], options: TrainQualityParams, target: Path) -> Any:
     """Train on feature strings of good and bad examples; save to `target` (a model.bin path)."""
     lines = [f"{GOOD} {text}" for text in good] + [f"{BAD} {text}" for text in bad]
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -57,7 +91,7 @@ def train(good: list[str], bad: list[str], options: TrainOptions, target: Path) 
     return model
 
 
-def _fit_and_save(train_file: str, options: TrainOptions, model_file: str) -> str | None:
+def _fit_and_save(train_file: str, options: TrainQualityParams, model_file: str) -> str | None:
     """In a fresh process: train and save; the fastText error text, or None."""
     import fasttext
 
@@ -72,7 +106,7 @@ def _fit_and_save(train_file: str, options: TrainOptions, model_file: str) -> st
     return None
 
 
-def _train_supervised(train_file: Path, options: TrainOptions) -> Any:
+def _train_supervised(train_file: Path, options: TrainQualityParams) -> Any:
     """fastText's supervised training, in a fresh process.
 
     In a process that has already done other numeric work (a torch training run, in the test suite),
@@ -96,7 +130,7 @@ def load(path: Path) -> Any:
     import fasttext
 
     if not path.is_file():
-        raise StageError(f"{path}: quality model not found; enable train_quality in params.yaml and run it first")
+        raise StageError(f"{path}: quality model not found")
     fasttext.FastText.eprint = lambda *args, **kwargs: None
     return fasttext.load_model(str(path))
 

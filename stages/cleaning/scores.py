@@ -31,8 +31,8 @@ thresholds in params.yaml can be retuned without recomputing anything:
                       "·" or "——" are layout, not repetition.
 - `score_flagged`     occurrences of the project's flagged words in the prose of
                       all three fields (`flagged_words_zh.txt`).
-- `score_quality`     the optional fastText quality classifier's probability of
-                      "good" (null unless a model is given; `quality`).
+The optional fastText quality classifier's `score_quality` is added after
+`clean`, by the `train_quality` stage (`quality`), which trains on clean's output.
 Repetition is judged on one text because instruction and output often share a
 title line legitimately; code is left out of every score since repeated lines
 and non-Chinese tokens are normal there.
@@ -58,7 +58,6 @@ SCORE_COLUMNS = (
     "score_char_rep",
     "score_line_rep",
     "score_flagged",
-    "score_quality",
 )
 FLAGGED_WORDS_FILE = Path(__file__).with_name("flagged_words_zh.txt")
 _SENTENCE_END = "。！？!?；;\n"

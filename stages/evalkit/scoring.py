@@ -22,8 +22,6 @@ from stages.evalkit.tasks import LETTERS, Question
 from stages.llm.prompts import has_chinese
 from stages.llm.scorer import batched_logprobs, pad_id_of
 
-CONTINUATIONS = ("letter", "text", "cloze")
-
 
 def is_english(q: Question) -> bool:
     return not has_chinese(q.question + "".join(q.options))

@@ -9,6 +9,8 @@ The subject is the file stem without a trailing `_test`, `_val` or `_dev`.
 A row that does not have four options and an answer in A-D stops the stage with
 the file and line: an evaluation set with a silently skipped question would
 give a wrong accuracy.
+
+`EvaluateParams` is the `evaluate` section of params.yaml.
 """
 
 from __future__ import annotations
@@ -17,11 +19,25 @@ import csv
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal, get_args
 
 from stages.lib.errors import StageError, input_error
+from stages.lib.params import Params, PositiveInt
 
 LETTERS = ("A", "B", "C", "D")
 _SPLIT_SUFFIX = re.compile(r"_(test|val|dev)$")
+Continuation = Literal["letter", "text", "cloze"]  # how options are scored (stages/evalkit/scoring.py)
+CONTINUATIONS: tuple[str, ...] = get_args(Continuation)
+
+
+class EvaluateParams(Params):
+    """`evaluate` in params.yaml (see the comments there)."""
+
+    tasks: str = "data/sample/eval"  # used by dvc.yaml's cmd (--tasks ${evaluate.tasks}), not read here
+    continuation: Continuation = "letter"
+    batch_size: PositiveInt = 16
+    subjects: list[str] | None = None  # null: every subject in the task folder
+    threads: PositiveInt = 2
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,7 @@ from typing import Any
 
 from stages.ingest.build import Captured, Content, record_row, rejected_row
 from stages.ingest.jsontext import RecordProblem, decode_utf8, loads_record, strip_bom
-from stages.ingest.sources import SourceConfig
+from stages.ingest.sources import SourceParams
 from stages.lib.errors import StageError
 
 FIELDS: dict[str, type | tuple[type, ...]] = {
@@ -124,11 +124,11 @@ def parse_lines(lines: Iterable[Captured]) -> tuple[list[dict[str, Any]], list[d
     return kept, rejected
 
 
-def subset_for(cfg: SourceConfig, file: Path) -> str:
+def subset_for(cfg: SourceParams, file: Path) -> str:
     return cfg.subset or file.stem.lower().replace("-", "_")
 
 
-def iter_file_lines(cfg: SourceConfig, files: list[Path]) -> Iterator[Captured]:
+def iter_file_lines(cfg: SourceParams, files: list[Path]) -> Iterator[Captured]:
     """Yield every non-blank line of every file as a capture keyed by file name + line."""
     for file in files:
         with open(file, "rb") as handle:
@@ -161,7 +161,7 @@ def iter_hub_lines(subset: str, split: str = "train") -> Iterator[bytes]:
         yield json.dumps({name: row.get(name) for name in FIELDS}, ensure_ascii=False).encode("utf-8")
 
 
-def configured_subsets(sources: dict[str, SourceConfig]) -> list[str]:
+def configured_subsets(sources: dict[str, SourceParams]) -> list[str]:
     """The `source` values records may carry: each source's subset, or its files' stems (what
     `by_source` keys and the expectation suites' `configured_sources` must name)."""
     subsets: set[str] = set()
@@ -175,7 +175,7 @@ def configured_subsets(sources: dict[str, SourceConfig]) -> list[str]:
     return sorted(subsets)
 
 
-def input_files(cfg: SourceConfig) -> list[Path]:
+def input_files(cfg: SourceParams) -> list[Path]:
     """The input files of a file source: the file itself, or `glob` matches in the directory."""
     path = Path(cfg.path)
     if path.is_file():
@@ -188,5 +188,5 @@ def input_files(cfg: SourceConfig) -> list[Path]:
     raise StageError(f"{path}: input not found (sources.{cfg.name}.path)")
 
 
-def load_cqia(cfg: SourceConfig) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def load_cqia(cfg: SourceParams) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     return parse_lines(iter_file_lines(cfg, input_files(cfg)))

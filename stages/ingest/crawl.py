@@ -54,7 +54,7 @@ from bs4 import BeautifulSoup
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, retry_if_result, stop_after_attempt
 from tqdm import tqdm
 
-from stages.ingest.sources import HttpSettings
+from stages.ingest.sources import HttpParams
 from stages.ingest.warc_archive import ArchivedOutcome, Failure, Fetched, WarcArchive, decoded_body, read_archive
 
 MAX_RETRY_AFTER_S = 60.0
@@ -186,7 +186,7 @@ def _last_outcome(state: RetryCallState) -> Fetched:
 class Crawler:
     """One crawl run: a frontier queue drained by `concurrency` workers."""
 
-    def __init__(self, settings: HttpSettings, archive: WarcArchive, done: dict[str, ArchivedOutcome],
+    def __init__(self, settings: HttpParams, archive: WarcArchive, done: dict[str, ArchivedOutcome],
                  client: httpx.AsyncClient) -> None:
         self.settings = settings
         self.archive = archive
@@ -392,7 +392,7 @@ class Crawler:
         return rules
 
 
-async def crawl_async(seeds: list[str], settings: HttpSettings, archive_dir: Path) -> CrawlStats:
+async def crawl_async(seeds: list[str], settings: HttpParams, archive_dir: Path) -> CrawlStats:
     """`crawl` as a coroutine; cancelling it leaves the records written so far in a `.part` file."""
     done = {item.url: item for item in read_archive(archive_dir, settings.max_bytes) if item.is_final}
     archive = WarcArchive(archive_dir)
@@ -411,7 +411,7 @@ async def crawl_async(seeds: list[str], settings: HttpSettings, archive_dir: Pat
     return stats
 
 
-def crawl(seeds: list[str], settings: HttpSettings, archive_dir: Path) -> CrawlStats:
+def crawl(seeds: list[str], settings: HttpParams, archive_dir: Path) -> CrawlStats:
     """Crawl `seeds` (and followed links) politely, archiving each new outcome to a new WARC file."""
     return asyncio.run(crawl_async(seeds, settings, archive_dir))
 

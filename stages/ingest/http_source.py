@@ -29,7 +29,7 @@ from stages.ingest.build import Captured, Content, record_row, rejected_row
 from stages.ingest.crawl import canonical_url, crawl, decode_text, header
 from stages.ingest.warc_archive import ArchivedOutcome, read_archive
 from stages.ingest.html_pages import ParseError, parse_qa_page, parse_tieba_thread, tieba_post_id
-from stages.ingest.sources import HttpSettings, SourceConfig
+from stages.ingest.sources import HttpParams, SourceParams
 from stages.lib.errors import StageError
 
 
@@ -44,7 +44,7 @@ def read_seeds(path: Path) -> list[str]:
     return seeds
 
 
-def _check_selectors(name: str, settings: HttpSettings) -> None:
+def _check_selectors(name: str, settings: HttpParams) -> None:
     """Fail before crawling when a configured CSS selector does not compile."""
     chosen = {f"selectors.{key}": value for key, value in settings.selectors.items()}
     if settings.follow:
@@ -56,18 +56,18 @@ def _check_selectors(name: str, settings: HttpSettings) -> None:
             raise StageError(f"params.yaml: sources.{name}.{where}: invalid CSS selector {selector!r}: {exc}") from None
 
 
-def _key(settings: HttpSettings, url: str) -> str:
+def _key(settings: HttpParams, url: str) -> str:
     post_id = tieba_post_id(url) if settings.parser == "tieba_thread" else None
     return f"tieba:{post_id}" if post_id is not None else canonical_url(url)
 
 
-def _parse(settings: HttpSettings, text: str, url: str) -> Content:
+def _parse(settings: HttpParams, text: str, url: str) -> Content:
     if settings.parser == "tieba_thread":
         return parse_tieba_thread(text, url)
     return parse_qa_page(text, url, settings.selectors)
 
 
-def _response_row(cap: Captured, settings: HttpSettings, item: ArchivedOutcome) -> tuple[bool, dict[str, Any]]:
+def _response_row(cap: Captured, settings: HttpParams, item: ArchivedOutcome) -> tuple[bool, dict[str, Any]]:
     """(kept?, row) for an archived HTTP response."""
     status = item.status if item.status is not None else 0
     if not 200 <= status < 300:
@@ -84,7 +84,7 @@ def _response_row(cap: Captured, settings: HttpSettings, item: ArchivedOutcome) 
         return False, rejected_row(cap, "scrape_parse_failed", f"{item.url}: {settings.parser}: {exc}")
 
 
-def archived_row(cfg: SourceConfig, settings: HttpSettings, item: ArchivedOutcome) -> tuple[bool, dict[str, Any]]:
+def archived_row(cfg: SourceParams, settings: HttpParams, item: ArchivedOutcome) -> tuple[bool, dict[str, Any]]:
     """(kept?, row) for one archived URL: a record, or a rejected row naming the URL and what happened."""
     cap = Captured(
         origin=cfg.name, source=cfg.subset or cfg.name, key=_key(settings, item.url), uri=item.url,
@@ -95,7 +95,7 @@ def archived_row(cfg: SourceConfig, settings: HttpSettings, item: ArchivedOutcom
     return False, rejected_row(cap, f"scrape_{item.outcome}", f"{item.url}: {item.outcome}: {item.detail}")
 
 
-def load_http(cfg: SourceConfig, archive_dir: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def load_http(cfg: SourceParams, archive_dir: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Crawl the seeds in `cfg.path` into `archive_dir`, then return (record rows, rejected rows)."""
     if cfg.http is None:
         raise StageError(f"params.yaml: sources.{cfg.name}: http settings missing for an http source")

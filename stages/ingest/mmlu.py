@@ -33,7 +33,7 @@ from typing import Any
 
 from stages.ingest.build import Captured, Content, raw_preview, record_row, rejected_row
 from stages.ingest.cqia import input_files
-from stages.ingest.sources import SourceConfig
+from stages.ingest.sources import SourceParams
 
 LETTERS = ("A", "B", "C", "D")
 _SPLIT = re.compile(r"_(train|dev|val|test)$")
@@ -50,7 +50,7 @@ def format_question(question: str, options: list[str]) -> str:
     return "\n".join([question.strip(), *(f"{letter}. {option.strip()}" for letter, option in zip(LETTERS, options))])
 
 
-def mmlu_files(cfg: SourceConfig) -> list[Path]:
+def mmlu_files(cfg: SourceParams) -> list[Path]:
     return input_files(cfg)
 
 
@@ -82,7 +82,7 @@ def _raw_rows(path: Path) -> list[tuple[int, bytes, list[str] | None]]:
     return out
 
 
-def parse_row(cfg: SourceConfig, path: Path, line: int, raw: bytes, fields: list[str] | None,
+def parse_row(cfg: SourceParams, path: Path, line: int, raw: bytes, fields: list[str] | None,
               columns: tuple[int, int]) -> dict[str, Any]:
     subject, split = subject_and_split(path)
     cap = Captured(origin=cfg.name, source=cfg.subset or "mmlu", key=f"{path.name}:{line}",
@@ -109,7 +109,7 @@ def parse_row(cfg: SourceConfig, path: Path, line: int, raw: bytes, fields: list
     return record_row(cap, content)
 
 
-def load_mmlu(cfg: SourceConfig) -> tuple[Rows, Rows]:
+def load_mmlu(cfg: SourceParams) -> tuple[Rows, Rows]:
     kept: Rows = []
     rejected: Rows = []
     for path in mmlu_files(cfg):

@@ -31,7 +31,7 @@ from typing import Any
 
 from stages.ingest.build import Captured, Content, record_row, rejected_row
 from stages.ingest.jsontext import NotAnArray, RecordProblem, iter_array_elements, loads_record
-from stages.ingest.sources import SourceConfig
+from stages.ingest.sources import SourceParams
 from stages.lib.errors import StageError, input_error
 
 PICK_FIELDS = {"title", "abs", "href", "lz", "n_reply"}
@@ -90,7 +90,7 @@ def element_content(raw: bytes, file_name: str) -> tuple[str, Content]:
     raise RecordProblem("scrape_schema_mismatch", f"neither a moderator pick nor an annual-best floor: {keys}")
 
 
-def load_ruozhiba(cfg: SourceConfig) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def load_ruozhiba(cfg: SourceParams) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     path = Path(cfg.path)
     if not path.is_file():
         raise StageError(f"{path}: input not found (sources.{cfg.name}.path)")

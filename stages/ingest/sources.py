@@ -1,6 +1,8 @@
-"""Source settings from `params.yaml: sources`, validated at load.
+"""The `sources` section of params.yaml: one typed model per source kind, validated at load.
 
-Each source is a mapping with a `kind` and a `path` (the input DVC tracks):
+Keys are source names (strings matching [a-z0-9_]+: they prefix record ids and name the scrape
+stage's output folder data/raw/<name>). Each source is a mapping with a `kind` and a `path` (the
+input DVC tracks):
 
 - `cqia_jsonl`: `path` is a COIG-CQIA JSONL file or a directory of them
   (`glob`, default `*.jsonl`); `subset` defaults to each file's stem.
@@ -9,125 +11,174 @@ Each source is a mapping with a `kind` and a `path` (the input DVC tracks):
 - `mmlu_csv`: `path` is a multiple-choice CSV file in MMLU's layout or a directory
   of them (`glob`, default `*_train.csv`); `subset` defaults to `mmlu`; the
   subject comes from each file name (see stages/ingest/mmlu.py).
-- `http`: `path` is a text file of seed URLs (one per line, `#` comments);
-  `parser` is `tieba_thread` or `qa_selectors` (with `selectors`).
+- `http`: `path` is a text file of seed URLs (one per line, `#` comments); `subset` is required;
+  `parser` is `tieba_thread` or `qa_selectors` (with `selectors`); the crawler's settings are
+  `HttpParams` below (see stages/ingest/crawl.py).
 
 `license` (default "unknown") is copied into every record; `fetched_at`
 (ISO date or datetime) says when a file source was captured, since a file's
 mtime changes on every checkout and would break determinism.
+
+Other stages read this section too: `parse_sources` gives name -> source (`.name .kind .path
+.subset .glob .license .fetched_at .http`), and `stages.ingest.cqia.configured_subsets` the
+`source` values their records may carry.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import re
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import PurePosixPath, PureWindowsPath
-from typing import Any
+from typing import Annotated, Any, ClassVar, Literal
 
-from stages.lib.params import require_keys
+from pydantic import AfterValidator, BeforeValidator, PrivateAttr, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
-KINDS = ("cqia_jsonl", "ruozhiba_dump", "http", "mmlu_csv")
-HTTP_PARSERS = ("tieba_thread", "qa_selectors")
-_COMMON = {"kind", "path", "subset", "license"}
-_SUBSET = re.compile(r"^[a-z0-9_]+$")
+from stages.lib.params import NonNegativeFloat, NonNegativeInt, Params, PositiveFloat, PositiveInt, check, parse_section
+
+WHERE = "params.yaml: sources"
+_NAME = re.compile(r"^[a-z0-9_]+$")
 _FETCHED_AT = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2})?Z?)?$")
+NAME_RULE = ("source names must match [a-z0-9_]+ (they prefix record ids and name the stage's output folder "
+             "data/raw/<name>)")
+GLOB_RULE = ("must stay inside the source's path (a pattern such as *.jsonl or sub/*.jsonl; no '..', no leading "
+             "'/' or '~')")
 
 
-@dataclass(frozen=True)
-class HttpSettings:
-    """Crawler politeness and limits (see README: 'http sources')."""
+def rule(ok: Callable[[Any], Any], message: str) -> AfterValidator:
+    """Like `stages.lib.params.check`, for rules not worded `must be ...`: fails as `<message>, got <value>`."""
 
-    parser: str
-    selectors: dict[str, str] = field(default_factory=dict)
-    follow: str | None = None
-    user_agent: str = "cqia-sft-pipeline/0.1 (+https://example.invalid/bot)"
-    requests_per_second: float = 1.0
-    concurrency: int = 2
-    retries: int = 4
-    backoff_s: float = 0.5
-    timeout_s: float = 20.0
-    max_bytes: int = 2_000_000
-    max_pages: int = 1000
-    max_redirects: int = 5
+    def validate(value: Any) -> Any:
+        if not ok(value):
+            raise PydanticCustomError("value_rule", "{message}, got {got}", {"message": message, "got": repr(value)})
+        return value
+
+    return AfterValidator(validate)
 
 
-@dataclass(frozen=True)
-class SourceConfig:
-    name: str
-    kind: str
-    path: str
-    subset: str | None
-    license: str = "unknown"
-    fetched_at: str | None = None
-    glob: str = "*.jsonl"
-    http: HttpSettings | None = None
-
-
-def _http_settings(where: str, raw: dict[str, Any]) -> HttpSettings:
-    keys = {k: v for k, v in raw.items() if k not in _COMMON}
-    parser = keys.get("parser")
-    if parser not in HTTP_PARSERS:
-        raise ValueError(f"{where}.parser: must be one of {', '.join(HTTP_PARSERS)}, got {parser!r}")
-    settings = HttpSettings(**keys)
-    if parser == "qa_selectors" and not {"instruction", "output"} <= set(settings.selectors):
-        raise ValueError(f"{where}.selectors: qa_selectors needs 'instruction' and 'output' CSS selectors")
-    for name in ("requests_per_second", "timeout_s", "max_bytes", "max_pages", "concurrency"):
-        if not isinstance(getattr(settings, name), (int, float)) or getattr(settings, name) <= 0:
-            raise ValueError(f"{where}.{name}: must be a positive number")
-    return settings
-
-
-def check_glob(where: str, glob: str) -> None:
+def glob_stays_inside(glob: str) -> bool:
     """A glob is matched under the source's `path` (which DVC tracks) and may not leave it."""
     parts = PurePosixPath(glob).parts
-    if (not glob or PurePosixPath(glob).is_absolute() or PureWindowsPath(glob).is_absolute()
-            or glob.startswith("~") or ".." in parts or "\\" in glob):
-        raise ValueError(f"{where}.glob: must stay inside the source's path (a pattern such as *.jsonl or "
-                         f"sub/*.jsonl; no '..', no leading '/' or '~'), got {glob!r}")
+    return not (not glob or PurePosixPath(glob).is_absolute() or PureWindowsPath(glob).is_absolute()
+                or glob.startswith("~") or ".." in parts or "\\" in glob)
 
 
-def parse_source(name: str, raw: Any) -> SourceConfig:
-    where = f"params.yaml: sources.{name}"
-    if not (isinstance(name, str) and _SUBSET.fullmatch(name)):
-        raise ValueError(f"{where}: source names must match [a-z0-9_]+ (they prefix record ids and name the "
-                         "stage's output folder data/raw/<name>)")
-    if not isinstance(raw, dict) or raw.get("kind") not in KINDS:
-        kind = raw.get("kind") if isinstance(raw, dict) else None
-        raise ValueError(f"{where}.kind: must be one of {', '.join(KINDS)}, got {kind!r}")
-    kind = raw["kind"]
-    allowed = set(_COMMON)
-    if kind in ("cqia_jsonl", "mmlu_csv"):
-        allowed |= {"glob", "fetched_at"}
-    elif kind == "ruozhiba_dump":
-        allowed |= {"fetched_at"}
-    else:
-        allowed |= set(HttpSettings.__dataclass_fields__)
-    require_keys(where, raw, allowed, {"kind", "path"})
-    subset = raw.get("subset", {"ruozhiba_dump": "ruozhiba", "mmlu_csv": "mmlu"}.get(kind))
-    if kind == "http" and subset is None:
-        raise ValueError(f"{where}.subset: http sources need a subset name")
-    if subset is not None and not (isinstance(subset, str) and _SUBSET.fullmatch(subset)):
-        raise ValueError(f"{where}.subset: must match [a-z0-9_]+, got {subset!r}")
-    fetched_at = raw.get("fetched_at")
-    if fetched_at is not None:
-        fetched_at = str(fetched_at)
-        if not _FETCHED_AT.match(fetched_at):
-            raise ValueError(f"{where}.fetched_at: must be an ISO date such as 2024-01-31, got {fetched_at!r}")
-    glob = str(raw.get("glob", "*_train.csv" if kind == "mmlu_csv" else "*.jsonl"))
-    check_glob(where, glob)
-    return SourceConfig(
-        name=name,
-        kind=kind,
-        path=str(raw["path"]),
-        subset=subset,
-        license=str(raw.get("license", "unknown")),
-        fetched_at=fetched_at,
-        glob=glob,
-        http=_http_settings(where, raw) if kind == "http" else None,
-    )
+def _date_text(value: Any) -> Any:
+    """An unquoted YAML date (2026-11-01) arrives as a date: keep it as the text it was written as."""
+    return str(value) if isinstance(value, (dt.date, dt.datetime)) else value
 
 
-def parse_sources(raw: Any) -> dict[str, SourceConfig]:
+Subset = Annotated[str, rule(_NAME.fullmatch, "must match [a-z0-9_]+")]
+Glob = Annotated[str, rule(glob_stays_inside, GLOB_RULE)]
+FetchedAt = Annotated[str, BeforeValidator(_date_text),
+                      check(_FETCHED_AT.match, "an ISO date such as 2024-01-31")]
+
+
+class HttpParams(Params):
+    """Crawler politeness and limits of an `http` source (see README: 'http sources')."""
+
+    parser: Literal["tieba_thread", "qa_selectors"]
+    selectors: dict[str, str] = {}
+    follow: str | None = None
+    user_agent: str = "cqia-sft-pipeline/0.1 (+https://example.invalid/bot)"
+    requests_per_second: PositiveFloat = 1.0
+    concurrency: PositiveInt = 2
+    retries: NonNegativeInt = 4
+    backoff_s: NonNegativeFloat = 0.5
+    timeout_s: PositiveFloat = 20.0
+    max_bytes: PositiveInt = 2_000_000
+    max_pages: PositiveInt = 1000
+    max_redirects: NonNegativeInt = 5
+
+    @field_validator("selectors")
+    @classmethod
+    def _qa_needs_selectors(cls, selectors: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+        if info.data.get("parser") == "qa_selectors" and not {"instruction", "output"} <= set(selectors):
+            raise PydanticCustomError("value_rule", "qa_selectors needs 'instruction' and 'output' CSS selectors")
+        return selectors
+
+
+class SourceParams(Params):
+    """The keys every source has; `name` is its key in `sources` (given as context when parsed)."""
+
+    kind: str
+    path: str
+    subset: Subset | None = None
+    license: str = "unknown"
+    _name: str = PrivateAttr("")
+
+    def model_post_init(self, context: Any, /) -> None:
+        self._name = (context or {}).get("name", "")
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def http(self) -> HttpParams | None:
+        return None
+
+
+class CqiaJsonlSource(SourceParams):
+    kind: Literal["cqia_jsonl"]
+    glob: Glob = "*.jsonl"
+    fetched_at: FetchedAt | None = None
+
+
+class MmluCsvSource(SourceParams):
+    kind: Literal["mmlu_csv"]
+    subset: Subset | None = "mmlu"
+    glob: Glob = "*_train.csv"
+    fetched_at: FetchedAt | None = None
+
+
+class RuozhibaDumpSource(SourceParams):
+    kind: Literal["ruozhiba_dump"]
+    subset: Subset | None = "ruozhiba"
+    fetched_at: FetchedAt | None = None
+    glob: ClassVar[str] = "*.jsonl"  # a dump is one file
+
+
+class HttpSource(SourceParams, HttpParams):
+    kind: Literal["http"]
+    fetched_at: ClassVar[None] = None  # each row's fetched_at is its WARC-Date
+    glob: ClassVar[str] = "*.jsonl"
+
+    @field_validator("subset")
+    @classmethod
+    def _subset_required(cls, subset: str | None) -> str:
+        if subset is None:
+            raise PydanticCustomError("value_rule", "http sources need a subset name")
+        return subset
+
+    @property
+    def http(self) -> HttpParams:
+        return self
+
+
+SOURCE_KINDS: dict[str, type[SourceParams]] = {
+    "cqia_jsonl": CqiaJsonlSource, "ruozhiba_dump": RuozhibaDumpSource, "http": HttpSource, "mmlu_csv": MmluCsvSource,
+}
+
+
+def parse_source(name: Any, raw: Any, where: str = WHERE) -> SourceParams:
+    """One source (`name` its key in `sources`) into the model of its kind, or ValueError with one line."""
+    here = f"{where}.{name}"
+    if not isinstance(name, str):
+        raise ValueError(f"{here}: source names must be strings (quote the key), got {name!r}")
+    if not _NAME.fullmatch(name):
+        raise ValueError(f"{here}: {NAME_RULE}")
+    if not isinstance(raw, dict):
+        raise ValueError(f"{here}: must be a mapping, got {raw!r}")
+    kind = raw.get("kind")
+    if not (isinstance(kind, str) and kind in SOURCE_KINDS):
+        raise ValueError(f"{here}.kind: must be one of {', '.join(SOURCE_KINDS)}, got {kind!r}")
+    return parse_section(SOURCE_KINDS[kind], raw, here, context={"name": name})
+
+
+def parse_sources(raw: Any, where: str = WHERE) -> dict[str, SourceParams]:
+    """The whole `sources` section: source name -> its settings (the first problem as one ValueError line)."""
     if not isinstance(raw, dict) or not raw:
-        raise ValueError("params.yaml: sources: must be a non-empty mapping of source name to settings")
-    return {name: parse_source(name, settings) for name, settings in raw.items()}
+        raise ValueError(f"{where}: must be a non-empty mapping of source name to settings")
+    return {name: parse_source(name, settings, where) for name, settings in raw.items()}

@@ -37,7 +37,7 @@ from warcio.warcwriter import WARCWriter
 
 _ARCHIVE_NAME = re.compile(r"^crawl-(\d{5})\.warc\.gz(\.part)?$")
 _DROPPED_HEADERS = {"transfer-encoding"}  # httpx has already undone chunking
-DEFAULT_MAX_BYTES = 2_000_000  # HttpSettings.max_bytes' default
+DEFAULT_MAX_BYTES = 2_000_000  # HttpParams.max_bytes' default
 _METADATA_MAX = 1 << 16  # our metadata bodies are a short JSON object
 
 

@@ -24,31 +24,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from stages.lib.params import require_keys
+import polars as pl
+
+from stages.lib.contract import Filter, split_by_filters
+from stages.lib.params import Params, PositiveInt
+from stages.sft.numbers import number
 
 REASON = "decontam_eval_overlap"
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
+Overlap = number(lambda v: 0 < v <= 1, "in (0, 1]")
 
 
-@dataclass(frozen=True)
-class DecontamParams:
+class DecontamParams(Params):
+    """`assemble.decontam` in params.yaml."""
+
     enabled: bool = True
-    word_ngram: int = 8
-    char_ngram: int = 8
-    min_overlap: float = 0.2
-
-
-def parse_decontam(raw: Any, where: str = "params.yaml: assemble.decontam") -> DecontamParams:
-    require_keys(where, raw or {}, set(DecontamParams.__dataclass_fields__), set())
-    params = DecontamParams(**(raw or {}))
-    for name in ("word_ngram", "char_ngram"):
-        value = getattr(params, name)
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{where}.{name}: must be a positive integer, got {value!r}")
-    if not isinstance(params.min_overlap, (int, float)) or not 0 < params.min_overlap <= 1:
-        raise ValueError(f"{where}.min_overlap: must be in (0, 1], got {params.min_overlap!r}")
-    return params
+    word_ngram: PositiveInt = 8
+    char_ngram: PositiveInt = 8
+    min_overlap: Overlap = 0.2
 
 
 def tokens(text: str) -> tuple[str, list[str]]:
@@ -130,3 +124,18 @@ def load_eval_questions(directories: list[Path]) -> list[tuple[str, str, str]]:
         for task, questions in load_tasks(directory).items():
             found.extend((task, q.where, q.question) for q in questions)
     return found
+
+
+def decontaminate(frame: pl.DataFrame, eval_tasks: list[Path],
+                  params: DecontamParams) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, Any]]:
+    """(clean candidates, rejected as decontam_eval_overlap, metrics) against the evaluation questions."""
+    if not params.enabled or not eval_tasks:
+        return frame, frame.head(0).with_columns(reason=pl.lit(None, pl.String), detail=pl.lit(None, pl.String)), {}
+    index = Index(load_eval_questions(sorted(set(eval_tasks))), params)
+    texts = zip(frame["instruction"].to_list(), frame["input"].to_list(), frame["output"].to_list())
+    details = [index.match("\n".join(t or "" for t in row)) for row in texts]
+    marked = frame.with_columns(pl.Series("_decontam", details, dtype=pl.String))
+    kept, rejected = split_by_filters(marked, [Filter(REASON, pl.col("_decontam").is_not_null(), pl.col("_decontam"))])
+    metrics = {"eval_questions": len(index.questions), "short_questions_skipped": index.skipped,
+               "decontaminated": rejected.height}
+    return kept.drop("_decontam"), rejected.drop("_decontam"), metrics

@@ -11,27 +11,53 @@ Records that are not taken go to rejected rows with a reason:
 `assemble_empty_output` (no answer to train on, e.g. Ruozhiba titles that were
 not rewritten), `assemble_ppl_filter`, `assemble_source_cap`,
 `assemble_rewrite_share`.
+
+`AssembleParams` is the `assemble` section of params.yaml; `source_caps` keys must
+name configured subsets (load it with `context={"subsets": configured_subsets(sources)}`).
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from typing import Any
 
 import polars as pl
+from pydantic import Field, field_validator
 
 from stages.lib.contract import Filter, split_by_filters
+from stages.lib.params import Fraction, NonNegativeInt, Params, known_subsets
+from stages.sft.decontam import DecontamParams
+from stages.sft.numbers import number
+
+EvalShare = number(lambda v: 0 <= v < 1, "in [0, 1)")
+RewriteShare = number(lambda v: 0 <= v <= 1, "in [0, 1] or null")
+MaxPpl = number(lambda v: v > 0, "a positive number or null")
+MIX_KEYS = ("seed", "eval_share", "source_caps", "rewrite_share", "max_ppl", "system_prompt", "min_rows")
 
 
-@dataclass(frozen=True)
-class MixParams:
+class AssembleParams(Params):
+    """`assemble` in params.yaml (see the comments there)."""
+
     seed: int = 42
-    eval_share: float = 0.1
-    source_caps: dict[str, int] = field(default_factory=dict)
-    rewrite_share: float | None = None
-    max_ppl: float | None = None
+    eval_share: EvalShare = 0.1
+    source_caps: dict[str, NonNegativeInt] = Field(default_factory=dict)
+    rewrite_share: RewriteShare | None = None
+    max_ppl: MaxPpl | None = None
     system_prompt: str | None = None
-    min_rows: int = 1  # the sft suite fails below this many records
+    min_rows: NonNegativeInt = 1  # the sft suite fails below this many records
+    min_zh_share: Fraction | None = None  # the sft suite's Chinese share; null = the suite's default
+    decontam: DecontamParams = Field(default_factory=DecontamParams)
+
+    _caps_name_subsets = field_validator("source_caps")(known_subsets)
+
+    def mix(self) -> dict[str, Any]:
+        """The params that choose the mix, as data/sft/manifest.json records them."""
+        return {key: getattr(self, key) for key in MIX_KEYS}
+
+    def suite_parameters(self, subsets: list[str]) -> dict[str, Any]:
+        """Parameters of the `sft` expectation suite run on the set."""
+        zh = {} if self.min_zh_share is None else {"min_zh_share": float(self.min_zh_share)}
+        return {"min_rows": self.min_rows, "configured_sources": subsets, **zh}
 
 
 def hash_rank(seed: int) -> pl.Expr:
@@ -52,7 +78,7 @@ def split_of(seed: int, eval_share: float) -> pl.Expr:
     return pl.when(in_train).then(pl.lit("train")).otherwise(by_id)
 
 
-def over_cap(params: MixParams) -> pl.Expr:
+def over_cap(params: AssembleParams) -> pl.Expr:
     """True for rows past their source's cap, in hash-rank order within the source."""
     caps = pl.col("source").replace_strict(params.source_caps, default=None, return_dtype=pl.Int64)
     position = pl.col("_rank").rank("ordinal").over("source")
@@ -66,7 +92,7 @@ def rewrite_limit(n_curated: int, n_rewrites: int, share: float | None) -> int:
     return min(n_rewrites, int(share / (1 - share) * n_curated))
 
 
-def choose(candidates: pl.DataFrame, params: MixParams) -> tuple[pl.DataFrame, pl.DataFrame]:
+def choose(candidates: pl.DataFrame, params: AssembleParams) -> tuple[pl.DataFrame, pl.DataFrame]:
     """candidates has record columns + `is_rewrite` + `ppl` (nullable); returns (kept, rejected)."""
     frame = candidates.with_columns(hash_rank(params.seed).alias("_rank"))
     ppl_drop = pl.lit(False) if params.max_ppl is None else pl.col("ppl") > params.max_ppl

@@ -4,15 +4,20 @@ The chat records of `data/sft/*.jsonl` become conversational prompt-completion
 examples (prompt = every turn but the last, completion = the assistant's
 answer), so trl computes the loss on completion tokens only. Seeds, thread
 count and deterministic algorithms are fixed, so on CPU two runs give the same
-losses.
+losses. `TrainParams` is the `train` section of params.yaml.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import Field, PlainValidator
+from pydantic_core import PydanticCustomError
+
+from stages.lib.params import NonNegativeInt, Params, PositiveInt, check
+from stages.sft.numbers import as_number, number
 
 # Used when a tokenizer has no chat template (e.g. a base model): renders each
 # turn as "<|role|>\ncontent\n" and ends a prompt with "<|assistant|>\n", so the
@@ -23,29 +28,44 @@ DEFAULT_CHAT_TEMPLATE = (
 )
 
 
-@dataclass(frozen=True)
-class LoraParams:
+def _not_text(value: Any) -> int | float:
+    if isinstance(value, str):  # YAML 1.1 reads 2e-05 (no dot) as a string
+        raise PydanticCustomError("value_rule", "must be a positive number, got {got} (YAML reads 2e-05 as text: "
+                                  "write 2.0e-05 or 0.00002)", {"got": repr(value)})
+    return as_number(value)
+
+
+LearningRate = Annotated[int | float, PlainValidator(_not_text), check(lambda v: v > 0, "a positive number")]
+Epochs = number(lambda v: v > 0, "a positive number")
+Dropout = number(lambda v: 0 <= v < 1, "in [0, 1)")
+MaxSteps = Annotated[int, check(lambda v: v == -1 or v >= 1, "a positive integer or -1 (train for `epochs`)")]
+
+
+class LoraParams(Params):
+    """`train.lora`: a LoRA adapter instead of full fine-tuning (needs peft)."""
+
     enabled: bool = False
-    r: int = 16
-    alpha: int = 32
-    dropout: float = 0.05
-    target_modules: list[str] = field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
+    r: PositiveInt = 16
+    alpha: PositiveInt = 32
+    dropout: Dropout = 0.05
+    target_modules: list[str] = Field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
 
 
-@dataclass(frozen=True)
-class TrainParams:
-    seed: int = 42
-    epochs: float = 1.0
-    max_steps: int = -1
-    batch_size: int = 4
-    grad_accum: int = 1
-    learning_rate: float = 5e-4
-    max_length: int = 512
+class TrainParams(Params):
+    """`train` in params.yaml (see the comments there)."""
+
+    seed: NonNegativeInt = 42
+    epochs: Epochs = 1.0
+    max_steps: MaxSteps = -1
+    batch_size: PositiveInt = 4
+    grad_accum: PositiveInt = 1
+    learning_rate: LearningRate = 5e-4
+    max_length: PositiveInt = 512
     packing: bool = False
     bf16: bool = False
-    threads: int = 2
-    logging_steps: int = 1
-    lora: LoraParams = field(default_factory=LoraParams)
+    threads: PositiveInt = 2
+    logging_steps: PositiveInt = 1
+    lora: LoraParams = Field(default_factory=LoraParams)
 
 
 def read_chat_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -106,18 +126,12 @@ def model_card(base: str, manifest: dict[str, Any], params: TrainParams, losses:
 
     header = {"base_model": base, "library_name": "transformers", "tags": ["sft", "trl", "cqia-sft-pipeline"],
               "dataset_fingerprint": manifest.get("fingerprint"), "dataset_counts": manifest.get("counts"),
-              "train_params": _plain(params)}
+              "train_params": params.model_dump()}
     final = f"{losses[-1][1]:.4f} at step {losses[-1][0]}" if losses else "n/a"
     return ("---\n" + yaml.safe_dump(header, allow_unicode=True, sort_keys=True) + "---\n\n"
             "# SFT model\n\nFine-tuned by the cqia-sft-pipeline `train` stage (trl SFTTrainer, loss on completions "
             f"only).\nTraining data fingerprint: `{manifest.get('fingerprint')}` (see data/sft/manifest.json).\n"
             f"Final training loss: {final}.\n")
-
-
-def _plain(params: TrainParams) -> dict[str, Any]:
-    from dataclasses import asdict
-
-    return asdict(params)
 
 
 def quiet_progress(trainer: Any) -> None:

@@ -7,9 +7,10 @@ from typing import Any
 
 import polars as pl
 
-from stages.clean import clean_texts
-from stages.cleaning.filters import CleanSettings, parse_clean_settings
+from stages.cleaning.filters import CleanParams
 from stages.cleaning.steps import TEXT_FIELDS, StepTimer
+from stages.cleaning.texts import clean_texts
+from stages.lib.params import parse_section
 from stages.lib.record import make_id, records_frame
 
 # A normal Chinese answer, long enough for every filter to judge it.
@@ -22,7 +23,7 @@ CLEAN_PARAMS: dict[str, Any] = {
     "repetition": {"chunk_chars": 10, "window_chars": 400},
     "defaults": {
         "min_chars": 4, "max_chars": 2000, "allow_empty_output": False, "min_chinese": 0.5, "lang_min_chars": 10,
-        "max_char_rep": 0.3, "max_line_rep": 0.3, "max_flagged_words": 0, "min_quality": None,
+        "max_char_rep": 0.3, "max_line_rep": 0.3, "max_flagged_words": 0,
     },
     "by_source": {"ruozhiba": {"allow_empty_output": True, "min_chars": 2}},
 }
@@ -34,8 +35,16 @@ def clean_params(**defaults: Any) -> dict[str, Any]:
     return params
 
 
-def settings(**defaults: Any) -> CleanSettings:
-    return parse_clean_settings(clean_params(**defaults))
+def settings(**defaults: Any) -> CleanParams:
+    return parse_section(CleanParams, clean_params(**defaults), "clean")
+
+
+def sources_params(names: list[str]) -> dict[str, Any]:
+    """A `sources` section for scrape folders named like the real ones: `cqia_<subset>`, `ruozhiba_<dump>`."""
+    def subset(name: str) -> str:
+        return "ruozhiba" if name.startswith("ruozhiba") else name.removeprefix("cqia_")
+
+    return {name: {"kind": "cqia_jsonl", "path": "x", "subset": subset(name)} for name in names}
 
 
 def row(key: str, instruction: str, output: str = PROSE, source: str = "zhihu", **fields: Any) -> dict[str, Any]:

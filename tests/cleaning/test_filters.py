@@ -4,10 +4,11 @@ import numpy as np
 import polars as pl
 import pytest
 
-from stages.clean import clean_records
 from stages.cleaning import langid
-from stages.cleaning.filters import REASONS, parse_clean_settings
+from stages.cleaning.filters import REASONS, CleanParams
+from stages.cleaning.records import clean_records
 from stages.cleaning.scores import SCORE_COLUMNS, flagged_words
+from stages.lib.params import parse_section
 from tests.cleaning.fixtures import PROSE, clean_params, frame, row, settings
 
 QUESTION = "请介绍一下数据清洗的主要步骤，并说明每一步的作用。"
@@ -43,7 +44,7 @@ def test_one_record_per_reason():
     kept, reasons = reasons_of([*records.values(), row("9", QUESTION)])
     assert reasons == {rec["id"]: reason for reason, rec in records.items()}
     assert kept["id"].to_list() == [row("9", QUESTION)["id"]]
-    assert set(reasons.values()) | {"clean_low_quality"} == set(REASONS)
+    assert set(reasons.values()) == set(REASONS)  # the quality filter is train_quality's (quality_low)
 
 
 def test_details_name_the_score_and_threshold():
@@ -62,7 +63,7 @@ def test_scores_are_kept_as_columns_and_thresholds_can_be_retuned():
     records = [row("1", QUESTION, output="好的\n好的\n明白了\n收到")]
     kept, rejected, _ = clean_records(frame(*records), settings())
     assert rejected.height == 0 and set(SCORE_COLUMNS) <= set(kept.columns)
-    assert kept["score_line_rep"][0] == 0.25 and kept["score_quality"][0] is None
+    assert kept["score_line_rep"][0] == 0.25 and "score_quality" not in kept.columns  # train_quality adds it
     assert kept["score_chinese"][0] > 0.9 and kept["score_flagged"][0] == 0
     _, rejected, _ = clean_records(frame(*records), settings(max_line_rep=0.2))
     assert rejected["reason"].to_list() == ["clean_line_repetition"]
@@ -78,15 +79,6 @@ def test_code_heavy_records_are_judged_on_their_prose():
     record = row("1", "这段代码为什么没有输出结果？" + code, output="因为数组是空的，先检查数据来源。" + code)
     kept, reasons = reasons_of([record])
     assert reasons == {} and kept["score_chinese"][0] > 0.9
-
-
-def test_low_quality_uses_the_model_score():
-    model = FakeModel(["__label__bad", "__label__good"], [0.8, 0.2])
-    records = [row("1", QUESTION)]
-    kept, rejected, _ = clean_records(frame(*records), settings(min_quality=0.5), quality_model=model)
-    assert rejected["reason"].to_list() == ["clean_low_quality"] and rejected["score_quality"][0] == 0.2
-    kept, rejected, _ = clean_records(frame(*records), settings(), quality_model=model)
-    assert kept["score_quality"].to_list() == [0.2]
 
 
 def test_chinese_share_adds_japanese_mass_only_without_kana():
@@ -110,18 +102,55 @@ def test_flagged_word_list_is_ours_and_lower_case():
     assert len(words) > 50 and "代开发票" in words and all(w == w.lower() for w in words)
 
 
+ALLOWED_LIMITS = ("allow_empty_output, lang_min_chars, max_char_rep, max_chars, max_flagged_words, max_line_rep, "
+                  "min_chars, min_chinese")
+
+
 @pytest.mark.parametrize("change, message", [
-    (lambda p: p["defaults"].update(min_chars="4"), r"clean.defaults.min_chars: must be int"),
-    (lambda p: p["defaults"].update(min_chinese=1.5), r"clean.defaults.min_chinese: must be between 0 and 1"),
-    (lambda p: p["defaults"].pop("max_chars"), r"clean.defaults: missing required key\(s\) max_chars"),
-    (lambda p: p["by_source"].update(x={"max_char": 3}), r"clean.by_source.x: unknown key\(s\) max_char"),
-    (lambda p: p["by_source"].update(x={"allow_empty_output": "yes"}), r"allow_empty_output: must be bool"),
-    (lambda p: p["langid"].update(max_chars=0), r"clean.langid.max_chars: must be a positive integer"),
-    (lambda p: p["repetition"].update(window_chars=5), r"window_chars: must be an integer of at least"),
-    (lambda p: p.update(extra=1), r"clean: unknown key\(s\) extra"),
+    (lambda p: p["defaults"].update(min_chars="4"), "clean.defaults.min_chars: must be an integer, got '4'"),
+    (lambda p: p["defaults"].update(min_chinese=1.5), "clean.defaults.min_chinese: must be between 0 and 1, got 1.5"),
+    (lambda p: p["defaults"].update(max_char_rep=float("inf")),
+     "clean.defaults.max_char_rep: must be a finite number, got .inf"),
+    (lambda p: p["defaults"].update(min_chars=-1), "clean.defaults.min_chars: must be a whole number >= 0, got -1"),
+    (lambda p: p["defaults"].pop("max_chars"), "clean.defaults.max_chars: missing required key"),
+    (lambda p: p["by_source"].update(x={"max_char": 3}),
+     f"clean.by_source.x.max_char: unknown key (did you mean max_chars?); allowed: {ALLOWED_LIMITS}"),
+    (lambda p: p["by_source"].update(x={"allow_empty_output": "yes"}),
+     "clean.by_source.x.allow_empty_output: must be true or false, got 'yes'"),
+    (lambda p: p["by_source"].update({1: {"min_chars": 1}}), "clean.by_source: keys must be strings, got 1"),
+    (lambda p: p["langid"].update(max_chars=0), "clean.langid.max_chars: must be a positive integer, got 0"),
+    (lambda p: p["langid"].update(han_share_other=0.7),
+     "clean.langid.han_share_other: must not be above han_share_chinese (0.6), got 0.7"),
+    (lambda p: p["langid"].update(chinese_labels=[]),
+     "clean.langid.chinese_labels: must be a non-empty list of labels such as zh, yue, got []"),
+    (lambda p: p["repetition"].update(window_chars=5),
+     "clean.repetition.window_chars: must be an integer of at least 2 * chunk_chars, got 5"),
+    (lambda p: p["repetition"].update(chunk_chars=1),
+     "clean.repetition.chunk_chars: must be an integer from 2 to 100, got 1"),
+    (lambda p: p.update(extra=1), "clean.extra: unknown key; allowed: by_source, defaults, langid, repetition"),
+    # min_quality moved to train_quality (the quality filter runs there, after clean)
+    (lambda p: p["defaults"].update(min_quality=0.5),
+     f"clean.defaults.min_quality: unknown key; allowed: {ALLOWED_LIMITS}"),
 ])
 def test_params_are_validated_with_the_key_named(change, message):
     params = clean_params()
     change(params)
-    with pytest.raises(ValueError, match=message):
-        parse_clean_settings(params)
+    with pytest.raises(ValueError) as error:
+        parse_section(CleanParams, params, "clean")
+    assert str(error.value) == message
+
+
+def test_by_source_keys_must_name_a_configured_subset():
+    params = clean_params()
+    params["by_source"]["segmentfualt"] = {"min_chinese": 0.2}
+    with pytest.raises(ValueError) as error:
+        parse_section(CleanParams, params, "clean", {"subsets": ["ruozhiba", "segmentfault", "zhihu"]})
+    assert str(error.value) == ("clean.by_source.segmentfualt: names no configured subset "
+                                "(did you mean segmentfault?); configured: ruozhiba, segmentfault, zhihu")
+
+
+def test_by_source_overrides_are_merged_over_the_defaults():
+    params = settings(min_chars=7)
+    assert params.by_source["ruozhiba"].min_chars == 2 and params.by_source["ruozhiba"].allow_empty_output
+    assert params.by_source["ruozhiba"].max_chars == params.defaults.max_chars == 2000
+    assert params.defaults.min_chars == 7

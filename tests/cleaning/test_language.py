@@ -4,7 +4,7 @@ these tests in the shapes of the real COIG-CQIA subsets and Ruozhiba dumps)."""
 import polars as pl
 import pytest
 
-from stages.clean import clean_records
+from stages.cleaning.records import clean_records
 from stages.cleaning import langid
 from stages.cleaning.scores import flagged_words
 from tests.cleaning.fixtures import frame, row, settings

@@ -5,8 +5,10 @@ import pytest
 
 from bench.pii import measure, summary
 from bench.pii_corpus import FULL
-from stages.clean import clean_records
-from stages.normalize import normalize_records, parse_normalize_settings
+from stages.cleaning.normalize_text import NormalizeParams
+from stages.cleaning.normalizing import normalize_records
+from stages.cleaning.records import clean_records
+from stages.lib.params import parse_section
 from tests.cleaning.fixtures import clean_one, frame, row, settings
 from tests.cleaning.test_pii import ID_OK
 
@@ -47,8 +49,8 @@ def test_a_phone_cue_wins_over_arithmetic_words():
 def test_full_width_phone_never_reaches_normalize_as_plain_digits():
     kept, _, _ = clean_records(frame(row("1", "怎么联系你？", output="我的手机是１３９１２３４５６７８，欢迎来电咨询。")),
                                settings())
-    normalized, _ = normalize_records(kept, parse_normalize_settings(
-        {"opencc_default": "t2s", "opencc_by_source": {}, "width": True, "punct": True}))
+    normalized, _ = normalize_records(kept, parse_section(
+        NormalizeParams, {"opencc_default": "t2s", "opencc_by_source": {}, "width": True, "punct": True}, "normalize"))
     assert normalized["output"].to_list() == ["我的手机是<PHONE>，欢迎来电咨询。"]
 
 

@@ -28,7 +28,7 @@ from stages.ingest.crawl import crawl, crawl_async
 from stages.ingest.warc_archive import ArchivedOutcome, read_archive
 from stages.ingest.html_pages import ParseError, parse_qa_page, parse_tieba_thread
 from stages.ingest.http_source import load_http
-from stages.ingest.sources import HttpSettings, SourceConfig
+from stages.ingest.sources import HttpParams, SourceParams, parse_source
 from stages.lib.errors import StageError
 from stages.lib.record import make_id, records_frame, rejected_frame
 
@@ -227,7 +227,7 @@ def site() -> Iterator[Site]:
     thread.join(5)
 
 
-def fast(**overrides: object) -> HttpSettings:
+def fast(**overrides: object) -> HttpParams:
     """Settings for tests: no real politeness delays, small limits."""
     values: dict[str, object] = {
         "parser": "qa_selectors", "selectors": QA_SELECTORS, "user_agent": UA, "requests_per_second": 1000.0,
@@ -235,7 +235,7 @@ def fast(**overrides: object) -> HttpSettings:
         "max_pages": 100, "max_redirects": 2,
     }
     values.update(overrides)
-    return HttpSettings(**values)  # type: ignore[arg-type]
+    return HttpParams(**values)  # type: ignore[arg-type]
 
 
 def outcomes(archive: Path) -> dict[str, tuple[str, int | None]]:
@@ -592,11 +592,14 @@ def test_sample_qa_site_crawled_and_parsed(tmp_path: Path) -> None:
 # --- rows ---------------------------------------------------------------------------------------------------------
 
 
-def source(tmp_path: Path, seeds: list[str], settings: HttpSettings, name: str = "tieba_web") -> SourceConfig:
+def http_source(name: str, path: Path, settings: HttpParams, subset: str = "ruozhiba", **keys: str) -> SourceParams:
+    return parse_source(name, {"kind": "http", "path": str(path), "subset": subset, **keys, **settings.model_dump()})
+
+
+def source(tmp_path: Path, seeds: list[str], settings: HttpParams, name: str = "tieba_web") -> SourceParams:
     seed_file = tmp_path / "seeds.txt"
     seed_file.write_text("# seeds for the test\n\n" + "\n".join(seeds) + "\n", encoding="utf-8")
-    return SourceConfig(name=name, kind="http", path=str(seed_file), subset="ruozhiba", license="CC0-1.0",
-                        http=settings)
+    return http_source(name, seed_file, settings, license="CC0-1.0")
 
 
 def test_load_http_tieba_rows(site: Site, tmp_path: Path) -> None:
@@ -655,7 +658,7 @@ def test_load_http_qa_rows(site: Site, tmp_path: Path) -> None:
 
 
 def test_seed_file_missing(tmp_path: Path) -> None:
-    cfg = SourceConfig(name="x", kind="http", path=str(tmp_path / "nope.txt"), subset="x", http=fast())
+    cfg = http_source("x", tmp_path / "nope.txt", fast(), subset="x")
     with pytest.raises(StageError, match=re.escape(f"{tmp_path / 'nope.txt'}: seed file not found")):
         load_http(cfg, tmp_path / "archive")
 

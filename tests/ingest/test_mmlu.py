@@ -8,7 +8,7 @@ import pytest
 
 from stages.ingest.mmlu import load_mmlu
 from stages.ingest.sources import parse_source
-from stages.scrape import scrape
+from stages.ingest.scrape import scrape
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "data" / "sample" / "mmlu"

@@ -9,7 +9,7 @@ import pytest
 from stages.ingest.cqia import map_answer_from
 from stages.ingest.jsontext import RecordProblem, loads_record
 from stages.ingest.sources import parse_source
-from stages.scrape import scrape
+from stages.ingest.scrape import scrape
 
 RECORD = {
     "instruction": "请根据下面的新闻写一个标题", "input": "某公司今天宣布任命新的财务总监。", "output": "某公司任命新财务总监",

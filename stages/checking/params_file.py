@@ -1,0 +1,143 @@
+"""Every problem in a params file, one line each: the sources one by one (and their paths), every other
+section with its typed model (`SECTION_MODELS`), `rule` against the rule catalog, unknown sections.
+
+`by_source` keys are checked against the subsets of the configured sources when those parse
+(`context={"subsets": ...}`, see stages/lib/params.py `known_subsets`).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from stages.ingest.cqia import configured_subsets
+from stages.ingest.sources import parse_source, parse_sources
+from stages.lib.errors import StageError
+from stages.lib.params import Params, load_params, parse_section
+
+# section -> "module:Class", the typed model its stage validates the section with at load
+SECTION_MODELS: dict[str, str] = {
+    "clean": "stages.cleaning.filters:CleanParams",
+    "normalize": "stages.cleaning.normalize_text:NormalizeParams",
+    "train_quality": "stages.cleaning.quality:TrainQualityParams",
+    "dedup": "stages.dedupe.config:DedupParams",
+    "engine": "stages.engine.config:EngineParams",
+    "validate": "stages.validation.suites:ValidateParams",
+    "model": "stages.llm.base:ModelParams",
+    "rewrite": "stages.llm.settings:RewriteParams",
+    "familiarity": "stages.llm.perplexity:FamiliarityParams",
+    "assemble": "stages.sft.mix:AssembleParams",
+    "train": "stages.sft.training:TrainParams",
+    "evaluate": "stages.evalkit.tasks:EvaluateParams",
+}
+OTHER_SECTIONS = ("sources", "rule")  # checked on their own: source by source, and against the rule catalog
+
+# TRANSITIONAL (issue 15): the validators of today, used only while a section's model above does not
+# exist yet (the sections are converted in parallel). Dead once every model exists: delete this table,
+# PATH_VALIDATORS and `transitional_problem`.
+TRANSITIONAL_VALIDATORS: dict[str, str] = {
+    "clean": "stages.cleaning.filters:parse_clean_settings",
+    "normalize": "stages.normalize:parse_normalize_settings",
+    "train_quality": "stages.train_quality:parse_train_settings",
+    "dedup": "stages.dedupe.config:parse_params",
+    "engine": "stages.engine.config:parse_engine",
+    "validate": "stages.validate:suite_parameters",
+    "model": "stages.llm.base:parse_model_settings",
+    "rewrite": "stages.llm.settings:parse_rewrite_settings",
+    "familiarity": "stages.familiarity:parse_familiarity_settings",
+    "assemble": "stages.assemble:parse_params",
+    "train": "stages.train:parse_params",
+    "evaluate": "stages.evaluate:parse_params",
+}
+PATH_VALIDATORS = {"validate"}  # TRANSITIONAL: these take the params file, not the section
+CHECK_ERRORS = (ValueError, TypeError, KeyError, AttributeError, StageError)
+
+
+def problem_of(check: Callable[[], Any]) -> str | None:
+    try:
+        check()
+    except CHECK_ERRORS as exc:
+        return str(exc) if isinstance(exc, (ValueError, StageError)) else f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def load_object(spec: str) -> Any | None:
+    """The object a "module:name" spec names, or None when the module or the name does not exist."""
+    module, _, name = spec.partition(":")
+    try:
+        return getattr(importlib.import_module(module), name, None)
+    except ModuleNotFoundError as exc:
+        if exc.name and module.startswith(exc.name):
+            return None
+        raise
+
+
+def section_model(section: str) -> type[Params] | None:
+    found = load_object(SECTION_MODELS[section])
+    return found if isinstance(found, type) and issubclass(found, Params) else None
+
+
+def source_problems(raw: Any, params_path: Path) -> list[str]:
+    """Each source on its own, so every bad one gets its line; then its `path` must exist."""
+    where = f"{params_path}: sources"
+    if not isinstance(raw, dict) or not raw:
+        return [f"{where}: must be a non-empty mapping of source name to settings"]
+    problems = []
+    for name, settings in raw.items():
+        problem = problem_of(lambda: parse_source(name, settings, where))
+        if problem is None and not (params_path.parent / str(settings["path"])).exists():
+            problem = f"{where}.{name}.path: {settings['path']} not found"
+        problems.append(problem)
+    return [problem for problem in problems if problem]
+
+
+def subsets_of(raw: Any, params_path: Path) -> list[str] | None:
+    """The configured subsets (what `by_source` keys must name), or None when the sources do not parse."""
+    try:
+        return configured_subsets(parse_sources(raw, f"{params_path}: sources"))
+    except CHECK_ERRORS:
+        return None
+
+
+def transitional_problem(section: str, raw: Any, params_path: Path) -> str | None:
+    """TRANSITIONAL: check a section whose model does not exist yet with today's validator."""
+    validator = load_object(TRANSITIONAL_VALIDATORS.get(section, ":"))
+    if validator is None:
+        return f"{params_path}: {section}: no model {SECTION_MODELS[section]} to check it with"
+    return problem_of(lambda: validator(params_path if section in PATH_VALIDATORS else raw))
+
+
+def section_problem(section: str, raw: Any, params_path: Path, subsets: list[str] | None) -> str | None:
+    model = section_model(section)
+    if model is None:
+        return transitional_problem(section, raw, params_path)
+    return problem_of(lambda: parse_section(model, raw, f"{params_path}: {section}", {"subsets": subsets}))
+
+
+def params_problems(params_path: Path, rules_path: Path) -> list[str]:
+    """Every problem in the params file, one line each (the file itself unreadable: one line)."""
+    try:
+        params = load_params(params_path)
+    except ValueError as exc:
+        return [str(exc)]
+    known = sorted([*SECTION_MODELS, *OTHER_SECTIONS])
+    problems = [f"{params_path}: missing section '{section}'" for section in known if section not in params]
+    if "sources" in params:
+        problems += source_problems(params["sources"], params_path)
+    subsets = subsets_of(params.get("sources"), params_path)
+    for section in SECTION_MODELS:
+        if section in params:
+            problems.append(section_problem(section, params[section], params_path, subsets))
+    if "rule" in params:
+        from stages.llm.rules import load_catalog
+
+        problems.append(problem_of(lambda: load_catalog(rules_path).resolve(params["rule"])))
+    problems += [f"{params_path}: unknown section '{section}' (no stage reads it; a typo?)"
+                 for section in sorted(set(params) - set(known), key=str)]
+    unique: dict[str, None] = {}
+    for problem in problems:
+        if problem:
+            unique.setdefault(" ".join(problem.split()), None)
+    return list(unique)

@@ -1,0 +1,130 @@
+"""The `clean` stage's work on record frames: clean the texts, score, filter, write.
+
+`run_clean` reads `<raw>/<name>/records.parquet` for exactly the configured
+sources (a removed source's leftover folder is never read), runs
+`clean_records` on them (on the configured engine: this process, or Ray
+blocks through `stages.engine.frames.map_files`) and writes through the stage
+contract. `clean_records`: the texts (`texts.clean_texts`), then the score
+columns (`scores`), then the per-source thresholds (`filters.build_filters`).
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from stages.cleaning import langid
+from stages.cleaning.filters import CleanParams, build_filters
+from stages.cleaning.scores import (SCORE_COLUMNS, flagged_count, flagged_words, joined_prose, prose_chars,
+                                    quote_aware_share, repeated_share, repetition_text, repetition_units,
+                                    total_chars)
+from stages.cleaning.steps import TEXT_FIELDS, StepTimer
+from stages.cleaning.texts import Cleaned, clean_texts
+from stages.engine.config import EngineSettings
+from stages.lib.contract import split_by_filters, write_stage_outputs
+from stages.lib.errors import StageError
+from stages.lib.record import RECORD_SCHEMA
+
+
+def raw_files(raw_dir: Path, sources: Sequence[str]) -> list[Path]:
+    """`<raw_dir>/<name>/records.parquet` of each configured source, in name order (nothing else)."""
+    files = [raw_dir / name / "records.parquet" for name in sorted(sources)]
+    for name, file in zip(sorted(sources), files):
+        if not file.is_file():
+            raise StageError(f"{file}: not found; source '{name}' is configured but not scraped "
+                             f"(run: dvc repro scrape@{name})")
+    return files
+
+
+def load_raw(raw_dir: Path, sources: Sequence[str]) -> pl.DataFrame:
+    """The configured sources' scrape outputs, in name order."""
+    frames = [pl.read_parquet(file).select(RECORD_SCHEMA.names()).cast(dict(RECORD_SCHEMA))
+              for file in raw_files(raw_dir, sources)]
+    return pl.concat(frames, how="vertical")
+
+
+def score_language(texts: pl.Series, params: CleanParams, context: pl.Series | None = None) -> pl.Series:
+    lang = params.langid
+    return langid.chinese_scores(texts, lang.max_chars, tuple(lang.chinese_labels), lang.han_share_chinese,
+                                 lang.han_share_other, context=context)
+
+
+def score_text(frame: pl.DataFrame, fields: list[str], prose_fields: list[str], params: CleanParams) -> pl.DataFrame:
+    """Length, repetition and flagged-word scores."""
+    frame = frame.with_columns(repetition_text("_prose_output", "_prose_instruction").alias("_rep_text"))
+    chunks, lines = repetition_units(pl.col("_rep_text"), params.repetition.chunk_chars,
+                                     params.repetition.window_chars)
+    frame = frame.with_columns(
+        total_chars(fields).alias("score_chars"),
+        prose_chars(prose_fields).alias("score_prose_chars"),
+        prose_chars(prose_fields[2:]).alias("score_output_prose_chars"),
+        flagged_count(prose_fields, flagged_words()).alias("score_flagged"),
+        chunks.alias("_chunks"),
+        lines.alias("_lines"),
+    ).with_columns(
+        repeated_share(pl.col("_chunks")).alias("score_char_rep"),
+        repeated_share(pl.col("_lines")).alias("score_line_rep"),
+    )
+    has_answer = frame.select(pl.col("output").str.strip_chars() != "").to_series()
+    question = frame.select(pl.when(has_answer).then(joined_prose(prose_fields[:2])).otherwise(pl.lit(""))
+                            .alias("q")).to_series()
+    frame = frame.with_columns(quote_aware_share(frame["_chunks"], question, frame["score_char_rep"]))
+    return frame.drop("_rep_text", "_chunks", "_lines")
+
+
+def score_records(records: pl.DataFrame, cleaned: Cleaned, params: CleanParams, timer: StepTimer) -> pl.DataFrame:
+    """The record frame with cleaned texts and every score column."""
+    fields = list(TEXT_FIELDS)
+    prose_fields = [f"_prose_{name}" for name in fields]
+    view = cleaned.prose.rename(dict(zip(fields, prose_fields)))
+    frame = pl.concat([records.drop(fields), cleaned.texts, view], how="horizontal")
+    with timer.step("score:text"):
+        frame = score_text(frame, fields, prose_fields, params)
+    with timer.step("score:langid"):
+        question = frame.select(joined_prose(prose_fields[:2]).alias("q")).to_series()
+        answer = frame.select(joined_prose(prose_fields[2:]).alias("a")).to_series()
+        scores = [score_language(question, params).alias("score_chinese"),
+                  score_language(answer, params, context=question).alias("score_chinese_output")]
+    return frame.with_columns(scores).drop(prose_fields)
+
+
+def clean_records(records: pl.DataFrame, params: CleanParams,
+                  timer: StepTimer | None = None) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, Any]]:
+    """Return (kept, rejected, extra metrics) for a frame of raw records."""
+    timer = timer or StepTimer()
+    texts = records.select(pl.col(name).fill_null("") for name in TEXT_FIELDS)
+    cleaned = clean_texts(texts, timer)
+    frame = score_records(records, cleaned, params, timer)
+    with timer.step("filter"):
+        frame = frame.with_columns(cleaned.log.append_to(frame["transforms"]))
+        kept, rejected = split_by_filters(frame, build_filters(params))
+    extra = {"transforms": cleaned.log.counts(), "pii": dict(sorted(cleaned.pii_counts.items()))}
+    return kept, rejected, extra
+
+
+def clean_block(frame: pl.DataFrame, params: CleanParams):
+    """clean_records on one block of raw records (what a Ray worker runs)."""
+    return clean_records(frame.select(RECORD_SCHEMA.names()).cast(dict(RECORD_SCHEMA)), params)
+
+
+def run_clean(raw_dir: Path, out_dir: Path, metrics_path: Path, params: CleanParams, sources: Sequence[str],
+              engine: EngineSettings | None = None) -> dict[str, Any]:
+    """Clean the configured sources' raw records into `out_dir`; return the metrics."""
+    started = time.perf_counter()
+    if engine is not None and engine.kind == "ray":
+        from stages.engine.frames import map_files, parquet_rows
+
+        files = raw_files(raw_dir, sources)
+        kept, rejected, extra = map_files(files, functools.partial(clean_block, params=params), engine, "clean")
+        rows_in = parquet_rows(files)
+    else:
+        records = load_raw(raw_dir, sources)
+        kept, rejected, extra = clean_records(records, params)
+        rows_in = records.height
+    return write_stage_outputs("clean", out_dir, metrics_path, kept=kept, rejected=rejected, rows_in=rows_in,
+                               started=started, extra_columns=SCORE_COLUMNS, extra_metrics=extra)

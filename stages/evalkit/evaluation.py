@@ -1,0 +1,70 @@
+"""The `evaluate` stage's work: score every task question with a model, write metrics and reports.
+
+The model comes from the one loader (`stages.llm.base.load_pretrained`), the option log-likelihoods
+from the one continuation scorer (via stages/evalkit/scoring.py). Writes the metrics JSON, and into
+the reports folder `tasks.csv` (task, accuracy, stderr, n) and `predictions.jsonl` (one line per question).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from stages.evalkit.scoring import Scored, accuracy, score_questions, stderr
+from stages.evalkit.tasks import EvaluateParams, load_tasks
+from stages.lib.io import write_json, write_text
+from stages.lib.progress import progress, quiet_libraries
+from stages.lib.timings import write_timings
+from stages.llm.base import is_toy, load_pretrained
+
+
+def evaluation_metrics(by_task: dict[str, list[Scored]], continuation: str) -> dict[str, Any]:
+    every = [s for scored in by_task.values() for s in scored]
+    return {
+        "overall": accuracy(every),
+        "overall_stderr": stderr(every),
+        "tasks": {task: accuracy(scored) for task, scored in by_task.items()},
+        "stderr": {task: stderr(scored) for task, scored in by_task.items()},
+        "n": {task: len(scored) for task, scored in by_task.items()},
+        "questions": len(every),
+        "continuation": continuation,
+    }
+
+
+def predictions_jsonl(by_task: dict[str, list[Scored]]) -> str:
+    lines = []
+    for scored in by_task.values():
+        for s in scored:
+            lines.append(json.dumps({"where": s.question.where, "subject": s.question.subject,
+                                     "answer": s.question.answer, "predicted": s.predicted,
+                                     "logliks": [round(x, 4) for x in s.logliks]}, ensure_ascii=False))
+    return "\n".join(lines) + "\n"
+
+
+def evaluate(model_path: str, tasks_dir: Path, params: EvaluateParams, metrics_path: Path,
+             reports_dir: Path) -> dict[str, Any]:
+    started = time.perf_counter()
+    quiet_libraries()  # library progress bars only on a terminal
+    tasks = load_tasks(tasks_dir, params.subjects)
+    model, tokenizer = load_pretrained(model_path, threads=params.threads, quiet=True)
+    by_task = {task: score_questions(model, tokenizer, qs, params.continuation, params.batch_size)
+               for task, qs in progress(list(tasks.items()), desc="evaluate", unit="task")}
+    metrics = {**evaluation_metrics(by_task, params.continuation),
+               "model_parameters": int(model.num_parameters()), "toy": is_toy(model)}
+    rows = "".join(f"{task},{acc},{metrics['stderr'][task]},{metrics['n'][task]}\n"
+                   for task, acc in metrics["tasks"].items())
+    write_text("task,accuracy,stderr,n\n" + rows, reports_dir / "tasks.csv")
+    write_text(predictions_jsonl(by_task), reports_dir / "predictions.jsonl")
+    write_json(metrics, metrics_path)
+    write_timings(metrics_path, started)
+    return metrics
+
+
+def evaluation_line(metrics: dict[str, Any]) -> str:
+    """`evaluate: 108 questions, overall accuracy 0.204 ± 0.039 (toy model: ...)`."""
+    se = metrics["overall_stderr"]
+    return (f"evaluate: {metrics['questions']} questions, overall accuracy {metrics['overall']:.3f}"
+            + (f" ± {se:.3f}" if se is not None else "")
+            + (" (toy model: accuracies are not meaningful)" if metrics["toy"] else ""))

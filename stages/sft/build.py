@@ -1,0 +1,118 @@
+"""The `assemble` stage's work: candidates -> decontamination -> mix -> sft suite -> data/sft.
+
+`assemble(...)` reads the candidate records (a row with a `parent_id` is a rewrite; `ppl` from
+the frame or a `--scores` parquet), removes candidates that overlap an evaluation question
+(stages/sft/decontam.py), chooses the mix and split (stages/sft/mix.py), runs the `sft`
+expectation suite on the result (a critical failure stops the stage before anything is written),
+and writes the set (train.jsonl, eval.jsonl, manifest.json, README.md) with the contract files
+through `write_stage_outputs`.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+import polars as pl
+
+from stages.lib.contract import rows_dropped, write_stage_outputs
+from stages.lib.errors import StageError
+from stages.lib.io import write_json, write_text
+from stages.lib.record import RECORD_SCHEMA
+from stages.sft.card import chat_rows, fingerprint, jsonl, stage_hashes, upstream_outputs
+from stages.sft.decontam import decontaminate
+from stages.sft.hf_card import curation_steps, dataset_card, kept_dropped_csv
+from stages.sft.mix import AssembleParams, choose
+from stages.validation import failure_message, run_suite, write_reports
+from stages.validation.report import summary_line
+
+
+def read_records(path: Path, what: str) -> pl.DataFrame:
+    if not path.exists():
+        raise StageError(f"{path}: {what} not found")
+    return pl.read_parquet(path)
+
+
+def candidates(frames: list[pl.DataFrame], scores: pl.DataFrame | None) -> pl.DataFrame:
+    """Stack record frames; a row is a rewrite when it has a `parent_id`; `ppl` from the frame or `scores`."""
+    parts = []
+    for frame in frames:
+        is_rewrite = pl.col("parent_id").is_not_null() if "parent_id" in frame.columns else pl.lit(False)
+        ppl = pl.col("ppl").cast(pl.Float64) if "ppl" in frame.columns else pl.lit(None, pl.Float64)
+        parts.append(frame.select(*RECORD_SCHEMA.names(), is_rewrite.alias("is_rewrite"), ppl.alias("ppl")))
+    stacked = pl.concat(parts, how="vertical")
+    if scores is None:
+        return stacked
+    joined = stacked.join(scores.select("id", pl.col("ppl").cast(pl.Float64).alias("_score")), on="id", how="left")
+    return joined.with_columns(pl.coalesce("_score", "ppl").alias("ppl")).drop("_score")
+
+
+def summary(kept: pl.DataFrame, params: AssembleParams, rows: list[dict], lock: Path) -> dict[str, Any]:
+    counts = kept.group_by("source", "split").len().sort("source", "split")
+    per_source: dict[str, dict[str, int]] = {}
+    for row in counts.iter_rows(named=True):
+        per_source.setdefault(row["source"], {})[row["split"]] = int(row["len"])
+    licenses = kept.group_by("source").agg(pl.col("license").unique().sort()).sort("source")
+    return {
+        "sources": per_source,
+        "licenses": {r["source"]: r["license"] for r in licenses.iter_rows(named=True)},
+        "counts": {"train": int((kept["split"] == "train").sum()), "eval": int((kept["split"] == "eval").sum()),
+                   "rewrites": int(kept["is_rewrite"].sum())},
+        "params": params.mix(),
+        "fingerprint": fingerprint(rows),
+        "upstream": upstream_outputs(lock),
+        "stage_hashes": stage_hashes(lock),
+    }
+
+
+def check_sft(kept: pl.DataFrame, rows: list[dict[str, Any]], suite: str | Path, reports: Path,
+              suite_params: dict[str, Any]) -> None:
+    """Run the `sft` expectation suite on the set (records + messages + split); critical failures stop."""
+    messages = pl.DataFrame({"id": [r["id"] for r in rows], "messages": [r["messages"] for r in rows]})
+    result = run_suite(kept.join(messages, on="id", how="left"), suite, suite_params)
+    write_reports(result, reports, "data/sft")
+    if not result.success:
+        raise StageError(failure_message(result, str(reports / f"{result.suite}.md")))
+    click.echo(summary_line(result))
+
+
+def assemble(inputs: list[Path], scores: Path | None, out: Path, metrics_path: Path, params: AssembleParams,
+             lock: Path, suite: str | Path, reports: Path, suite_params: dict[str, Any],
+             eval_tasks: list[Path] | None = None, sources: list[Any] | tuple = ()) -> dict[str, Any]:
+    """Build data/sft from the candidate records in `inputs`; returns the stage metrics."""
+    started = time.perf_counter()
+    frame = candidates([read_records(path, "records") for path in inputs],
+                       read_records(scores, "familiarity scores") if scores else None)
+    clean, contaminated, decontam_metrics = decontaminate(frame, list(eval_tasks or []), params.decontam)
+    kept, rejected = choose(clean, params)
+    rejected = pl.concat([contaminated, rejected], how="diagonal_relaxed").select(rejected.columns)
+    rows = chat_rows(kept, params.system_prompt)
+    check_sft(kept, rows, suite, reports, suite_params)
+    split = dict(zip(kept["id"].to_list(), kept["split"].to_list()))
+    info = summary(kept, params, rows, lock)
+    steps = curation_steps(lock) + [{"stage": "assemble", "rows_in": frame.height, "rows_kept": kept.height,
+                                     "rows_dropped": rows_dropped(rejected)}]
+
+    def write_set(folder: Path) -> None:
+        write_text(jsonl([r for r in rows if split[r["id"]] == "train"]), folder / "train.jsonl")
+        write_text(jsonl([r for r in rows if split[r["id"]] == "eval"]), folder / "eval.jsonl")
+        write_json({k: info[k] for k in ("fingerprint", "counts", "upstream", "stage_hashes", "params")},
+                   folder / "manifest.json")
+        write_text(dataset_card(info, list(sources), steps), folder / "README.md")
+
+    write_text(kept_dropped_csv(steps), reports / "kept_dropped.csv")
+    return write_stage_outputs("assemble", out, metrics_path, kept=kept, rejected=rejected,
+                               rows_in=frame.height, started=started, extra_columns=("is_rewrite", "ppl", "split"),
+                               extra_metrics={"fingerprint": info["fingerprint"], "counts": info["counts"],
+                                              "decontam": decontam_metrics},
+                               extra_files=write_set)
+
+
+def set_line(metrics: dict[str, Any]) -> str:
+    """The stage's own figures after the contract summary line:
+    `213 train, 31 eval (0 rewrites), fingerprint 44c8f450db4d`."""
+    counts = metrics["counts"]
+    return (f"{counts['train']} train, {counts['eval']} eval ({counts['rewrites']} rewrites), "
+            f"fingerprint {metrics['fingerprint'][:12]}")

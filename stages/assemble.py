@@ -31,8 +31,7 @@ from pathlib import Path
 
 import click
 
-from stages.ingest.cqia import configured_subsets
-from stages.ingest.sources import parse_sources
+from stages.ingest.subsets import load_sources, subset_context
 from stages.lib.cli import (PATH, doc_summary, echo_summary, example, in_option, metrics_option, out_option,
                             params_option, reports_option, run_main)
 from stages.lib.errors import clear_errors
@@ -57,11 +56,11 @@ from stages.sft.mix import AssembleParams
 @clear_errors
 def cli(in_path: tuple[Path, ...], scores: Path | None, out_dir: Path, metrics_path: Path, params_path: Path,
         lock: Path, suite: str, reports_dir: Path, eval_tasks: tuple[Path, ...]) -> None:
-    sources = parse_sources(load_section("sources", params_path))
-    subsets = configured_subsets(sources)
-    params = load_section("assemble", params_path, AssembleParams, context={"subsets": subsets})
+    sources = load_sources(params_path)
+    context = subset_context(sources)
+    params = load_section("assemble", params_path, AssembleParams, context=context)
     metrics = assemble(list(in_path), scores, out_dir, metrics_path, params, lock, suite, reports_dir,
-                       params.suite_parameters(subsets), list(eval_tasks), sources=list(sources.values()))
+                       params.suite_parameters(context["subsets"]), list(eval_tasks), sources=list(sources.values()))
     echo_summary("assemble", metrics, set_line(metrics))
 
 

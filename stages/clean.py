@@ -28,7 +28,7 @@ import click
 
 from stages.cleaning.filters import CleanParams
 from stages.cleaning.records import run_clean
-from stages.cleaning.subsets import load_sources, subset_context
+from stages.ingest.subsets import load_sources, subset_context
 from stages.engine.config import load_engine
 from stages.lib.cli import (doc_summary, echo_summary, example, in_option, metrics_option, out_option, params_option,
                             run_main)

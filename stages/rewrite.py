@@ -49,6 +49,7 @@ from pathlib import Path
 
 import click
 
+from stages.ingest.subsets import configured_sources
 from stages.lib.cli import (PATH, base_model_option, doc_summary, echo_summary, example, in_option, metrics_option,
                             out_option, params_option, reports_option, run_main)
 from stages.lib.errors import clear_errors
@@ -56,7 +57,6 @@ from stages.lib.params import load_section
 from stages.llm.rewriting import RewritePaths, run_rewrite
 from stages.llm.rules import load_catalog
 from stages.llm.settings import RewriteParams
-from stages.validation.suites import configured_sources
 
 
 @click.group(help=doc_summary(__doc__), epilog=example(__doc__))

@@ -163,7 +163,7 @@ def model_error(raw) -> str:
 
 def test_a_negative_seed_is_out_of_range():
     assert model_error({"base": "tiny", "seed": -1}) == (
-        "params.yaml: model.seed: must be a non-negative integer, got -1")
+        "params.yaml: model.seed: must be a whole number >= 0, got -1")
 
 
 def test_a_tiny_size_given_as_text_is_the_wrong_type():

@@ -201,7 +201,7 @@ def test_unknown_rule_and_bad_params_fail_with_one_line(tmp_path):
 
 @pytest.mark.parametrize("section, message", [
     ({"backend": "openai"}, "rewrite.openai: backend openai needs base_url and model"),
-    ({"backend": "transformers", "max_records": -1}, "max_records: must be a non-negative integer"),
+    ({"backend": "transformers", "max_records": -1}, "max_records: must be a whole number >= 0"),
     ({"backend": "transformers", "sources": "zhihu"}, "sources: must be a list of names"),
     ({"backend": "transformers", "generation": {"temperature": -1}}, "temperature: must be >= 0"),
     ({"backend": "transformers", "generation": {"beams": 2}}, r"generation.beams: unknown key"),

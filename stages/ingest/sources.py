@@ -28,14 +28,14 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable
 from pathlib import PurePosixPath, PureWindowsPath
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AfterValidator, BeforeValidator, PrivateAttr, ValidationInfo, field_validator
+from pydantic import BeforeValidator, PrivateAttr, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
-from stages.lib.params import NonNegativeFloat, NonNegativeInt, Params, PositiveFloat, PositiveInt, check, parse_section
+from stages.lib.params import (NonNegativeFloat, NonNegativeInt, Params, PositiveFloat, PositiveInt, check, parse_section,
+                               rule)
 
 WHERE = "params.yaml: sources"
 _NAME = re.compile(r"^[a-z0-9_]+$")
@@ -44,17 +44,6 @@ NAME_RULE = ("source names must match [a-z0-9_]+ (they prefix record ids and nam
              "data/raw/<name>)")
 GLOB_RULE = ("must stay inside the source's path (a pattern such as *.jsonl or sub/*.jsonl; no '..', no leading "
              "'/' or '~')")
-
-
-def rule(ok: Callable[[Any], Any], message: str) -> AfterValidator:
-    """Like `stages.lib.params.check`, for rules not worded `must be ...`: fails as `<message>, got <value>`."""
-
-    def validate(value: Any) -> Any:
-        if not ok(value):
-            raise PydanticCustomError("value_rule", "{message}, got {got}", {"message": message, "got": repr(value)})
-        return value
-
-    return AfterValidator(validate)
 
 
 def glob_stays_inside(glob: str) -> bool:

@@ -13,6 +13,11 @@ keys fail with one line naming the key, e.g.
 
     settings = load_section("<section>", "params.yaml", DedupParams)  # "dedup" in the stage
 
+Field types: `PositiveInt`, `NonNegativeInt`, `PositiveFloat`, `NonNegativeFloat`, `Fraction`,
+`Number` (an int or float kept as YAML wrote it), `PositiveNumber`, `number(ok, phrase)`, `Names`
+(a list of names; null = []), `Block` (an empty YAML block = the defaults); rules: `check(ok, phrase)`
+(`must be <phrase>, got <value>`) and `rule(ok, message)` (worded in full); `known_subsets`.
+
 A stage names each section it reads in a `load_section("<section>", ...)` call (tests/test_dvc_deps.py
 reads those calls to keep `dvc.yaml` params honest). Keys that must name configured subsets
 (`by_source` mappings) are checked against `context={"subsets": [...]}` (see `known_subsets`).
@@ -22,11 +27,13 @@ from __future__ import annotations
 
 import difflib
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError, ValidationInfo, model_validator
+from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, PlainValidator, ValidationError, ValidationInfo,
+                      model_validator)
 from pydantic_core import PydanticCustomError
 
 DEFAULT_PARAMS = Path("params.yaml")
@@ -88,11 +95,55 @@ def check(ok: Any, phrase: str) -> AfterValidator:
     return AfterValidator(validate)
 
 
+def rule(ok: Callable[[Any], Any], message: str, *, echo: bool = True) -> AfterValidator:
+    """A value rule worded in full: fails as `<message>, got <value>`, or as `message` itself when it
+    holds `{got}` or when `echo=False` (a URL or a key that may hold a secret is never echoed)."""
+    if echo and "{got}" not in message:
+        message += ", got {got}"
+
+    def validate(value: Any) -> Any:
+        if not ok(value):
+            raise PydanticCustomError("value_rule", message, {"got": _shown(value)})
+        return value
+
+    return AfterValidator(validate)
+
+
+def as_number(value: Any) -> int | float:
+    """An int or a finite float, kept as YAML gave it (`epochs: 1` stays `1`, so cards, manifests, cache
+    keys and rejected details keep their bytes); a bool or a string fails."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise PydanticCustomError("value_rule", "must be a number, got {got}", {"got": _shown(value)})
+    if isinstance(value, float) and not math.isfinite(value):
+        raise PydanticCustomError("value_rule", "must be a finite number, got {got}", {"got": _shown(value)})
+    return value
+
+
+Number = Annotated[int | float, PlainValidator(as_number)]
+
+
+def number(ok: Callable[[Any], Any], phrase: str) -> Any:
+    """A `Number` with a range rule: fails as `must be <phrase>, got <value>`."""
+    return Annotated[int | float, PlainValidator(as_number), check(ok, phrase)]
+
+
+def _names(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise PydanticCustomError("value_rule", "must be a list of names (empty = any), got {got}",
+                                  {"got": _shown(value)})
+    return value
+
+
 PositiveInt = Annotated[int, check(lambda v: v >= 1, "a positive integer")]
 NonNegativeInt = Annotated[int, check(lambda v: v >= 0, "a whole number >= 0")]
 PositiveFloat = Annotated[float, check(lambda v: v > 0, "a positive number")]
 NonNegativeFloat = Annotated[float, check(lambda v: v >= 0, "a number >= 0")]
 Fraction = Annotated[float, check(lambda v: 0 <= v <= 1, "between 0 and 1")]
+PositiveNumber = number(lambda v: v > 0, "a positive number")
+Names = Annotated[list[str], BeforeValidator(_names)]  # a list of non-empty strings; null = []
+Block = BeforeValidator(lambda value: {} if value is None else value)  # `generation:` left empty = the defaults
 
 
 def known_subsets(mapping: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:

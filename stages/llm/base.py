@@ -31,8 +31,7 @@ from pydantic import AfterValidator
 from pydantic_core import PydanticCustomError
 
 from stages.lib.io import write_json
-from stages.lib.params import Params
-from stages.llm.fields import Block, NonNegative
+from stages.lib.params import Block, NonNegativeInt, Params
 from stages.llm.packaged import PACKAGED
 from stages.llm.tiny import TinyParams
 
@@ -80,7 +79,7 @@ class ModelParams(Params):
     """
 
     base: Annotated[str, AfterValidator(_known_base)]
-    seed: NonNegative = 0
+    seed: NonNegativeInt = 0
     revision: str | None = None
     dtype: Dtype = "float32"
     tiny: Annotated[TinyParams, Block] = TinyParams()

@@ -27,9 +27,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from stages.lib.params import Params, PositiveInt, check
+from stages.lib.params import Block, Number, Params, PositiveInt, PositiveNumber, check
 from stages.lib.progress import progress
-from stages.llm.fields import Block, Number, PositiveNumber
 from stages.llm.prompts import question_text, render_prompt
 from stages.llm.scorer import continuation_logprobs
 

@@ -25,11 +25,10 @@ from typing import Annotated, Any, Literal
 from pydantic import ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
-from stages.lib.params import Params, known_subsets
+from stages.lib.params import Block, Names, NonNegativeInt, Params, known_subsets
 from stages.llm.backends import GenerationParams
 from stages.llm.backends.hf_local import TransformersParams
 from stages.llm.backends.openai_chat import OpenAIParams
-from stages.llm.fields import Block, Names, NonNegative
 from stages.validation.suites import ZhShare
 
 
@@ -40,8 +39,8 @@ class RewriteParams(Params):
     min_zh_share: ZhShare = None
     sources: Names = []
     task_types: Names = []
-    max_records: NonNegative = 8
-    seed: NonNegative = 0
+    max_records: NonNegativeInt = 8
+    seed: NonNegativeInt = 0
     generation: Annotated[GenerationParams, Block] = GenerationParams()
     transformers: Annotated[TransformersParams, Block] = TransformersParams()
     openai: OpenAIParams | None = None

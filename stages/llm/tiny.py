@@ -24,9 +24,8 @@ from typing import Annotated, Any
 from pydantic import model_validator
 from pydantic_core import PydanticCustomError
 
-from stages.lib.params import NonNegativeInt, Params, PositiveInt, check
+from stages.lib.params import NonNegativeInt, Params, PositiveInt, PositiveNumber, check
 from stages.lib.progress import progress
-from stages.llm.fields import PositiveNumber
 
 PAD, BOS_TURN, EOS_TURN = "<|endoftext|>", "<|im_start|>", "<|im_end|>"
 CHAT_TEMPLATE = (

@@ -27,8 +27,7 @@ from typing import Any
 import polars as pl
 
 from stages.lib.contract import Filter, split_by_filters
-from stages.lib.params import Params, PositiveInt
-from stages.sft.numbers import number
+from stages.lib.params import Params, PositiveInt, number
 
 REASON = "decontam_eval_overlap"
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)

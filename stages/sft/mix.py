@@ -25,9 +25,8 @@ import polars as pl
 from pydantic import Field, field_validator
 
 from stages.lib.contract import Filter, split_by_filters
-from stages.lib.params import Fraction, NonNegativeInt, Params, known_subsets
+from stages.lib.params import Fraction, NonNegativeInt, Params, known_subsets, number
 from stages.sft.decontam import DecontamParams
-from stages.sft.numbers import number
 
 EvalShare = number(lambda v: 0 <= v < 1, "in [0, 1)")
 RewriteShare = number(lambda v: 0 <= v <= 1, "in [0, 1] or null")

@@ -16,8 +16,7 @@ from typing import Annotated, Any
 from pydantic import Field, PlainValidator
 from pydantic_core import PydanticCustomError
 
-from stages.lib.params import NonNegativeInt, Params, PositiveInt, check
-from stages.sft.numbers import as_number, number
+from stages.lib.params import NonNegativeInt, Params, PositiveInt, as_number, check, number
 
 # Used when a tokenizer has no chat template (e.g. a base model): renders each
 # turn as "<|role|>\ncontent\n" and ends a prompt with "<|assistant|>\n", so the

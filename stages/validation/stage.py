@@ -13,6 +13,7 @@ from typing import Any
 
 import polars as pl
 
+from stages.ingest.subsets import configured_sources
 from stages.lib.contract import write_stage_outputs
 from stages.lib.errors import StageError
 from stages.lib.io import write_json
@@ -21,7 +22,7 @@ from stages.lib.record import RECORD_SCHEMA, empty_rejected
 from stages.lib.timings import write_timings
 from stages.validation.report import failure_message, metrics, write_reports
 from stages.validation.runner import SuiteResult, run_suite
-from stages.validation.suites import SUITES_DIR, ValidateParams, configured_sources
+from stages.validation.suites import SUITES_DIR, ValidateParams
 
 DEFAULT_SUITE = SUITES_DIR / "records.json"
 

@@ -16,7 +16,7 @@ parameters, `{"$PARAMETER": "<name>"}` in kwargs (e.g. `min_rows`,
 `configured_sources`); the caller passes them to `run_suite`. Those from params.yaml:
 
 - `min_rows`: `validate.min_rows` (`ValidateParams`, the validate stage's section);
-- `configured_sources`: the subsets of `params.yaml: sources` (`configured_sources`), read by
+- `configured_sources`: the subsets of `params.yaml: sources` (`stages.ingest.subsets.configured_sources`), read by
   every stage that runs a suite (validate, rewrite, assemble): a second list would drift;
 - `min_zh_share`: a stage section's `min_zh_share` (a `ZhShare` field: validate, rewrite,
   assemble), passed only when set (`zh_share_parameter`), else the suite's default applies.
@@ -29,10 +29,8 @@ import uuid
 from pathlib import Path
 from typing import Annotated, Any
 
-from stages.ingest.cqia import configured_subsets
-from stages.ingest.sources import parse_sources
 from stages.lib.errors import StageError
-from stages.lib.params import NonNegativeInt, Params, check, load_section
+from stages.lib.params import NonNegativeInt, Params, check
 
 SUITES_DIR = Path(__file__).resolve().parents[2] / "schemas" / "expectations"
 SEVERITIES = ("critical", "warning", "info")
@@ -128,11 +126,6 @@ ZhShare = Annotated[float, check(lambda v: 0 <= v <= 1, "a number in [0, 1]")] |
 def zh_share_parameter(value: float | None) -> dict[str, float]:
     """The suites' `min_zh_share` parameter from a `ZhShare` field: passed only when set."""
     return {} if value is None else {"min_zh_share": float(value)}
-
-
-def configured_sources(params_path: str | Path) -> list[str]:
-    """The subsets of `params.yaml: sources`: the suites' `configured_sources` parameter."""
-    return configured_subsets(parse_sources(load_section("sources", params_path)))
 
 
 class ValidateParams(Params):

@@ -21,9 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Protocol
 
-from stages.lib.params import Params, PositiveInt, check
+from stages.lib.params import Number, Params, PositiveInt, check
 from stages.llm.cache import Response
-from stages.llm.fields import Number
 from stages.llm.prompts import Messages
 
 

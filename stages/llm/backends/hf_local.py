@@ -21,11 +21,10 @@ from __future__ import annotations
 import copy
 from typing import Annotated, Any
 
-from stages.lib.params import Params, PositiveInt
+from stages.lib.params import Params, PositiveInt, rule
 from stages.llm.backends import Failure, GenerationParams, OnResponse, Result
 from stages.llm.base import Dtype, ModelSpec, load_model
 from stages.llm.cache import Response
-from stages.llm.fields import rule
 from stages.llm.prompts import Messages, render_prompt
 
 BASE = "base"

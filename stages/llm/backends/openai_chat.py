@@ -34,10 +34,9 @@ from pydantic import model_validator
 from pydantic_core import PydanticCustomError
 
 from stages.lib.errors import StageError
-from stages.lib.params import NonNegativeInt, Params, PositiveInt
+from stages.lib.params import NonNegativeInt, Params, PositiveInt, PositiveNumber, rule
 from stages.llm.backends import Failure, GenerationParams, OnResponse, Result
 from stages.llm.cache import Response
-from stages.llm.fields import PositiveNumber, rule
 from stages.llm.prompts import Messages
 
 _ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
@@ -49,10 +48,10 @@ class OpenAIParams(Params):
 
     # no {got} in these two messages: a mistyped URL may hold credentials, a pasted key must not be echoed
     base_url: Annotated[str, rule(lambda v: v.startswith(("http://", "https://")),
-                                  "must start with http:// or https://, e.g. http://127.0.0.1:8000/v1")]
+                                  "must start with http:// or https://, e.g. http://127.0.0.1:8000/v1", echo=False)]
     model: Annotated[str, rule(bool, "must be the model name the endpoint serves, got {got}")]
     api_key_env: Annotated[str, rule(lambda v: bool(_ENV_NAME.match(v)), "must be the NAME of an environment "
-                                     "variable such as OPENAI_API_KEY, not the key itself")] | None = None
+                                     "variable such as OPENAI_API_KEY, not the key itself", echo=False)] | None = None
     concurrency: PositiveInt = 4
     timeout_s: PositiveNumber = 120.0
     retries: NonNegativeInt = 4

@@ -157,7 +157,8 @@ def summary_command(rev: str, repo: Path, fmt: str, output: Path | None, width: 
 @click.option("--all-commits", is_flag=True, help="Experiments of all commits, not only HEAD's.")
 @click.option("-n", "--num", type=int, default=1, show_default=True, help="Experiments of the last N commits.")
 @click.option("--param", default="rule", show_default=True, help="The param that names the rule.")
-@click.option("--params-file", default="params.yaml", show_default=True)
+@click.option("--params", "params_file", default="params.yaml", show_default=True,
+              help="The params file whose `--param` names the rule.")
 @click.option("--metrics-file", default="metrics/eval.json", show_default=True,
               help='Metrics with {"overall": acc, "tasks": {task: acc}} (and "stderr": {task: se}).')
 @click.option("--rewrite-metrics-file", default="metrics/rewrite.json", show_default=True,

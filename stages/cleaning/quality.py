@@ -28,7 +28,7 @@ from pydantic_core import PydanticCustomError
 
 from stages.cleaning.filters import REASONS
 from stages.lib.errors import StageError
-from stages.lib.params import Fraction, NonNegativeInt, Params, PositiveFloat, check, did_you_mean
+from stages.lib.params import Fraction, NonNegativeInt, Params, PositiveFloat, check, require_known
 from stages.lib.record import RECORD_SCHEMA
 
 MAX_CHARS = 2000
@@ -55,11 +55,7 @@ class TrainQualityParams(Params):
     @field_validator("positive")
     @classmethod
     def _record_fields(cls, positive: dict[str, Any]) -> dict[str, Any]:
-        fields = RECORD_SCHEMA.names()
-        for key in positive:
-            if key not in fields:
-                raise PydanticCustomError("unknown_key", "{key}: not a record field{hint}; record fields: {fields}",
-                                          {"key": key, "hint": did_you_mean(key, fields), "fields": ", ".join(fields)})
+        require_known(positive, RECORD_SCHEMA.names(), "unknown_key", "not a record field", "record fields")
         return positive
 
     @field_validator("min_quality")

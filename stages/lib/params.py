@@ -75,24 +75,24 @@ class Params(BaseModel):
         if not isinstance(data, dict):
             raise PydanticCustomError("mapping", "must be a mapping, got {got}", {"got": _shown(data)})
         allowed = {field.alias or name for name, field in cls.model_fields.items()}
-        for key in data:
-            if key not in allowed:
-                raise PydanticCustomError(
-                    "unknown_key", "{key}: unknown key{hint}; allowed: {allowed}",
-                    {"key": str(key), "hint": did_you_mean(key, allowed), "allowed": ", ".join(sorted(allowed))})
+        require_known(data, allowed, "unknown_key", "unknown key", "allowed")
         return data
+
+
+def require_known(keys: Any, known: Any, kind: str, what: str, label: str) -> None:
+    """Fail on the first key not in `known`: `<key>: <what> (did you mean ...?); <label>: <known>`."""
+    for key in keys:
+        if key not in known:
+            raise PydanticCustomError(kind, "{key}: " + what + "{hint}; " + label + ": {known}",
+                                      {"key": str(key), "hint": did_you_mean(key, known),
+                                       "known": ", ".join(sorted(known))})
 
 
 def check(ok: Any, phrase: str) -> AfterValidator:
     """A value rule with our wording: `Annotated[int, check(lambda v: v >= 1, "a positive integer")]`
     fails as `must be a positive integer, got 0`."""
 
-    def validate(value: Any) -> Any:
-        if not ok(value):
-            raise PydanticCustomError("value_rule", "must be {phrase}, got {got}", {"phrase": phrase, "got": _shown(value)})
-        return value
-
-    return AfterValidator(validate)
+    return rule(ok, f"must be {phrase}")
 
 
 def rule(ok: Callable[[Any], Any], message: str, *, echo: bool = True) -> AfterValidator:
@@ -151,11 +151,7 @@ def known_subsets(mapping: dict[str, Any], info: ValidationInfo) -> dict[str, An
     subset of the configured sources, when the loader passed them as context."""
     subsets = (info.context or {}).get("subsets")
     if subsets is not None:
-        for key in mapping:
-            if key not in subsets:
-                raise PydanticCustomError(
-                    "unknown_subset", "{key}: names no configured subset{hint}; configured: {subsets}",
-                    {"key": str(key), "hint": did_you_mean(key, subsets), "subsets": ", ".join(sorted(subsets))})
+        require_known(mapping, subsets, "unknown_subset", "names no configured subset", "configured")
     return mapping
 
 

@@ -85,7 +85,7 @@ def require_known(keys: Any, known: Any, kind: str, what: str, label: str) -> No
         if key not in known:
             raise PydanticCustomError(kind, "{key}: " + what + "{hint}; " + label + ": {known}",
                                       {"key": str(key), "hint": did_you_mean(key, known),
-                                       "known": ", ".join(sorted(known))})
+                                       "known": ", ".join(known if isinstance(known, (list, tuple)) else sorted(known))})
 
 
 def check(ok: Any, phrase: str) -> AfterValidator:

@@ -81,11 +81,11 @@ class Params(BaseModel):
 
 def require_known(keys: Any, known: Any, kind: str, what: str, label: str) -> None:
     """Fail on the first key not in `known`: `<key>: <what> (did you mean ...?); <label>: <known>`."""
+    listed = ", ".join(known if isinstance(known, (list, tuple)) else sorted(known))
     for key in keys:
         if key not in known:
             raise PydanticCustomError(kind, "{key}: " + what + "{hint}; " + label + ": {known}",
-                                      {"key": str(key), "hint": did_you_mean(key, known),
-                                       "known": ", ".join(known if isinstance(known, (list, tuple)) else sorted(known))})
+                                      {"key": str(key), "hint": did_you_mean(key, known), "known": listed})
 
 
 def check(ok: Any, phrase: str) -> AfterValidator:

@@ -6,7 +6,7 @@ seed), optionally drops records above a perplexity bound, splits train/eval
 from a seeded hash of `id`, and writes into `--out`:
 `train.jsonl`, `eval.jsonl` (chat `messages` + Alpaca columns), `README.md`
 (a Hugging Face dataset card: splits `train` and `validation` = eval.jsonl),
-`manifest.json` (fingerprint, upstream output and stage hashes from dvc.lock),
+`manifest.json` (fingerprint and upstream output hashes from dvc.lock),
 plus the contract files `records.parquet` (with a `split` column) and
 `rejected.parquet` (reasons `assemble_*`, and `decontam_eval_overlap`).
 

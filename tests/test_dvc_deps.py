@@ -95,3 +95,19 @@ def test_deps_cover_the_import_closure_and_params_sections(stage):
 def test_the_closure_follows_lazy_imports():
     files = {p.relative_to(ROOT).as_posix() for p in import_closure("stages.scrape")}
     assert {"stages/scrape.py", "stages/ingest/http_source.py", "stages/lib/contract.py"} <= files
+
+
+def test_assemble_depends_on_every_upstream_output_and_metrics_its_manifest_and_card_name():
+    """manifest.json and the dataset card are built from upstream hashes and counts that dvc.lock names;
+    each must be a dependency of assemble, or a changed one leaves data/sft stale (and a fresh clone's
+    run would write a different manifest)."""
+    from stages.sft.card import upstream_entries, upstream_outputs
+
+    lock = ROOT / "dvc.lock"
+    deps = [d for d in stages()["assemble"]["deps"] if "${" not in d]
+    named = set(upstream_outputs(lock))
+    named |= {out["path"] for entry in upstream_entries(lock).values() for out in entry.get("outs", [])
+              if out["path"].startswith("metrics/")}
+    assert named, "dvc.lock names no upstream outputs"
+    missing = sorted(path for path in named if not any(path == d or path.startswith(d.rstrip("/") + "/") for d in deps))
+    assert not missing, f"assemble: dvc.yaml deps miss upstream outputs its manifest or card name: {missing}"

@@ -151,7 +151,7 @@ def known_subsets(mapping: dict[str, Any], info: ValidationInfo) -> dict[str, An
     subset of the configured sources, when the loader passed them as context."""
     subsets = (info.context or {}).get("subsets")
     if subsets is not None:
-        require_known(mapping, subsets, "unknown_subset", "names no configured subset", "configured")
+        require_known(mapping, sorted(subsets), "unknown_subset", "names no configured subset", "configured")
     return mapping
 
 

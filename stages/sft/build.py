@@ -21,7 +21,7 @@ from stages.lib.contract import rows_dropped, write_stage_outputs
 from stages.lib.errors import StageError
 from stages.lib.io import write_json, write_text
 from stages.lib.record import RECORD_SCHEMA
-from stages.sft.card import chat_rows, fingerprint, jsonl, stage_hashes, upstream_outputs
+from stages.sft.card import chat_rows, fingerprint, jsonl, upstream_outputs
 from stages.sft.decontam import decontaminate
 from stages.sft.hf_card import curation_steps, dataset_card, kept_dropped_csv
 from stages.sft.mix import AssembleParams, choose
@@ -63,7 +63,6 @@ def summary(kept: pl.DataFrame, params: AssembleParams, rows: list[dict], lock: 
         "params": params.mix(),
         "fingerprint": fingerprint(rows),
         "upstream": upstream_outputs(lock),
-        "stage_hashes": stage_hashes(lock),
     }
 
 
@@ -98,7 +97,7 @@ def assemble(inputs: list[Path], scores: Path | None, out: Path, metrics_path: P
     def write_set(folder: Path) -> None:
         write_text(jsonl([r for r in rows if split[r["id"]] == "train"]), folder / "train.jsonl")
         write_text(jsonl([r for r in rows if split[r["id"]] == "eval"]), folder / "eval.jsonl")
-        write_json({k: info[k] for k in ("fingerprint", "counts", "upstream", "stage_hashes", "params")},
+        write_json({k: info[k] for k in ("fingerprint", "counts", "upstream", "params")},
                    folder / "manifest.json")
         write_text(dataset_card(info, list(sources), steps), folder / "README.md")
 

@@ -6,11 +6,17 @@
 - `fingerprint`: sha256 over the sorted lines `id<TAB>sha256(messages)`, so two
   sets with the same records and texts have the same fingerprint whatever the
   file layout.
-- `upstream_outputs`: the hash of every stage output upstream of `assemble`,
+- `upstream_outputs`: the hash of every stage data output upstream of `assemble`,
   read from `dvc.lock` (DVC writes each stage's entry when the stage finishes,
-  so upstream entries are current when `assemble` runs); `stage_hashes` names
-  each upstream stage's whole lock entry (code, params, outputs). No git
-  revision: data files name their content, so a fresh clone rebuilds them byte for byte.
+  so upstream entries are current when `assemble` runs). Every one of them is
+  also a dependency of `assemble` in dvc.yaml (tests/test_dvc_deps.py checks it),
+  so a changed upstream output re-runs assemble and the manifest never names a
+  stale hash. Code and params are not named here: an upstream code change that
+  leaves every output as it was does not re-run assemble, and must not change
+  its files (a fresh clone would otherwise rebuild a different manifest);
+  `dvc.lock` ties each output hash to its code and params. Caches that persist
+  between runs (`cache/`, `data/archive/`) are left out: they are not the data.
+  No git revision: data files name their content, so a fresh clone rebuilds them byte for byte.
   Only stages of the current `dvc.yaml` count: DVC keeps the entry of a removed
   stage (say `scrape@<a source removed from params.yaml>`) in `dvc.lock`, and
   that stale entry is ignored.
@@ -58,7 +64,7 @@ def fingerprint(rows: list[dict[str, Any]]) -> str:
     return hashlib.sha256("".join(lines).encode()).hexdigest()
 
 
-NOT_DATA = ("metrics/", "reports/")  # timings and reports change run to run; they are not inputs
+NOT_DATA = ("metrics/", "reports/", "cache/", "data/archive/")  # not the data: reports, persistent caches
 
 
 def _foreach_keys(value: Any, params: dict[str, Any]) -> list[str]:
@@ -116,14 +122,3 @@ def upstream_outputs(lock_path: Path, stage: str = "assemble", sft_dir: str = "d
     outputs = {out["path"]: out.get("md5", "") for entry in upstream_entries(lock_path, stage, sft_dir).values()
                for out in entry.get("outs", []) if not out["path"].startswith(NOT_DATA)}
     return dict(sorted(outputs.items()))
-
-
-def stage_hashes(lock_path: Path, stage: str = "assemble", sft_dir: str = "data/sft") -> dict[str, str]:
-    """{stage: sha256 of its dvc.lock entry} for every stage upstream of `stage`: names the code (deps),
-    params and outputs that made the data, without a git revision (which a fresh clone would change)."""
-    hashes = {}
-    for name, entry in upstream_entries(lock_path, stage, sft_dir).items():
-        named = {"cmd": entry.get("cmd"), "deps": entry.get("deps", []), "params": entry.get("params", {}),
-                 "outs": [o for o in entry.get("outs", []) if not o["path"].startswith(NOT_DATA)]}
-        hashes[name] = hashlib.sha256(json.dumps(named, sort_keys=True, default=str).encode()).hexdigest()
-    return dict(sorted(hashes.items()))

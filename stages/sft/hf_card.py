@@ -94,7 +94,7 @@ def body(info: dict[str, Any], steps: list[dict[str, Any]]) -> str:
                for s, c in info["sources"].items()]
     curation = [[s["stage"], s["rows_in"], s["rows_kept"],
                  ", ".join(f"{r}: {n}" for r, n in sorted(s["rows_dropped"].items())) or "-"] for s in steps]
-    hashes = [[stage, f"`{h[:16]}`"] for stage, h in info["stage_hashes"].items()]
+    hashes = [[f"`{path}`", f"`{md5}`"] for path, md5 in info["upstream"].items()]
     return (
         "# Curated Chinese SFT set\n\n## Dataset summary\n\n"
         f"{counts['train']} training and {counts['eval']} validation examples ({counts['rewrites']} of them "
@@ -115,8 +115,8 @@ def body(info: dict[str, Any], steps: list[dict[str, Any]]) -> str:
         "- Personal data is scrubbed by patterns (phones, e-mails, ID and bank cards), not by a model.\n\n"
         "## Provenance\n\n"
         f"Fingerprint (sha256 over sorted `id` + content hash): `{info['fingerprint']}`. "
-        "`manifest.json` has it with the hash of every upstream output; each upstream stage's `dvc.lock` entry "
-        "(code, params, outputs) hashes to:\n\n" + _table(["stage", "sha256 (first 16)"], hashes) +
+        "`manifest.json` has it with the hash of every upstream output (DVC's md5; `dvc.lock` ties each to the "
+        "code and params that made it):\n\n" + _table(["output", "md5"], hashes) +
         "\n## Licenses\n\nPer source (above); check them before redistributing.\n")
 
 

@@ -28,8 +28,8 @@ import click
 
 from stages.cleaning.filters import CleanParams
 from stages.cleaning.records import run_clean
-from stages.ingest.subsets import load_sources, subset_context
 from stages.engine.config import load_engine
+from stages.ingest.subsets import load_sources, subset_context
 from stages.lib.cli import (doc_summary, echo_summary, example, in_option, metrics_option, out_option, params_option,
                             run_main)
 from stages.lib.errors import clear_errors

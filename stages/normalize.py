@@ -29,8 +29,8 @@ import click
 
 from stages.cleaning.normalize_text import NormalizeParams
 from stages.cleaning.normalizing import run_normalize
-from stages.ingest.subsets import load_sources, subset_context
 from stages.engine.config import load_engine
+from stages.ingest.subsets import load_sources, subset_context
 from stages.lib.cli import (doc_summary, echo_summary, example, in_option, metrics_option, out_option, params_option,
                             run_main)
 from stages.lib.errors import clear_errors

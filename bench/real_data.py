@@ -54,6 +54,10 @@ def run_pipeline(work: Path, sources: dict[str, dict]) -> None:
     params = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
     params["sources"] = sources
     params["validate"]["min_rows"] = 1
+    subsets = {source["subset"] for source in sources.values()}  # by_source keys must name configured subsets
+    params["clean"]["by_source"] = {k: v for k, v in params["clean"]["by_source"].items() if k in subsets}
+    params["normalize"]["opencc_by_source"] = {k: v for k, v in (params["normalize"]["opencc_by_source"] or {}).items()
+                                               if k in subsets}
     (work / "params.yaml").write_text(yaml.safe_dump(params, allow_unicode=True, sort_keys=False), encoding="utf-8")
     shutil.copytree(ROOT / "schemas", work / "schemas", dirs_exist_ok=True)
     for name in sources:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -30,10 +31,41 @@ import click
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.dedup import corpus_paths, load_average, machine  # noqa: E402
+from bench.dedup import load_average, machine  # noqa: E402
+from bench.dedup_corpus import build_corpus  # noqa: E402
 
 METHODS = ("local", "ray-1", "ray-2", "ds-best")
 SECTION = "## scale: dedup on the local engine and on Ray"
+
+
+CORPUS_BLOCK = 100_000
+
+
+def write_corpus(path: Path, n: int, block: int = CORPUS_BLOCK) -> Path:
+    """n records of about 500 characters in id order (as normalize writes them), built and written a block
+    at a time so that 10M never sit in memory: each block is bench/dedup_corpus.py's corpus of `block`
+    documents (planted families within the block; the 430 real COIG-CQIA rows, when present, recur in
+    every block as exact copies), rows shuffled, ids numbered by position."""
+    import numpy as np
+    import polars as pl
+    import pyarrow.parquet as pq
+
+    if path.exists():
+        return path
+    partial = path.with_name(path.name + ".partial")
+    writer = None
+    for lo in range(0, n, block):
+        size = min(block, n - lo)
+        records, _ = build_corpus(size, seed=lo // block + 1)
+        records = records[np.random.default_rng(lo).permutation(size)].with_columns(
+            id=pl.format("s{}", pl.int_range(lo, lo + size, eager=False).cast(pl.String).str.zfill(10)))
+        table = records.to_arrow()
+        writer = writer or pq.ParquetWriter(partial, table.schema, compression="zstd")
+        writer.write_table(table, row_group_size=65_536)
+    if writer is not None:
+        writer.close()
+    partial.rename(path)
+    return path
 
 
 def tree_rss(root: int) -> int:
@@ -82,17 +114,19 @@ def child(method: str, corpus: Path, out: Path) -> None:
         seconds = float(run_datasketch(corpus, best=True)["seconds"])
         result = {"seconds": seconds}
     else:
-        from stages.dedup import run_dedup
         from stages.dedupe.config import DedupParams
-        from stages.engine.config import EngineSettings
+        from stages.dedupe.stage import run_dedup
+        from stages.engine.config import EngineParams, ray_engine
 
-        engine = EngineSettings() if method == "local" else EngineSettings(kind="ray", num_cpus=int(method[-1]))
+        engine = EngineParams() if method == "local" else ray_engine(num_cpus=int(method[-1]))
         started = time.perf_counter()
-        metrics, _ = run_dedup(corpus, out / "stage", out / "metrics.json", DedupParams(), engine)
+        metrics, run = run_dedup(corpus, out / "stage", out / "metrics.json", DedupParams(), engine)
         digest = hashlib.sha256(b"".join((out / "stage" / name).read_bytes()
                                          for name in ("records.parquet", "rejected.parquet", "clusters.parquet")))
-        result = {"seconds": time.perf_counter() - started, "core_seconds": metrics["seconds_by_phase"]["dedup"],
+        result = {"seconds": time.perf_counter() - started, "core_seconds": run.seconds["dedup"],
+                  "phases": {k: round(v, 1) for k, v in run.seconds.items()},
                   "digest": digest.hexdigest()[:16], "near": metrics["dedup"]["near_duplicates"]}
+        shutil.rmtree(out / "stage")  # 10M records of output: keep only the digest
     (out / "result.json").write_text(json.dumps(result))
 
 
@@ -134,7 +168,7 @@ def main(ctx: click.Context, sizes: str, methods: str, work: Path, results: Path
             "| docs | method | seconds | docs/s (stage) | docs/s (dedup step) | peak RSS of process tree (MB) "
             "| x ds-best | load at end |", "|---|---|---|---|---|---|---|---|"]
     for n in [int(s) for s in sizes.split(",")]:
-        corpus, _ = corpus_paths(work, n)
+        corpus = write_corpus(work / f"corpus-{n}.parquet", n)
         rows = []
         for method in methods.split(","):
             row = run_child(method, corpus, work / f"run-{n}-{method}", timeout)

@@ -11,7 +11,8 @@ from click.testing import CliRunner
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from stages.dedup import CLUSTERS_SCHEMA, cli, dedup_records, run_dedup
+from stages.dedup import cli
+from stages.dedupe.stage import CLUSTERS_SCHEMA, dedup_records, run_dedup
 from stages.dedupe.config import DedupParams
 from stages.dedupe.shingles import dedup_text
 from stages.lib.errors import StageError
@@ -156,7 +157,7 @@ def test_cli_writes_the_contract_outputs_and_metrics(tmp_path):
             "--metrics", str(tmp_path / "m.json"), "--params", str(params)]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
-    assert "dedup: 18 in, 11 kept, 2 exact and 5 near duplicates removed" in result.output
+    assert "dedup: 18 in, 11 kept, 7 dropped (dedup_exact 2, dedup_near 5)" in result.output
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
         "clusters.parquet", "records.parquet", "rejected.parquet"]
     metrics = json.loads((tmp_path / "m.json").read_text())
@@ -183,8 +184,6 @@ def test_cli_help_has_an_example():
 
 
 def test_records_sharing_a_task_template_with_different_answers_are_not_duplicates():
-    from stages.dedup import dedup_records
-    from stages.dedupe.config import DedupParams
     from stages.lib.record import make_id, records_frame
 
     template = ("请判断下面这段来自手机银行的客户留言的意图，并从以下类别中选择一个：冻结账户、修改地址、缴纳账单、"

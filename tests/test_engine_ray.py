@@ -22,10 +22,10 @@ from ray import cloudpickle  # noqa: E402 - the copy Ray serialises tasks with
 
 from stages.clean import run_clean  # noqa: E402
 from stages.cleaning.filters import parse_clean_settings  # noqa: E402
-from stages.dedup import run_dedup  # noqa: E402
+from stages.dedupe.stage import run_dedup  # noqa: E402
 from stages.dedupe import distributed  # noqa: E402
 from stages.dedupe.config import parse_params  # noqa: E402
-from stages.engine.config import EngineSettings, parse_engine  # noqa: E402
+from stages.engine.config import EngineParams, parse_engine, ray_engine  # noqa: E402
 from stages.ingest.sources import parse_source  # noqa: E402
 from stages.lib.errors import StageError  # noqa: E402
 from stages.normalize import parse_normalize_settings, run_normalize  # noqa: E402
@@ -33,8 +33,8 @@ from stages.scrape import scrape  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
-RAY = EngineSettings(kind="ray", block_rows=64)
-LOCAL = EngineSettings()
+RAY = ray_engine(block_rows=64)
+LOCAL = EngineParams()
 cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the crashing wrapper below runs on workers
 
 
@@ -154,7 +154,7 @@ def test_an_unreachable_address_fails_in_one_line_naming_it(tmp_path, monkeypatc
 
     monkeypatch.setattr(ray, "is_initialized", lambda: False)
     with pytest.raises(StageError, match=r"^engine.ray.address 127.0.0.1:9: no Ray cluster reachable there"):
-        connect(EngineSettings(kind="ray", address="127.0.0.1:9"))
+        connect(ray_engine(address="127.0.0.1:9"))
 
 
 def test_engine_ray_without_ray_says_how_to_install(monkeypatch):
@@ -172,7 +172,7 @@ def test_engine_params_are_checked():
         parse_engine({"kind": "spark"})
     with pytest.raises(ValueError, match=r"engine.ray.num_cpus: must be an integer >= 1 or null, got 0"):
         parse_engine({"kind": "ray", "ray": {"num_cpus": 0}})
-    with pytest.raises(ValueError, match=r"unknown key\(s\) adress"):
+    with pytest.raises(ValueError, match=r"engine.ray.adress: unknown key \(did you mean address\?\)"):
         parse_engine({"kind": "ray", "ray": {"adress": "x"}})
 
 

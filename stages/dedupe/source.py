@@ -1,0 +1,96 @@
+"""The records dedup reads, as batches in id order that can be read more than once.
+
+The stage makes three passes over its input without holding it: band keys and hashes, then the
+texts of the records that are candidates, then the outputs. `ParquetRecords` reads a parquet file a
+batch at a time (pyarrow `iter_batches`); `FrameRecords` serves a frame already in memory (tests,
+`dedup_records`). Both put rows in id order, which is the order of every output file: normalize
+writes its records sorted by id, so the file is read as it is; any other input is sorted by id
+once into a work file first (in memory: only inputs that do not come from normalize need it).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import polars as pl
+
+from stages.lib.errors import StageError
+from stages.lib.record import RECORD_SCHEMA
+
+READ_ROWS = 65_536  # rows per batch read from the input file
+
+
+def conform_records(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.select([pl.col(name).cast(dtype) for name, dtype in RECORD_SCHEMA.items() if name in frame.columns])
+
+
+def check_ids(ids: pl.Series, where: str) -> bool:
+    """True when the ids are strictly increasing (sorted, unique); StageError when some repeat."""
+    if ids.null_count():
+        raise StageError(f"{where}: a record has no id")
+    if ids.len() < 2 or bool((ids.slice(1) > ids.slice(0, ids.len() - 1)).all()):
+        return True
+    if ids.n_unique() != ids.len():
+        raise StageError("dedup: input ids are not unique; the kept id of a cluster would be ambiguous")
+    return False
+
+
+class FrameRecords:
+    """Records already in memory, sorted by id."""
+
+    def __init__(self, frame: pl.DataFrame, batch_rows: int = READ_ROWS) -> None:
+        if not check_ids(frame["id"], "records"):
+            frame = frame.sort("id")
+        self.frame, self.batch_rows = conform_records(frame), batch_rows
+        self.ids = self.frame["id"]
+        self.read_seconds = 0.0
+
+    def batches(self, columns: Sequence[str] | None = None) -> Iterator[tuple[int, pl.DataFrame]]:
+        frame = self.frame if columns is None else self.frame.select(columns)
+        for lo in range(0, max(frame.height, 1), self.batch_rows):
+            yield lo, frame.slice(lo, self.batch_rows)
+
+
+class ParquetRecords:
+    """A parquet file of records, read in batches of `batch_rows` (sorted by id into `work` first if
+    it is not in id order)."""
+
+    def __init__(self, path: Path, work: Path, batch_rows: int = READ_ROWS) -> None:
+        import pyarrow.parquet as pq
+
+        if not path.exists():
+            raise StageError(f"{path}: input not found (run the normalize stage first)")
+        started = time.perf_counter()
+        names = pq.read_schema(path).names
+        missing = [name for name in RECORD_SCHEMA.names() if name not in names]
+        if missing:
+            raise StageError(f"{path}: missing record columns {missing}")
+        ids = pl.from_arrow(pq.read_table(path, columns=["id"]).column("id")).cast(pl.String)
+        if not check_ids(ids, str(path)):
+            sorted_path = work / "records-by-id.parquet"
+            pl.scan_parquet(path).select(RECORD_SCHEMA.names()).sort("id").sink_parquet(sorted_path)
+            path, ids = sorted_path, ids.sort()
+        self.path, self.ids, self.batch_rows = path, ids.rename("id"), batch_rows
+        self.read_seconds = time.perf_counter() - started
+
+    def batches(self, columns: Sequence[str] | None = None) -> Iterator[tuple[int, pl.DataFrame]]:
+        """(row offset, frame) for each batch; the time spent reading adds up in `read_seconds`."""
+        import pyarrow.parquet as pq
+
+        names = list(columns) if columns is not None else RECORD_SCHEMA.names()
+        lo = 0
+        with pq.ParquetFile(self.path) as file:
+            batches = file.iter_batches(batch_size=self.batch_rows, columns=names)
+            while True:
+                started = time.perf_counter()
+                batch = next(batches, None)
+                if batch is None:
+                    break
+                frame = conform_records(pl.from_arrow(batch))
+                self.read_seconds += time.perf_counter() - started
+                yield lo, frame
+                lo += frame.height
+        if lo == 0:
+            yield 0, pl.DataFrame(schema={name: RECORD_SCHEMA[name] for name in names})

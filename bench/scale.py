@@ -125,6 +125,7 @@ def child(method: str, corpus: Path, out: Path) -> None:
                                          for name in ("records.parquet", "rejected.parquet", "clusters.parquet")))
         result = {"seconds": time.perf_counter() - started, "core_seconds": run.seconds["dedup"],
                   "phases": {k: round(v, 1) for k, v in run.seconds.items()},
+                  "peak_mb_after": {k: round(v) for k, v in run.peak_mb.items()},
                   "digest": digest.hexdigest()[:16], "near": metrics["dedup"]["near_duplicates"]}
         shutil.rmtree(out / "stage")  # 10M records of output: keep only the digest
     (out / "result.json").write_text(json.dumps(result))

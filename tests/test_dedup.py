@@ -143,6 +143,25 @@ def test_outputs_are_byte_identical_across_runs_input_orders_and_thread_counts(t
     assert pl.read_parquet(tmp_path / "a" / "rejected.parquet").schema == REJECTED_SCHEMA
 
 
+def test_small_read_batches_and_verification_chunks_give_the_same_files(tmp_path, monkeypatch):
+    """The streaming path (several input batches, several row groups of clusters, pairs verified in many
+    chunks from the spill file) writes what one batch does."""
+    from stages.dedupe import source, stage, store
+
+    records = near_threshold_corpus()
+    records.write_parquet(tmp_path / "in.parquet")
+    params = DedupParams(answer_threshold=0.3)
+    run_dedup(tmp_path / "in.parquet", tmp_path / "one", tmp_path / "one.json", params)
+    monkeypatch.setattr(source, "READ_ROWS", 4)
+    monkeypatch.setattr(store, "CHUNK_PAIRS", 3)
+    monkeypatch.setattr(stage, "CLUSTER_ROWS", 5)
+    metrics, run = run_dedup(tmp_path / "in.parquet", tmp_path / "many", tmp_path / "many.json", params)
+    assert metrics["dedup"]["near_duplicates"] > 10 and run.pairs.height > 10
+    for file in ("records.parquet", "rejected.parquet", "clusters.parquet"):
+        assert (tmp_path / "one" / file).read_bytes() == (tmp_path / "many" / file).read_bytes(), file
+    assert (tmp_path / "one.json").read_bytes() == (tmp_path / "many.json").read_bytes()
+
+
 def write_params(path: Path, **changes) -> Path:
     section = {"fields": ["instruction", "input", "output"], "ngram": 5, "num_perm": 128, "seed": 1,
                "threshold": 0.8, "verify": "exact"} | changes

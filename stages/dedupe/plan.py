@@ -58,6 +58,14 @@ class Plan:
     pairs: tuple[np.ndarray, np.ndarray, np.ndarray]  # verified near pairs: row_a, row_b, jaccard
     stats: dict[str, Any]
     seconds: dict[str, float] = field(default_factory=dict)
+    peak_mb: dict[str, float] = field(default_factory=dict)  # this process's peak RSS after each phase
+
+
+def peak_mb() -> float:
+    """Peak resident memory of this process so far, in MB (for the benchmark's phase breakdown)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def answer_check(params: DedupParams) -> bool:
@@ -175,6 +183,7 @@ def make_plan(records: Any, params: DedupParams, work: Path, near_fn: Callable |
     started = time.perf_counter()
     scan_ = scan(records, params, keep_texts=near_fn is not None)
     seconds["scan"] = time.perf_counter() - started
+    peaks = {"scan": peak_mb()}
     n = scan_.rank.size
     rep = exact_representatives(scan_)
     reps = np.flatnonzero((rep == np.arange(n)) & ~scan_.empty)
@@ -184,7 +193,10 @@ def make_plan(records: Any, params: DedupParams, work: Path, near_fn: Callable |
     else:
         answers = None if scan_.answers is None else scan_.answers.gather(reps)
         near = near_fn(scan_.texts.gather(reps), params, answers)
-    return decide(records.ids, scan_, rep, reps, near, params, seconds)
+    peaks["near"] = peak_mb()
+    plan = decide(records.ids, scan_, rep, reps, near, params, seconds)
+    plan.peak_mb = {**peaks, "decide": peak_mb()}
+    return plan
 
 
 def decide(ids: pl.Series, scan_: Scan, rep: np.ndarray, reps: np.ndarray, near: NearResult,

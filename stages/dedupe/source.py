@@ -40,10 +40,10 @@ def check_ids(ids: pl.Series, where: str) -> bool:
 class FrameRecords:
     """Records already in memory, sorted by id."""
 
-    def __init__(self, frame: pl.DataFrame, batch_rows: int = READ_ROWS) -> None:
+    def __init__(self, frame: pl.DataFrame, batch_rows: int | None = None) -> None:
         if not check_ids(frame["id"], "records"):
             frame = frame.sort("id")
-        self.frame, self.batch_rows = conform_records(frame), batch_rows
+        self.frame, self.batch_rows = conform_records(frame), batch_rows or READ_ROWS
         self.ids = self.frame["id"]
         self.read_seconds = 0.0
 
@@ -57,7 +57,7 @@ class ParquetRecords:
     """A parquet file of records, read in batches of `batch_rows` (sorted by id into `work` first if
     it is not in id order)."""
 
-    def __init__(self, path: Path, work: Path, batch_rows: int = READ_ROWS) -> None:
+    def __init__(self, path: Path, work: Path, batch_rows: int | None = None) -> None:
         import pyarrow.parquet as pq
 
         if not path.exists():
@@ -72,7 +72,7 @@ class ParquetRecords:
             sorted_path = work / "records-by-id.parquet"
             pl.scan_parquet(path).select(RECORD_SCHEMA.names()).sort("id").sink_parquet(sorted_path)
             path, ids = sorted_path, ids.sort()
-        self.path, self.ids, self.batch_rows = path, ids.rename("id"), batch_rows
+        self.path, self.ids, self.batch_rows = path, ids.rename("id"), batch_rows or READ_ROWS
         self.read_seconds = time.perf_counter() - started
 
     def batches(self, columns: Sequence[str] | None = None) -> Iterator[tuple[int, pl.DataFrame]]:

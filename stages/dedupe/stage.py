@@ -22,7 +22,7 @@ import numpy as np
 import polars as pl
 
 from stages.dedupe.config import DedupParams
-from stages.dedupe.plan import EXACT, KEPT, NEAR, Plan, make_plan
+from stages.dedupe.plan import EXACT, KEPT, NEAR, Plan, make_plan, peak_mb
 from stages.dedupe.source import FrameRecords, ParquetRecords
 from stages.engine.config import EngineParams
 from stages.lib.contract import write_parquet_stream, write_stage_outputs_streaming
@@ -52,6 +52,7 @@ class DedupRun:
     pairs: pl.DataFrame
     stats: dict[str, Any]
     seconds: dict[str, float]
+    peak_mb: dict[str, float]
 
 
 def near_function(engine: EngineParams | None, source: str) -> Callable | None:
@@ -122,4 +123,4 @@ def run_dedup(in_path: Path, out_dir: Path, metrics_path: Path, params: DedupPar
     seconds = {**plan.seconds, "read": read, "dedup": decided - started - read,
                "write": time.perf_counter() - decided}
     write_timings(metrics_path, started, {"read": read, "dedup": decided - started - read})
-    return metrics, DedupRun(pairs_frame(plan), plan.stats, seconds)
+    return metrics, DedupRun(pairs_frame(plan), plan.stats, seconds, {**plan.peak_mb, "write": peak_mb()})

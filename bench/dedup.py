@@ -44,12 +44,13 @@ METHODS = ("ours", "ours-estimate", "ds-best", "ds-record")
 
 
 def corpus_paths(work: Path, n: int) -> tuple[Path, Path]:
-    """Build (once) and return the corpus and label parquet files for size n."""
+    """Build (once) and return the corpus and label parquet files for size n, rows in id order (as the
+    normalize stage writes them; labels row for row)."""
     corpus, labels = work / f"corpus-{n}.parquet", work / f"labels-{n}.parquet"
     if not corpus.exists():
         records, label_frame = build_corpus(n, seed=n)
-        records.write_parquet(corpus)
-        label_frame.write_parquet(labels)
+        records.sort("id").write_parquet(corpus)
+        label_frame.sort("id").write_parquet(labels)
     return corpus, labels
 
 

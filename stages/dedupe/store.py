@@ -3,14 +3,15 @@
 Verification needs, for every record in a candidate pair, its sorted shingle-hash set (or its
 signature with verify=estimate; its answer's set for the answer check). Those are written to a
 file in row order while the input is read (`SpilledSets.append`), then pairs are verified in
-chunks of `CHUNK_PAIRS`: each chunk maps the file, copies the arrays of just its records into a
-compact CSR block and unmaps it, so memory holds one chunk, not every set (about 2 KB per record
+chunks of `CHUNK_PAIRS`: each chunk reads the arrays of just its records into a compact CSR block,
+so memory holds one chunk, not every set (about 2 KB per record
 of 500 characters).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+import os
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,8 @@ from stages.dedupe.minhash import estimated_jaccard
 from stages.dedupe.shingles import ragged_arange
 from stages.dedupe.verify import exact_jaccard
 
-CHUNK_PAIRS = 1 << 15
+CHUNK_PAIRS = 1 << 16  # pairs verified at once (their records' sets: up to ~250 MB)
+GAP = 1 << 14  # values (64 KB) between two records' sets that are read rather than skipped
 
 
 class SpilledSets:
@@ -48,18 +50,38 @@ class SpilledSets:
         return self.offsets[docs + 1] - self.offsets[docs]
 
     def gather(self, docs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(values, offsets) of `docs` (positions in append order), as a compact CSR block."""
+        """(values, offsets) of `docs` (sorted positions in append order), as a compact CSR block.
+
+        The file is read with `preadv` into one buffer, neighbouring records (gaps up to `GAP`
+        values) in one call. Not with a memory map: the kernel maps whole page-cache folios around
+        each touched page, so a few thousand scattered reads made most of the file resident in this
+        process (900 MB of a 1 GB file for 4,000 touches)."""
         sizes = self.sizes(docs)
         offsets = np.zeros(docs.size + 1, dtype=np.int64)
         np.cumsum(sizes, out=offsets[1:])
         values = np.empty(int(offsets[-1]), dtype=np.uint32)
-        if values.size:
-            mapped = np.memmap(self.path, dtype=np.uint32, mode="r")
-            if hashmin.available():
-                hashmin.gather_ranges(np.asarray(mapped), self.offsets[docs], sizes, values)
-            else:
-                values[:] = mapped[np.repeat(self.offsets[docs], sizes) + ragged_arange(sizes)]
-            del mapped  # unmap: the pages leave this process
+        if values.size == 0:
+            return values, offsets
+        starts, ends = self.offsets[docs], self.offsets[docs] + sizes
+        new_run = np.ones(docs.size, dtype=bool)
+        new_run[1:] = starts[1:] - ends[:-1] > GAP
+        first = np.flatnonzero(new_run)
+        run_lo, run_hi = starts[first], np.maximum.reduceat(ends, first)
+        run_at = np.zeros(first.size + 1, dtype=np.int64)
+        np.cumsum(run_hi - run_lo, out=run_at[1:])
+        buffer = np.empty(int(run_at[-1]), dtype=np.uint32)
+        with open(self.path, "rb") as handle:
+            fd = handle.fileno()
+            for lo, at, length in zip(run_lo.tolist(), run_at[:-1].tolist(), (run_hi - run_lo).tolist()):
+                view = memoryview(buffer[at : at + length]).cast("B")
+                if os.preadv(fd, [view], lo * 4) != length * 4:
+                    raise OSError(f"{self.path}: short read")
+        run = np.cumsum(new_run) - 1
+        in_buffer = run_at[run] + (starts - run_lo[run])
+        if hashmin.available():
+            hashmin.gather_ranges(buffer, in_buffer, sizes, values)
+        else:
+            values[:] = buffer[np.repeat(in_buffer, sizes) + ragged_arange(sizes)]
         return values, offsets
 
 

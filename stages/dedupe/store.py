@@ -86,9 +86,14 @@ class SpilledSets:
 
 
 def chunked(left: np.ndarray, right: np.ndarray, fn: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> np.ndarray:
-    """fn over chunks of CHUNK_PAIRS pairs, concatenated."""
-    out = [fn(left[lo : lo + CHUNK_PAIRS], right[lo : lo + CHUNK_PAIRS]) for lo in range(0, left.size, CHUNK_PAIRS)]
-    return np.concatenate(out) if out else np.zeros(0, dtype=np.float64)
+    """fn over chunks of CHUNK_PAIRS pairs taken in order of `left` (so that one side of a chunk is one
+    stretch of the file, read in few calls), results in the pairs' own order."""
+    order = np.argsort(left, kind="stable")
+    out = np.zeros(left.size, dtype=np.float64)
+    for lo in range(0, left.size, CHUNK_PAIRS):
+        pick = order[lo : lo + CHUNK_PAIRS]
+        out[pick] = fn(left[pick], right[pick])
+    return out
 
 
 def pair_jaccard(store: SpilledSets, left: np.ndarray, right: np.ndarray, signature_length: int | None) -> np.ndarray:

@@ -19,7 +19,9 @@ settings and row groups, the same checks, the same folder swap and metrics) hold
 at a time. Its files are byte-identical to `write_stage_outputs`'s when a file has at most one row
 group (131,072 rows). Beyond that the data, row groups and encodings are the same, but polars splits
 the data pages of list and struct columns by the size of the in-memory buffer a row group is sliced
-from, which for a whole frame is the whole column: those page boundaries (not the values) differ.
+from, which for a whole frame is the whole column, so those page boundaries (not the values) can
+differ: they did for a test frame with non-empty lists, not for the 1M-record dedup benchmark. The
+streaming files do not depend on how the batches were cut (tests/lib/test_contract.py).
 
 Filters follow datatrove's shape: a `Filter` names a reason code and a boolean
 polars expression that is true for rows to drop. `split_by_filters` applies a

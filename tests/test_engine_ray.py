@@ -176,6 +176,34 @@ def test_engine_params_are_checked():
         parse_engine({"kind": "ray", "ray": {"adress": "x"}})
 
 
+def engine_error(raw) -> str:
+    with pytest.raises(ValueError) as info:
+        parse_engine(raw)
+    return str(info.value)
+
+
+def test_engine_num_cpus_of_the_wrong_type_is_one_line():
+    assert engine_error({"kind": "ray", "ray": {"num_cpus": 2.5}}) == (
+        "params.yaml: engine.ray.num_cpus: must be an integer, got 2.5")
+
+
+def test_engine_unknown_key_suggests_the_close_one():
+    assert engine_error({"knd": "ray"}) == "params.yaml: engine.knd: unknown key (did you mean kind?); allowed: kind, ray"
+
+
+def test_engine_blank_address_is_refused():
+    assert engine_error({"kind": "ray", "ray": {"address": " "}}) == (
+        "params.yaml: engine.ray.address: must be a host:port, ray://host:port, auto or null, got ' '")
+
+
+def test_engine_ray_null_means_the_defaults_and_a_file_without_the_section_is_local(tmp_path):
+    from stages.engine.config import load_engine
+
+    assert parse_engine({"kind": "ray", "ray": None}) == ray_engine()
+    (tmp_path / "params.yaml").write_text("dedup: {}\n", encoding="utf-8")
+    assert load_engine(tmp_path / "params.yaml") == LOCAL
+
+
 def test_the_cli_reports_an_unreachable_address_in_one_line(tmp_path, monkeypatch):
     from click.testing import CliRunner
 

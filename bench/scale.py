@@ -11,6 +11,9 @@ counted in every process that maps them, so the Ray figures are upper bounds.
   ds-best    datasketch at its best (bench/dedup.py's ds-best: bulk MinHash.generator, xxhash, MinHashLSH)
 All runs of one size are checked to give byte-identical records/rejected/clusters files (ours).
 
+The stage process's own peak (ru_maxrss, taken before the check digest reads the output files) is
+reported next to the sampled peak of the whole process tree.
+
 Example:
     python bench/scale.py --sizes 100000,1000000 --work /tmp/scale-bench --results bench/RESULTS.md
 """
@@ -20,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -30,10 +34,41 @@ import click
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.dedup import corpus_paths, load_average, machine  # noqa: E402
+from bench.dedup import load_average, machine  # noqa: E402
+from bench.dedup_corpus import build_corpus  # noqa: E402
 
 METHODS = ("local", "ray-1", "ray-2", "ds-best")
 SECTION = "## scale: dedup on the local engine and on Ray"
+
+
+CORPUS_BLOCK = 100_000
+
+
+def write_corpus(path: Path, n: int, block: int = CORPUS_BLOCK) -> Path:
+    """n records of about 500 characters in id order (as normalize writes them), built and written a block
+    at a time so that 10M never sit in memory: each block is bench/dedup_corpus.py's corpus of `block`
+    documents (planted families within the block; the 430 real COIG-CQIA rows, when present, recur in
+    every block as exact copies), rows shuffled, ids numbered by position."""
+    import numpy as np
+    import polars as pl
+    import pyarrow.parquet as pq
+
+    if path.exists():
+        return path
+    partial = path.with_name(path.name + ".partial")
+    writer = None
+    for lo in range(0, n, block):
+        size = min(block, n - lo)
+        records, _ = build_corpus(size, seed=lo // block + 1)
+        records = records[np.random.default_rng(lo).permutation(size)].with_columns(
+            id=pl.format("s{}", pl.int_range(lo, lo + size, eager=False).cast(pl.String).str.zfill(10)))
+        table = records.to_arrow()
+        writer = writer or pq.ParquetWriter(partial, table.schema, compression="zstd")
+        writer.write_table(table, row_group_size=65_536)
+    if writer is not None:
+        writer.close()
+    partial.rename(path)
+    return path
 
 
 def tree_rss(root: int) -> int:
@@ -82,17 +117,26 @@ def child(method: str, corpus: Path, out: Path) -> None:
         seconds = float(run_datasketch(corpus, best=True)["seconds"])
         result = {"seconds": seconds}
     else:
-        from stages.dedup import run_dedup
         from stages.dedupe.config import DedupParams
-        from stages.engine.config import EngineSettings
+        from stages.dedupe.stage import run_dedup
+        from stages.engine.config import EngineParams, ray_engine
 
-        engine = EngineSettings() if method == "local" else EngineSettings(kind="ray", num_cpus=int(method[-1]))
+        engine = EngineParams() if method == "local" else ray_engine(num_cpus=int(method[-1]))
         started = time.perf_counter()
-        metrics, _ = run_dedup(corpus, out / "stage", out / "metrics.json", DedupParams(), engine)
-        digest = hashlib.sha256(b"".join((out / "stage" / name).read_bytes()
-                                         for name in ("records.parquet", "rejected.parquet", "clusters.parquet")))
-        result = {"seconds": time.perf_counter() - started, "core_seconds": metrics["seconds_by_phase"]["dedup"],
+        metrics, run = run_dedup(corpus, out / "stage", out / "metrics.json", DedupParams(), engine)
+        seconds = time.perf_counter() - started
+        stage_peak_mb = run.peak_mb["write"]  # this process's peak, before the digest below reads the files
+        digest = hashlib.sha256()
+        for name in ("records.parquet", "rejected.parquet", "clusters.parquet"):
+            with open(out / "stage" / name, "rb") as handle:  # in chunks: 10M records of output are ~10 GB
+                while chunk := handle.read(1 << 24):
+                    digest.update(chunk)
+        result = {"seconds": seconds, "core_seconds": run.seconds["dedup"],
+                  "stage_peak_mb": stage_peak_mb,
+                  "phases": {k: round(v, 1) for k, v in run.seconds.items()},
+                  "peak_mb_after": {k: round(v) for k, v in run.peak_mb.items()},
                   "digest": digest.hexdigest()[:16], "near": metrics["dedup"]["near_duplicates"]}
+        shutil.rmtree(out / "stage")  # 10M records of output: keep only the digest
     (out / "result.json").write_text(json.dumps(result))
 
 
@@ -101,11 +145,12 @@ def table(n: int, rows: list[dict]) -> list[str]:
     lines = []
     for r in rows:
         if "timeout" in r:
-            lines.append(f"| {n:,} | {r['method']} | > {r['timeout']:.0f} (stopped) | - | - | - | - | - |")
+            lines.append(f"| {n:,} | {r['method']} | > {r['timeout']:.0f} (stopped) | - | - | - | - | - | - |")
             continue
         ratio = f"{best / r['seconds']:.1f}" if best else "-"
         core = f"{n / r['core_seconds']:,.0f}" if "core_seconds" in r else "-"
-        lines.append(f"| {n:,} | {r['method']} | {r['seconds']:.1f} | {n / r['seconds']:,.0f} | {core} | "
+        own = f"{r['stage_peak_mb']:,.0f}" if "stage_peak_mb" in r else "-"
+        lines.append(f"| {n:,} | {r['method']} | {r['seconds']:.1f} | {n / r['seconds']:,.0f} | {core} | {own} | "
                      f"{r['peak_tree_mb']:,.0f} | {ratio} | {r['load']:.2f} |")
     return lines
 
@@ -131,10 +176,10 @@ def main(ctx: click.Context, sizes: str, methods: str, work: Path, results: Path
     work.mkdir(parents=True, exist_ok=True)
     host = machine()
     body = [SECTION, "", f"Command: `python bench/scale.py {' '.join(sys.argv[1:])}`", "", f"Machine: {host}", "",
-            "| docs | method | seconds | docs/s (stage) | docs/s (dedup step) | peak RSS of process tree (MB) "
-            "| x ds-best | load at end |", "|---|---|---|---|---|---|---|---|"]
+            "| docs | method | seconds | docs/s (stage) | docs/s (dedup step) | peak RSS of the stage process (MB) "
+            "| peak RSS of process tree (MB) | x ds-best | load at end |", "|---|---|---|---|---|---|---|---|---|"]
     for n in [int(s) for s in sizes.split(",")]:
-        corpus, _ = corpus_paths(work, n)
+        corpus = write_corpus(work / f"corpus-{n}.parquet", n)
         rows = []
         for method in methods.split(","):
             row = run_child(method, corpus, work / f"run-{n}-{method}", timeout)

@@ -11,7 +11,8 @@ from click.testing import CliRunner
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from stages.dedup import CLUSTERS_SCHEMA, cli, dedup_records, run_dedup
+from stages.dedup import cli
+from stages.dedupe.stage import CLUSTERS_SCHEMA, dedup_records, run_dedup
 from stages.dedupe.config import DedupParams
 from stages.dedupe.shingles import dedup_text
 from stages.lib.errors import StageError
@@ -142,6 +143,25 @@ def test_outputs_are_byte_identical_across_runs_input_orders_and_thread_counts(t
     assert pl.read_parquet(tmp_path / "a" / "rejected.parquet").schema == REJECTED_SCHEMA
 
 
+def test_small_read_batches_and_verification_chunks_give_the_same_files(tmp_path, monkeypatch):
+    """The streaming path (several input batches, several row groups of clusters, pairs verified in many
+    chunks from the spill file) writes what one batch does."""
+    from stages.dedupe import source, stage, store
+
+    records = near_threshold_corpus()
+    records.write_parquet(tmp_path / "in.parquet")
+    params = DedupParams(answer_threshold=0.3)
+    run_dedup(tmp_path / "in.parquet", tmp_path / "one", tmp_path / "one.json", params)
+    monkeypatch.setattr(source, "READ_ROWS", 4)
+    monkeypatch.setattr(store, "CHUNK_PAIRS", 3)
+    monkeypatch.setattr(stage, "CLUSTER_ROWS", 5)
+    metrics, run = run_dedup(tmp_path / "in.parquet", tmp_path / "many", tmp_path / "many.json", params)
+    assert metrics["dedup"]["near_duplicates"] > 10 and run.pairs.height > 10
+    for file in ("records.parquet", "rejected.parquet", "clusters.parquet"):
+        assert (tmp_path / "one" / file).read_bytes() == (tmp_path / "many" / file).read_bytes(), file
+    assert (tmp_path / "one.json").read_bytes() == (tmp_path / "many.json").read_bytes()
+
+
 def write_params(path: Path, **changes) -> Path:
     section = {"fields": ["instruction", "input", "output"], "ngram": 5, "num_perm": 128, "seed": 1,
                "threshold": 0.8, "verify": "exact"} | changes
@@ -156,7 +176,7 @@ def test_cli_writes_the_contract_outputs_and_metrics(tmp_path):
             "--metrics", str(tmp_path / "m.json"), "--params", str(params)]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
-    assert "dedup: 18 in, 11 kept, 2 exact and 5 near duplicates removed" in result.output
+    assert "dedup: 18 in, 11 kept, 7 dropped (dedup_exact 2, dedup_near 5)" in result.output
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
         "clusters.parquet", "records.parquet", "rejected.parquet"]
     metrics = json.loads((tmp_path / "m.json").read_text())
@@ -183,8 +203,6 @@ def test_cli_help_has_an_example():
 
 
 def test_records_sharing_a_task_template_with_different_answers_are_not_duplicates():
-    from stages.dedup import dedup_records
-    from stages.dedupe.config import DedupParams
     from stages.lib.record import make_id, records_frame
 
     template = ("请判断下面这段来自手机银行的客户留言的意图，并从以下类别中选择一个：冻结账户、修改地址、缴纳账单、"

@@ -22,10 +22,10 @@ from ray import cloudpickle  # noqa: E402 - the copy Ray serialises tasks with
 
 from stages.clean import run_clean  # noqa: E402
 from stages.cleaning.filters import parse_clean_settings  # noqa: E402
-from stages.dedup import run_dedup  # noqa: E402
+from stages.dedupe.stage import run_dedup  # noqa: E402
 from stages.dedupe import distributed  # noqa: E402
 from stages.dedupe.config import parse_params  # noqa: E402
-from stages.engine.config import EngineSettings, parse_engine  # noqa: E402
+from stages.engine.config import EngineParams, parse_engine, ray_engine  # noqa: E402
 from stages.ingest.sources import parse_source  # noqa: E402
 from stages.lib.errors import StageError  # noqa: E402
 from stages.normalize import parse_normalize_settings, run_normalize  # noqa: E402
@@ -33,8 +33,8 @@ from stages.scrape import scrape  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
-RAY = EngineSettings(kind="ray", block_rows=64)
-LOCAL = EngineSettings()
+RAY = ray_engine(block_rows=64)
+LOCAL = EngineParams()
 cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the crashing wrapper below runs on workers
 
 
@@ -154,7 +154,7 @@ def test_an_unreachable_address_fails_in_one_line_naming_it(tmp_path, monkeypatc
 
     monkeypatch.setattr(ray, "is_initialized", lambda: False)
     with pytest.raises(StageError, match=r"^engine.ray.address 127.0.0.1:9: no Ray cluster reachable there"):
-        connect(EngineSettings(kind="ray", address="127.0.0.1:9"))
+        connect(ray_engine(address="127.0.0.1:9"))
 
 
 def test_engine_ray_without_ray_says_how_to_install(monkeypatch):
@@ -172,8 +172,36 @@ def test_engine_params_are_checked():
         parse_engine({"kind": "spark"})
     with pytest.raises(ValueError, match=r"engine.ray.num_cpus: must be an integer >= 1 or null, got 0"):
         parse_engine({"kind": "ray", "ray": {"num_cpus": 0}})
-    with pytest.raises(ValueError, match=r"unknown key\(s\) adress"):
+    with pytest.raises(ValueError, match=r"engine.ray.adress: unknown key \(did you mean address\?\)"):
         parse_engine({"kind": "ray", "ray": {"adress": "x"}})
+
+
+def engine_error(raw) -> str:
+    with pytest.raises(ValueError) as info:
+        parse_engine(raw)
+    return str(info.value)
+
+
+def test_engine_num_cpus_of_the_wrong_type_is_one_line():
+    assert engine_error({"kind": "ray", "ray": {"num_cpus": 2.5}}) == (
+        "params.yaml: engine.ray.num_cpus: must be an integer, got 2.5")
+
+
+def test_engine_unknown_key_suggests_the_close_one():
+    assert engine_error({"knd": "ray"}) == "params.yaml: engine.knd: unknown key (did you mean kind?); allowed: kind, ray"
+
+
+def test_engine_blank_address_is_refused():
+    assert engine_error({"kind": "ray", "ray": {"address": " "}}) == (
+        "params.yaml: engine.ray.address: must be a host:port, ray://host:port, auto or null, got ' '")
+
+
+def test_engine_ray_null_means_the_defaults_and_a_file_without_the_section_is_local(tmp_path):
+    from stages.engine.config import load_engine
+
+    assert parse_engine({"kind": "ray", "ray": None}) == ray_engine()
+    (tmp_path / "params.yaml").write_text("dedup: {}\n", encoding="utf-8")
+    assert load_engine(tmp_path / "params.yaml") == LOCAL
 
 
 def test_the_cli_reports_an_unreachable_address_in_one_line(tmp_path, monkeypatch):

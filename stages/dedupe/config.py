@@ -1,39 +1,90 @@
-"""The `dedup` section of params.yaml, validated when it is loaded."""
+"""The `dedup` section of params.yaml (`DedupParams`), validated when it is loaded.
+
+Every key has a default, so code and tests can build `DedupParams(threshold=0.7)`; the params
+file itself must state the keys in `REQUIRED` (the stage loads it with `FROM_FILE` as context).
+Errors are one line naming the key: `params.yaml: dedup.ngram: must be an integer >= 1 and <= 64, got 0`.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from stages.dedupe.lsh import recall_params
-from stages.dedupe.minhash import SCHEMES, Scheme
-from stages.lib.params import require_keys
+from stages.dedupe.minhash import Scheme
+from stages.lib.params import Params, check, parse_section
 
 TEXT_FIELDS = ("instruction", "input", "output")
-VERIFY_MODES = ("exact", "estimate")
-REQUIRED = {"fields", "ngram", "num_perm", "seed", "threshold", "verify"}
-OPTIONAL = {"bands", "rows", "min_candidate_recall", "scheme", "bucket_window", "batch_size", "workers",
-            "answer_threshold"}
+REQUIRED = ("fields", "ngram", "num_perm", "seed", "threshold", "verify")
+FROM_FILE = {"dedup_required": REQUIRED}  # context for a section read from params.yaml
+
+TextField = Literal["instruction", "input", "output"]
 
 
-@dataclass(frozen=True)
-class DedupParams:
-    """Settings of the dedup stage; see params.yaml for what each one means."""
+def key_problem(key: str, text: str) -> PydanticCustomError:
+    """A problem that involves a key (or several: `bands/rows`), reported as `dedup.<key>: <text>`."""
+    return PydanticCustomError("unknown_key", "{key}: {text}", {"key": key, "text": text})
 
-    fields: tuple[str, ...] = TEXT_FIELDS
-    ngram: int = 5
-    num_perm: int = 128
-    seed: int = 1
-    threshold: float = 0.8
-    verify: str = "exact"
-    bands: int | None = None
-    rows: int | None = None
-    min_candidate_recall: float = 0.99
+
+def between(low: int, high: int | None = None) -> Any:
+    return check(lambda v: v >= low and (high is None or v <= high),
+                 f"an integer >= {low}" + (f" and <= {high}" if high is not None else ""))
+
+
+FIELDS_PHRASE = "a non-empty list of distinct fields from instruction, input, output"
+OPEN_FRACTION = check(lambda v: 0.0 < v < 1.0, "a number in (0, 1)")
+FRACTION = check(lambda v: 0.0 < v <= 1.0, "a number in (0, 1]")
+
+
+class DedupParams(Params):
+    """Settings of the dedup stage; params.yaml says what each one means."""
+
+    fields: Annotated[tuple[TextField, ...], Field(strict=False),
+                      check(lambda v: len(v) > 0 and len(set(v)) == len(v), FIELDS_PHRASE)] = TEXT_FIELDS
+    ngram: Annotated[int, between(1, 64)] = 5
+    num_perm: Annotated[int, between(2, 1 << 16)] = 128
+    seed: Annotated[int, between(0, (1 << 32) - 1)] = 1
+    threshold: Annotated[float, FRACTION] = 0.8
+    verify: Literal["exact", "estimate"] = "exact"
+    bands: Annotated[int, between(1)] | None = None
+    rows: Annotated[int, between(1)] | None = None
+    min_candidate_recall: Annotated[float, OPEN_FRACTION] = 0.99
     scheme: Scheme = "affine32"
-    bucket_window: int = 64
-    batch_size: int = 4096
-    workers: int | None = None
-    answer_threshold: float | None = 0.5
+    bucket_window: Annotated[int, between(1)] = 64
+    batch_size: Annotated[int, between(1)] = 4096
+    workers: Annotated[int, between(1, 256)] | None = None
+    answer_threshold: Annotated[float, FRACTION] | None = 0.5
+
+    @field_validator("fields", mode="before")
+    @classmethod
+    def _fields_are_a_list(cls, value: Any) -> Any:
+        if not isinstance(value, (list, tuple)):
+            raise PydanticCustomError("value_rule", "must be {phrase}, got {got}",
+                                      {"phrase": FIELDS_PHRASE, "got": repr(value)})
+        return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _required_in_file(cls, data: Any, info: ValidationInfo) -> Any:
+        required = (info.context or {}).get("dedup_required", ())
+        for key in required:
+            if isinstance(data, dict) and key not in data:
+                raise key_problem(key, "missing required key")
+        return data
+
+    @model_validator(mode="after")
+    def _banding_fits(self) -> DedupParams:
+        if (self.bands is None) != (self.rows is None):
+            raise key_problem("bands/rows", f"give both or neither, got bands={self.bands!r}, rows={self.rows!r}")
+        if self.bands is not None and self.bands * self.rows > self.num_perm:
+            raise key_problem("bands/rows", f"bands * rows = {self.bands * self.rows} exceeds num_perm {self.num_perm}")
+        try:
+            self.banding()
+        except ValueError as exc:
+            raise key_problem("min_candidate_recall", str(exc).removeprefix("dedup: ")) from None
+        return self
 
     def banding(self) -> tuple[int, int]:
         """(bands, rows): the explicit ones, else the recall-tuned choice for `threshold`."""
@@ -42,69 +93,7 @@ class DedupParams:
         return recall_params(self.threshold, self.num_perm, self.min_candidate_recall)
 
 
-def _int(where: str, value: Any, low: int, high: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low or (high is not None and value > high):
-        bound = f"an integer >= {low}" + (f" and <= {high}" if high is not None else "")
-        raise ValueError(f"{where}: must be {bound}, got {value!r}")
-    return value
-
-
-def _fraction(where: str, value: Any, *, allow_one: bool) -> float:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and 0.0 < value and (
-        value <= 1.0 if allow_one else value < 1.0)
-    if not ok:
-        raise ValueError(f"{where}: must be a number in (0, 1{']' if allow_one else ')'}, got {value!r}")
-    return float(value)
-
-
-def _choice(where: str, value: Any, choices: tuple[str, ...]) -> str:
-    if value not in choices:
-        raise ValueError(f"{where}: must be one of {', '.join(choices)}, got {value!r}")
-    return str(value)
-
-
-def _fields(where: str, value: Any) -> tuple[str, ...]:
-    if not isinstance(value, list) or not value or any(f not in TEXT_FIELDS for f in value) or len(set(value)) < len(
-            value):
-        raise ValueError(f"{where}: must be a non-empty list of distinct fields from {', '.join(TEXT_FIELDS)}, "
-                         f"got {value!r}")
-    return tuple(value)
-
-
 def parse_params(section: Any, where: str = "params.yaml: dedup") -> DedupParams:
-    """Check every key of the section; raise ValueError naming the first bad one."""
-    require_keys(where, section, REQUIRED | OPTIONAL, REQUIRED)
-    defaults = DedupParams()
-    num_perm = _int(f"{where}.num_perm", section["num_perm"], 2, 1 << 16)
-    bands, rows = section.get("bands"), section.get("rows")
-    if (bands is None) != (rows is None):
-        raise ValueError(f"{where}.bands/rows: give both or neither, got bands={bands!r}, rows={rows!r}")
-    if bands is not None:
-        bands = _int(f"{where}.bands", bands, 1)
-        rows = _int(f"{where}.rows", rows, 1)
-        if bands * rows > num_perm:
-            raise ValueError(f"{where}.bands/rows: bands * rows = {bands * rows} exceeds num_perm {num_perm}")
-    params = DedupParams(
-        fields=_fields(f"{where}.fields", section["fields"]),
-        ngram=_int(f"{where}.ngram", section["ngram"], 1, 64),
-        num_perm=num_perm,
-        seed=_int(f"{where}.seed", section["seed"], 0, (1 << 32) - 1),
-        threshold=_fraction(f"{where}.threshold", section["threshold"], allow_one=True),
-        verify=_choice(f"{where}.verify", section["verify"], VERIFY_MODES),
-        bands=bands,
-        rows=rows,
-        min_candidate_recall=_fraction(f"{where}.min_candidate_recall",
-                                       section.get("min_candidate_recall", defaults.min_candidate_recall),
-                                       allow_one=False),
-        scheme=_choice(f"{where}.scheme", section.get("scheme", defaults.scheme), SCHEMES),  # type: ignore[arg-type]
-        bucket_window=_int(f"{where}.bucket_window", section.get("bucket_window", defaults.bucket_window), 1),
-        batch_size=_int(f"{where}.batch_size", section.get("batch_size", defaults.batch_size), 1),
-        workers=None if section.get("workers") is None else _int(f"{where}.workers", section["workers"], 1, 256),
-        answer_threshold=None if section.get("answer_threshold", 0.5) is None else _fraction(
-            f"{where}.answer_threshold", section.get("answer_threshold", defaults.answer_threshold), allow_one=True),
-    )
-    try:
-        params.banding()
-    except ValueError as exc:
-        raise ValueError(f"{where}: {exc}") from None
-    return params
+    """The section as read from a params file (required keys checked); ValueError names the first bad key.
+    (`stages.check` validates params.yaml with it.)"""
+    return parse_section(DedupParams, section, where, FROM_FILE)

@@ -18,7 +18,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import numpy as np
@@ -30,7 +29,7 @@ from stages.dedupe.lsh import _mix64, bucket_pairs
 from stages.dedupe.near import (NearResult, answers_agree, batch_signatures, batch_sketch, cluster_result,
                                 find_near_duplicates, pair_jaccard)
 from stages.dedupe.minhash import estimated_jaccard
-from stages.engine.config import EngineSettings
+from stages.engine.config import EngineParams
 from stages.engine.session import BlockFailure, connect, stage_error
 
 VERIFY_PAIRS = 1 << 15  # candidate pairs per verification task
@@ -41,7 +40,7 @@ def sketch_block(table: pa.Table, params: DedupParams, parts: int, source: str) 
     docs = table.column("doc").to_numpy()
     try:
         texts = table.column("text").to_pylist()
-        keys, _ = batch_sketch(texts, dataclasses.replace(params, verify="exact"))
+        keys, _ = batch_sketch(texts, params.model_copy(update={"verify": "exact"}))
         filled = np.array([len(t) > 0 for t in texts], dtype=bool)
         keys, docs = keys[:, filled], docs[filled]
         bands = np.repeat(np.arange(keys.shape[0], dtype=np.int32), docs.size)
@@ -72,7 +71,7 @@ def verify_pairs(texts: pa.Array, answers: pa.Array | None, left: np.ndarray, ri
     """(jaccard, ok) of pairs over local document numbers 0..len(texts)-1; ok: at or above threshold
     with agreeing answers (`check`), else all true."""
     try:
-        params = dataclasses.replace(params, workers=1)
+        params = params.model_copy(update={"workers": 1})
         series = pl.Series(texts)
         if params.verify == "estimate":
             jaccard = estimated_jaccard(batch_signatures(series.to_list(), params), left, right)
@@ -103,7 +102,7 @@ def verify_on_ray(ray: Any, texts: pl.Series, answers: pl.Series | None, left: n
     return np.concatenate([d[0] for d in done]), np.concatenate([d[1] for d in done])
 
 
-def candidates_on_ray(ray: Any, texts: pl.Series, params: DedupParams, engine: EngineSettings,
+def candidates_on_ray(ray: Any, texts: pl.Series, params: DedupParams, engine: EngineParams,
                       source: str) -> tuple[np.ndarray, np.ndarray]:
     """Sorted distinct candidate pairs (left, right) from a distributed group-by on (band, key)."""
     cpus = int(ray.cluster_resources().get("CPU", 1))
@@ -122,7 +121,7 @@ def candidates_on_ray(ray: Any, texts: pl.Series, params: DedupParams, engine: E
 
 
 def find_near_duplicates_ray(texts: pl.Series, params: DedupParams, answers: pl.Series | None,
-                             engine: EngineSettings, source: str) -> NearResult:
+                             engine: EngineParams, source: str) -> NearResult:
     """`near.find_near_duplicates` with sketching, candidates and verification on Ray."""
     n = texts.len()
     if n < 2:  # nothing to compare: no cluster to start

@@ -143,3 +143,27 @@ def affine_signatures(mixed: np.ndarray, offsets: np.ndarray, a: np.ndarray, b: 
     """out[:, d] = min over document d's pre-mixed hashes of (a * h + b) mod 2^32 (untouched when empty)."""
     kernel()(mixed, offsets.astype(np.int64, copy=False), a.astype(np.uint32, copy=False),
              b.astype(np.uint32, copy=False), out)
+
+
+@functools.lru_cache(maxsize=1)
+def gather_kernel() -> Callable | None:
+    """The compiled copy of ranges src[starts[i]:starts[i] + sizes[i]] one after another into out."""
+    try:
+        import numba
+    except ImportError:
+        return None
+
+    @numba.njit(nogil=True, cache=True)
+    def gather(src, starts, sizes, out):  # pragma: no cover - compiled
+        at = 0
+        for i in range(starts.size):
+            lo, k = starts[i], sizes[i]
+            out[at : at + k] = src[lo : lo + k]
+            at += k
+
+    return gather
+
+
+def gather_ranges(src: np.ndarray, starts: np.ndarray, sizes: np.ndarray, out: np.ndarray) -> None:
+    """out = concatenation of src[starts[i] : starts[i] + sizes[i]] (a memory-mapped src reads only those pages)."""
+    gather_kernel()(src, starts.astype(np.int64, copy=False), sizes.astype(np.int64, copy=False), out)

@@ -17,6 +17,7 @@ candidate, which verification rejects.
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 
 import numpy as np
 import polars as pl
@@ -121,11 +122,14 @@ def bucket_pairs(keys: np.ndarray, docs: np.ndarray, window: int) -> np.ndarray:
     return (lo << np.uint64(32)) | hi
 
 
-def candidate_pairs(keys: np.ndarray, window: int, docs: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def candidate_pairs(keys: np.ndarray | Iterable[np.ndarray], window: int,
+                    docs: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Distinct pairs (left, right), left < right, that share a bucket in any band; sorted.
 
-    `keys` is (bands, n) from `band_keys`; `docs` (default 0..n-1) are the
-    documents' indices, so key tables of several batches can be concatenated.
+    `keys` is (bands, n) from `band_keys`, or any iterable of its rows (one band at a time, so a
+    caller can pick columns band by band without copying the whole table; then give `docs`);
+    `docs` (default 0..n-1) are the documents' indices, so key tables of several batches can be
+    concatenated.
     """
     docs = np.arange(keys.shape[1], dtype=np.int64) if docs is None else docs
     found = [bucket_pairs(band, docs, window) for band in keys]

@@ -1,56 +1,77 @@
-"""The `engine` section of params.yaml: which engine clean, normalize and dedup run on."""
+"""The `engine` section of params.yaml (`EngineParams`): where clean, normalize and dedup run.
+
+    engine:
+      kind: local          # local (this process) | ray
+      ray:
+        address:           # host:port, ray://host:port or auto; null: RAY_ADDRESS, else a local cluster
+        num_cpus:          # CPUs of a local cluster (null: all cores)
+        block_rows: 4096   # rows per block of the Ray Dataset
+"""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from stages.lib.params import DEFAULT_PARAMS, load_params, require_keys
+from pydantic import field_validator
 
-ENGINES = ("local", "ray")
-RAY_KEYS = {"address", "num_cpus", "block_rows"}
+from stages.lib.params import DEFAULT_PARAMS, Params, check, load_params, load_section, parse_section
+
+Address = Annotated[str, check(lambda v: bool(v.strip()), "a host:port, ray://host:port, auto or null")]
 
 
-@dataclass(frozen=True)
-class EngineSettings:
+class RayParams(Params):
+    """The `engine.ray` subsection."""
+
+    address: Address | None = None
+    num_cpus: Annotated[int, check(lambda v: v >= 1, "an integer >= 1 or null")] | None = None
+    block_rows: Annotated[int, check(lambda v: v >= 1, "an integer >= 1")] = 4096
+
+
+class EngineParams(Params):
     """`kind` local or ray; for ray: the cluster address (None: RAY_ADDRESS, else start a local
     cluster with `num_cpus`, None = all cores) and the rows per block of the Ray Dataset."""
 
-    kind: str = "local"
-    address: str | None = None
-    num_cpus: int | None = None
-    block_rows: int = 4096
+    kind: Literal["local", "ray"] = "local"
+    ray: RayParams = RayParams()
+
+    @field_validator("ray", mode="before")
+    @classmethod
+    def _null_is_default(cls, value: Any) -> Any:
+        return {} if value is None else value
+
+    @property
+    def address(self) -> str | None:
+        return self.ray.address
+
+    @property
+    def num_cpus(self) -> int | None:
+        return self.ray.num_cpus
+
+    @property
+    def block_rows(self) -> int:
+        return self.ray.block_rows
 
     def cluster_address(self) -> str | None:
         """The configured address, else RAY_ADDRESS, else None (start a local cluster)."""
         return self.address or os.environ.get("RAY_ADDRESS") or None
 
 
-def _positive(where: str, value: Any, allow_none: bool) -> int | None:
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{where}: must be an integer >= 1{' or null' if allow_none else ''}, got {value!r}")
-    return value
+EngineSettings = EngineParams  # the name clean and normalize import (type hints) until they move
 
 
-def parse_engine(section: Any, where: str = "params.yaml: engine") -> EngineSettings:
-    """Check the section; raise ValueError naming the first bad key."""
-    require_keys(where, section, {"kind", "ray"}, {"kind"})
-    if section["kind"] not in ENGINES:
-        raise ValueError(f"{where}.kind: must be one of {', '.join(ENGINES)}, got {section['kind']!r}")
-    ray = section.get("ray") or {}
-    require_keys(f"{where}.ray", ray, RAY_KEYS, set())
-    address = ray.get("address")
-    if address is not None and (not isinstance(address, str) or not address.strip()):
-        raise ValueError(f"{where}.ray.address: must be a host:port, ray://host:port, auto or null, got {address!r}")
-    return EngineSettings(kind=section["kind"], address=address,
-                          num_cpus=_positive(f"{where}.ray.num_cpus", ray.get("num_cpus"), True),
-                          block_rows=_positive(f"{where}.ray.block_rows", ray.get("block_rows", 4096), False) or 4096)
+def ray_engine(**ray: Any) -> EngineParams:
+    """`engine: ray` with these `engine.ray` keys (for code and tests)."""
+    return EngineParams(kind="ray", ray=RayParams(**ray))
 
 
-def load_engine(path: str = str(DEFAULT_PARAMS)) -> EngineSettings:
+def load_engine(path: str | os.PathLike = str(DEFAULT_PARAMS)) -> EngineParams:
     """The engine section of a params file; `local` when the file has none."""
-    params = load_params(path)
-    return parse_engine(params["engine"], f"{path}: engine") if "engine" in params else EngineSettings()
+    if "engine" not in load_params(path):
+        return EngineParams()
+    return load_section("engine", path, EngineParams)
+
+
+def parse_engine(section: Any, where: str = "params.yaml: engine") -> EngineParams:
+    """The section as read from a params file; ValueError names the first bad key (`stages.check` uses it)."""
+    return parse_section(EngineParams, section, where)

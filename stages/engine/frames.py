@@ -18,7 +18,7 @@ from typing import Any
 import polars as pl
 import pyarrow as pa
 
-from stages.engine.config import EngineSettings
+from stages.engine.config import EngineParams
 from stages.engine.session import BlockFailure, connect, stage_error
 from stages.lib.errors import StageError
 
@@ -67,7 +67,7 @@ def parquet_rows(files: list[Path]) -> int:
     return sum(pq.read_metadata(f).num_rows for f in files)
 
 
-def map_files(files: list[Path], fn: StageFn, settings: EngineSettings,
+def map_files(files: list[Path], fn: StageFn, settings: EngineParams,
               stage: str) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, Any]]:
     """(kept, rejected, summed extra metrics) of fn over every record of `files`, on Ray."""
     ray = connect(settings)

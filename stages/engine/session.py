@@ -18,7 +18,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from stages.engine.config import EngineSettings
+from stages.engine.config import EngineParams
 from stages.lib.errors import StageError
 
 INSTALL_HINT = "engine: ray needs the ray package: pip install ray==2.60.0 (pinned in requirements.lock; `make setup`)"
@@ -54,7 +54,7 @@ def _reachable(address: str) -> bool:
         return False
 
 
-def connect(settings: EngineSettings) -> Any:
+def connect(settings: EngineParams) -> Any:
     """The `ray` module, with a session open on the configured cluster."""
     ray = import_ray()
     if ray.is_initialized():

@@ -13,6 +13,16 @@ Every stage ends by calling `write_stage_outputs`, which
   its metrics, or none), one killed after it the new folder without metrics.
   Wall time goes to a timings file (`stages/lib/timings.py`), not the metrics.
 
+A stage whose records do not fit in memory calls `write_stage_outputs_streaming` instead: it
+takes (kept, rejected) batches that arrive in id order and writes the same files (same parquet
+settings and row groups, the same checks, the same folder swap and metrics) holding one row group
+at a time. Its files are byte-identical to `write_stage_outputs`'s when a file has at most one row
+group (131,072 rows). Beyond that the data, row groups and encodings are the same, but polars splits
+the data pages of list and struct columns by the size of the in-memory buffer a row group is sliced
+from, which for a whole frame is the whole column, so those page boundaries (not the values) can
+differ: they did for a test frame with non-empty lists, not for the 1M-record dedup benchmark. The
+streaming files do not depend on how the batches were cut (tests/lib/test_contract.py).
+
 Filters follow datatrove's shape: a `Filter` names a reason code and a boolean
 polars expression that is true for rows to drop. `split_by_filters` applies a
 list of them in order (the first matching reason wins) in one vectorised pass,
@@ -21,7 +31,7 @@ so counting and rejected-output writing live here and nowhere else.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +39,7 @@ from typing import Any
 import polars as pl
 
 from stages.lib.errors import StageError
-from stages.lib.io import output_dir, remove_stale_temps, write_json, write_parquet
+from stages.lib.io import PARQUET_OPTIONS, atomic_path, output_dir, remove_stale_temps, write_json, write_parquet
 from stages.lib.record import RECORD_SCHEMA, REJECTED_SCHEMA
 from stages.lib.timings import write_timings
 
@@ -141,4 +151,141 @@ def write_stage_outputs(
     metrics.update(extra_metrics or {})
     write_json(metrics, metrics_path)
     write_timings(metrics_path, started)  # not a metric: keeps metrics deterministic
+    return metrics
+
+
+ROW_GROUP = PARQUET_OPTIONS["row_group_size"]
+
+
+def row_groups(frames: Iterable[pl.DataFrame], size: int = ROW_GROUP) -> Iterator[pl.DataFrame]:
+    """The rows of `frames` re-cut into frames of exactly `size` rows (the last one shorter), each in
+    freshly allocated buffers of its own size, whatever the incoming batches were."""
+    pending: list[pl.DataFrame] = []
+    have = 0
+    for frame in frames:
+        if frame.height:
+            pending.append(frame)
+            have += frame.height
+        while have >= size:
+            taken, need = [], size
+            while need:
+                head = pending[0]
+                part = head.slice(0, need)
+                taken.append(part)
+                need -= part.height
+                if part.height == head.height:
+                    pending.pop(0)
+                else:
+                    pending[0] = head.slice(part.height)
+            have -= size
+            yield fresh(taken)
+    if have:
+        yield fresh(pending)
+
+
+def fresh(parts: list[pl.DataFrame]) -> pl.DataFrame:
+    """One frame of these rows in new buffers (a slice of a larger frame would keep the larger buffer,
+    which changes how polars pages nested columns)."""
+    frame = pl.concat(parts, rechunk=False) if len(parts) > 1 else parts[0]
+    return frame.select(pl.all().gather(pl.int_range(frame.height, dtype=pl.UInt32)))
+
+
+def write_parquet_stream(frames: Iterable[pl.DataFrame], target: str | Path, schema: pl.Schema) -> None:
+    """Write frames (one after the other) as one parquet file, atomically, with `write_parquet`'s fixed
+    settings and row groups, holding one row group at a time."""
+    from polars.io.plugins import register_io_source
+
+    failure: list[BaseException] = []
+
+    def source(with_columns: Any, predicate: Any, n_rows: Any, batch_size: Any) -> Iterator[pl.DataFrame]:
+        try:
+            empty = True
+            for group in row_groups(frames):
+                empty = False
+                yield group
+            if empty:
+                yield pl.DataFrame(schema=schema)
+        except BaseException as exc:  # polars would wrap it: keep the original for the caller
+            failure.append(exc)
+            raise
+
+    with atomic_path(target) as tmp:
+        try:
+            register_io_source(source, schema=schema).sink_parquet(tmp, engine="streaming", **PARQUET_OPTIONS)
+        except Exception:
+            if failure:
+                raise failure[0] from None
+            raise
+
+
+@dataclass
+class _Counts:
+    kept: int = 0
+    dropped: dict[str, int] = field(default_factory=dict)
+    last_id: str | None = None
+
+
+def _in_id_order(frame: pl.DataFrame, counts: _Counts, what: str) -> pl.DataFrame:
+    """The batch sorted as the contract sorts; its first id must follow the previous batch's last."""
+    frame = sort_for_output(frame, rejected=what == "rejected")
+    if frame.height:
+        first = frame["id"][0]
+        if counts.last_id is not None and first is not None and first <= counts.last_id:
+            raise StageError(f"internal: {what} batches are not in id order ({first!r} after {counts.last_id!r})")
+        counts.last_id = frame["id"][-1]
+    return frame
+
+
+def write_stage_outputs_streaming(
+    stage: str,
+    out_dir: str | Path,
+    metrics_path: str | Path,
+    *,
+    batches: Iterable[tuple[pl.DataFrame, pl.DataFrame]],
+    rows_in: int,
+    started: float,
+    extra_metrics: dict[str, Any] | Callable[[], dict[str, Any]] | None = None,
+    extra_files: Callable[[Path], None] | None = None,
+) -> dict[str, Any]:
+    """`write_stage_outputs` for (kept, rejected) batches in id order: records.parquet is written while
+    the batches arrive, rejected rows go to a spill file in the fresh folder and are written after;
+    the invariant is checked before the folder is swapped in. `extra_metrics` may be a function,
+    called after the last batch (for counts gathered while writing)."""
+    import pyarrow as pa
+    import pyarrow.ipc as ipc
+
+    kept_counts, rejected_counts = _Counts(), _Counts()
+    metrics_path = Path(metrics_path)
+    remove_stale_temps(metrics_path)
+    with output_dir(out_dir) as fresh_dir:
+        spill_path = fresh_dir / ".rejected.spill.arrow"
+        spill = ipc.new_file(spill_path, pl.DataFrame(schema=REJECTED_SCHEMA).to_arrow().schema)
+
+        def kept_frames() -> Iterator[pl.DataFrame]:
+            for kept, rejected in batches:
+                rejected = _in_id_order(conform(rejected, REJECTED_SCHEMA), rejected_counts, "rejected")
+                for reason, n in rows_dropped(rejected).items():
+                    rejected_counts.dropped[reason] = rejected_counts.dropped.get(reason, 0) + n
+                if rejected.height:
+                    spill.write_table(rejected.to_arrow())
+                kept = _in_id_order(conform(kept, RECORD_SCHEMA), kept_counts, "kept")
+                kept_counts.kept += kept.height
+                yield kept
+
+        write_parquet_stream(kept_frames(), fresh_dir / "records.parquet", RECORD_SCHEMA)
+        spill.close()
+        dropped = dict(sorted(rejected_counts.dropped.items()))
+        check_invariant(stage, rows_in, kept_counts.kept, dropped)
+        with pa.OSFile(str(spill_path)) as source:  # plain reads: a memory map would count the file as resident
+            reader = ipc.open_file(source)
+            write_parquet_stream((pl.from_arrow(reader.get_batch(i)) for i in range(reader.num_record_batches)),
+                                 fresh_dir / "rejected.parquet", REJECTED_SCHEMA)
+        spill_path.unlink()
+        if extra_files is not None:
+            extra_files(fresh_dir)
+        metrics_path.unlink(missing_ok=True)  # from here until the new one is written: no metrics, no mix
+    metrics: dict[str, Any] = {"rows_in": rows_in, "rows_kept": kept_counts.kept, "rows_dropped": dropped}
+    metrics.update((extra_metrics() if callable(extra_metrics) else extra_metrics) or {})
+    write_json(metrics, metrics_path)
+    write_timings(metrics_path, started)
     return metrics

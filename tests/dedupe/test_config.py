@@ -1,10 +1,10 @@
-"""The dedup params: params.yaml's section parses; bad values are named in the error."""
+"""The dedup params: params.yaml's section parses; each bad value fails with one line naming the key."""
 
 from pathlib import Path
 
 import pytest
 
-from stages.dedupe.config import DedupParams, parse_params
+from stages.dedupe.config import FROM_FILE, DedupParams, parse_params
 from stages.lib.params import load_section
 
 REPO = Path(__file__).resolve().parents[2]
@@ -13,8 +13,8 @@ GOOD = {"fields": ["instruction", "input", "output"], "ngram": 5, "num_perm": 12
 
 
 def test_params_yaml_section_parses_to_the_documented_defaults():
-    params = parse_params(load_section("dedup", REPO / "params.yaml"))
-    assert params == DedupParams()
+    params = load_section("dedup", REPO / "params.yaml", DedupParams, FROM_FILE)
+    assert params == DedupParams() == parse_params(GOOD)
     assert params.banding() == (21, 6)
 
 
@@ -33,7 +33,7 @@ def test_explicit_bands_override_the_choice():
     ({"bands": 20, "rows": 7}, r"bands \* rows = 140 exceeds num_perm 128"),
     ({"scheme": "affine64"}, r"dedup\.scheme"),
     ({"min_candidate_recall": 1.0}, r"dedup\.min_candidate_recall"),
-    ({"colour": "red"}, r"unknown key\(s\) colour"),
+    ({"colour": "red"}, r"dedup\.colour: unknown key"),
     ({"workers": 0}, r"dedup\.workers: must be an integer >= 1"),
 ])
 def test_bad_values_are_named(change, message):
@@ -44,3 +44,45 @@ def test_bad_values_are_named(change, message):
 def test_missing_key_is_named():
     with pytest.raises(ValueError, match="missing required key"):
         parse_params({k: v for k, v in GOOD.items() if k != "threshold"})
+
+
+def error(change: dict) -> str:
+    with pytest.raises(ValueError) as info:
+        parse_params(GOOD | change)
+    return str(info.value)
+
+
+def test_a_wrong_type_is_one_line_naming_the_key():
+    assert error({"ngram": "5"}) == "params.yaml: dedup.ngram: must be an integer, got '5'"
+
+
+def test_a_float_where_an_integer_belongs_is_refused():
+    assert error({"workers": 2.5}) == "params.yaml: dedup.workers: must be an integer, got 2.5"
+
+
+def test_a_non_finite_threshold_is_refused():
+    assert error({"threshold": float("inf")}) == "params.yaml: dedup.threshold: must be a finite number, got .inf"
+
+
+def test_an_out_of_range_value_says_the_range():
+    assert error({"ngram": 65}) == "params.yaml: dedup.ngram: must be an integer >= 1 and <= 64, got 65"
+
+
+def test_an_unknown_key_suggests_the_close_one():
+    assert error({"treshold": 0.8}).startswith("params.yaml: dedup.treshold: unknown key (did you mean threshold?)")
+
+
+def test_fields_must_be_a_list():
+    assert error({"fields": "output"}) == ("params.yaml: dedup.fields: must be a non-empty list of distinct fields "
+                                           "from instruction, input, output, got 'output'")
+
+
+def test_a_banding_that_cannot_reach_the_recall_is_named():
+    assert error({"num_perm": 2, "min_candidate_recall": 0.9999999}) == (
+        "params.yaml: dedup.min_candidate_recall: no banding of 2 permutations reaches min_candidate_recall "
+        "0.9999999 at threshold 0.8; raise num_perm or lower min_candidate_recall")
+
+
+def test_code_may_leave_keys_out_but_the_file_may_not():
+    assert DedupParams(threshold=0.7).ngram == 5
+    assert error({"verify": None}) == "params.yaml: dedup.verify: must be one of exact, estimate, got None"

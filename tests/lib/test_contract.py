@@ -115,3 +115,100 @@ def test_outputs_are_readable_by_others(tmp_path):
     expected = io_module.file_mode()
     for path in (tmp_path / "out" / "records.parquet", tmp_path / "m.json", tmp_path / "m.timings.json"):
         assert os.stat(path).st_mode & 0o777 == expected, path
+
+
+# ---- the streaming writer (write_stage_outputs_streaming): same files, one row group in memory ----------
+
+def split_frame(frame: pl.DataFrame, sizes: list[int]):
+    """(kept, rejected) batches of `frame` in id order, cut at the given sizes (cycled); every third
+    record rejected."""
+    from stages.lib.record import reject_frame
+
+    frame = frame.sort("id").with_row_index("_n")
+    lo, k = 0, 0
+    while lo < frame.height:
+        part = frame.slice(lo, sizes[k % len(sizes)])
+        drop = pl.col("_n") % 3 == 0
+        yield (part.filter(~drop).drop("_n"),
+               reject_frame(part.filter(drop).drop("_n"), "t_third", pl.format("row {}", pl.col("id"))))
+        lo, k = lo + part.height, k + 1
+
+
+def whole(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    batches = list(split_frame(frame, [frame.height or 1]))
+    return (pl.concat([b[0] for b in batches]), pl.concat([b[1] for b in batches])) if batches else (
+        frame, empty_rejected())
+
+
+def small_ids_frame(n: int) -> pl.DataFrame:
+    base = sample_row()
+    rows = [base | {"id": f"t-{i:08d}", "output": f"答{i}", "domain": [f"d{i % 7}"] * (i % 3),
+                    "transforms": ["x"] * (i % 2)} for i in range(n)]
+    return records_frame(rows)
+
+
+@pytest.mark.parametrize("sizes", [[1], [2, 5], [7]])
+def test_streaming_writes_the_same_bytes_as_the_whole_frame_writer(tmp_path, sizes):
+    from stages.lib.contract import write_stage_outputs_streaming
+
+    frame = frame_of(7).sample(fraction=1.0, shuffle=True, seed=3)
+    kept, rejected = whole(frame)
+    whole_metrics = write_stage_outputs("t", tmp_path / "a", tmp_path / "a.json", kept=kept, rejected=rejected,
+                                        rows_in=7, started=0.0, extra_metrics={"x": 1})
+    stream_metrics = write_stage_outputs_streaming("t", tmp_path / "b", tmp_path / "b.json",
+                                                   batches=split_frame(frame, sizes), rows_in=7, started=0.0,
+                                                   extra_metrics=lambda: {"x": 1})
+    assert whole_metrics == stream_metrics == {"rows_in": 7, "rows_kept": 4, "rows_dropped": {"t_third": 3}, "x": 1}
+    for file in ("records.parquet", "rejected.parquet"):
+        assert (tmp_path / "a" / file).read_bytes() == (tmp_path / "b" / file).read_bytes(), file
+    assert (tmp_path / "a.json").read_bytes() == (tmp_path / "b.json").read_bytes()
+    assert sorted(p.name for p in (tmp_path / "b").iterdir()) == ["records.parquet", "rejected.parquet"]
+
+
+def test_streaming_an_empty_input_writes_the_same_empty_files(tmp_path):
+    from stages.lib.contract import write_stage_outputs_streaming
+
+    write_stage_outputs("t", tmp_path / "a", tmp_path / "a.json", kept=frame_of(0), rejected=empty_rejected(),
+                        rows_in=0, started=0.0)
+    write_stage_outputs_streaming("t", tmp_path / "b", tmp_path / "b.json", batches=iter([]), rows_in=0, started=0.0)
+    for file in ("records.parquet", "rejected.parquet"):
+        assert (tmp_path / "a" / file).read_bytes() == (tmp_path / "b" / file).read_bytes(), file
+
+
+def test_streaming_beyond_one_row_group_gives_the_same_bytes_whatever_the_batches(tmp_path):
+    from stages.lib.contract import ROW_GROUP, write_stage_outputs_streaming
+
+    frame = small_ids_frame(ROW_GROUP + 1000)
+    for name, sizes in (("a", [50_000]), ("b", [7, 70_001, 3])):
+        write_stage_outputs_streaming("t", tmp_path / name, tmp_path / f"{name}.json",
+                                      batches=split_frame(frame, sizes), rows_in=frame.height, started=0.0)
+    for file in ("records.parquet", "rejected.parquet"):
+        assert (tmp_path / "a" / file).read_bytes() == (tmp_path / "b" / file).read_bytes(), file
+    import pyarrow.parquet as pq
+
+    assert pq.read_metadata(tmp_path / "a" / "records.parquet").num_row_groups == 1  # 2/3 of the rows are kept
+    written = pl.read_parquet(tmp_path / "a" / "rejected.parquet")
+    assert written.height == (frame.height + 2) // 3 and written["id"].is_sorted()
+    kept = pl.read_parquet(tmp_path / "a" / "records.parquet")
+    assert kept.equals(whole(frame)[0].sort("id"))
+
+
+def test_streaming_refuses_to_lose_a_row_and_leaves_the_old_folder(tmp_path):
+    from stages.lib.contract import write_stage_outputs_streaming
+
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "old.txt").write_text("old")
+    with pytest.raises(StageError, match="a record was lost or duplicated"):
+        write_stage_outputs_streaming("t", tmp_path / "out", tmp_path / "m.json",
+                                      batches=split_frame(frame_of(3), [3]), rows_in=4, started=0.0)
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["old.txt"]
+
+
+def test_streaming_refuses_batches_out_of_id_order(tmp_path):
+    from stages.lib.contract import write_stage_outputs_streaming
+
+    batches = list(split_frame(frame_of(4), [2]))
+    with pytest.raises(StageError, match=r"internal: rejected batches are not in id order \(.zhihu-0000000000000000. after"):
+        write_stage_outputs_streaming("t", tmp_path / "out", tmp_path / "m.json", batches=reversed(batches),
+                                      rows_in=4, started=0.0)
+    assert not (tmp_path / "out").exists()

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import click
 
-from stages.dedupe.config import FROM_FILE, DedupParams
+from stages.dedupe.config import DedupParams
 from stages.dedupe.stage import run_dedup
 from stages.engine.config import load_engine
 from stages.lib.cli import doc_summary, echo_summary, example, in_option, metrics_option, out_option, params_option
@@ -43,7 +43,7 @@ from stages.lib.params import load_section
 @params_option()
 @clear_errors
 def cli(in_path: Path, out_dir: Path, metrics_path: Path, params_path: Path) -> None:
-    params = load_section("dedup", params_path, DedupParams, FROM_FILE)
+    params = load_section("dedup", params_path, DedupParams)
     metrics, _ = run_dedup(in_path, out_dir, metrics_path, params, load_engine(params_path))
     echo_summary("dedup", metrics)
 

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from pydantic import field_validator
 
 from stages.check import cli
-from stages.checking.params_file import SECTION_MODELS, TRANSITIONAL_VALIDATORS
+from stages.checking.params_file import SECTION_MODELS
 from stages.lib.params import Params, known_subsets
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -104,12 +104,17 @@ def test_a_section_is_checked_with_its_model_and_the_configured_subsets(tmp_path
                              "segmentfault, wiki, xhs, zhihu\n")
 
 
-def test_a_section_without_a_model_or_validator_is_one_line(tmp_path, monkeypatch):
-    monkeypatch.setitem(SECTION_MODELS, "normalize", "stages.no_such_package:NormalizeParams")
-    monkeypatch.setitem(TRANSITIONAL_VALIDATORS, "normalize", "stages.no_such_package:parse")
-    result = check(params_with(tmp_path, lambda p: None, monkeypatch))
+def test_every_section_has_its_typed_model():
+    from stages.checking.params_file import section_model
+
+    for section in SECTION_MODELS:
+        assert issubclass(section_model(section), Params), section
+
+
+def test_keys_the_file_must_state_are_required_as_the_stage_requires_them(tmp_path, monkeypatch):
+    result = check(params_with(tmp_path, lambda p: p["dedup"].pop("ngram"), monkeypatch))
     assert result.exit_code == 1
-    assert result.stderr == "params.yaml: normalize: no model stages.no_such_package:NormalizeParams to check it with\n"
+    assert result.stderr == "params.yaml: dedup.ngram: missing required key\n"
 
 
 def env() -> dict[str, str]:

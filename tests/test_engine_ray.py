@@ -20,22 +20,32 @@ import yaml
 ray = pytest.importorskip("ray")
 from ray import cloudpickle  # noqa: E402 - the copy Ray serialises tasks with
 
-from stages.clean import run_clean  # noqa: E402
-from stages.cleaning.filters import parse_clean_settings  # noqa: E402
+from stages.cleaning.filters import CleanParams  # noqa: E402
+from stages.cleaning.normalize_text import NormalizeParams  # noqa: E402
+from stages.cleaning.normalizing import run_normalize  # noqa: E402
+from stages.cleaning.records import run_clean  # noqa: E402
 from stages.dedupe.stage import run_dedup  # noqa: E402
 from stages.dedupe import distributed  # noqa: E402
-from stages.dedupe.config import parse_params  # noqa: E402
-from stages.engine.config import EngineParams, parse_engine, ray_engine  # noqa: E402
+from stages.dedupe.config import DedupParams  # noqa: E402
+from stages.engine.config import EngineParams, ray_engine  # noqa: E402
 from stages.ingest.sources import parse_source  # noqa: E402
 from stages.lib.errors import StageError  # noqa: E402
-from stages.normalize import parse_normalize_settings, run_normalize  # noqa: E402
-from stages.scrape import scrape  # noqa: E402
+from stages.ingest.scrape import scrape  # noqa: E402
+from stages.lib.params import FROM_FILE, parse_section  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
 RAY = ray_engine(block_rows=64)
 LOCAL = EngineParams()
-cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the crashing wrapper below runs on workers
+cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+
+def parse_params(raw) -> DedupParams:
+    return parse_section(DedupParams, raw, "params.yaml: dedup", FROM_FILE)
+
+
+def parse_engine(raw) -> EngineParams:
+    return parse_section(EngineParams, raw, "params.yaml: engine")  # the crashing wrapper below runs on workers
 
 
 @pytest.fixture(scope="session")
@@ -72,13 +82,13 @@ def sample_raw(tmp_path_factory) -> Path:
 
 
 def test_clean_normalize_dedup_are_byte_identical_on_the_shipped_sample(ray_session, sample_raw, tmp_path):
-    clean = parse_clean_settings(PARAMS["clean"])
-    norm = parse_normalize_settings(PARAMS["normalize"])
+    clean = parse_section(CleanParams, PARAMS["clean"], "clean")
+    norm = parse_section(NormalizeParams, PARAMS["normalize"], "normalize")
     dedup = parse_params(PARAMS["dedup"])
     runs = {}
     for name, engine in (("local", LOCAL), ("ray", RAY)):
         base = tmp_path / name
-        run_clean(sample_raw, base / "clean", base / "clean.json", clean, None, sorted(PARAMS["sources"]), engine)
+        run_clean(sample_raw, base / "clean", base / "clean.json", clean, sorted(PARAMS["sources"]), engine)
         runs[name, "clean"] = outputs(base / "clean", base / "clean.json")
         # both engines normalize and dedup the same input, so a difference is that stage's own
         run_normalize(tmp_path / "local" / "clean" / "records.parquet", base / "norm", base / "norm.json", norm,
@@ -143,7 +153,7 @@ def test_a_failing_task_names_the_file_and_the_reason_in_one_line(ray_session, s
     pl.read_parquet(sorted(sample_raw.glob("*/records.parquet"))[0]).with_columns(
         pl.lit("有\ufdd0噪声").alias("output")).write_parquet(bad)
     with pytest.raises(StageError) as err:
-        run_normalize(bad, tmp_path / "out", tmp_path / "m.json", parse_normalize_settings(PARAMS["normalize"]), RAY)
+        run_normalize(bad, tmp_path / "out", tmp_path / "m.json", parse_section(NormalizeParams, PARAMS["normalize"], "normalize"), RAY)
     message = str(err.value)
     assert "\n" not in message and "Traceback" not in message
     assert message.startswith(f"normalize (engine: ray): {bad}: normalize: input contains U+FDD0")

@@ -15,7 +15,7 @@ from typing import Any
 from stages.ingest.cqia import configured_subsets
 from stages.ingest.sources import parse_source, parse_sources
 from stages.lib.errors import StageError
-from stages.lib.params import Params, load_params, parse_section
+from stages.lib.params import FROM_FILE, Params, load_params, parse_section
 
 # section -> "module:Class", the typed model its stage validates the section with at load
 SECTION_MODELS: dict[str, str] = {
@@ -34,24 +34,6 @@ SECTION_MODELS: dict[str, str] = {
 }
 OTHER_SECTIONS = ("sources", "rule")  # checked on their own: source by source, and against the rule catalog
 
-# TRANSITIONAL (issue 15): the validators of today, used only while a section's model above does not
-# exist yet (the sections are converted in parallel). Dead once every model exists: delete this table,
-# PATH_VALIDATORS and `transitional_problem`.
-TRANSITIONAL_VALIDATORS: dict[str, str] = {
-    "clean": "stages.cleaning.filters:parse_clean_settings",
-    "normalize": "stages.normalize:parse_normalize_settings",
-    "train_quality": "stages.train_quality:parse_train_settings",
-    "dedup": "stages.dedupe.config:parse_params",
-    "engine": "stages.engine.config:parse_engine",
-    "validate": "stages.validate:suite_parameters",
-    "model": "stages.llm.base:parse_model_settings",
-    "rewrite": "stages.llm.settings:parse_rewrite_settings",
-    "familiarity": "stages.familiarity:parse_familiarity_settings",
-    "assemble": "stages.assemble:parse_params",
-    "train": "stages.train:parse_params",
-    "evaluate": "stages.evaluate:parse_params",
-}
-PATH_VALIDATORS = {"validate"}  # TRANSITIONAL: these take the params file, not the section
 CHECK_ERRORS = (ValueError, TypeError, KeyError, AttributeError, StageError)
 
 
@@ -63,20 +45,9 @@ def problem_of(check: Callable[[], Any]) -> str | None:
     return None
 
 
-def load_object(spec: str) -> Any | None:
-    """The object a "module:name" spec names, or None when the module or the name does not exist."""
-    module, _, name = spec.partition(":")
-    try:
-        return getattr(importlib.import_module(module), name, None)
-    except ModuleNotFoundError as exc:
-        if exc.name and module.startswith(exc.name):
-            return None
-        raise
-
-
-def section_model(section: str) -> type[Params] | None:
-    found = load_object(SECTION_MODELS[section])
-    return found if isinstance(found, type) and issubclass(found, Params) else None
+def section_model(section: str) -> type[Params]:
+    module, _, name = SECTION_MODELS[section].partition(":")
+    return getattr(importlib.import_module(module), name)
 
 
 def source_problems(raw: Any, params_path: Path) -> list[str]:
@@ -101,19 +72,9 @@ def subsets_of(raw: Any, params_path: Path) -> list[str] | None:
         return None
 
 
-def transitional_problem(section: str, raw: Any, params_path: Path) -> str | None:
-    """TRANSITIONAL: check a section whose model does not exist yet with today's validator."""
-    validator = load_object(TRANSITIONAL_VALIDATORS.get(section, ":"))
-    if validator is None:
-        return f"{params_path}: {section}: no model {SECTION_MODELS[section]} to check it with"
-    return problem_of(lambda: validator(params_path if section in PATH_VALIDATORS else raw))
-
-
 def section_problem(section: str, raw: Any, params_path: Path, subsets: list[str] | None) -> str | None:
-    model = section_model(section)
-    if model is None:
-        return transitional_problem(section, raw, params_path)
-    return problem_of(lambda: parse_section(model, raw, f"{params_path}: {section}", {"subsets": subsets}))
+    context = {**FROM_FILE, "subsets": subsets}  # as the stage loads it; no subsets: `sources` itself is bad
+    return problem_of(lambda: parse_section(section_model(section), raw, f"{params_path}: {section}", context))
 
 
 def params_problems(params_path: Path, rules_path: Path) -> list[str]:

@@ -20,7 +20,7 @@ from stages.cleaning.normalize_text import (NormalizeParams, PUNCT_HINT, WIDTH_H
                                            normalise_punct, normalise_width)
 from stages.cleaning.segments import CODE_MATH_URL, CODE_MATH_URL_HINT, SENTINEL, mask, unmask
 from stages.cleaning.steps import TEXT_FIELDS, StepTimer, TransformLog, apply_expr, changed_rows
-from stages.engine.config import EngineSettings
+from stages.engine.config import EngineParams
 from stages.lib.contract import write_stage_outputs
 from stages.lib.errors import StageError
 from stages.lib.record import RECORD_SCHEMA, empty_rejected
@@ -90,7 +90,7 @@ def normalize_block(records: pl.DataFrame, params: NormalizeParams):
 
 
 def run_normalize(input_path: Path, out_dir: Path, metrics_path: Path, params: NormalizeParams,
-                  engine: EngineSettings | None = None) -> dict[str, Any]:
+                  engine: EngineParams | None = None) -> dict[str, Any]:
     """Normalise every record of `input_path` into `out_dir`; return the metrics."""
     started = time.perf_counter()
     if not input_path.is_file():

@@ -25,7 +25,7 @@ from stages.cleaning.scores import (SCORE_COLUMNS, flagged_count, flagged_words,
                                     total_chars)
 from stages.cleaning.steps import TEXT_FIELDS, StepTimer
 from stages.cleaning.texts import Cleaned, clean_texts
-from stages.engine.config import EngineSettings
+from stages.engine.config import EngineParams
 from stages.lib.contract import split_by_filters, write_stage_outputs
 from stages.lib.errors import StageError
 from stages.lib.record import RECORD_SCHEMA
@@ -113,7 +113,7 @@ def clean_block(frame: pl.DataFrame, params: CleanParams):
 
 
 def run_clean(raw_dir: Path, out_dir: Path, metrics_path: Path, params: CleanParams, sources: Sequence[str],
-              engine: EngineSettings | None = None) -> dict[str, Any]:
+              engine: EngineParams | None = None) -> dict[str, Any]:
     """Clean the configured sources' raw records into `out_dir`; return the metrics."""
     started = time.perf_counter()
     if engine is not None and engine.kind == "ray":

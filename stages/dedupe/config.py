@@ -1,7 +1,7 @@
 """The `dedup` section of params.yaml (`DedupParams`), validated when it is loaded.
 
 Every key has a default, so code and tests can build `DedupParams(threshold=0.7)`; the params
-file itself must state the keys in `REQUIRED` (the stage loads it with `FROM_FILE` as context).
+file itself must state the keys in `REQUIRED` (`load_section` and `stages.check` pass `FROM_FILE`).
 Errors are one line naming the key: `params.yaml: dedup.ngram: must be an integer >= 1 and <= 64, got 0`.
 """
 
@@ -14,11 +14,10 @@ from pydantic_core import PydanticCustomError
 
 from stages.dedupe.lsh import recall_params
 from stages.dedupe.minhash import Scheme
-from stages.lib.params import Params, check, parse_section
+from stages.lib.params import Params, check
 
 TEXT_FIELDS = ("instruction", "input", "output")
-REQUIRED = ("fields", "ngram", "num_perm", "seed", "threshold", "verify")
-FROM_FILE = {"dedup_required": REQUIRED}  # context for a section read from params.yaml
+REQUIRED = ("fields", "ngram", "num_perm", "seed", "threshold", "verify")  # in params.yaml, not in code
 
 TextField = Literal["instruction", "input", "output"]
 
@@ -68,7 +67,7 @@ class DedupParams(Params):
     @model_validator(mode="before")
     @classmethod
     def _required_in_file(cls, data: Any, info: ValidationInfo) -> Any:
-        required = (info.context or {}).get("dedup_required", ())
+        required = REQUIRED if (info.context or {}).get("from_file") else ()
         for key in required:
             if isinstance(data, dict) and key not in data:
                 raise key_problem(key, "missing required key")
@@ -91,9 +90,3 @@ class DedupParams(Params):
         if self.bands is not None and self.rows is not None:
             return self.bands, self.rows
         return recall_params(self.threshold, self.num_perm, self.min_candidate_recall)
-
-
-def parse_params(section: Any, where: str = "params.yaml: dedup") -> DedupParams:
-    """The section as read from a params file (required keys checked); ValueError names the first bad key.
-    (`stages.check` validates params.yaml with it.)"""
-    return parse_section(DedupParams, section, where, FROM_FILE)

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import field_validator
 
-from stages.lib.params import DEFAULT_PARAMS, Params, check, load_params, load_section, parse_section
+from stages.lib.params import DEFAULT_PARAMS, Params, check, load_params, load_section
 
 Address = Annotated[str, check(lambda v: bool(v.strip()), "a host:port, ray://host:port, auto or null")]
 
@@ -57,9 +57,6 @@ class EngineParams(Params):
         return self.address or os.environ.get("RAY_ADDRESS") or None
 
 
-EngineSettings = EngineParams  # the name clean and normalize import (type hints) until they move
-
-
 def ray_engine(**ray: Any) -> EngineParams:
     """`engine: ray` with these `engine.ray` keys (for code and tests)."""
     return EngineParams(kind="ray", ray=RayParams(**ray))
@@ -70,8 +67,3 @@ def load_engine(path: str | os.PathLike = str(DEFAULT_PARAMS)) -> EngineParams:
     if "engine" not in load_params(path):
         return EngineParams()
     return load_section("engine", path, EngineParams)
-
-
-def parse_engine(section: Any, where: str = "params.yaml: engine") -> EngineParams:
-    """The section as read from a params file; ValueError names the first bad key (`stages.check` uses it)."""
-    return parse_section(EngineParams, section, where)

@@ -37,6 +37,7 @@ from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Pl
 from pydantic_core import PydanticCustomError
 
 DEFAULT_PARAMS = Path("params.yaml")
+FROM_FILE = {"from_file": True}  # validation context of a section read from a params file (see `load_section`)
 M = TypeVar("M", bound="Params")
 
 
@@ -216,13 +217,14 @@ def parse_section(model: type[M], raw: Any, where: str, context: dict[str, Any] 
 def load_section(section: str, path: str | Path = DEFAULT_PARAMS, model: type[M] | None = None,
                  context: dict[str, Any] | None = None) -> Any:
     """params[section], validated into `model` when one is given; ValueError names the missing section
-    or the bad key (`params.yaml: dedup.threshold: must be between 0 and 1, got 2`)."""
+    or the bad key (`params.yaml: dedup.threshold: must be between 0 and 1, got 2`). The context holds
+    `FROM_FILE`, so a model may require in the file keys that code may leave to their defaults."""
     data = load_params(path)
     if section not in data:
         raise ValueError(f"{path}: missing section '{section}'")
     if model is None:
         return data[section]
-    return parse_section(model, data[section], f"{path}: {section}", context)
+    return parse_section(model, data[section], f"{path}: {section}", {**FROM_FILE, **(context or {})})
 
 
 def require_keys(where: str, settings: dict[str, Any], allowed: set[str], required: set[str]) -> None:

@@ -4,16 +4,21 @@ from pathlib import Path
 
 import pytest
 
-from stages.dedupe.config import FROM_FILE, DedupParams, parse_params
-from stages.lib.params import load_section
+from stages.dedupe.config import DedupParams
+from stages.lib.params import FROM_FILE, load_section, parse_section
 
 REPO = Path(__file__).resolve().parents[2]
 GOOD = {"fields": ["instruction", "input", "output"], "ngram": 5, "num_perm": 128, "seed": 1, "threshold": 0.8,
         "verify": "exact"}
 
 
+def parse_params(section):
+    """The section as the stage reads it from a params file (required keys checked)."""
+    return parse_section(DedupParams, section, "params.yaml: dedup", FROM_FILE)
+
+
 def test_params_yaml_section_parses_to_the_documented_defaults():
-    params = load_section("dedup", REPO / "params.yaml", DedupParams, FROM_FILE)
+    params = load_section("dedup", REPO / "params.yaml", DedupParams)
     assert params == DedupParams() == parse_params(GOOD)
     assert params.banding() == (21, 6)
 

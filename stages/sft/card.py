@@ -80,19 +80,20 @@ def _foreach_keys(value: Any, params: dict[str, Any]) -> list[str]:
     return []
 
 
-def pipeline_stages(dvc_yaml: Path) -> set[str]:
-    """Stage names of `dvc_yaml` as DVC names them (`scrape@cqia_zhihu` for a foreach over params.yaml beside it)."""
+def pipeline_stages(dvc_yaml: Path) -> list[str]:
+    """Stage names of `dvc_yaml` as DVC names them (`scrape@cqia_zhihu` for a foreach over params.yaml beside
+    it), in the file's order (the pipeline's order: reports list stages so, whatever dvc.lock's order)."""
     if not dvc_yaml.is_file():
-        return set()
+        return []
     stages = (yaml.safe_load(dvc_yaml.read_text(encoding="utf-8")) or {}).get("stages") or {}
     params_file = dvc_yaml.with_name("params.yaml")
     params = (yaml.safe_load(params_file.read_text(encoding="utf-8")) or {}) if params_file.is_file() else {}
-    names: set[str] = set()
+    names: list[str] = []
     for name, stage in stages.items():
         if isinstance(stage, dict) and "foreach" in stage:
-            names.update(f"{name}@{key}" for key in _foreach_keys(stage["foreach"], params))
+            names += [f"{name}@{key}" for key in sorted(_foreach_keys(stage["foreach"], params))]
         else:
-            names.add(name)
+            names.append(name)
     return names
 
 
@@ -103,7 +104,7 @@ def upstream_entries(lock_path: Path, stage: str = "assemble", sft_dir: str = "d
         return {}
     entries = (yaml.safe_load(lock_path.read_text(encoding="utf-8")) or {}).get("stages") or {}
     current = pipeline_stages(lock_path.with_name("dvc.yaml"))
-    entries = {name: entry for name, entry in entries.items() if name in current}  # stale entries ignored
+    entries = {name: entries[name] for name in current if name in entries}  # pipeline order; stale ones ignored
     below = {sft_dir, *(o["path"] for o in (entries.get(stage) or {}).get("outs", []))}
     excluded = {stage}
     grew = True

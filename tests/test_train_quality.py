@@ -144,6 +144,10 @@ REASONS = ("clean_empty_instruction, clean_empty_output, clean_too_short, clean_
      "answer_from, human_verified, copyright, transforms"),
     ({"positive": {}}, "train_quality.positive: must be a non-empty mapping of record field to value, got {}"),
     ({"epoch": 2.5}, "train_quality.epoch: must be an integer, got 2.5"),
+    ({"epoch": 0}, "train_quality.epoch: must be a positive integer, got 0"),
+    ({"dim": 0}, "train_quality.dim: must be a positive integer, got 0"),
+    ({"bucket": 0}, "train_quality.bucket: must be >= 1 when word_ngrams > 1 (the n-grams are hashed into these "
+     "buckets), got 0"),
     ({"lr": 0}, "train_quality.lr: must be a positive number, got 0.0"),
     ({"lr": float("nan")}, "train_quality.lr: must be a finite number, got .nan"),
     ({"min_quality": 1.5}, "train_quality.min_quality: must be between 0 and 1, got 1.5"),

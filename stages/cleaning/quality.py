@@ -28,7 +28,7 @@ from pydantic_core import PydanticCustomError
 
 from stages.cleaning.filters import REASONS
 from stages.lib.errors import StageError
-from stages.lib.params import Fraction, NonNegativeInt, Params, PositiveFloat, check, require_known
+from stages.lib.params import Fraction, NonNegativeInt, Params, PositiveFloat, PositiveInt, check, require_known
 from stages.lib.record import RECORD_SCHEMA
 
 MAX_CHARS = 2000
@@ -44,11 +44,11 @@ class TrainQualityParams(Params):
     negative_reasons: Annotated[list[Literal[REASONS]], check(bool, "a non-empty list of clean reasons")]
     min_examples: NonNegativeInt
     min_quality: Fraction | None = None
-    epoch: NonNegativeInt
+    epoch: PositiveInt
     lr: PositiveFloat
-    word_ngrams: NonNegativeInt
-    dim: NonNegativeInt
-    bucket: NonNegativeInt
+    word_ngrams: PositiveInt
+    dim: PositiveInt
+    bucket: NonNegativeInt  # hash buckets of the word n-grams: >= 1 when word_ngrams > 1 (fastText dies on 0)
     min_count: NonNegativeInt
     seed: NonNegativeInt
 
@@ -57,6 +57,14 @@ class TrainQualityParams(Params):
     def _record_fields(cls, positive: dict[str, Any]) -> dict[str, Any]:
         require_known(positive, RECORD_SCHEMA.names(), "unknown_key", "not a record field", "record fields")
         return positive
+
+    @field_validator("bucket")
+    @classmethod
+    def _buckets_for_ngrams(cls, value: int, info: ValidationInfo) -> int:
+        if value == 0 and (info.data.get("word_ngrams") or 1) > 1:
+            raise PydanticCustomError("value_rule", "must be >= 1 when word_ngrams > 1 (the n-grams are hashed "
+                                      "into these buckets), got {got}", {"got": value})
+        return value
 
     @field_validator("min_quality")
     @classmethod

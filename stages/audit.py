@@ -25,9 +25,10 @@ from pathlib import Path
 
 import click
 
-from stages.auditing.command import dvc_errors, emit, format_options, repo_option
+from stages.auditing.command import (dvc_errors, format_options, repo_option, run_diff, run_rules, run_summary,
+                                     run_trace)
 from stages.lib.cli import doc_summary, example, run_main
-from stages.lib.errors import StageError, clear_errors
+from stages.lib.errors import clear_errors
 
 
 @click.group(help=doc_summary(__doc__), epilog=example(__doc__))
@@ -62,19 +63,7 @@ def diff_command(a: str, b: str, repo: Path, fmt: str, output: Path | None, widt
         python -m stages.audit diff main rule-counter --json --limit 0
         python -m stages.audit diff v1 v2 --html -o audit.html
     """
-    from stages.auditing.render import diff_blocks, short
-    from stages.auditing.report import diff_report
-    from stages.auditing.revisions import find_root, open_side
-
-    root = find_root(repo)
-    side_a, side_b = open_side(root, a), open_side(root, b)
-    try:
-        report = diff_report(side_a, side_b, limit=limit, all_metrics=all_metrics)
-    finally:
-        side_a.close()
-        side_b.close()
-    title = f"Dataset diff: {short(report['a'])} → {short(report['b'])}"
-    emit(diff_blocks(report), report, fmt, output, title, width)
+    run_diff(repo, a, b, fmt, output, width, limit, all_metrics)
 
 
 @cli.command("trace")
@@ -97,20 +86,7 @@ def trace_command(record_id: str, rev: str, repo: Path, fmt: str, output: Path |
         python -m stages.audit trace cqia_zhihu-0123456789abcdef
         python -m stages.audit trace cqia_zhihu-0123456789abcdef --rev HEAD~1 --json
     """
-    from stages.auditing.render import trace_blocks
-    from stages.auditing.revisions import find_root, open_side
-    from stages.auditing.trace import trace
-
-    side = open_side(find_root(repo), rev)
-    try:
-        result = trace(side, record_id)
-    finally:
-        side.close()
-    if not result["found"] and fmt != "json":
-        raise StageError(f"{record_id}: not found in any stage's records or rejected rows at {rev}")
-    emit(trace_blocks(result), result, fmt, output, f"Trace {record_id}", width)
-    if not result["found"]:
-        raise StageError(f"{record_id}: not found at {rev}")
+    run_trace(repo, record_id, rev, fmt, output, width)
 
 
 @cli.command("summary")
@@ -135,17 +111,7 @@ def summary_command(rev: str, repo: Path, fmt: str, output: Path | None, width: 
         python -m stages.audit summary HEAD -n 5 --md -o summary.md
         python -m stages.audit summary my-experiment --html -o summary.html
     """
-    from stages.auditing.revisions import find_root, open_side
-    from stages.auditing.summary import summary, summary_blocks
-
-    if examples < 0:
-        raise StageError(f"--examples: must be 0 or more, got {examples}")
-    side = open_side(find_root(repo), rev)
-    try:
-        result = summary(side, examples)
-    finally:
-        side.close()
-    emit(summary_blocks(result), result, fmt, output, f"Summary at {rev}", width)
+    run_summary(repo, rev, fmt, output, width, examples)
 
 
 @cli.command("rules")
@@ -184,23 +150,9 @@ def rules_command(repo: Path, fmt: str, output: Path | None, width: int | None, 
         python -m stages.audit rules --html -o rules.html     # heatmap embedded in the page
         python -m stages.audit rules --json --heatmap /tmp/rules.png
     """
-    from stages.auditing.render import rules_blocks
-    from stages.auditing.revisions import find_root
-    from stages.auditing.rules import entries, experiment_states, heatmap as draw, matrix
-
-    states = experiment_states(find_root(repo), all_commits=all_commits, num=num)
-    found, notes = entries(states, params_file, param, metrics_file, rewrite_metrics_file)
-    result = matrix(found, notes, baseline)
-    image, png = None, None
-    if not no_heatmap and heatmap is not None:
-        image = str(draw(result, heatmap))
-        result["heatmap"] = image
-    if not no_heatmap and fmt == "html":
-        import tempfile
-
-        with tempfile.TemporaryDirectory() as scratch:  # nothing written to the repository
-            png = draw(result, Path(scratch) / "rules.png").read_bytes()
-    emit(rules_blocks(result, image, png), result, fmt, output, "Rule x task", width)
+    run_rules(repo, fmt, output, width, heatmap, no_heatmap, {"all_commits": all_commits, "num": num},
+              {"params_file": params_file, "param": param, "metrics_file": metrics_file,
+               "rewrite_metrics_file": rewrite_metrics_file}, baseline)
 
 
 def main() -> None:

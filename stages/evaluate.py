@@ -1,7 +1,7 @@
 """Stage `evaluate`: per-task multiple-choice accuracy of a model by option log-likelihood.
 
 Reads task files (MMLU / CMMLU / C-Eval CSV layouts, see stages/evalkit/tasks.py)
-from `--tasks`, scores every question with the model in `--model` (a local
+from `--tasks`, scores every question with the model in `--in` (a local
 directory or a hub id), and writes:
 - `--metrics` JSON: {"overall": accuracy over all questions, "tasks": {subject: accuracy},
   "stderr": {subject: standard error}, "n": {subject: questions}, "overall_stderr",
@@ -11,7 +11,7 @@ directory or a hub id), and writes:
   `predictions.jsonl` (one line per question: where, subject, answer, predicted, logliks).
 
 Example:
-    python -m stages.evaluate --model models/sft --tasks data/sample/eval \\
+    python -m stages.evaluate --in models/sft --tasks data/sample/eval \\
         --metrics metrics/eval.json --reports reports/eval
 """
 
@@ -29,7 +29,7 @@ from stages.lib.params import load_section
 
 
 @click.command(help=doc_summary(__doc__), epilog=example(__doc__))
-@click.option("--model", "model_path", required=True, help="Model folder (models/sft) or hub id.")
+@click.option("--in", "model_path", required=True, help="The model: its folder (models/sft) or a hub id.")
 @click.option("--tasks", "tasks_dir", required=True, type=PATH, help="Folder of task CSVs (evaluate.tasks).")
 @params_option()
 @metrics_option("Metrics JSON (overall and per-task accuracy with standard errors).")

@@ -85,10 +85,7 @@ def test_deps_cover_the_import_closure_and_params_sections(stage):
     missing = sorted(p.relative_to(ROOT).as_posix() for p in files if not covered(p, deps))
     assert not missing, f"{stage}: dvc.yaml deps miss files its command imports: {missing}"
     listed = {p.split(".")[0] for p in body.get("params", []) if isinstance(p, str)}
-    # Another stage's command module is imported for a helper (issue 15 moves those into packages); the
-    # sections its own command reads are not read here.
-    own = {p for p in files if p.parent != ROOT / "stages" or p == module_file(module)}
-    unlisted = sorted(sections_read(own) - listed)
+    unlisted = sorted(sections_read(files) - listed)
     assert not unlisted, f"{stage}: dvc.yaml params miss sections its code reads: {unlisted}"
 
 
@@ -111,3 +108,28 @@ def test_assemble_depends_on_every_upstream_output_and_metrics_its_manifest_and_
     assert named, "dvc.lock names no upstream outputs"
     missing = sorted(path for path in named if not any(path == d or path.startswith(d.rstrip("/") + "/") for d in deps))
     assert not missing, f"assemble: dvc.yaml deps miss upstream outputs its manifest or card name: {missing}"
+
+
+def project_files() -> list[Path]:
+    return sorted((ROOT / "stages").rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", project_files(), ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_imports_and_section_reads_are_ones_the_checks_above_can_see(path):
+    """The closure follows absolute imports and the section check reads literal `load_section("x", ...)`
+    calls: a relative import, a computed section name or a raw `load_params(...)[...]` would hide from them."""
+    rel = path.relative_to(ROOT).as_posix()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom):
+            assert node.level == 0, f"{rel}:{node.lineno}: relative import (use stages....)"
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "load_section":
+            first = node.args[0] if node.args else None
+            assert isinstance(first, ast.Constant) and isinstance(first.value, str), \
+                f"{rel}:{node.lineno}: load_section with a computed section name"
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "load_params":
+            assert rel in RAW_PARAMS_READERS, f"{rel}:{node.lineno}: reads params.yaml around load_section"
+
+
+# files that read the whole params file on purpose: the loader itself, `check` (every section), and
+# load_engine (only to see whether an `engine` section exists before `load_section("engine")`)
+RAW_PARAMS_READERS = {"stages/lib/params.py", "stages/checking/params_file.py", "stages/engine/config.py"}

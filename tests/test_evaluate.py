@@ -68,7 +68,7 @@ def test_cli_writes_per_task_metrics_and_plot(tiny, tmp_path):
     params = tmp_path / "params.yaml"
     params.write_text("evaluate:\n  continuation: letter\n  batch_size: 8\n  subjects: [logic, law]\n  threads: 1\n",
                       encoding="utf-8")
-    result = CliRunner().invoke(cli, ["--model", str(tiny), "--tasks", str(SAMPLE_TASKS), "--params", str(params),
+    result = CliRunner().invoke(cli, ["--in", str(tiny), "--tasks", str(SAMPLE_TASKS), "--params", str(params),
                                       "--metrics", str(tmp_path / "eval.json"), "--reports", str(tmp_path / "plots")])
     assert result.exit_code == 0, result.output
     metrics = json.loads((tmp_path / "eval.json").read_text())
@@ -86,7 +86,7 @@ def test_cli_writes_per_task_metrics_and_plot(tiny, tmp_path):
 def test_cli_rejects_unknown_continuation(tmp_path):
     params = tmp_path / "params.yaml"
     params.write_text("evaluate:\n  continuation: sampled\n", encoding="utf-8")
-    result = CliRunner().invoke(cli, ["--model", "x", "--tasks", str(SAMPLE_TASKS), "--params", str(params),
+    result = CliRunner().invoke(cli, ["--in", "x", "--tasks", str(SAMPLE_TASKS), "--params", str(params),
                                       "--metrics", str(tmp_path / "m.json"), "--reports", str(tmp_path / "p")])
     assert result.exit_code == 1
     assert result.output == f"Error: {params}: evaluate.continuation: must be one of letter, text, cloze, got 'sampled'\n"

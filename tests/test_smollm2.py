@@ -123,7 +123,7 @@ def test_rewrite_familiarity_train_evaluate_on_the_real_model(run):
     for subject in ("geography", "elementary_mathematics"):
         rows = (MMLU / "test" / f"{subject}_test.csv").read_text(encoding="utf-8").splitlines()[:6]
         (tasks / f"{subject}_test.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
-    output = invoke(evaluate_cli, ["--model", str(run / "models" / "sft"), "--tasks", str(tasks), *params,
+    output = invoke(evaluate_cli, ["--in", str(run / "models" / "sft"), "--tasks", str(tasks), *params,
                                    "--metrics", str(run / "eval.json"), "--reports", str(run / "reports" / "eval")])
     result = json.loads((run / "eval.json").read_text())
     assert result["n"] == {"elementary_mathematics": 6, "geography": 6} and result["toy"] is False

@@ -65,3 +65,80 @@ def emit(blocks: list, result: dict[str, Any], fmt: str, output: Path | None, ti
         write_text(text, output)
         output.chmod(0o644)  # a report to share: readable by others (temp files are created 0600)
         click.echo(f"wrote {output}", err=True)
+
+
+def run_diff(repo: Path, a: str, b: str, fmt: str, output: Path | None, width: int | None, limit: int,
+             all_metrics: bool) -> None:
+    """`audit diff A B`: the dataset at A and B, stage by stage and record by record."""
+    from stages.auditing.render import diff_blocks, short
+    from stages.auditing.report import diff_report
+    from stages.auditing.revisions import find_root, open_side
+
+    root = find_root(repo)
+    side_a, side_b = open_side(root, a), open_side(root, b)
+    try:
+        report = diff_report(side_a, side_b, limit=limit, all_metrics=all_metrics)
+    finally:
+        side_a.close()
+        side_b.close()
+    title = f"Dataset diff: {short(report['a'])} → {short(report['b'])}"
+    emit(diff_blocks(report), report, fmt, output, title, width)
+
+
+def run_trace(repo: Path, record_id: str, rev: str, fmt: str, output: Path | None, width: int | None) -> None:
+    """`audit trace ID`: one record's path through every stage at `rev`."""
+    from stages.auditing.render import trace_blocks
+    from stages.auditing.revisions import find_root, open_side
+    from stages.auditing.trace import trace
+
+    side = open_side(find_root(repo), rev)
+    try:
+        result = trace(side, record_id)
+    finally:
+        side.close()
+    if not result["found"] and fmt != "json":
+        raise StageError(f"{record_id}: not found in any stage's records or rejected rows at {rev}")
+    emit(trace_blocks(result), result, fmt, output, f"Trace {record_id}", width)
+    if not result["found"]:
+        raise StageError(f"{record_id}: not found at {rev}")
+
+
+def run_summary(repo: Path, rev: str, fmt: str, output: Path | None, width: int | None, examples: int) -> None:
+    """`audit summary`: every stage's rows in, kept and dropped per reason at `rev`, with examples."""
+    from stages.auditing.revisions import find_root, open_side
+    from stages.auditing.summary import summary, summary_blocks
+
+    if examples < 0:
+        raise StageError(f"--examples: must be 0 or more, got {examples}")
+    side = open_side(find_root(repo), rev)
+    try:
+        result = summary(side, examples)
+    finally:
+        side.close()
+    emit(summary_blocks(result), result, fmt, output, f"Summary at {rev}", width)
+
+
+def run_rules(repo: Path, fmt: str, output: Path | None, width: int | None, heatmap: Path | None,
+              no_heatmap: bool, experiments: dict[str, Any], files: dict[str, str], baseline: str | None) -> None:
+    """`audit rules`: the rule x task matrix of accuracy deltas against rule=none, from experiments.
+
+    `experiments`: {"all_commits": bool, "num": int}; `files`: {"params_file", "param", "metrics_file",
+    "rewrite_metrics_file"} as `stages.auditing.rules.entries` takes them."""
+    import tempfile
+
+    from stages.auditing.render import rules_blocks
+    from stages.auditing.revisions import find_root
+    from stages.auditing.rules import entries, experiment_states, heatmap as draw, matrix
+
+    states = experiment_states(find_root(repo), **experiments)
+    found, notes = entries(states, files["params_file"], files["param"], files["metrics_file"],
+                           files["rewrite_metrics_file"])
+    result = matrix(found, notes, baseline)
+    image, png = None, None
+    if not no_heatmap and heatmap is not None:
+        image = str(draw(result, heatmap))
+        result["heatmap"] = image
+    if not no_heatmap and fmt == "html":
+        with tempfile.TemporaryDirectory() as scratch:  # nothing written to the repository
+            png = draw(result, Path(scratch) / "rules.png").read_bytes()
+    emit(rules_blocks(result, image, png), result, fmt, output, "Rule x task", width)

@@ -1,13 +1,13 @@
 """One command template for every stage: the same flags, an example in --help, one summary line.
 
 Flag vocabulary (the same name means the same thing in every stage):
-    --in        the stage's main input (a records.parquet, a folder of stage outputs, a model folder)
+    --in        the stage's main input (a records.parquet, a folder of stage outputs; evaluate: the model)
     --out       the output folder, replaced as a whole when the stage succeeds
     --metrics   metrics/<stage>.json
     --reports   the folder of human-readable reports and plot data (reports/<stage>)
     --params    the params file (default params.yaml)
     --base-model the base model folder (models/base); other inputs keep a name that says what they are
-                (--suite, --rules, --quality-model, --rewrites, --tasks, --eval-tasks, --cache, --archive)
+                (--suite, --rules, --rewrites, --tasks, --eval-tasks, --cache, --archive, --lock)
 
 A stage is a plain command (`python -m stages.clean --in ...`); only a stage with a second
 subcommand is a group with `run` (scrape: run, fetch-hub; rewrite: run, rules).

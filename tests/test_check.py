@@ -27,6 +27,7 @@ def params_with(tmp_path: Path, edit, monkeypatch) -> Path:
     params = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
     for source in params["sources"].values():
         source["path"] = str(ROOT / source["path"])
+    params["evaluate"]["tasks"] = str(ROOT / params["evaluate"]["tasks"])
     edit(params)
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, allow_unicode=True), encoding="utf-8")
     monkeypatch.chdir(tmp_path)
@@ -109,6 +110,23 @@ def test_every_section_has_its_typed_model():
 
     for section in SECTION_MODELS:
         assert issubclass(section_model(section), Params), section
+
+
+def test_the_evaluation_tasks_folder_must_exist(tmp_path, monkeypatch):
+    result = check(params_with(tmp_path, lambda p: p["evaluate"].update(tasks="no/such/tasks"), monkeypatch))
+    assert result.exit_code == 1
+    assert result.stderr == "params.yaml: evaluate.tasks: no/such/tasks not found (a folder of task CSV files)\n"
+
+
+def test_the_engine_section_may_be_left_out(tmp_path, monkeypatch):
+    result = check(params_with(tmp_path, lambda p: p.pop("engine"), monkeypatch))
+    assert result.exit_code == 0, result.stderr
+
+
+def test_a_rule_that_is_not_a_name_is_one_line(tmp_path, monkeypatch):
+    result = check(params_with(tmp_path, lambda p: p.update(rule=["none"]), monkeypatch))
+    assert result.exit_code == 1
+    assert result.stderr == "params.yaml: rule: must be a rule name (a string), got ['none']\n"
 
 
 def test_keys_the_file_must_state_are_required_as_the_stage_requires_them(tmp_path, monkeypatch):

@@ -190,8 +190,8 @@ def test_rule_none_writes_empty_outputs_without_a_model(tmp_path):
 def test_unknown_rule_and_bad_params_fail_with_one_line(tmp_path):
     result = run(tmp_path, params("http://127.0.0.1:9/v1", rule="blurry"))
     assert result.exit_code == 1
-    assert ("Error: params.yaml: rule: unknown rule 'blurry'; known rules: none, counterintuitive_thinking"
-            in result.output)
+    assert (f"Error: {tmp_path / 'params.yaml'}: rule: unknown rule 'blurry'; known rules: none, "
+            "counterintuitive_thinking" in result.output)
     bad = run(tmp_path, params("http://127.0.0.1:9/v1", backend="vllm"))
     assert bad.exit_code == 1 and "rewrite.backend: must be one of transformers, openai" in bad.output
     listing = CliRunner().invoke(cli, ["rules", "--rules", str(ROOT / "schemas" / "rules.yaml")])

@@ -33,6 +33,7 @@ SECTION_MODELS: dict[str, str] = {
     "evaluate": "stages.evalkit.tasks:EvaluateParams",
 }
 OTHER_SECTIONS = ("sources", "rule")  # checked on their own: source by source, and against the rule catalog
+OPTIONAL_SECTIONS = {"engine"}  # without it the stages run locally (stages.engine.config.load_engine)
 
 CHECK_ERRORS = (ValueError, TypeError, KeyError, AttributeError, StageError)
 
@@ -84,17 +85,21 @@ def params_problems(params_path: Path, rules_path: Path) -> list[str]:
     except ValueError as exc:
         return [str(exc)]
     known = sorted([*SECTION_MODELS, *OTHER_SECTIONS])
-    problems = [f"{params_path}: missing section '{section}'" for section in known if section not in params]
+    problems = [f"{params_path}: missing section '{section}'" for section in known
+                if section not in params and section not in OPTIONAL_SECTIONS]
     if "sources" in params:
         problems += source_problems(params["sources"], params_path)
     subsets = subsets_of(params.get("sources"), params_path)
     for section in SECTION_MODELS:
         if section in params:
             problems.append(section_problem(section, params[section], params_path, subsets))
+    tasks = params.get("evaluate", {}).get("tasks") if isinstance(params.get("evaluate"), dict) else None
+    if isinstance(tasks, str) and not (params_path.parent / tasks).is_dir():
+        problems.append(f"{params_path}: evaluate.tasks: {tasks} not found (a folder of task CSV files)")
     if "rule" in params:
         from stages.llm.rules import load_catalog
 
-        problems.append(problem_of(lambda: load_catalog(rules_path).resolve(params["rule"])))
+        problems.append(problem_of(lambda: load_catalog(rules_path).resolve(params["rule"], f"{params_path}: rule")))
     problems += [f"{params_path}: unknown section '{section}' (no stage reads it; a typo?)"
                  for section in sorted(set(params) - set(known), key=str)]
     unique: dict[str, None] = {}

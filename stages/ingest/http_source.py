@@ -23,7 +23,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import soupsieve
 
 from stages.ingest.build import Captured, Content, record_row, rejected_row
 from stages.ingest.crawl import canonical_url, crawl, decode_text, header
@@ -42,18 +41,6 @@ def read_seeds(path: Path) -> list[str]:
     if not seeds:
         raise StageError(f"{path}: no seed URLs (one URL per line; '#' starts a comment)")
     return seeds
-
-
-def _check_selectors(name: str, settings: HttpParams) -> None:
-    """Fail before crawling when a configured CSS selector does not compile."""
-    chosen = {f"selectors.{key}": value for key, value in settings.selectors.items()}
-    if settings.follow:
-        chosen["follow"] = settings.follow
-    for where, selector in chosen.items():
-        try:
-            soupsieve.compile(selector)
-        except soupsieve.SelectorSyntaxError as exc:
-            raise StageError(f"params.yaml: sources.{name}.{where}: invalid CSS selector {selector!r}: {exc}") from None
 
 
 def _key(settings: HttpParams, url: str) -> str:
@@ -100,7 +87,6 @@ def load_http(cfg: SourceParams, archive_dir: Path) -> tuple[list[dict[str, Any]
     if cfg.http is None:
         raise StageError(f"params.yaml: sources.{cfg.name}: http settings missing for an http source")
     seeds = read_seeds(Path(cfg.path))
-    _check_selectors(cfg.name, cfg.http)
     crawl(seeds, cfg.http, archive_dir)
     records: list[dict[str, Any]] = []
     rejected: list[dict[str, Any]] = []

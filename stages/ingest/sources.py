@@ -64,12 +64,25 @@ FetchedAt = Annotated[str, BeforeValidator(_date_text),
                       check(_FETCHED_AT.match, "an ISO date such as 2024-01-31")]
 
 
+def compiles(selector: str) -> bool:
+    import soupsieve
+
+    try:
+        soupsieve.compile(selector)
+    except soupsieve.SelectorSyntaxError:
+        return False
+    return True
+
+
+CssSelector = Annotated[str, rule(compiles, "must be a valid CSS selector")]
+
+
 class HttpParams(Params):
     """Crawler politeness and limits of an `http` source (see README: 'http sources')."""
 
     parser: Literal["tieba_thread", "qa_selectors"]
-    selectors: dict[str, str] = {}
-    follow: str | None = None
+    selectors: dict[str, CssSelector] = {}
+    follow: CssSelector | None = None
     user_agent: str = "cqia-sft-pipeline/0.1 (+https://example.invalid/bot)"
     requests_per_second: PositiveFloat = 1.0
     concurrency: PositiveInt = 2

@@ -49,7 +49,17 @@ def read_yaml(path: str | Path, what: str) -> Any:
     try:
         return yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
-        raise ValueError(f"{path}: not valid YAML: {exc}") from None
+        raise ValueError(yaml_error_line(path, exc)) from None
+
+
+def yaml_error_line(path: Path, exc: yaml.YAMLError) -> str:
+    """`params.yaml:12:5: not valid YAML: mapping values are not allowed here` (one line, not the parser's
+    multi-line report)."""
+    mark = getattr(exc, "problem_mark", None)
+    where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
+    problem = getattr(exc, "problem", None) or str(exc)
+    context = getattr(exc, "context", None)
+    return f"{where}: not valid YAML: {problem}" + (f" ({context})" if context else "")
 
 
 def load_params(path: str | Path = DEFAULT_PARAMS) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from stages.lib.params import read_yaml, require_keys
+from stages.lib.params import did_you_mean, read_yaml, require_keys
 
 NONE = "none"
 PLACEHOLDERS = frozenset({
@@ -63,13 +63,17 @@ class Catalog:
     def names(self) -> list[str]:
         return list(self.rules)
 
-    def resolve(self, name: Any) -> Rule | None:
-        """The rule called `name`; None for `none`; ValueError listing the known rules otherwise."""
+    def resolve(self, name: Any, where: str = "params.yaml: rule") -> Rule | None:
+        """The rule called `name`; None for `none`; ValueError listing the known rules otherwise (`where`
+        names the params file and key)."""
+        if not isinstance(name, str):
+            raise ValueError(f"{where}: must be a rule name (a string), got {name!r}")
         if name == NONE:
             return None
-        if not isinstance(name, str) or name not in self.rules:
+        if name not in self.rules:
             known = ", ".join([NONE, *self.rules])
-            raise ValueError(f"params.yaml: rule: unknown rule {name!r}; known rules: {known} (catalog {self.path})")
+            hint = did_you_mean(name, self.rules)
+            raise ValueError(f"{where}: unknown rule {name!r}{hint}; known rules: {known} (catalog {self.path})")
         return self.rules[name]
 
 

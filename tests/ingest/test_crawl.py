@@ -663,8 +663,12 @@ def test_seed_file_missing(tmp_path: Path) -> None:
         load_http(cfg, tmp_path / "archive")
 
 
-def test_bad_selector_stops_before_crawling(site: Site, tmp_path: Path) -> None:
-    cfg = source(tmp_path, [site.url("/qa/1")], fast(follow="a[href"))
-    with pytest.raises(StageError, match="sources.tieba_web.follow: invalid CSS selector"):
-        load_http(cfg, tmp_path / "archive")
-    assert site.hits == []
+def test_a_bad_selector_fails_when_params_load_before_anything_is_crawled(tmp_path: Path) -> None:
+    raw = {"kind": "http", "path": str(tmp_path / "seeds.txt"), "subset": "x", **fast().model_dump()}
+    with pytest.raises(ValueError) as err:
+        parse_source("tieba_web", {**raw, "follow": "a[href"})
+    assert str(err.value) == "params.yaml: sources.tieba_web.follow: must be a valid CSS selector, got 'a[href'"
+    with pytest.raises(ValueError) as err:
+        parse_source("tieba_web", {**raw, "selectors": {**QA_SELECTORS, "output": "div >> p"}})
+    assert str(err.value) == ("params.yaml: sources.tieba_web.selectors.output: must be a valid CSS selector, "
+                              "got 'div >> p'")

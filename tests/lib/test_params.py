@@ -101,3 +101,11 @@ def test_load_section_names_the_file_and_a_missing_section(tmp_path):
     with pytest.raises(ValueError) as err:
         load_section("dedup", path, Section)
     assert str(err.value) == f"{path}: missing section 'dedup'"
+
+
+def test_a_yaml_syntax_error_is_one_line_with_file_line_and_column(tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_text("clean:\n  a: b: c\n", encoding="utf-8")
+    with pytest.raises(ValueError) as err:
+        load_section("clean", path)
+    assert str(err.value) == f"{path}:2:7: not valid YAML: mapping values are not allowed here"

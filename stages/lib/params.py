@@ -5,7 +5,7 @@ Every section of params.yaml is a `<Section>Params` class next to the code that 
 keys fail with one line naming the key, e.g.
 
     params.yaml: clean.defaults.min_chars: must be an integer, got '4'
-    params.yaml: clean.by_source.segmentfualt: unknown key; did you mean segmentfault?
+    params.yaml: clean.by_source.segmentfualt: names no configured subset (did you mean segmentfault?); ...
 
     class DedupParams(Params):
         num_perm: PositiveInt = 128
@@ -238,8 +238,8 @@ def load_section(section: str, path: str | Path = DEFAULT_PARAMS, model: type[M]
 
 
 def require_keys(where: str, settings: dict[str, Any], allowed: set[str], required: set[str]) -> None:
-    """Reject unknown and missing keys with a message that names them (the pre-model validators use it;
-    new code declares a `Params` model instead)."""
+    """Reject unknown and missing keys with a message that names them: for files that are not params
+    sections (the rule catalog, schemas/rules.yaml); params sections declare a `Params` model instead."""
     if not isinstance(settings, dict):
         raise ValueError(f"{where}: must be a mapping, got {type(settings).__name__}")
     unknown = sorted(set(settings) - allowed)

@@ -30,7 +30,7 @@ from typing import Annotated, Any
 from stages.lib.params import Block, Number, Params, PositiveInt, PositiveNumber, check
 from stages.lib.progress import progress
 from stages.llm.prompts import question_text, render_prompt
-from stages.llm.scorer import continuation_logprobs
+from stages.llm.scorer import continuation_logprobs, pad_id_of
 
 
 class FilterParams(Params):
@@ -49,7 +49,7 @@ class FamiliarityParams(Params):
 
 
 @dataclass(frozen=True)
-class Scored:
+class AnswerPerplexity:
     ppl: float | None
     tokens: int
     truncated: bool = False
@@ -78,19 +78,19 @@ def batch_nll(model: Any, pad_id: int, pairs: Sequence[tuple[list[int], list[int
 
 
 def answer_perplexities(model: Any, tokenizer: Any, rows: Sequence[tuple[str, str, str]], batch_size: int,
-                        max_length: int) -> list[Scored]:
+                        max_length: int) -> list[AnswerPerplexity]:
     """Perplexity of each (instruction, input, output)'s output given its prompt."""
-    results: list[Scored] = [Scored(None, 0)] * len(rows)
+    results: list[AnswerPerplexity] = [AnswerPerplexity(None, 0)] * len(rows)
     encoded = {}
     for index, (instruction, input_text, output) in enumerate(rows):
         if output and output.strip():
             encoded[index] = encode_pair(tokenizer, instruction, input_text, output, max_length)
     order = sorted((i for i in encoded if encoded[i][1]), key=lambda i: (len(encoded[i][0]) + len(encoded[i][1]), i))
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    pad_id = pad_id_of(tokenizer)
     for start in progress(range(0, len(order), batch_size), desc="perplexity", unit="batch"):
         batch = order[start:start + batch_size]
         scores = batch_nll(model, pad_id, [encoded[i][:2] for i in batch])
         for index, (total, count) in zip(batch, scores):
             ppl = math.exp(min(total / count, 700.0)) if count else None  # 700: stay inside float range
-            results[index] = Scored(ppl, count, encoded[index][2])
+            results[index] = AnswerPerplexity(ppl, count, encoded[index][2])
     return results

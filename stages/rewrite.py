@@ -82,9 +82,8 @@ def run_command(params_path: Path, in_path: Path, rules_path: Path, base_model: 
     subsets = configured_sources(params_path)
     settings = load_section("rewrite", params_path, RewriteParams, context={"subsets": subsets})
     rule = load_section("rule", params_path)
-    load_catalog(rules_path).resolve(rule, f"{params_path}: rule")  # an unknown rule: one line naming the file
     paths = RewritePaths(in_path, rules_path, base_model, cache_dir, out_dir, metrics_path, suite, reports_dir)
-    metrics = run_rewrite(rule, settings, subsets, paths)
+    metrics = run_rewrite(rule, settings, subsets, paths, rule_key=f"{params_path}: rule")
     echo_summary("rewrite", metrics, f"rule {metrics['rule']}; cache {metrics['cache_hits']} hits, "
                                      f"{metrics['cache_misses']} misses")
 

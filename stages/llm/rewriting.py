@@ -172,12 +172,14 @@ class RewritePaths:
     reports: Path
 
 
-def run_rewrite(rule_name: Any, settings: RewriteParams, subsets: list[str], paths: RewritePaths) -> dict[str, Any]:
-    """The whole stage: rewrite the seeds with `rule_name` (or nothing for `none`), check, write; the metrics."""
+def run_rewrite(rule_name: Any, settings: RewriteParams, subsets: list[str], paths: RewritePaths,
+                rule_key: str = "params.yaml: rule") -> dict[str, Any]:
+    """The whole stage: rewrite the seeds with `rule_name` (or nothing for `none`), check, write; the metrics.
+    `rule_key` names the params file and key in the error for an unknown rule."""
     started = time.perf_counter()
     quiet_libraries()  # library progress bars only on a terminal
     catalog = load_catalog(paths.rules)
-    catalog.resolve(rule_name)  # fail on an unknown rule before reading anything else
+    catalog.resolve(rule_name, rule_key)  # fail on an unknown rule before reading anything else
     cache = ResponseCache(paths.cache)
     cache.ensure_root()
     if rule_name == "none":

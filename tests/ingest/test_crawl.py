@@ -14,6 +14,7 @@ import re
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -215,16 +216,27 @@ def route(site: Site, h: BaseHTTPRequestHandler, path: str, nth: int) -> None:  
         h.answer(404, b"not found", HTML)
 
 
+@contextmanager
+def serving(server: ThreadingHTTPServer) -> Iterator[ThreadingHTTPServer]:
+    """Serve on 127.0.0.1 in a thread for the block; shut down and closed after it."""
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
 @pytest.fixture
 def site() -> Iterator[Site]:
     server = Site()
-    thread = threading.Thread(target=server.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield server
-    server.release.set()
-    server.server.shutdown()
-    server.server.server_close()
-    thread.join(5)
+    with serving(server.server):
+        try:
+            yield server
+        finally:
+            server.release.set()  # a handler still waiting on it must finish before the server shuts down
 
 
 def fast(**overrides: object) -> HttpParams:
@@ -561,18 +573,11 @@ def test_sample_qa_site_crawled_and_parsed(tmp_path: Path) -> None:
             self.end_headers()
             self.wfile.write(body)
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Static)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
+    with serving(ThreadingHTTPServer(("127.0.0.1", 0), Static)) as server:
         base = f"http://127.0.0.1:{server.server_address[1]}"
         settings = fast(selectors=SAMPLE_QA_SELECTORS, follow="a.question-link", max_bytes=200_000)
         cfg = source(tmp_path, [base + "/"], settings, name="qa_sample")
         records, rejected = load_http(cfg, tmp_path / "archive")
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
 
     questions = sorted(f"{base}/questions/{p.stem}" for p in (SAMPLE / "qa" / "questions").glob("*.html"))
     rows = {row["source_uri"]: row for row in records + rejected}

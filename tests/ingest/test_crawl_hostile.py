@@ -18,7 +18,7 @@ import pytest
 from stages.ingest.crawl import crawl
 from stages.ingest.http_source import load_http
 from stages.ingest.warc_archive import read_archive
-from tests.ingest.test_crawl import fast, qa_page, source
+from tests.ingest.test_crawl import fast, qa_page, serving, source
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -69,12 +69,8 @@ class Hosts:
 @pytest.fixture
 def hosts() -> Iterator[Hosts]:
     server = Hosts()
-    thread = threading.Thread(target=server.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield server
-    server.server.shutdown()
-    server.server.server_close()
-    thread.join(5)
+    with serving(server.server):
+        yield server
 
 
 def page(n: int) -> Route:

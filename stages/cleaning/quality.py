@@ -55,7 +55,7 @@ class TrainQualityParams(Params):
     @field_validator("positive")
     @classmethod
     def _record_fields(cls, positive: dict[str, Any]) -> dict[str, Any]:
-        require_known(positive, RECORD_SCHEMA.names(), "unknown_key", "not a record field", "record fields")
+        require_known(positive, RECORD_SCHEMA.names(), "not a record field", "record fields")
         return positive
 
     @field_validator("bucket")

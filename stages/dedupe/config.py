@@ -14,17 +14,12 @@ from pydantic_core import PydanticCustomError
 
 from stages.dedupe.lsh import recall_params
 from stages.dedupe.minhash import Scheme
-from stages.lib.params import Params, check
+from stages.lib.params import Params, check, key_problem
 
 TEXT_FIELDS = ("instruction", "input", "output")
 REQUIRED = ("fields", "ngram", "num_perm", "seed", "threshold", "verify")  # in params.yaml, not in code
 
 TextField = Literal["instruction", "input", "output"]
-
-
-def key_problem(key: str, text: str) -> PydanticCustomError:
-    """A problem that involves a key (or several: `bands/rows`), reported as `dedup.<key>: <text>`."""
-    return PydanticCustomError("unknown_key", "{key}: {text}", {"key": key, "text": text})
 
 
 def between(low: int, high: int | None = None) -> Any:

@@ -86,17 +86,22 @@ class Params(BaseModel):
         if not isinstance(data, dict):
             raise PydanticCustomError("mapping", "must be a mapping, got {got}", {"got": _shown(data)})
         allowed = {field.alias or name for name, field in cls.model_fields.items()}
-        require_known(data, allowed, "unknown_key", "unknown key", "allowed")
+        require_known(data, allowed, "unknown key", "allowed")
         return data
 
 
-def require_known(keys: Any, known: Any, kind: str, what: str, label: str) -> None:
+def key_problem(key: Any, text: str) -> PydanticCustomError:
+    """A problem with a key below the validated value (an unknown key, a pair such as `bands/rows`),
+    reported as `<where>.<key>: <text>`."""
+    return PydanticCustomError("key_problem", "{key}: {text}", {"key": str(key), "text": text})
+
+
+def require_known(keys: Any, known: Any, what: str, label: str) -> None:
     """Fail on the first key not in `known`: `<key>: <what> (did you mean ...?); <label>: <known>`."""
     listed = ", ".join(known if isinstance(known, (list, tuple)) else sorted(known))
     for key in keys:
         if key not in known:
-            raise PydanticCustomError(kind, "{key}: " + what + "{hint}; " + label + ": {known}",
-                                      {"key": str(key), "hint": did_you_mean(key, known), "known": listed})
+            raise key_problem(key, f"{what}{did_you_mean(key, known)}; {label}: {listed}")
 
 
 def check(ok: Any, phrase: str) -> AfterValidator:
@@ -162,7 +167,7 @@ def known_subsets(mapping: dict[str, Any], info: ValidationInfo) -> dict[str, An
     subset of the configured sources, when the loader passed them as context."""
     subsets = (info.context or {}).get("subsets")
     if subsets is not None:
-        require_known(mapping, sorted(subsets), "unknown_subset", "names no configured subset", "configured")
+        require_known(mapping, sorted(subsets), "names no configured subset", "configured")
     return mapping
 
 
@@ -185,7 +190,7 @@ def _message(error: dict[str, Any]) -> tuple[list[Any], str]:
     if "[key]" in loc:  # a mapping's key itself is wrong (an integer source name, ...)
         loc = loc[:loc.index("[key]") - 1]
         return loc, f"keys must be strings, got {got}"
-    if kind in {"unknown_key", "unknown_subset"}:
+    if kind == "key_problem":
         key, _, rest = error["msg"].partition(": ")
         return [*loc, key], rest
     if kind in {"value_rule", "mapping"}:

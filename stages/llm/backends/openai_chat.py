@@ -31,10 +31,9 @@ from typing import Annotated, Any
 import httpx
 import tenacity
 from pydantic import model_validator
-from pydantic_core import PydanticCustomError
 
 from stages.lib.errors import StageError
-from stages.lib.params import NonNegativeInt, Params, PositiveInt, PositiveNumber, rule
+from stages.lib.params import NonNegativeInt, Params, PositiveInt, PositiveNumber, key_problem, rule
 from stages.llm.backends import Failure, GenerationParams, OnResponse, Result
 from stages.llm.cache import Response
 from stages.llm.prompts import Messages
@@ -62,8 +61,7 @@ class OpenAIParams(Params):
     @classmethod
     def _known_keys(cls, data: Any) -> Any:
         if isinstance(data, dict) and "api_key" in data:  # named like an unknown key: rewrite.openai.api_key: ...
-            raise PydanticCustomError("unknown_key", "api_key: never put a key in params; name its environment "
-                                      "variable in api_key_env")
+            raise key_problem("api_key", "never put a key in params; name its environment variable in api_key_env")
         return super()._known_keys(data)
 
 

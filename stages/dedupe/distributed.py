@@ -1,54 +1,97 @@
-"""Near-duplicate clusters on Ray, equal to `near.find_near_duplicates` pair for pair.
+"""Dedup on Ray: the passes of `plan.py` as Ray tasks over the input's row groups, equal to the local
+engine pair for pair. This process (the driver) keeps the same compact per-row arrays as the local
+engine and the pairs; no text crosses it.
 
-1. Sketch: a Ray Dataset of (doc, text) blocks; `map_batches(batch_format="pyarrow")` computes
-   each block's signatures and band keys with the local functions (`near.batch_sketch`) and
-   emits one row per (band, key, doc) of a non-empty text, tagged with a partition
-   `part = mix(band, key) mod P`.
-2. Candidates: `groupby("part").map_groups` hands every row of one partition to one task, so
-   each (band, key) bucket is whole there; `lsh.bucket_pairs` pairs each doc with the next
-   `bucket_window` docs of its bucket exactly as the local engine does. The distinct pairs
-   (8 bytes each) come back to the driver.
-3. Verification: pair batches go to Ray tasks with the texts (and answers) of just their
-   documents; each task computes the exact Jaccard (or the signature estimate) and the
-   `answer_threshold` check with the local functions.
-4. Components: union of the verified pairs with scipy on the driver. Only pairs are
-   collected (8-24 bytes per verified pair, a small share of the records): a distributed
-   union-find would pay several shuffles to save memory that the pair list does not use.
+1. Pass 1 (`scan_group`): a task per row group reads its rows from the input file and returns
+   `plan.scan_batch`'s arrays (text hashes, priority keys). The driver puts them together and finds
+   the exact groups and the priority order exactly as the local engine does.
+2. Candidates: a Ray Dataset of the row groups. `map_batches(SKETCH)` reads a group and computes the
+   band keys of its records that are compared (exact-group representatives, numbered in priority
+   order by a `positions` array shipped once through the object store), one row per (band, key,
+   doc) tagged with a partition `part = mix(band, key) mod P`. `groupby("part").map_groups` hands a
+   partition to one task, so each (band, key) bucket is whole there, and `lsh.bucket_pairs` pairs
+   each doc with the next `bucket_window` docs of its bucket as the local engine does. The distinct
+   pairs (8 bytes each) come back to the driver.
+3. Spill (`spill_group`): a task per row group writes the shingle sets (signatures with
+   verify=estimate; answers' sets for the answer check) of its records that are in a pair to its
+   own work file, as the local pass 2 does into one file.
+4. Verification: chunks of pairs (in order of the left record) as Ray tasks, each reading just its
+   records' sets from the work files (`store.PartedSets`); the Jaccard values come back.
+5. Components: union of the verified pairs on the driver (scipy). Only pairs are collected (8-24
+   bytes per verified pair, a small share of the records): a distributed union-find would pay
+   several shuffles to save memory that the pair list does not use.
+
+Workers read the input and the work files by path: on a local cluster both are on this machine; on
+a multi-node cluster they must be on storage every node mounts (README "Running on a cluster").
 """
 
 from __future__ import annotations
 
+import functools
+import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
-import polars as pl
 import pyarrow as pa
 
+from stages.dedupe import store
 from stages.dedupe.config import DedupParams
 from stages.dedupe.lsh import _mix64, bucket_pairs
-from stages.dedupe.near import (NearResult, answers_agree, batch_signatures, batch_sketch, cluster_result,
-                                find_near_duplicates, pair_jaccard)
-from stages.dedupe.minhash import estimated_jaccard
+from stages.dedupe.near import NearResult, batch_sketch, cluster_result
+from stages.dedupe.plan import (Scan, ScanArrays, Steps, answer_check, pair_rows, scan_batch, scan_columns,
+                                spill_columns, spill_frame, verify_candidates)
+from stages.dedupe.shingles import dedup_text
+from stages.dedupe.source import RowGroup
 from stages.engine.config import EngineParams
 from stages.engine.session import BlockFailure, connect, stage_error
+from stages.lib.errors import StageError
 
-VERIFY_PAIRS = 1 << 15  # candidate pairs per verification task
+
+def rows_of(group: RowGroup) -> str:
+    return f"{group.path} (rows {group.first}-{group.first + group.rows - 1})"
 
 
-def sketch_block(table: pa.Table, params: DedupParams, parts: int, source: str) -> pa.Table:
-    """(part, band, key, doc) for every band of every non-empty text of one block."""
-    docs = table.column("doc").to_numpy()
+def one_worker(params: DedupParams) -> DedupParams:
+    """Tasks use one thread each: Ray runs as many tasks as the cluster has CPUs."""
+    return params.model_copy(update={"workers": 1})
+
+
+def scan_group(group: RowGroup, params: DedupParams) -> dict[str, np.ndarray]:
+    """Pass 1's arrays of one row group."""
     try:
-        texts = table.column("text").to_pylist()
-        keys, _ = batch_sketch(texts, params.model_copy(update={"verify": "exact"}))
-        filled = np.array([len(t) > 0 for t in texts], dtype=bool)
-        keys, docs = keys[:, filled], docs[filled]
-        bands = np.repeat(np.arange(keys.shape[0], dtype=np.int32), docs.size)
-        flat = keys.reshape(-1)
-        part = (_mix64(flat ^ bands.astype(np.uint64)) % np.uint64(parts)).astype(np.int32)
-        return pa.table({"part": part, "band": bands, "key": flat, "doc": np.tile(docs, keys.shape[0])})
-    except Exception as exc:  # noqa: BLE001 - one line naming the file and the documents
-        raise BlockFailure(f"{source} (documents {docs.min()}-{docs.max()})", f"dedup sketch: {exc}") from None
+        return scan_batch(group.read(scan_columns(params)), one_worker(params), with_keys=False)
+    except Exception as exc:  # noqa: BLE001 - one line naming the file and the rows
+        raise BlockFailure(rows_of(group), f"dedup scan: {exc}") from None
+
+
+def sketch_block(table: pa.Table, params: DedupParams, parts: int, positions: Any) -> pa.Table:
+    """(part, band, key, doc) for every band of every compared record of the row groups in `table`
+    (doc = the record's position in priority order; rows with position -1 are not compared)."""
+    import ray
+
+    where = np.asarray(ray.get(positions) if isinstance(positions, ray.ObjectRef) else positions)
+    found = []
+    for item in table.to_pylist():
+        group = RowGroup(**item)
+        try:
+            docs = where[group.first : group.first + group.rows]
+            pick = np.flatnonzero(docs >= 0)
+            if pick.size == 0:
+                continue
+            frame = group.read(params.fields)[pick]
+            texts = frame.select(dedup_text(params.fields)).to_series().to_list()
+            keys, _ = batch_sketch(texts, one_worker(params).model_copy(update={"verify": "exact"}))
+            bands = np.repeat(np.arange(keys.shape[0], dtype=np.int32), pick.size)
+            flat = keys.reshape(-1)
+            part = (_mix64(flat ^ bands.astype(np.uint64)) % np.uint64(parts)).astype(np.int32)
+            found.append(pa.table({"part": part, "band": bands, "key": flat, "doc": np.tile(docs[pick], keys.shape[0])}))
+        except Exception as exc:  # noqa: BLE001
+            raise BlockFailure(rows_of(group), f"dedup sketch: {exc}") from None
+    empty = pa.table({"part": pa.array([], pa.int32()), "band": pa.array([], pa.int32()),
+                      "key": pa.array([], pa.uint64()), "doc": pa.array([], pa.int64())})
+    return pa.concat_tables(found) if found else empty
 
 
 def bucket_block(table: pa.Table, window: int, source: str) -> pa.Table:
@@ -63,56 +106,17 @@ def bucket_block(table: pa.Table, window: int, source: str) -> pa.Table:
         raise BlockFailure(source, f"dedup candidates: {exc}") from None
 
 
-SKETCH = sketch_block  # the map function of step 1 (a module attribute, so a test can wrap it)
+SKETCH = sketch_block  # the map function of the candidates step (a module attribute, so a test can wrap it)
 
 
-def verify_pairs(texts: pa.Array, answers: pa.Array | None, left: np.ndarray, right: np.ndarray,
-                 params: DedupParams, check: bool, source: str) -> tuple[np.ndarray, np.ndarray]:
-    """(jaccard, ok) of pairs over local document numbers 0..len(texts)-1; ok: at or above threshold
-    with agreeing answers (`check`), else all true."""
-    try:
-        params = params.model_copy(update={"workers": 1})
-        series = pl.Series(texts)
-        if params.verify == "estimate":
-            jaccard = estimated_jaccard(batch_signatures(series.to_list(), params), left, right)
-        else:
-            jaccard = pair_jaccard(series, left, right, params, None)
-        ok = jaccard >= params.threshold if check else np.ones(left.size, dtype=bool)
-        if check and answers is not None and params.answer_threshold is not None and ok.any():
-            ok[ok] = answers_agree(pl.Series(answers), left[ok], right[ok], params)
-        return jaccard, ok
-    except Exception as exc:  # noqa: BLE001
-        raise BlockFailure(source, f"dedup verification: {exc}") from None
-
-
-def verify_on_ray(ray: Any, texts: pl.Series, answers: pl.Series | None, left: np.ndarray, right: np.ndarray,
-                  params: DedupParams, check: bool, source: str) -> tuple[np.ndarray, np.ndarray]:
-    """verify_pairs over batches of pairs in Ray tasks, each shipped only its documents' texts."""
-    task = ray.remote(verify_pairs)
-    futures = []
-    for lo in range(0, left.size, VERIFY_PAIRS):
-        a, b = left[lo:lo + VERIFY_PAIRS], right[lo:lo + VERIFY_PAIRS]
-        docs = np.unique(np.concatenate([a, b]))
-        part_answers = None if answers is None else answers.gather(docs).to_arrow()
-        futures.append(task.remote(texts.gather(docs).to_arrow(), part_answers, np.searchsorted(docs, a),
-                                   np.searchsorted(docs, b), params, check, source))
-    done = ray.get(futures)
-    if not done:
-        return np.zeros(0), np.zeros(0, dtype=bool)
-    return np.concatenate([d[0] for d in done]), np.concatenate([d[1] for d in done])
-
-
-def candidates_on_ray(ray: Any, texts: pl.Series, params: DedupParams, engine: EngineParams,
+def candidates_on_ray(ray: Any, groups: list[RowGroup], positions: np.ndarray, params: DedupParams,
                       source: str) -> tuple[np.ndarray, np.ndarray]:
     """Sorted distinct candidate pairs (left, right) from a distributed group-by on (band, key)."""
-    cpus = int(ray.cluster_resources().get("CPU", 1))
-    parts = max(2, 2 * cpus)
-    rows = engine.block_rows
-    blocks = [pa.table({"doc": np.arange(lo, min(lo + rows, texts.len()), dtype=np.int64),
-                        "text": texts.slice(lo, rows).to_arrow()}) for lo in range(0, texts.len(), rows)]
-    ds = ray.data.from_arrow(blocks)
-    keyed = ds.map_batches(SKETCH, fn_kwargs={"params": params, "parts": parts, "source": source},
-                           batch_format="pyarrow", batch_size=params.batch_size)
+    parts = max(2, 2 * int(ray.cluster_resources().get("CPU", 1)))
+    items = [vars(group) for group in groups]
+    keyed = ray.data.from_items(items, override_num_blocks=len(items)).map_batches(
+        SKETCH, fn_kwargs={"params": params, "parts": parts, "positions": ray.put(positions)},
+        batch_format="pyarrow", batch_size=1)
     paired = keyed.groupby("part", num_partitions=parts).map_groups(
         bucket_block, fn_kwargs={"window": params.bucket_window, "source": source}, batch_format="pyarrow")
     found = [t.column("pair").to_numpy() for t in ray.get(paired.to_arrow_refs()) if t.num_rows]
@@ -120,17 +124,104 @@ def candidates_on_ray(ray: Any, texts: pl.Series, params: DedupParams, engine: E
     return (pairs >> np.uint64(32)).astype(np.int64), (pairs & np.uint64(0xFFFFFFFF)).astype(np.int64)
 
 
-def find_near_duplicates_ray(texts: pl.Series, params: DedupParams, answers: pl.Series | None,
-                             engine: EngineParams, source: str) -> NearResult:
-    """`near.find_near_duplicates` with sketching, candidates and verification on Ray."""
-    n = texts.len()
-    if n < 2:  # nothing to compare: no cluster to start
-        return find_near_duplicates(texts, params, answers)
-    ray = connect(engine)
+def spill_group(group: RowGroup, rows: np.ndarray, params: DedupParams, work: str,
+                answers: bool) -> tuple[store.SpilledSets, store.SpilledSets | None]:
+    """Pass 2 for one row group: the sets of its `rows` (absolute, sorted) in work files of its own."""
     try:
-        left, right = candidates_on_ray(ray, texts, params, engine, source)
-        jaccard, ok = verify_on_ray(ray, texts, answers, left, right, params, True, source)
-        return cluster_result(n, int(ok.size), left[ok], right[ok], jaccard[ok],
-                              lambda a, b: verify_on_ray(ray, texts, None, a, b, params, False, source)[0])
-    except Exception as exc:  # noqa: BLE001 - one line, not a Ray traceback
-        raise stage_error("dedup", exc) from None
+        texts = store.SpilledSets(Path(work) / f"sets-{group.group:06d}.u32")
+        answer_sets = store.SpilledSets(Path(work) / f"answers-{group.group:06d}.u32") if answers else None
+        spill_frame(group.read(spill_columns(params))[rows - group.first], one_worker(params), texts, answer_sets)
+        return texts.close(), (answer_sets.close() if answer_sets is not None else None)
+    except Exception as exc:  # noqa: BLE001
+        raise BlockFailure(rows_of(group), f"dedup spill: {exc}") from None
+
+
+def spill_on_ray(ray: Any, groups: list[RowGroup], rows: np.ndarray, params: DedupParams, work: Path,
+                 answers: bool) -> tuple[store.PartedSets, store.PartedSets | None]:
+    """The sets of `rows` (sorted), one work file per row group that has any, read as one store."""
+    task = ray.remote(spill_group)
+    cuts = np.searchsorted(rows, [g.first for g in groups] + [groups[-1].first + groups[-1].rows])
+    futures = [task.remote(g, rows[cuts[i] : cuts[i + 1]], params, str(work), answers)
+               for i, g in enumerate(groups) if cuts[i + 1] > cuts[i]]
+    done = ray.get(futures)
+    texts = store.PartedSets([d[0] for d in done])
+    return texts, (store.PartedSets([d[1] for d in done]) if answers else None)
+
+
+def guarded(fn: Callable, source: str, *args: Any) -> Any:
+    try:
+        return fn(*args)
+    except Exception as exc:  # noqa: BLE001
+        raise BlockFailure(source, f"dedup verification: {exc}") from None
+
+
+def ray_runner(ray: Any, source: str) -> store.Runner:
+    """A `store.Runner` that runs every call as a Ray task; an argument that is not an array (the
+    store) is put in the object store once for all of them."""
+    task = ray.remote(guarded)
+
+    def run(fn: Callable, calls: list[tuple]) -> list[np.ndarray]:
+        shared: dict[int, Any] = {}
+
+        def ref(arg: Any) -> Any:
+            if arg is None or isinstance(arg, (np.ndarray, int, float, str)):
+                return arg
+            return shared.setdefault(id(arg), ray.put(arg))
+
+        return ray.get([task.remote(fn, source, *map(ref, args)) for args in calls])
+
+    return run
+
+
+def scan_on_ray(records: Any, params: DedupParams, engine: EngineParams) -> Scan:
+    """Pass 1 as one Ray task per row group."""
+    ray = connect(engine)
+    task = ray.remote(scan_group)
+    groups = records.groups()
+    arrays = ScanArrays(records.ids.len(), None)
+    for group, found in zip(groups, ray.get([task.remote(g, params) for g in groups])):
+        arrays.put(group.first, found)
+    return arrays.finish()
+
+
+def near_on_ray(records: Any, scan_: Scan, reps: np.ndarray, params: DedupParams, work: Path,
+                seconds: dict[str, float], engine: EngineParams, source: str) -> NearResult:
+    """`plan.near_local` with the candidates, the spill and the verification on Ray."""
+    if reps.size < 2:  # nothing to compare
+        none = np.zeros(0, dtype=np.int64)
+        return cluster_result(reps.size, 0, none, none, np.zeros(0), lambda a, b: np.zeros(a.size))
+    ray = connect(engine)
+    started = time.perf_counter()
+    positions = np.full(scan_.rank.size, -1, dtype=np.int64)
+    positions[reps] = np.arange(reps.size)
+    groups = records.groups()
+    left, right = candidates_on_ray(ray, groups, positions, params, source)
+    seconds["candidates"] = time.perf_counter() - started
+    rows = pair_rows(left, right, reps)
+    sets, answer_sets = spill_on_ray(ray, groups, rows, params, work, answer_check(params)) if rows.size else (
+        store.PartedSets([]), store.PartedSets([]) if answer_check(params) else None)
+    seconds["spill"] = time.perf_counter() - started - seconds["candidates"]
+    result = verify_candidates(left, right, rows, reps, sets, answer_sets, params, ray_runner(ray, source))
+    seconds["verify"] = time.perf_counter() - started - seconds["candidates"] - seconds["spill"]
+    return result
+
+
+def on_ray(step: Callable) -> Callable:
+    """The step, with any failure as one line (`stage_error`), not a Ray traceback."""
+
+    @functools.wraps(step)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return step(*args, **kwargs)
+        except StageError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - one line, not a Ray traceback
+            raise stage_error("dedup", exc) from None
+
+    return run
+
+
+def ray_steps(engine: EngineParams, source: str) -> Steps:
+    """`plan.Steps` that run pass 1 and the near step on Ray (records: a `ParquetRecords`)."""
+    return Steps(scan=on_ray(functools.partial(scan_on_ray, engine=engine)),
+                 near=on_ray(functools.partial(near_on_ray, engine=engine, source=source)))

@@ -6,8 +6,8 @@ keys of its signature (21 x 8 bytes with the default banding). Exact groups, the
 the candidate pairs come from those arrays. Pass 2 (`spill_sets`) reads the records again and writes
 the shingle sets (or signatures) of just the records in a candidate pair to a work file; pairs are
 verified a chunk at a time from it (`store.py`), and the clusters are the connected components of
-the verified pairs. With `engine: ray` the near-duplicate step runs on Ray instead (it is handed
-the texts of the compared records, as before).
+the verified pairs. With `engine: ray` the same passes run as Ray tasks over the input's row groups
+(`distributed.py`): this process keeps the same compact arrays and the pairs, never the texts.
 
 The result is a `Plan`: per row (rows in id order) its status, the row kept in its place, the
 Jaccard similarity to it and the smallest row of its cluster; the outputs are written from it in
@@ -38,14 +38,12 @@ HASH_SEEDS = (0x5EED0001D1CE0001, 0x0DD50002BEEF0002)  # two seeded 64-bit polar
 
 @dataclass
 class Scan:
-    """Pass 1's per-row arrays; `texts`/`answers` only when the near step runs elsewhere (Ray)."""
+    """Pass 1's per-row arrays; the band keys only when the near step runs here (not on Ray)."""
 
     hashes: np.ndarray  # (2, n) uint64
     empty: np.ndarray
     rank: np.ndarray
     keys: np.ndarray | None = None  # (bands, n) uint64
-    texts: pl.Series | None = None
-    answers: pl.Series | None = None
 
 
 @dataclass
@@ -59,6 +57,15 @@ class Plan:
     stats: dict[str, Any]
     seconds: dict[str, float] = field(default_factory=dict)
     peak_mb: dict[str, float] = field(default_factory=dict)  # this process's peak RSS after each phase
+
+
+@dataclass(frozen=True)
+class Steps:
+    """Where pass 1 and the near step run: `scan(records, params)` and `near(records, scan, reps, params,
+    work, seconds)`. `LOCAL` runs both in this process; `distributed.ray_steps` runs them on Ray."""
+
+    scan: Callable[..., Scan]
+    near: Callable[..., NearResult]
 
 
 def peak_mb() -> float:
@@ -77,32 +84,49 @@ def text_hashes(text: pl.Series) -> np.ndarray:
     return np.stack([text.hash(seed).to_numpy() for seed in HASH_SEEDS])
 
 
-def scan(records: Any, params: DedupParams, keep_texts: bool) -> Scan:
-    """Pass 1 over the records: hashes, priority keys and band keys (or the texts, `keep_texts`)."""
-    n = records.ids.len()
-    bands, _ = params.banding()
-    hashes, empty = np.empty((2, n), dtype=np.uint64), np.empty(n, dtype=bool)
-    verified, human, chars = np.empty(n, dtype=bool), np.empty(n, dtype=bool), np.empty(n, dtype=np.int64)
-    keys = None if keep_texts else np.empty((bands, n), dtype=np.uint64)
-    texts, answers = [], []
-    exact_params = params.model_copy(update={"verify": "exact"})  # band keys only, no signatures kept
-    columns = sorted(set(params.fields) | {"human_verified", "answer_from", "output"})
-    for lo, batch in records.batches(columns):
-        hi = lo + batch.height
-        text = batch.select(dedup_text(params.fields)).to_series()
-        hashes[:, lo:hi] = text_hashes(text)
-        empty[lo:hi] = (text.str.len_bytes() == 0).to_numpy()
-        prio = priority_keys(batch)
-        verified[lo:hi], human[lo:hi] = prio["verified"].to_numpy(), prio["human"].to_numpy()
-        chars[lo:hi] = prio["output_chars"].to_numpy()
-        if keep_texts:
-            texts.append(text)
-            if answer_check(params):
-                answers.append(batch.select(dedup_text(("output",))).to_series())
-        elif batch.height:
-            keys[:, lo:hi] = sketch(text, exact_params)[0]
-    return Scan(hashes, empty, priority_rank(verified, human, chars), keys,
-                pl.concat(texts) if keep_texts else None, pl.concat(answers) if answers else None)
+def scan_columns(params: DedupParams) -> list[str]:
+    return sorted(set(params.fields) | {"human_verified", "answer_from", "output"})
+
+
+def scan_batch(batch: pl.DataFrame, params: DedupParams, with_keys: bool) -> dict[str, np.ndarray]:
+    """Pass 1's arrays of one batch (columns = rows of the batch): text hashes, emptiness, priority
+    keys and, `with_keys`, the band keys of its signatures."""
+    text = batch.select(dedup_text(params.fields)).to_series()
+    prio = priority_keys(batch)
+    found = {"hashes": text_hashes(text), "empty": (text.str.len_bytes() == 0).to_numpy(),
+             "verified": prio["verified"].to_numpy(), "human": prio["human"].to_numpy(),
+             "chars": prio["output_chars"].to_numpy()}
+    if with_keys:  # band keys only, no signatures kept
+        found["keys"] = sketch(text, params.model_copy(update={"verify": "exact"}))[0]
+    return found
+
+
+class ScanArrays:
+    """Pass 1's arrays for n rows, filled batch by batch (`put`) in any order, then `finish`ed."""
+
+    def __init__(self, n: int, bands: int | None) -> None:
+        self.arrays = {"hashes": np.empty((2, n), dtype=np.uint64), "empty": np.empty(n, dtype=bool),
+                       "verified": np.empty(n, dtype=bool), "human": np.empty(n, dtype=bool),
+                       "chars": np.empty(n, dtype=np.int64)}
+        if bands is not None:
+            self.arrays["keys"] = np.empty((bands, n), dtype=np.uint64)
+
+    def put(self, lo: int, found: dict[str, np.ndarray]) -> None:
+        for name, values in found.items():
+            self.arrays[name][..., lo : lo + values.shape[-1]] = values
+
+    def finish(self) -> Scan:
+        a = self.arrays
+        return Scan(a["hashes"], a["empty"], priority_rank(a["verified"], a["human"], a["chars"]), a.get("keys"))
+
+
+def scan(records: Any, params: DedupParams, with_keys: bool = True) -> Scan:
+    """Pass 1 over the records, here: hashes, priority keys and (`with_keys`) band keys."""
+    arrays = ScanArrays(records.ids.len(), params.banding()[0] if with_keys else None)
+    for lo, batch in records.batches(scan_columns(params)):
+        if batch.height:
+            arrays.put(lo, scan_batch(batch, params, with_keys))
+    return arrays.finish()
 
 
 def exact_representatives(scan_: Scan) -> np.ndarray:
@@ -120,21 +144,27 @@ def exact_representatives(scan_: Scan) -> np.ndarray:
     return rep
 
 
+def spill_columns(params: DedupParams) -> list[str]:
+    return sorted(set(params.fields) | ({"output"} if answer_check(params) else set()))
+
+
+def spill_frame(chosen: pl.DataFrame, params: DedupParams, texts: store.SpilledSets,
+                answer_sets: store.SpilledSets | None) -> None:
+    """Append the shingle sets (signatures with verify=estimate) of the records `chosen`, and their answers'."""
+    write_features(texts, chosen.select(dedup_text(params.fields)).to_series(), params)
+    if answer_sets is not None:
+        write_features(answer_sets, chosen.select(dedup_text(("output",))).to_series(), params, exact=True)
+
+
 def spill_sets(records: Any, rows: np.ndarray, params: DedupParams, work: Path,
                answers: bool) -> tuple[store.SpilledSets, store.SpilledSets | None]:
-    """Pass 2: the shingle sets (signatures with verify=estimate) of `rows` (sorted), and their answers'
-    sets, written to work files in row order."""
+    """Pass 2: the sets of `rows` (sorted), and their answers' sets, written to work files in row order."""
     texts = store.SpilledSets(work / "sets.u32")
     answer_sets = store.SpilledSets(work / "answers.u32") if answers else None
-    columns = sorted(set(params.fields) | ({"output"} if answers else set()))
-    for lo, batch in records.batches(columns):
+    for lo, batch in records.batches(spill_columns(params)):
         picked = rows[np.searchsorted(rows, lo) : np.searchsorted(rows, lo + batch.height)] - lo
-        if picked.size == 0:
-            continue
-        chosen = batch[picked]
-        write_features(texts, chosen.select(dedup_text(params.fields)).to_series(), params)
-        if answer_sets is not None:
-            write_features(answer_sets, chosen.select(dedup_text(("output",))).to_series(), params, exact=True)
+        if picked.size:
+            spill_frame(batch[picked], params, texts, answer_sets)
     return texts.close(), (answer_sets.close() if answer_sets is not None else None)
 
 
@@ -148,6 +178,31 @@ def write_features(target: store.SpilledSets, text: pl.Series, params: DedupPara
         target.append(values, offsets)
 
 
+def verify_candidates(left: np.ndarray, right: np.ndarray, rows: np.ndarray, reps: np.ndarray,
+                      sets: store.Store, answer_sets: store.Store | None, params: DedupParams,
+                      run: store.Runner = store.run_here) -> NearResult:
+    """Clusters of the candidate pairs (indices into `reps`) verified from the spilled sets of `rows`
+    (the sorted rows of every record in a pair); `run` runs the chunks of pairs (here, or on Ray)."""
+    length = params.num_perm if params.verify == "estimate" else None
+
+    def measure(a: np.ndarray, b: np.ndarray, target: store.Store = sets, width: int | None = length):
+        return store.pair_jaccard(target, np.searchsorted(rows, reps[a]), np.searchsorted(rows, reps[b]), width, run)
+
+    jaccard = measure(left, right)
+    ok = jaccard >= params.threshold
+    if answer_sets is not None and ok.any():
+        a, b = left[ok], right[ok]
+        agree = measure(a, b, answer_sets, None) >= params.answer_threshold
+        pa, pb = np.searchsorted(rows, reps[a]), np.searchsorted(rows, reps[b])
+        ok[ok] = agree | ((answer_sets.sizes(pa) == 0) & (answer_sets.sizes(pb) == 0))
+    return cluster_result(reps.size, int(ok.size), left[ok], right[ok], jaccard[ok], measure)
+
+
+def pair_rows(left: np.ndarray, right: np.ndarray, reps: np.ndarray) -> np.ndarray:
+    """The sorted rows of the records in any candidate pair."""
+    return np.sort(reps[np.unique(np.concatenate([left, right]))])
+
+
 def near_local(records: Any, scan_: Scan, reps: np.ndarray, params: DedupParams, work: Path,
                seconds: dict[str, float]) -> NearResult:
     """find_near_duplicates over the texts of `reps` (in priority order), from band keys and spilled sets."""
@@ -157,42 +212,29 @@ def near_local(records: Any, scan_: Scan, reps: np.ndarray, params: DedupParams,
                                   docs=np.arange(reps.size, dtype=np.int64))
     scan_.keys = None  # the largest array: free it before verification
     seconds["candidates"] = time.perf_counter() - started
-    rows = np.sort(reps[np.unique(np.concatenate([left, right]))])
+    rows = pair_rows(left, right, reps)
     sets, answer_sets = spill_sets(records, rows, params, work, answer_check(params))
     seconds["spill"] = time.perf_counter() - started - seconds["candidates"]
-    length = params.num_perm if params.verify == "estimate" else None
-
-    def measure(a: np.ndarray, b: np.ndarray, target: store.SpilledSets = sets, width: int | None = length):
-        return store.pair_jaccard(target, np.searchsorted(rows, reps[a]), np.searchsorted(rows, reps[b]), width)
-
-    jaccard = measure(left, right)
-    ok = jaccard >= params.threshold
-    if answer_sets is not None and ok.any():
-        a, b = left[ok], right[ok]
-        agree = measure(a, b, answer_sets, None) >= params.answer_threshold
-        pa, pb = np.searchsorted(rows, reps[a]), np.searchsorted(rows, reps[b])
-        ok[ok] = agree | ((answer_sets.sizes(pa) == 0) & (answer_sets.sizes(pb) == 0))
-    result = cluster_result(reps.size, int(ok.size), left[ok], right[ok], jaccard[ok], measure)
+    result = verify_candidates(left, right, rows, reps, sets, answer_sets, params)
     seconds["verify"] = time.perf_counter() - started - seconds["candidates"] - seconds["spill"]
     return result
 
 
-def make_plan(records: Any, params: DedupParams, work: Path, near_fn: Callable | None = None) -> Plan:
-    """Decide every row's fate. `near_fn(texts, params, answers)` replaces the local near step (Ray)."""
+LOCAL = Steps(scan=scan, near=near_local)
+
+
+def make_plan(records: Any, params: DedupParams, work: Path, steps: Steps = LOCAL) -> Plan:
+    """Decide every row's fate, with pass 1 and the near step run by `steps` (here, or on Ray)."""
     seconds: dict[str, float] = {}
     started = time.perf_counter()
-    scan_ = scan(records, params, keep_texts=near_fn is not None)
+    scan_ = steps.scan(records, params)
     seconds["scan"] = time.perf_counter() - started
     peaks = {"scan": peak_mb()}
     n = scan_.rank.size
     rep = exact_representatives(scan_)
     reps = np.flatnonzero((rep == np.arange(n)) & ~scan_.empty)
     reps = reps[np.argsort(scan_.rank[reps], kind="stable")]  # priority order: keeper = smallest index
-    if near_fn is None:
-        near = near_local(records, scan_, reps, params, work, seconds)
-    else:
-        answers = None if scan_.answers is None else scan_.answers.gather(reps)
-        near = near_fn(scan_.texts.gather(reps), params, answers)
+    near = steps.near(records, scan_, reps, params, work, seconds)
     peaks["near"] = peak_mb()
     plan = decide(records.ids, scan_, rep, reps, near, params, seconds)
     plan.peak_mb = {**peaks, "decide": peak_mb()}

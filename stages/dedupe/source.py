@@ -14,6 +14,7 @@ import queue
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -106,6 +107,31 @@ class ParquetRecords:
                 for batch in table.to_batches(max_chunksize=self.batch_rows):
                     yield conform_records(pl.from_arrow(batch))
                 del table
+
+    def groups(self) -> list[RowGroup]:
+        """The file's row groups, each with its first row: the units of work of the Ray engine's tasks."""
+        import pyarrow.parquet as pq
+
+        with pq.ParquetFile(self.path) as file:
+            sizes = [file.metadata.row_group(g).num_rows for g in range(file.num_row_groups)]
+        firsts = [sum(sizes[:g]) for g in range(len(sizes))]
+        return [RowGroup(str(self.path), g, first, size) for g, (first, size) in enumerate(zip(firsts, sizes))]
+
+
+@dataclass(frozen=True)
+class RowGroup:
+    """Row group `group` of a records file (on storage every worker reads): rows first..first + rows - 1."""
+
+    path: str
+    group: int
+    first: int
+    rows: int
+
+    def read(self, columns: Sequence[str]) -> pl.DataFrame:
+        import pyarrow.parquet as pq
+
+        with pq.ParquetFile(self.path) as file:
+            return conform_records(pl.from_arrow(file.read_row_group(self.group, columns=list(columns))))
 
 
 def prefetched(frames: Iterator[Any]) -> Iterator[Any]:

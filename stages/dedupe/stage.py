@@ -10,10 +10,9 @@ $TMPDIR) that is removed at the end.
 
 from __future__ import annotations
 
-import functools
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ import numpy as np
 import polars as pl
 
 from stages.dedupe.config import DedupParams
-from stages.dedupe.plan import EXACT, KEPT, NEAR, Plan, make_plan, peak_mb
+from stages.dedupe.plan import EXACT, KEPT, LOCAL, NEAR, Plan, Steps, make_plan, peak_mb
 from stages.dedupe.source import FrameRecords, ParquetRecords
 from stages.engine.config import EngineParams
 from stages.lib.contract import write_parquet_stream, write_stage_outputs_streaming
@@ -55,13 +54,13 @@ class DedupRun:
     peak_mb: dict[str, float]
 
 
-def near_function(engine: EngineParams | None, source: str) -> Callable | None:
-    """None (the local near step of `plan`), or the Ray one (same result) with engine: ray."""
+def steps(engine: EngineParams | None, source: str) -> Steps:
+    """Where pass 1 and the near step run: here (`plan.LOCAL`), or on Ray (same result) with engine: ray."""
     if engine is None or engine.kind == "local":
-        return None
-    from stages.dedupe.distributed import find_near_duplicates_ray
+        return LOCAL
+    from stages.dedupe.distributed import ray_steps
 
-    return functools.partial(find_near_duplicates_ray, engine=engine, source=source)
+    return ray_steps(engine, source)
 
 
 def tag_batch(batch: pl.DataFrame, lo: int, plan: Plan, params: DedupParams) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -98,7 +97,11 @@ def dedup_records(records: pl.DataFrame, params: DedupParams, engine: EnginePara
     """Split records (in memory) into kept and rejected (dedup_exact, dedup_near) and describe the clusters."""
     frames = FrameRecords(records)
     with tempfile.TemporaryDirectory(prefix="dedup-") as work:
-        plan = make_plan(frames, params, Path(work), near_function(engine, source))
+        readable = frames
+        if engine is not None and engine.kind == "ray":  # Ray tasks read the records from a file
+            frames.frame.write_parquet(Path(work) / "records.parquet")
+            readable = ParquetRecords(Path(work) / "records.parquet", Path(work))
+        plan = make_plan(readable, params, Path(work), steps(engine, source))
     parts = [tag_batch(batch, lo, plan, params) for lo, batch in frames.batches()]
     return DedupResult(pl.concat([p[0] for p in parts]), pl.concat([p[1] for p in parts]),
                        pl.concat(list(cluster_frames(plan))), pairs_frame(plan), plan.stats)
@@ -111,7 +114,7 @@ def run_dedup(in_path: Path, out_dir: Path, metrics_path: Path, params: DedupPar
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="dedup-") as work:
         records = ParquetRecords(Path(in_path), Path(work))
-        plan = make_plan(records, params, Path(work), near_function(engine, str(in_path)))
+        plan = make_plan(records, params, Path(work), steps(engine, str(in_path)))
         read = records.read_seconds
         decided = time.perf_counter()
         batches = (tag_batch(batch, lo, plan, params) for lo, batch in records.batches())

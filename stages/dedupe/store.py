@@ -5,7 +5,8 @@ signature with verify=estimate; its answer's set for the answer check). Those ar
 file in row order while the input is read (`SpilledSets.append`), then pairs are verified in
 chunks of `CHUNK_PAIRS`: each chunk reads the arrays of just its records into a compact CSR block,
 so memory holds one chunk, not every set (about 2 KB per record
-of 500 characters).
+of 500 characters). With `engine: ray` every spill task writes its own file; `PartedSets` reads
+them as one store, and the chunks are verified by Ray tasks (`pair_jaccard(..., run=...)`).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ class SpilledSets:
 
     def close(self) -> SpilledSets:
         self._handle.close()
+        self._handle = None  # a closed store is picklable: Ray tasks read it
         sizes = np.concatenate(self._sizes) if self._sizes else np.zeros(0, dtype=np.int64)
         self.offsets = np.zeros(sizes.size + 1, dtype=np.int64)
         np.cumsum(sizes, out=self.offsets[1:])
@@ -85,27 +87,68 @@ class SpilledSets:
         return values, offsets
 
 
-def chunked(left: np.ndarray, right: np.ndarray, fn: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> np.ndarray:
-    """fn over chunks of CHUNK_PAIRS pairs taken in order of `left` (so that one side of a chunk is one
-    stretch of the file, read in few calls), results in the pairs' own order."""
-    order = np.argsort(left, kind="stable")
-    out = np.zeros(left.size, dtype=np.float64)
-    for lo in range(0, left.size, CHUNK_PAIRS):
-        pick = order[lo : lo + CHUNK_PAIRS]
-        out[pick] = fn(left[pick], right[pick])
-    return out
+class PartedSets:
+    """Several closed `SpilledSets` read as one store: position i of the whole is in the part holding it
+    (parts in order, as the spill tasks wrote their row groups)."""
+
+    def __init__(self, parts: list[SpilledSets]) -> None:
+        self.parts = parts
+        counts = np.array([part.offsets.size - 1 for part in parts], dtype=np.int64)
+        self.first = np.zeros(len(parts) + 1, dtype=np.int64)
+        np.cumsum(counts, out=self.first[1:])
+
+    def _split(self, docs: np.ndarray) -> list[tuple[SpilledSets, np.ndarray]]:
+        cuts = np.searchsorted(docs, self.first)
+        return [(part, docs[cuts[i] : cuts[i + 1]] - self.first[i]) for i, part in enumerate(self.parts)
+                if cuts[i + 1] > cuts[i]]
+
+    def sizes(self, docs: np.ndarray) -> np.ndarray:
+        """Set sizes of `docs` (positions in any order)."""
+        which = np.searchsorted(self.first, docs, side="right") - 1
+        out = np.zeros(docs.size, dtype=np.int64)
+        for i, part in enumerate(self.parts):
+            mine = which == i
+            if mine.any():
+                out[mine] = part.sizes(docs[mine] - self.first[i])
+        return out
+
+    def gather(self, docs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(values, offsets) of `docs` (sorted positions), as `SpilledSets.gather`."""
+        blocks = [part.gather(local) for part, local in self._split(docs)]
+        sizes = np.concatenate([np.diff(offsets) for _, offsets in blocks]) if blocks else np.zeros(0, np.int64)
+        offsets = np.zeros(sizes.size + 1, dtype=np.int64)
+        np.cumsum(sizes, out=offsets[1:])
+        values = np.concatenate([v for v, _ in blocks]) if blocks else np.zeros(0, dtype=np.uint32)
+        return values, offsets
 
 
-def pair_jaccard(store: SpilledSets, left: np.ndarray, right: np.ndarray, signature_length: int | None) -> np.ndarray:
+Store = SpilledSets | PartedSets
+Runner = Callable[[Callable, list[tuple]], list[np.ndarray]]  # runs fn(*args) for each args: here or on Ray
+
+
+def run_here(fn: Callable, calls: list[tuple]) -> list[np.ndarray]:
+    return [fn(*args) for args in calls]
+
+
+def chunk_jaccard(store: Store, signature_length: int | None, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Jaccard of the pairs (a, b) of one chunk, from the arrays of just their records."""
+    docs = np.unique(np.concatenate([a, b]))
+    values, offsets = store.gather(docs)
+    la, lb = np.searchsorted(docs, a), np.searchsorted(docs, b)
+    if signature_length is not None:
+        return estimated_jaccard(values.reshape(docs.size, signature_length).T, la, lb)
+    return exact_jaccard(values, offsets, la, lb)
+
+
+def pair_jaccard(store: Store, left: np.ndarray, right: np.ndarray, signature_length: int | None,
+                 run: Runner = run_here) -> np.ndarray:
     """Jaccard of each pair of positions: exact over sorted sets, or the share of equal signature values
-    when the store holds signatures of `signature_length` values."""
-
-    def chunk(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        docs = np.unique(np.concatenate([a, b]))
-        values, offsets = store.gather(docs)
-        la, lb = np.searchsorted(docs, a), np.searchsorted(docs, b)
-        if signature_length is not None:
-            return estimated_jaccard(values.reshape(docs.size, signature_length).T, la, lb)
-        return exact_jaccard(values, offsets, la, lb)
-
-    return chunked(left, right, chunk)
+    when the store holds signatures of `signature_length` values. Pairs go in chunks of CHUNK_PAIRS in
+    order of `left` (one side of a chunk is one stretch of the file, read in few calls); `run` runs the
+    chunks (one after another here; as Ray tasks with engine: ray); results come in the pairs' order."""
+    order = np.argsort(left, kind="stable")
+    picks = [order[lo : lo + CHUNK_PAIRS] for lo in range(0, left.size, CHUNK_PAIRS)]
+    out = np.zeros(left.size, dtype=np.float64)
+    for pick, found in zip(picks, run(chunk_jaccard, [(store, signature_length, left[p], right[p]) for p in picks])):
+        out[pick] = found
+    return out

@@ -39,3 +39,32 @@ def test_pair_jaccard_in_chunks_equals_one_chunk(tmp_path, monkeypatch):
     expected = [len(set(sets[a].tolist()) & set(sets[b].tolist())) / len(set(sets[a].tolist()) | set(sets[b].tolist()))
                 for a, b in zip(left, right)]
     assert whole.tolist() == pytest.approx(expected, abs=0)
+
+
+def test_parted_sets_read_as_one_store(tmp_path):
+    """Spill tasks write one file per row group; read together they equal one file of all the sets."""
+    rng = np.random.default_rng(7)
+    sets = [np.unique(rng.integers(0, 40, rng.integers(0, 20))).astype(np.uint32) for _ in range(90)]
+    parts = []
+    for i, (lo, hi) in enumerate(((0, 10), (10, 55), (55, 90))):
+        part = store.SpilledSets(tmp_path / f"sets-{i}.u32")
+        part.append(np.concatenate(sets[lo:hi]), np.concatenate([[0], np.cumsum([s.size for s in sets[lo:hi]])]))
+        parts.append(part.close())
+    parted = store.PartedSets(parts)
+    docs = np.sort(rng.choice(90, 50, replace=False))
+    values, offsets = parted.gather(docs)
+    assert [values[offsets[i]:offsets[i + 1]].tolist() for i in range(docs.size)] == [sets[d].tolist() for d in docs]
+    shuffled = rng.permutation(docs)
+    assert parted.sizes(shuffled).tolist() == [sets[d].size for d in shuffled]
+    left, right = rng.integers(0, 45, 80), rng.integers(45, 90, 80)
+    calls = []
+
+    def run(fn, args):  # a runner that records its calls, as the Ray runner would ship them
+        calls.extend(args)
+        return [fn(*a) for a in args]
+
+    whole = store.SpilledSets(tmp_path / "whole.u32")
+    whole.append(np.concatenate(sets), np.concatenate([[0], np.cumsum([s.size for s in sets])]))
+    expected = store.pair_jaccard(whole.close(), left, right, None)
+    assert np.array_equal(store.pair_jaccard(parted, left, right, None, run), expected)
+    assert calls and all(c[0] is parted for c in calls)

@@ -5,13 +5,14 @@ engine and the pairs; no text crosses it.
 1. Pass 1 (`scan_group`): a task per row group reads its rows from the input file and returns
    `plan.scan_batch`'s arrays (text hashes, priority keys). The driver puts them together and finds
    the exact groups and the priority order exactly as the local engine does.
-2. Candidates: a Ray Dataset of the row groups. `map_batches(SKETCH)` reads a group and computes the
-   band keys of its records that are compared (exact-group representatives, numbered in priority
-   order by a `positions` array shipped once through the object store), one row per (band, key,
-   doc) tagged with a partition `part = mix(band, key) mod P`. `groupby("part").map_groups` hands a
-   partition to one task, so each (band, key) bucket is whole there, and `lsh.bucket_pairs` pairs
+2. Candidates: a map-reduce shuffle on (band, key). A sketch task per row group (`SKETCH`) computes
+   the band keys of its records that are compared (exact-group representatives, numbered in
+   priority order by a `positions` array shipped once through the object store) and returns one
+   object per partition `mix(band, key) mod P` (`num_returns=P`); partition p's task takes object
+   p of every sketch task, so each (band, key) bucket is whole there, and `lsh.bucket_pairs` pairs
    each doc with the next `bucket_window` docs of its bucket as the local engine does. The distinct
-   pairs (8 bytes each) come back to the driver.
+   pairs (8 bytes each) come back to the driver. (Ray Data's `groupby().map_groups` did the same
+   shuffle in 18 s more at 1M records on 2 CPUs: bench/RESULTS.md.)
 3. Spill (`spill_group`): a task per row group writes the shingle sets (signatures with
    verify=estimate; answers' sets for the answer check) of its records that are in a pair to its
    own work file, as the local pass 2 does into one file.
@@ -34,7 +35,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
 
 from stages.dedupe import store
 from stages.dedupe.config import DedupParams
@@ -66,42 +66,35 @@ def scan_group(group: RowGroup, params: DedupParams) -> dict[str, np.ndarray]:
         raise BlockFailure(rows_of(group), f"dedup scan: {exc}") from None
 
 
-def sketch_block(table: pa.Table, params: DedupParams, parts: int, positions: Any) -> pa.Table:
-    """(part, band, key, doc) for every band of every compared record of the row groups in `table`
-    (doc = the record's position in priority order; rows with position -1 are not compared)."""
-    import ray
-
-    where = np.asarray(ray.get(positions) if isinstance(positions, ray.ObjectRef) else positions)
-    found = []
-    for item in table.to_pylist():
-        group = RowGroup(**item)
-        try:
-            docs = where[group.first : group.first + group.rows]
-            pick = np.flatnonzero(docs >= 0)
-            if pick.size == 0:
-                continue
-            frame = group.read(params.fields)[pick]
-            texts = frame.select(dedup_text(params.fields)).to_series().to_list()
-            keys, _ = batch_sketch(texts, one_worker(params).model_copy(update={"verify": "exact"}))
-            bands = np.repeat(np.arange(keys.shape[0], dtype=np.int32), pick.size)
-            flat = keys.reshape(-1)
-            part = (_mix64(flat ^ bands.astype(np.uint64)) % np.uint64(parts)).astype(np.int32)
-            found.append(pa.table({"part": part, "band": bands, "key": flat, "doc": np.tile(docs[pick], keys.shape[0])}))
-        except Exception as exc:  # noqa: BLE001
-            raise BlockFailure(rows_of(group), f"dedup sketch: {exc}") from None
-    empty = pa.table({"part": pa.array([], pa.int32()), "band": pa.array([], pa.int32()),
-                      "key": pa.array([], pa.uint64()), "doc": pa.array([], pa.int64())})
-    return pa.concat_tables(found) if found else empty
-
-
-def bucket_block(table: pa.Table, window: int, source: str) -> pa.Table:
-    """Distinct candidate pairs (left << 32 | right) of the whole buckets in one partition."""
+def sketch_block(group: RowGroup, params: DedupParams, parts: int, positions: np.ndarray) -> list[np.ndarray]:
+    """Per partition p, a (3, k) uint64 array of (band, key, doc) rows: every band of every compared record
+    of the row group whose `mix(band, key) mod parts` is p (doc = the record's position in priority order;
+    rows with position -1 are not compared)."""
     try:
-        band = table.column("band").to_numpy()
-        key, doc = table.column("key").to_numpy(), table.column("doc").to_numpy()
+        docs = positions[group.first : group.first + group.rows]
+        pick = np.flatnonzero(docs >= 0)
+        if pick.size == 0:
+            return [np.zeros((3, 0), dtype=np.uint64) for _ in range(parts)]
+        frame = group.read(params.fields)[pick]
+        texts = frame.select(dedup_text(params.fields)).to_series().to_list()
+        keys, _ = batch_sketch(texts, one_worker(params).model_copy(update={"verify": "exact"}))
+        rows = np.stack([np.repeat(np.arange(keys.shape[0], dtype=np.uint64), pick.size), keys.reshape(-1),
+                         np.tile(docs[pick].astype(np.uint64), keys.shape[0])])
+        part = _mix64(rows[1] ^ rows[0]) % np.uint64(parts)
+        order = np.argsort(part, kind="stable")
+        cuts = np.searchsorted(part[order], np.arange(parts + 1, dtype=np.uint64))
+        return [np.ascontiguousarray(rows[:, order[cuts[p] : cuts[p + 1]]]) for p in range(parts)]
+    except Exception as exc:  # noqa: BLE001 - one line naming the file and the rows
+        raise BlockFailure(rows_of(group), f"dedup sketch: {exc}") from None
+
+
+def bucket_block(window: int, source: str, *blocks: np.ndarray) -> np.ndarray:
+    """Distinct candidate pairs (left << 32 | right) of the whole buckets of one partition."""
+    try:
+        rows = np.concatenate(blocks, axis=1)
+        band, key, doc = rows[0], rows[1], rows[2].astype(np.int64)
         found = [bucket_pairs(key[band == b], doc[band == b], window) for b in np.unique(band)]
-        pairs = np.unique(np.concatenate(found)) if found else np.zeros(0, dtype=np.uint64)
-        return pa.table({"pair": pairs})
+        return np.unique(np.concatenate(found)) if found else np.zeros(0, dtype=np.uint64)
     except Exception as exc:  # noqa: BLE001
         raise BlockFailure(source, f"dedup candidates: {exc}") from None
 
@@ -109,17 +102,22 @@ def bucket_block(table: pa.Table, window: int, source: str) -> pa.Table:
 SKETCH = sketch_block  # the map function of the candidates step (a module attribute, so a test can wrap it)
 
 
+def apply(fn: Callable, *args: Any, **kwargs: Any) -> Any:
+    """fn(*args, **kwargs) in a Ray task (fn travels with the task, so a wrapped SKETCH runs as given)."""
+    return fn(*args, **kwargs)
+
+
 def candidates_on_ray(ray: Any, groups: list[RowGroup], positions: np.ndarray, params: DedupParams,
                       source: str) -> tuple[np.ndarray, np.ndarray]:
-    """Sorted distinct candidate pairs (left, right) from a distributed group-by on (band, key)."""
+    """Sorted distinct candidate pairs (left, right): a map-reduce shuffle on (band, key) in Ray tasks. Each
+    row group's sketch task returns one object per partition (`num_returns`); a partition's task takes
+    its object from every sketch task, so every bucket is whole in one task."""
     parts = max(2, 2 * int(ray.cluster_resources().get("CPU", 1)))
-    items = [vars(group) for group in groups]
-    keyed = ray.data.from_items(items, override_num_blocks=len(items)).map_batches(
-        SKETCH, fn_kwargs={"params": params, "parts": parts, "positions": ray.put(positions)},
-        batch_format="pyarrow", batch_size=1)
-    paired = keyed.groupby("part", num_partitions=parts).map_groups(
-        bucket_block, fn_kwargs={"window": params.bucket_window, "source": source}, batch_format="pyarrow")
-    found = [t.column("pair").to_numpy() for t in ray.get(paired.to_arrow_refs()) if t.num_rows]
+    where = ray.put(positions)
+    sketch = ray.remote(apply).options(num_returns=parts)
+    mapped = [sketch.remote(SKETCH, group, params=params, parts=parts, positions=where) for group in groups]
+    reduce = ray.remote(bucket_block)
+    found = ray.get([reduce.remote(params.bucket_window, source, *[m[p] for m in mapped]) for p in range(parts)])
     pairs = np.unique(np.concatenate(found)) if found else np.zeros(0, dtype=np.uint64)
     return (pairs >> np.uint64(32)).astype(np.int64), (pairs & np.uint64(0xFFFFFFFF)).astype(np.int64)
 

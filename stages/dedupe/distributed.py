@@ -76,7 +76,7 @@ def sketch_block(group: RowGroup, params: DedupParams, parts: int, positions: np
         if pick.size == 0:
             return [np.zeros((3, 0), dtype=np.uint64) for _ in range(parts)]
         frame = group.read(params.fields)[pick]
-        texts = frame.select(dedup_text(params.fields)).to_series().to_list()
+        texts = frame.select(dedup_text(params.fields)).to_series()
         keys, _ = batch_sketch(texts, one_worker(params).model_copy(update={"verify": "exact"}))
         rows = np.stack([np.repeat(np.arange(keys.shape[0], dtype=np.uint64), pick.size), keys.reshape(-1),
                          np.tile(docs[pick].astype(np.uint64), keys.shape[0])])

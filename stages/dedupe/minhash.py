@@ -20,11 +20,16 @@ ran at half the speed), and there is no Python loop per shingle or document.
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
 from stages.dedupe import hashmin
+from stages.dedupe.shingles import shingle_hashes, text_windows
+
+if TYPE_CHECKING:
+    import polars as pl
 
 Scheme = Literal["affine32", "legacy"]
 SCHEMES: tuple[str, ...] = ("affine32", "legacy")
@@ -111,6 +116,20 @@ def signatures(hashes: np.ndarray, offsets: np.ndarray, perms: tuple[np.ndarray,
         block = np.empty((len(a), filled.size), dtype=np.uint64 if scheme == "legacy" else np.uint32)
         _permute_min(chunk, starts, a, b, scheme, block)
         sig[:, lo + filled] = block
+    return sig
+
+
+def text_signatures(texts: Sequence[str] | pl.Series, ngram: int, perms: tuple[np.ndarray, np.ndarray],
+                    scheme: Scheme = "affine32") -> np.ndarray:
+    """`signatures(*shingle_hashes(texts, ngram), perms, scheme)`, computed from the window hashes in one
+    compiled pass when numba is there (affine32), without building the shingle array."""
+    if scheme != "affine32" or not hashmin.available():
+        return signatures(*shingle_hashes(texts, ngram), perms, scheme)
+    a, b = perms
+    sig = np.full((len(a), len(texts)), MAX_HASH, dtype=np.uint32)
+    every, starts, lengths, short = text_windows(texts, ngram)
+    hashmin.window_min_kernel()(every, starts, lengths, short, ngram, a.astype(np.uint32, copy=False),
+                                b.astype(np.uint32, copy=False), sig)
     return sig
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TypeVar
@@ -22,8 +22,8 @@ import polars as pl
 from stages.dedupe.components import component_labels, keepers
 from stages.dedupe.config import DedupParams
 from stages.dedupe.lsh import band_keys, candidate_pairs
-from stages.dedupe.minhash import estimated_jaccard, permutations, signatures
-from stages.dedupe.shingles import shingle_hashes, shingle_sets
+from stages.dedupe.minhash import estimated_jaccard, permutations, text_signatures
+from stages.dedupe.shingles import shingle_sets
 from stages.dedupe.verify import exact_jaccard
 
 
@@ -42,9 +42,9 @@ class NearResult:
 T = TypeVar("T")
 
 
-def _batches(texts: pl.Series, size: int) -> Iterator[tuple[int, list[str]]]:
+def _batches(texts: pl.Series, size: int) -> Iterator[tuple[int, pl.Series]]:
     for lo in range(0, texts.len(), size):
-        yield lo, texts.slice(lo, size).to_list()
+        yield lo, texts.slice(lo, size)
 
 
 def available_cores() -> int:
@@ -54,7 +54,7 @@ def available_cores() -> int:
     return os.cpu_count() or 1
 
 
-def map_batches(fn: Callable[[list[str]], T], texts: pl.Series, params: DedupParams) -> Iterator[tuple[int, T]]:
+def map_batches(fn: Callable[[pl.Series], T], texts: pl.Series, params: DedupParams) -> Iterator[tuple[int, T]]:
     """(offset, fn(batch)) for consecutive batches, in order; up to `workers` batches run at once
     (numpy releases the GIL, so threads use the cores; results do not depend on the thread count)."""
     workers = params.workers or available_cores()
@@ -73,13 +73,13 @@ def map_batches(fn: Callable[[list[str]], T], texts: pl.Series, params: DedupPar
             yield done_lo, future.result()
 
 
-def batch_signatures(batch: list[str], params: DedupParams) -> np.ndarray:
+def batch_signatures(batch: Sequence[str] | pl.Series, params: DedupParams) -> np.ndarray:
     """(num_perm, len(batch)) MinHash signatures of one batch."""
     perms = permutations(params.num_perm, params.seed, params.scheme)
-    return signatures(*shingle_hashes(batch, params.ngram), perms, params.scheme)
+    return text_signatures(batch, params.ngram, perms, params.scheme)
 
 
-def batch_sketch(batch: list[str], params: DedupParams) -> tuple[np.ndarray, np.ndarray | None]:
+def batch_sketch(batch: Sequence[str] | pl.Series, params: DedupParams) -> tuple[np.ndarray, np.ndarray | None]:
     """Band keys (bands, len(batch)) of one batch; its signatures too when verify=estimate."""
     sig = batch_signatures(batch, params)
     return band_keys(sig, *params.banding()), (sig if params.verify == "estimate" else None)

@@ -107,12 +107,41 @@ def xxh32_lanes(lanes: Sequence[np.ndarray]) -> np.ndarray:
     return h
 
 
-def codepoints(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """All texts' lower-cased code points as one uint32 array, and each text's length."""
+def arrow_codepoints(texts: pl.Series) -> tuple[np.ndarray, np.ndarray]:
+    """`codepoints` of a polars string Series, decoded from its Arrow buffers by the compiled kernel
+    (no Python string per text: converting to Python strings and re-encoding them held the GIL for
+    60% of a batch's sketch time, so the batch threads could not overlap)."""
+    import pyarrow as pa
+
+    array = texts.to_arrow()
+    if array.type != pa.large_string():
+        array = array.cast(pa.large_string())
+    lengths = np.zeros(len(array), dtype=np.int64)
+    if len(array) == 0:
+        return np.zeros(0, dtype=U32), lengths
+    buffers = array.buffers()
+    offsets = np.frombuffer(buffers[1], dtype=np.int64)[array.offset : array.offset + len(array) + 1]
+    data = np.frombuffer(buffers[2], dtype=np.uint8) if buffers[2] is not None else np.zeros(0, dtype=np.uint8)
+    count, decode = hashmin.utf8_kernel()
+    count(data, offsets, lengths)
+    flat = np.empty(int(lengths.sum()), dtype=U32)
+    decode(data, offsets, _lower_table(), flat)
+    return flat, lengths
+
+
+def codepoints(texts: Sequence[str] | pl.Series) -> tuple[np.ndarray, np.ndarray]:
+    """All texts' lower-cased code points as one uint32 array, and each text's length (a null is empty)."""
+    if isinstance(texts, pl.Series):
+        if hashmin.available():
+            return arrow_codepoints(texts.fill_null(""))
+        texts = texts.fill_null("").to_list()
     lengths = np.fromiter((len(t) for t in texts), dtype=np.int64, count=len(texts))
     flat = np.frombuffer("".join(texts).encode("utf-32-le"), dtype="<u4").astype(U32, copy=False)
     lowered = np.empty_like(flat)
     table = _lower_table()
+    if hashmin.available():
+        hashmin.lower_kernel()(flat, table, lowered)  # compiled, same values
+        return lowered, lengths
     for lo in range(0, flat.size, CHUNK):  # chunks: take() converts its indices to int64
         np.take(table, flat[lo : lo + CHUNK], out=lowered[lo : lo + CHUNK], mode="clip")
     astral = flat > U32(0xFFFF)
@@ -133,7 +162,7 @@ def window_hashes(flat: np.ndarray, ngram: int) -> np.ndarray:
     return out
 
 
-def shingle_hashes(texts: Sequence[str], ngram: int) -> tuple[np.ndarray, np.ndarray]:
+def shingle_hashes(texts: Sequence[str] | pl.Series, ngram: int) -> tuple[np.ndarray, np.ndarray]:
     """Hashes of every shingle of every text, in text order (repeats kept).
 
     Returns (hashes uint32, offsets int64 of len(texts) + 1): text d's shingles
@@ -153,12 +182,26 @@ def shingle_hashes(texts: Sequence[str], ngram: int) -> tuple[np.ndarray, np.nda
     hashes = every[valid]
     short = np.flatnonzero((lengths > 0) & (lengths < ngram))
     if short.size:
-        values = np.empty(short.size, dtype=U32)
-        for length in np.unique(lengths[short]):
-            pick = lengths[short] == length
-            values[pick] = xxh32_lanes([flat[starts[short[pick]] + j] for j in range(int(length))])
-        hashes = np.insert(hashes, offsets[short] - np.arange(short.size), values)
+        hashes = np.insert(hashes, offsets[short] - np.arange(short.size), short_hashes(flat, starts, lengths, ngram)[short])
     return hashes, offsets
+
+
+def short_hashes(flat: np.ndarray, starts: np.ndarray, lengths: np.ndarray, ngram: int) -> np.ndarray:
+    """Per text, the hash of the whole text when it is shorter than `ngram` (its one shingle); 0 otherwise."""
+    out = np.zeros(lengths.size, dtype=U32)
+    short = np.flatnonzero((lengths > 0) & (lengths < ngram))
+    for length in np.unique(lengths[short]):
+        pick = short[lengths[short] == length]
+        out[pick] = xxh32_lanes([flat[starts[pick] + j] for j in range(int(length))])
+    return out
+
+
+def text_windows(texts: Sequence[str] | pl.Series, ngram: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """What `hashmin.window_min_kernel` reads: XXH32 of every window of the batch's code points, each
+    text's start and length in code points, and the whole-text hash of texts shorter than `ngram`."""
+    flat, lengths = codepoints(texts)
+    starts = np.cumsum(lengths) - lengths
+    return window_hashes(flat, ngram), starts, lengths, short_hashes(flat, starts, lengths, ngram)
 
 
 def ragged_arange(counts: np.ndarray) -> np.ndarray:
@@ -179,6 +222,8 @@ def unique_per_text(hashes: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray
     Texts are taken in order of length, a block at a time, as rows of a padded
     matrix sorted along its rows (many short sorts are much faster than one
     global sort); the first `size` cells of a sorted row are the text's hashes.
+    Filling the rows, dropping repeats and placing the sets are compiled loops when
+    numba is there (the numpy forms below build int64 index arrays of every hash).
     """
     sizes = np.diff(offsets)
     order = np.argsort(sizes, kind="stable")
@@ -191,25 +236,45 @@ def unique_per_text(hashes: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray
         cells = (ends - lo) * widths[ends - 1]  # rows x width of the block lo:end, increasing in end
         hi = int(ends[max(int(np.searchsorted(cells, ROW_BLOCK, side="right")) - 1, 0)])
         docs = order[lo:hi]
-        width = int(widths[hi - 1])
-        matrix = np.full((docs.size, width), MAX32, dtype=U32)
-        cols = ragged_arange(sizes[docs])
-        matrix.ravel()[np.repeat(np.arange(docs.size) * width, sizes[docs]) + cols] = \
-            hashes[np.repeat(offsets[docs], sizes[docs]) + cols]
-        matrix.sort(axis=1)
-        keep = np.arange(width)[None, :] < sizes[docs][:, None]
-        keep[:, 1:] &= matrix[:, 1:] != matrix[:, :-1]
-        unique_sizes[docs] = np.count_nonzero(keep, axis=1)
-        blocks.append((docs, matrix[keep]))
+        matrix = _sorted_rows(hashes, offsets, docs, sizes[docs], int(widths[hi - 1]))
+        kept, unique_sizes[docs] = _unique_rows(matrix, sizes[docs])
+        blocks.append((docs, kept))
         lo = hi
     new_offsets = np.zeros(len(offsets), dtype=np.int64)
     np.cumsum(unique_sizes, out=new_offsets[1:])
     values = np.empty(int(new_offsets[-1]), dtype=U32)
     for docs, kept in blocks:
-        values[np.repeat(new_offsets[docs], unique_sizes[docs]) + ragged_arange(unique_sizes[docs])] = kept
+        if hashmin.available():
+            hashmin.gather_ranges(kept, np.cumsum(unique_sizes[docs]) - unique_sizes[docs], unique_sizes[docs],
+                                  values, new_offsets[docs])
+        else:
+            values[np.repeat(new_offsets[docs], unique_sizes[docs]) + ragged_arange(unique_sizes[docs])] = kept
     return values, new_offsets
 
 
-def shingle_sets(texts: Sequence[str], ngram: int) -> tuple[np.ndarray, np.ndarray]:
+def _sorted_rows(hashes: np.ndarray, offsets: np.ndarray, docs: np.ndarray, sizes: np.ndarray,
+                 width: int) -> np.ndarray:
+    """The hashes of `docs`, one row each, padded with MAX32 to `width` and sorted along the rows."""
+    matrix = np.full((docs.size, width), MAX32, dtype=U32)
+    if hashmin.available():
+        hashmin.fill_rows_kernel()(hashes, offsets, docs, matrix)
+    else:
+        cols = ragged_arange(sizes)
+        matrix.ravel()[np.repeat(np.arange(docs.size) * width, sizes) + cols] = hashes[np.repeat(offsets[docs], sizes) + cols]
+    matrix.sort(axis=1)
+    return matrix
+
+
+def _unique_rows(matrix: np.ndarray, sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(the distinct values of each sorted row's first `size` cells, one row after another; their counts)."""
+    if hashmin.available():
+        kept, counts = np.empty(int(sizes.sum()), dtype=U32), np.empty(sizes.size, dtype=np.int64)
+        return kept[: hashmin.unique_rows_kernel()(matrix, sizes, kept, counts)], counts
+    keep = np.arange(matrix.shape[1])[None, :] < sizes[:, None]
+    keep[:, 1:] &= matrix[:, 1:] != matrix[:, :-1]
+    return matrix[keep], np.count_nonzero(keep, axis=1)
+
+
+def shingle_sets(texts: Sequence[str] | pl.Series, ngram: int) -> tuple[np.ndarray, np.ndarray]:
     """Sorted unique shingle hashes per text, as (values uint32, offsets int64)."""
     return unique_per_text(*shingle_hashes(texts, ngram))

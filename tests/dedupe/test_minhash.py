@@ -66,3 +66,31 @@ def test_the_compiled_loop_equals_the_numpy_path_at_every_chunk_size(monkeypatch
     monkeypatch.setattr(hashmin, "available", lambda: False)
     monkeypatch.setattr(minhash, "CHUNK_SHINGLES", chunk)
     assert np.array_equal(compiled, signatures(hashes, offsets, perms, "affine32"))
+
+
+@pytest.mark.parametrize("scheme", ["affine32", "legacy"])
+@pytest.mark.parametrize(("num_perm", "seed", "ngram"), [(128, 1, 5), (64, 42, 3), (7, 0, 1)])
+def test_batch_signatures_from_windows_equal_datasketch_hashvalues(scheme, num_perm, seed, ngram):
+    """The fused path (window hashes -> fmix32 -> hash-min per document, no shingle array) the stage
+    uses: empty, short (under ngram), upper-case and astral texts included."""
+    from stages.dedupe.minhash import text_signatures
+
+    rng = random.Random(seed + 7)
+    texts = ["", "问", "问答", "ABCD", "机器学习是什么", "𠀀𠀁𠀂問答𠀃", "", "Machine Learning 是什么"]
+    texts += [random_text(rng, rng.randint(1, 120)) for _ in range(30)]
+    sig = text_signatures(texts, ngram, permutations(num_perm, seed, scheme), scheme)
+    assert np.array_equal(sig, signatures(*shingle_hashes(texts, ngram), permutations(num_perm, seed, scheme), scheme))
+    for d, text in enumerate(texts):
+        expected = datasketch_minhash(text, ngram, num_perm, seed, scheme).hashvalues
+        assert np.array_equal(sig[:, d].astype(np.uint64), expected.astype(np.uint64)), (scheme, d, text)
+
+
+def test_compiled_case_folding_equals_the_table_lookup(monkeypatch):
+    from stages.dedupe import hashmin, shingles
+
+    texts = ["ÀÉÎ Straße İSTANBUL 𐐀𐐁 ΣΑΣ", "", "ＡＢＣ问答"]
+    compiled = shingles.codepoints(texts)
+    monkeypatch.setattr(hashmin, "available", lambda: False)
+    numpy_path = shingles.codepoints(texts)
+    assert np.array_equal(compiled[0], numpy_path[0]) and np.array_equal(compiled[1], numpy_path[1])
+    assert "".join(map(chr, compiled[0])) == "".join(shingles.lower_text(t) for t in texts)

@@ -59,9 +59,12 @@ def test_shingles_fold_case():
     assert shingle_hashes(["PYTHON 编程"], 3)[0].tolist() == shingle_hashes(["python 编程"], 3)[0].tolist()
 
 
-def test_sets_are_right_across_blocks_of_the_padded_sort(monkeypatch):
-    from stages.dedupe import shingles
+@pytest.mark.parametrize("compiled", [True, False])
+def test_sets_are_right_across_blocks_of_the_padded_sort(monkeypatch, compiled):
+    from stages.dedupe import hashmin, shingles
 
+    if not compiled:
+        monkeypatch.setattr(hashmin, "available", lambda: False)
     monkeypatch.setattr(shingles, "ROW_BLOCK", 64)  # many blocks, and texts wider than a block
     rng = random.Random(9)
     texts = [rng.choice(["", "问", "啊" * 30]) + "".join(rng.choices(HANZI[:40], k=rng.randint(0, 150)))
@@ -83,3 +86,22 @@ def test_compiled_window_hashes_equal_the_numpy_lanes_and_xxhash(monkeypatch, ng
         xxhash.xxh32_intdigest(flat[i:i + ngram].astype("<u4").tobytes()) for i in (0, 1500, flat.size - ngram)]
     monkeypatch.setattr(hashmin, "available", lambda: False)
     assert np.array_equal(compiled, window_hashes(flat, ngram))
+
+
+def test_code_points_from_arrow_buffers_equal_the_python_path(monkeypatch):
+    """The stage hands polars Series (sliced, with nulls) to the compiled UTF-8 decoder; the result equals
+    encoding Python strings: 1- to 4-byte characters, case folding, null as empty, empty batches."""
+    import polars as pl
+
+    from stages.dedupe import hashmin, shingles
+
+    texts = ["ÀÉÎ Straße", None, "", "𠀀𠀁問答𠀃 ＡＢＣ", "ascii ONLY", "ΣΑΣ ﬁ"] * 3
+    series = pl.Series(["skipped"] + texts).slice(1)  # a slice: the Arrow array starts at an offset
+    plain = [t or "" for t in texts]
+    flat, lengths = shingles.codepoints(series)
+    expected = shingles.codepoints(plain)
+    assert np.array_equal(flat, expected[0]) and np.array_equal(lengths, expected[1])
+    assert np.array_equal(shingle_hashes(series, 3)[0], shingle_hashes(plain, 3)[0])
+    assert shingles.codepoints(pl.Series([], dtype=pl.String))[0].size == 0
+    monkeypatch.setattr(hashmin, "available", lambda: False)
+    assert np.array_equal(shingles.codepoints(series)[0], expected[0])

@@ -17,7 +17,7 @@ one more pass (`stage.py`).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,7 @@ from stages.dedupe.keeper import priority_keys, priority_rank
 from stages.dedupe.lsh import candidate_pairs
 from stages.dedupe.near import NearResult, batch_signatures, cluster_result, map_batches, sketch
 from stages.dedupe.shingles import dedup_text, shingle_sets
+from stages.dedupe.source import prefetched
 
 KEPT, EXACT, NEAR = 0, 1, 2
 HASH_SEEDS = (0x5EED0001D1CE0001, 0x0DD50002BEEF0002)  # two seeded 64-bit polars hashes: 128 bits per text
@@ -88,17 +89,26 @@ def scan_columns(params: DedupParams) -> list[str]:
     return sorted(set(params.fields) | {"human_verified", "answer_from", "output"})
 
 
-def scan_batch(batch: pl.DataFrame, params: DedupParams, with_keys: bool) -> dict[str, np.ndarray]:
-    """Pass 1's arrays of one batch (columns = rows of the batch): text hashes, emptiness, priority
-    keys and, `with_keys`, the band keys of its signatures."""
+def scan_text(batch: pl.DataFrame, params: DedupParams) -> tuple[dict[str, np.ndarray], pl.Series]:
+    """The polars part of pass 1 for one batch: text hashes, emptiness, priority keys; and the dedup text."""
     text = batch.select(dedup_text(params.fields)).to_series()
     prio = priority_keys(batch)
     found = {"hashes": text_hashes(text), "empty": (text.str.len_bytes() == 0).to_numpy(),
              "verified": prio["verified"].to_numpy(), "human": prio["human"].to_numpy(),
              "chars": prio["output_chars"].to_numpy()}
-    if with_keys:  # band keys only, no signatures kept
-        found["keys"] = sketch(text, params.model_copy(update={"verify": "exact"}))[0]
-    return found
+    return found, text
+
+
+def band_keys_of(text: pl.Series, params: DedupParams) -> np.ndarray:
+    """(bands, len(text)) band keys of the texts' signatures (the signatures are not kept)."""
+    return sketch(text, params.model_copy(update={"verify": "exact"}))[0]
+
+
+def scan_batch(batch: pl.DataFrame, params: DedupParams, with_keys: bool) -> dict[str, np.ndarray]:
+    """Pass 1's arrays of one batch (columns = rows of the batch): text hashes, emptiness, priority
+    keys and, `with_keys`, the band keys of its signatures."""
+    found, text = scan_text(batch, params)
+    return {**found, "keys": band_keys_of(text, params)} if with_keys else found
 
 
 class ScanArrays:
@@ -123,9 +133,10 @@ class ScanArrays:
 def scan(records: Any, params: DedupParams, with_keys: bool = True) -> Scan:
     """Pass 1 over the records, here: hashes, priority keys and (`with_keys`) band keys."""
     arrays = ScanArrays(records.ids.len(), params.banding()[0] if with_keys else None)
-    for lo, batch in records.batches(scan_columns(params)):
-        if batch.height:
-            arrays.put(lo, scan_batch(batch, params, with_keys))
+    # The polars part of the next batch runs in a background thread while this one is sketched.
+    texts = ((lo, *scan_text(batch, params)) for lo, batch in records.batches(scan_columns(params)) if batch.height)
+    for lo, found, text in prefetched(texts):
+        arrays.put(lo, {**found, "keys": band_keys_of(text, params)} if with_keys else found)
     return arrays.finish()
 
 
@@ -148,12 +159,23 @@ def spill_columns(params: DedupParams) -> list[str]:
     return sorted(set(params.fields) | ({"output"} if answer_check(params) else set()))
 
 
+def spill_texts(chosen: pl.DataFrame, params: DedupParams, answers: bool) -> tuple[pl.Series, pl.Series | None]:
+    """The dedup texts of the records `chosen`, and (`answers`) their answers'."""
+    return (chosen.select(dedup_text(params.fields)).to_series(),
+            chosen.select(dedup_text(("output",))).to_series() if answers else None)
+
+
 def spill_frame(chosen: pl.DataFrame, params: DedupParams, texts: store.SpilledSets,
                 answer_sets: store.SpilledSets | None) -> None:
     """Append the shingle sets (signatures with verify=estimate) of the records `chosen`, and their answers'."""
-    write_features(texts, chosen.select(dedup_text(params.fields)).to_series(), params)
+    write_spill(spill_texts(chosen, params, answer_sets is not None), params, texts, answer_sets)
+
+
+def write_spill(found: tuple[pl.Series, pl.Series | None], params: DedupParams, texts: store.SpilledSets,
+                answer_sets: store.SpilledSets | None) -> None:
+    write_features(texts, found[0], params)
     if answer_sets is not None:
-        write_features(answer_sets, chosen.select(dedup_text(("output",))).to_series(), params, exact=True)
+        write_features(answer_sets, found[1], params, exact=True)
 
 
 def spill_sets(records: Any, rows: np.ndarray, params: DedupParams, work: Path,
@@ -161,10 +183,16 @@ def spill_sets(records: Any, rows: np.ndarray, params: DedupParams, work: Path,
     """Pass 2: the sets of `rows` (sorted), and their answers' sets, written to work files in row order."""
     texts = store.SpilledSets(work / "sets.u32")
     answer_sets = store.SpilledSets(work / "answers.u32") if answers else None
-    for lo, batch in records.batches(spill_columns(params)):
-        picked = rows[np.searchsorted(rows, lo) : np.searchsorted(rows, lo + batch.height)] - lo
-        if picked.size:
-            spill_frame(batch[picked], params, texts, answer_sets)
+
+    def chosen() -> Iterator[pl.DataFrame]:
+        for lo, batch in records.batches(spill_columns(params)):
+            picked = rows[np.searchsorted(rows, lo) : np.searchsorted(rows, lo + batch.height)] - lo
+            if picked.size:
+                yield batch[picked]
+
+    # As in pass 1, the polars part of the next batch runs in a background thread.
+    for found in prefetched(spill_texts(batch, params, answers) for batch in chosen()):
+        write_spill(found, params, texts, answer_sets)
     return texts.close(), (answer_sets.close() if answer_sets is not None else None)
 
 

@@ -175,6 +175,24 @@ def test_a_failing_task_names_the_file_and_the_reason_in_one_line(ray_session, s
     assert message.startswith(f"normalize (engine: ray): {bad}: normalize: input contains U+FDD0")
 
 
+def sketch_without_positions(group, **kwargs):
+    """distributed.sketch_block handed no positions: it fails inside the task."""
+    from stages.dedupe.distributed import sketch_block
+
+    return sketch_block(group, **{**kwargs, "positions": None})
+
+
+def test_a_failing_dedup_task_names_the_input_and_its_records_in_one_line(ray_session, tmp_path, monkeypatch):
+    corpus = planted_corpus(tmp_path / "corpus.parquet", n_base=40)  # not in id order: read from a sorted copy
+    monkeypatch.setattr(distributed, "SKETCH", sketch_without_positions)
+    with pytest.raises(StageError) as err:
+        run_dedup(corpus, tmp_path / "out", tmp_path / "m.json", parse_params(PARAMS["dedup"]), RAY)
+    rows = pl.scan_parquet(corpus).select(pl.len()).collect().item()
+    assert str(err.value) == (f"dedup (engine: ray): {corpus} (records 0-{rows - 1} in id order): "
+                              "dedup sketch: 'NoneType' object is not subscriptable")
+    assert not (tmp_path / "out").exists()
+
+
 def test_an_unreachable_address_fails_in_one_line_naming_it(tmp_path, monkeypatch):
     from stages.engine.session import connect
 

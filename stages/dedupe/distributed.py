@@ -50,7 +50,7 @@ from stages.lib.errors import StageError
 
 
 def rows_of(group: RowGroup) -> str:
-    return f"{group.path} (rows {group.first}-{group.first + group.rows - 1})"
+    return f"{group.source} (records {group.first}-{group.first + group.rows - 1} in id order)"
 
 
 def one_worker(params: DedupParams) -> DedupParams:

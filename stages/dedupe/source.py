@@ -10,6 +10,7 @@ once into a work file first (in memory: only inputs that do not come from normal
 
 from __future__ import annotations
 
+import itertools
 import queue
 import threading
 import time
@@ -72,6 +73,7 @@ class ParquetRecords:
         if missing:
             raise StageError(f"{path}: missing record columns {missing}")
         ids = pl.scan_parquet(path).select(pl.col("id").cast(pl.String)).collect().to_series()
+        self.source = str(path)  # named in errors, also when the rows are read from a sorted copy
         if not check_ids(ids, str(path)):
             sorted_path = work / "records-by-id.parquet"
             pl.scan_parquet(path).select(RECORD_SCHEMA.names()).sort("id").sink_parquet(sorted_path)
@@ -114,18 +116,20 @@ class ParquetRecords:
 
         with pq.ParquetFile(self.path) as file:
             sizes = [file.metadata.row_group(g).num_rows for g in range(file.num_row_groups)]
-        firsts = [sum(sizes[:g]) for g in range(len(sizes))]
-        return [RowGroup(str(self.path), g, first, size) for g, (first, size) in enumerate(zip(firsts, sizes))]
+        firsts = [0, *itertools.accumulate(sizes)][:-1]
+        return [RowGroup(str(self.path), g, first, size, self.source) for g, (first, size) in enumerate(zip(firsts, sizes))]
 
 
 @dataclass(frozen=True)
 class RowGroup:
-    """Row group `group` of a records file (on storage every worker reads): rows first..first + rows - 1."""
+    """Row group `group` of a records file (on storage every worker reads): rows first..first + rows - 1
+    in id order; `source` is the stage's input file, named in errors."""
 
     path: str
     group: int
     first: int
     rows: int
+    source: str
 
     def read(self, columns: Sequence[str]) -> pl.DataFrame:
         import pyarrow.parquet as pq

@@ -24,7 +24,7 @@ import numpy as np
 import polars as pl
 import xxhash
 
-from stages.dedupe import hashmin
+from stages.dedupe import hashmin, setkernels, textkernels
 
 U32 = np.uint32
 MAX32 = U32(0xFFFFFFFF)
@@ -122,7 +122,7 @@ def arrow_codepoints(texts: pl.Series) -> tuple[np.ndarray, np.ndarray]:
     buffers = array.buffers()
     offsets = np.frombuffer(buffers[1], dtype=np.int64)[array.offset : array.offset + len(array) + 1]
     data = np.frombuffer(buffers[2], dtype=np.uint8) if buffers[2] is not None else np.zeros(0, dtype=np.uint8)
-    count, decode = hashmin.utf8_kernel()
+    count, decode = textkernels.utf8_kernel()
     count(data, offsets, lengths)
     flat = np.empty(int(lengths.sum()), dtype=U32)
     decode(data, offsets, _lower_table(), flat)
@@ -140,7 +140,7 @@ def codepoints(texts: Sequence[str] | pl.Series) -> tuple[np.ndarray, np.ndarray
     lowered = np.empty_like(flat)
     table = _lower_table()
     if hashmin.available():
-        hashmin.lower_kernel()(flat, table, lowered)  # compiled, same values
+        textkernels.lower_kernel()(flat, table, lowered)  # compiled, same values
         return lowered, lengths
     for lo in range(0, flat.size, CHUNK):  # chunks: take() converts its indices to int64
         np.take(table, flat[lo : lo + CHUNK], out=lowered[lo : lo + CHUNK], mode="clip")
@@ -154,7 +154,7 @@ def window_hashes(flat: np.ndarray, ngram: int) -> np.ndarray:
     windows = flat.size - ngram + 1
     out = np.empty(max(windows, 0), dtype=U32)
     if windows > 0 and hashmin.available():
-        hashmin.window_kernel()(flat, ngram, out)  # compiled, same values
+        textkernels.window_kernel()(flat, ngram, out)  # compiled, same values
         return out
     for lo in range(0, windows, CHUNK):
         hi = min(lo + CHUNK, windows)
@@ -245,7 +245,7 @@ def unique_per_text(hashes: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray
     values = np.empty(int(new_offsets[-1]), dtype=U32)
     for docs, kept in blocks:
         if hashmin.available():
-            hashmin.gather_ranges(kept, np.cumsum(unique_sizes[docs]) - unique_sizes[docs], unique_sizes[docs],
+            setkernels.gather_ranges(kept, np.cumsum(unique_sizes[docs]) - unique_sizes[docs], unique_sizes[docs],
                                   values, new_offsets[docs])
         else:
             values[np.repeat(new_offsets[docs], unique_sizes[docs]) + ragged_arange(unique_sizes[docs])] = kept
@@ -257,7 +257,7 @@ def _sorted_rows(hashes: np.ndarray, offsets: np.ndarray, docs: np.ndarray, size
     """The hashes of `docs`, one row each, padded with MAX32 to `width` and sorted along the rows."""
     matrix = np.full((docs.size, width), MAX32, dtype=U32)
     if hashmin.available():
-        hashmin.fill_rows_kernel()(hashes, offsets, docs, matrix)
+        setkernels.fill_rows_kernel()(hashes, offsets, docs, matrix)
     else:
         cols = ragged_arange(sizes)
         matrix.ravel()[np.repeat(np.arange(docs.size) * width, sizes) + cols] = hashes[np.repeat(offsets[docs], sizes) + cols]
@@ -269,7 +269,7 @@ def _unique_rows(matrix: np.ndarray, sizes: np.ndarray) -> tuple[np.ndarray, np.
     """(the distinct values of each sorted row's first `size` cells, one row after another; their counts)."""
     if hashmin.available():
         kept, counts = np.empty(int(sizes.sum()), dtype=U32), np.empty(sizes.size, dtype=np.int64)
-        return kept[: hashmin.unique_rows_kernel()(matrix, sizes, kept, counts)], counts
+        return kept[: setkernels.unique_rows_kernel()(matrix, sizes, kept, counts)], counts
     keep = np.arange(matrix.shape[1])[None, :] < sizes[:, None]
     keep[:, 1:] &= matrix[:, 1:] != matrix[:, :-1]
     return matrix[keep], np.count_nonzero(keep, axis=1)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from stages.dedupe import hashmin
+from stages.dedupe import hashmin, setkernels
 from stages.dedupe.minhash import estimated_jaccard
 from stages.dedupe.shingles import ragged_arange
 from stages.dedupe.verify import exact_jaccard
@@ -81,7 +81,7 @@ class SpilledSets:
         run = np.cumsum(new_run) - 1
         in_buffer = run_at[run] + (starts - run_lo[run])
         if hashmin.available():
-            hashmin.gather_ranges(buffer, in_buffer, sizes, values)
+            setkernels.gather_ranges(buffer, in_buffer, sizes, values)
         else:
             values[:] = buffer[np.repeat(in_buffer, sizes) + ragged_arange(sizes)]
         return values, offsets

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from stages.dedupe import hashmin
+from stages.dedupe import hashmin, setkernels
 from stages.dedupe.shingles import ragged_arange
 
 BATCH_ELEMENTS = 1 << 22  # set elements gathered per batch (32 MiB of uint64 per side)
@@ -39,7 +39,7 @@ def intersection_sizes(values: np.ndarray, offsets: np.ndarray, left: np.ndarray
     """|set(left[i]) & set(right[i])| for every pair i (compiled merge with numba, else in batches of about
     BATCH_ELEMENTS)."""
     if hashmin.available():
-        return hashmin.intersection_sizes(values, offsets, left, right)
+        return setkernels.intersection_sizes(values, offsets, left, right)
     sizes = (offsets[left + 1] - offsets[left]) + (offsets[right + 1] - offsets[right])
     ends = np.cumsum(sizes)
     out = np.zeros(len(left), dtype=np.int64)

@@ -1,0 +1,117 @@
+"""Compiled loops (numba) for shingle sets: filling and de-duplicating the padded rows that numpy sorts,
+copying ranges (placing sets, reading spilled sets back), and the intersection sizes of sorted sets.
+Each equals the numpy path of its caller (`shingles`, `store`, `verify`), used when
+`hashmin.available()` is False.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+
+import numpy as np
+
+
+@functools.lru_cache(maxsize=1)
+def merge_kernel() -> Callable | None:
+    """The compiled sorted-set intersection count, or None without numba."""
+    try:
+        import numba
+    except ImportError:
+        return None
+
+    @numba.njit(nogil=True, cache=True)
+    def intersections(values, offsets, left, right, out):  # pragma: no cover - compiled
+        for p in range(left.size):
+            i, i_end = offsets[left[p]], offsets[left[p] + 1]
+            j, j_end = offsets[right[p]], offsets[right[p] + 1]
+            count = 0
+            while i < i_end and j < j_end:
+                x, y = values[i], values[j]
+                if x == y:
+                    count += 1
+                    i += 1
+                    j += 1
+                elif x < y:
+                    i += 1
+                else:
+                    j += 1
+            out[p] = count
+
+    return intersections
+
+
+def intersection_sizes(values: np.ndarray, offsets: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """|set(left[i]) & set(right[i])| by a linear merge of the two sorted sets of each pair."""
+    out = np.zeros(len(left), dtype=np.int64)
+    merge_kernel()(values, offsets.astype(np.int64, copy=False), left.astype(np.int64, copy=False),
+                   right.astype(np.int64, copy=False), out)
+    return out
+
+
+@functools.lru_cache(maxsize=1)
+def gather_kernel() -> Callable | None:
+    """The compiled copy of ranges src[starts[i]:starts[i] + sizes[i]] one after another into out."""
+    try:
+        import numba
+    except ImportError:
+        return None
+
+    @numba.njit(nogil=True, cache=True)
+    def gather(src, starts, sizes, out, at):  # pragma: no cover - compiled
+        for i in range(starts.size):
+            lo, k, to = starts[i], sizes[i], at[i]
+            out[to : to + k] = src[lo : lo + k]
+
+    return gather
+
+
+def gather_ranges(src: np.ndarray, starts: np.ndarray, sizes: np.ndarray, out: np.ndarray,
+                  at: np.ndarray | None = None) -> None:
+    """out[at[i] : at[i] + sizes[i]] = src[starts[i] : starts[i] + sizes[i]]; `at` defaults to one range
+    after another from 0."""
+    sizes = sizes.astype(np.int64, copy=False)
+    at = np.cumsum(sizes) - sizes if at is None else at.astype(np.int64, copy=False)
+    gather_kernel()(src, starts.astype(np.int64, copy=False), sizes, out, at)
+
+
+@functools.lru_cache(maxsize=1)
+def fill_rows_kernel() -> Callable | None:
+    """The compiled copy of hashes[offsets[d]:offsets[d + 1]] into row r of `matrix` for d = docs[r]."""
+    try:
+        import numba
+    except ImportError:
+        return None
+
+    @numba.njit(nogil=True, cache=True)
+    def fill_rows(hashes, offsets, docs, matrix):  # pragma: no cover - compiled
+        for r in range(docs.size):
+            lo, hi = offsets[docs[r]], offsets[docs[r] + 1]
+            matrix[r, : hi - lo] = hashes[lo:hi]
+
+    return fill_rows
+
+
+@functools.lru_cache(maxsize=1)
+def unique_rows_kernel() -> Callable | None:
+    """The compiled de-duplication of sorted rows: the distinct values of each row's first sizes[r] cells
+    written one row after another into `out`, their number into counts[r]; returns the total."""
+    try:
+        import numba
+    except ImportError:
+        return None
+
+    @numba.njit(nogil=True, cache=True)
+    def unique_rows(matrix, sizes, out, counts):  # pragma: no cover - compiled
+        at = 0
+        for r in range(sizes.size):
+            start = at
+            for j in range(sizes[r]):
+                v = matrix[r, j]
+                if j == 0 or v != matrix[r, j - 1]:
+                    out[at] = v
+                    at += 1
+            counts[r] = at - start
+        return at
+
+    return unique_rows

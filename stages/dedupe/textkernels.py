@@ -1,0 +1,125 @@
+"""Compiled loops (numba) over the code points of a batch of texts: UTF-8 decoding from Arrow buffers with
+the case folding, the case folding alone, and XXH32 of every window. Each equals the numpy path in
+`shingles` (used when `hashmin.available()` is False).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+
+import numpy as np
+
+
+@functools.lru_cache(maxsize=1)
+def window_kernel() -> Callable | None:
+    """The compiled XXH32 (seed 0) of every window of `ngram` 32-bit lanes, or None without numba.
+
+    The same reference algorithm as `shingles.xxh32_lanes`, one window at a time, in uint64 registers
+    masked to 32 bits (so every product and sum wraps mod 2^32 exactly as uint32 arithmetic does)."""
+    try:
+        import numba
+    except ImportError:
+        return None
+    m32 = np.uint64(0xFFFFFFFF)
+    p1, p2, p3 = np.uint64(0x9E3779B1), np.uint64(0x85EBCA77), np.uint64(0xC2B2AE3D)
+    p4, p5 = np.uint64(0x27D4EB2F), np.uint64(0x165667B1)
+
+    # Rotations are written out: a jitted helper captured here made numba's cache miss in every new
+    # process (the kernel was compiled again, 0.25 s, and a new cache file written each time).
+    @numba.njit(nogil=True, cache=True)
+    def windows(flat, ngram, out):  # pragma: no cover - compiled
+        for i in range(out.size):
+            if ngram >= 4:
+                a0, a1 = (p1 + p2) & m32, p2
+                a2, a3 = np.uint64(0), (np.uint64(1 << 32) - p1) & m32
+                for s in range(ngram // 4):
+                    base = i + 4 * s
+                    a0 = (a0 + np.uint64(flat[base]) * p2) & m32
+                    a0 = ((((a0 << np.uint64(13)) | (a0 >> np.uint64(19))) & m32) * p1) & m32
+                    a1 = (a1 + np.uint64(flat[base + 1]) * p2) & m32
+                    a1 = ((((a1 << np.uint64(13)) | (a1 >> np.uint64(19))) & m32) * p1) & m32
+                    a2 = (a2 + np.uint64(flat[base + 2]) * p2) & m32
+                    a2 = ((((a2 << np.uint64(13)) | (a2 >> np.uint64(19))) & m32) * p1) & m32
+                    a3 = (a3 + np.uint64(flat[base + 3]) * p2) & m32
+                    a3 = ((((a3 << np.uint64(13)) | (a3 >> np.uint64(19))) & m32) * p1) & m32
+                h = (((a0 << np.uint64(1)) | (a0 >> np.uint64(31))) + ((a1 << np.uint64(7)) | (a1 >> np.uint64(25)))
+                     + ((a2 << np.uint64(12)) | (a2 >> np.uint64(20))) + ((a3 << np.uint64(18)) | (a3 >> np.uint64(14)))
+                     ) & m32
+            else:
+                h = p5
+            h = (h + np.uint64(4 * ngram)) & m32
+            for j in range(4 * (ngram // 4), ngram):
+                h = (h + np.uint64(flat[i + j]) * p3) & m32
+                h = ((((h << np.uint64(17)) | (h >> np.uint64(15))) & m32) * p4) & m32
+            h ^= h >> np.uint64(15)
+            h = (h * p2) & m32
+            h ^= h >> np.uint64(13)
+            h = (h * p3) & m32
+            h ^= h >> np.uint64(16)
+            out[i] = np.uint32(h)
+
+    return windows
+
+
+@functools.lru_cache(maxsize=1)
+def lower_kernel() -> Callable | None:
+    """The compiled case folding of code points through a BMP table (astral code points unchanged)."""
+    try:
+        import numba
+    except ImportError:
+        return None
+
+    @numba.njit(nogil=True, cache=True)
+    def lower(flat, table, out):  # pragma: no cover - compiled
+        for i in range(flat.size):
+            c = flat[i]
+            out[i] = table[c] if c < 0x10000 else c
+
+    return lower
+
+
+@functools.lru_cache(maxsize=1)
+def utf8_kernel() -> Callable | None:
+    """The compiled UTF-8 decoding of an Arrow string array's buffers into case-folded code points, or None
+    without numba. `count(data, offsets, lengths)` fills each string's length in code points (bytes that
+    do not continue a character); `decode(data, offsets, table, out)` writes the code points, folded
+    through the BMP table (astral ones unchanged). The input is valid UTF-8 (Arrow strings are)."""
+    try:
+        import numba
+    except ImportError:
+        return None
+
+    @numba.njit(nogil=True, cache=True)
+    def count(data, offsets, lengths):  # pragma: no cover - compiled
+        for d in range(lengths.size):
+            n = 0
+            for i in range(offsets[d], offsets[d + 1]):
+                if (data[i] & 0xC0) != 0x80:
+                    n += 1
+            lengths[d] = n
+
+    @numba.njit(nogil=True, cache=True)
+    def decode(data, offsets, table, out):  # pragma: no cover - compiled
+        at = 0
+        i = offsets[0]
+        end = offsets[offsets.size - 1]
+        while i < end:
+            b0 = np.uint32(data[i])
+            if b0 < 0x80:
+                c = b0
+                i += 1
+            elif b0 < 0xE0:
+                c = ((b0 & 0x1F) << 6) | (np.uint32(data[i + 1]) & 0x3F)
+                i += 2
+            elif b0 < 0xF0:
+                c = ((b0 & 0x0F) << 12) | ((np.uint32(data[i + 1]) & 0x3F) << 6) | (np.uint32(data[i + 2]) & 0x3F)
+                i += 3
+            else:
+                c = (((b0 & 0x07) << 18) | ((np.uint32(data[i + 1]) & 0x3F) << 12)
+                     | ((np.uint32(data[i + 2]) & 0x3F) << 6) | (np.uint32(data[i + 3]) & 0x3F))
+                i += 4
+            out[at] = table[c] if c < 0x10000 else c
+            at += 1
+
+    return count, decode

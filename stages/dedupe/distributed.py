@@ -40,8 +40,8 @@ from stages.dedupe import store
 from stages.dedupe.config import DedupParams
 from stages.dedupe.lsh import _mix64, bucket_pairs
 from stages.dedupe.near import NearResult, batch_sketch, cluster_result
-from stages.dedupe.plan import (Scan, ScanArrays, Steps, answer_check, pair_rows, scan_batch, scan_columns,
-                                spill_columns, spill_frame, verify_candidates)
+from stages.dedupe.plan import Scan, ScanArrays, Steps, pair_rows, scan_batch, scan_columns, verify_candidates
+from stages.dedupe.spill import answer_check, spill_columns, spill_frame
 from stages.dedupe.shingles import dedup_text
 from stages.dedupe.source import RowGroup
 from stages.engine.config import EngineParams

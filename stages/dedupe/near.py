@@ -23,7 +23,7 @@ from stages.dedupe.components import component_labels, keepers
 from stages.dedupe.config import DedupParams
 from stages.dedupe.lsh import band_keys, candidate_pairs
 from stages.dedupe.minhash import estimated_jaccard, permutations, text_signatures
-from stages.dedupe.shingles import shingle_sets
+from stages.dedupe.sets import shingle_sets
 from stages.dedupe.verify import exact_jaccard
 
 

@@ -3,7 +3,7 @@
 Pass 1 (`scan`) reads the records a batch at a time and keeps per record only compact arrays: a
 128-bit hash of its dedup text (exact duplicates), its priority keys (the keeper), and the LSH band
 keys of its signature (21 x 8 bytes with the default banding). Exact groups, the priority order and
-the candidate pairs come from those arrays. Pass 2 (`spill_sets`) reads the records again and writes
+the candidate pairs come from those arrays. Pass 2 (`spill.spill_sets`) reads the records again and writes
 the shingle sets (or signatures) of just the records in a candidate pair to a work file; pairs are
 verified a chunk at a time from it (`store.py`), and the clusters are the connected components of
 the verified pairs. With `engine: ray` the same passes run as Ray tasks over the input's row groups
@@ -17,7 +17,7 @@ one more pass (`stage.py`).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,9 +29,10 @@ from stages.dedupe import store
 from stages.dedupe.config import DedupParams
 from stages.dedupe.keeper import priority_keys, priority_rank
 from stages.dedupe.lsh import candidate_pairs
-from stages.dedupe.near import NearResult, batch_signatures, cluster_result, map_batches, sketch
-from stages.dedupe.shingles import dedup_text, shingle_sets
+from stages.dedupe.near import NearResult, cluster_result, sketch
+from stages.dedupe.shingles import dedup_text
 from stages.dedupe.source import prefetched
+from stages.dedupe.spill import answer_check, spill_sets
 
 KEPT, EXACT, NEAR = 0, 1, 2
 HASH_SEEDS = (0x5EED0001D1CE0001, 0x0DD50002BEEF0002)  # two seeded 64-bit polars hashes: 128 bits per text
@@ -74,10 +75,6 @@ def peak_mb() -> float:
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def answer_check(params: DedupParams) -> bool:
-    return "output" in params.fields and params.answer_threshold is not None
 
 
 def text_hashes(text: pl.Series) -> np.ndarray:
@@ -153,57 +150,6 @@ def exact_representatives(scan_: Scan) -> np.ndarray:
         group = np.cumsum(new) - 1
         rep[order] = order[new][group]
     return rep
-
-
-def spill_columns(params: DedupParams) -> list[str]:
-    return sorted(set(params.fields) | ({"output"} if answer_check(params) else set()))
-
-
-def spill_texts(chosen: pl.DataFrame, params: DedupParams, answers: bool) -> tuple[pl.Series, pl.Series | None]:
-    """The dedup texts of the records `chosen`, and (`answers`) their answers'."""
-    return (chosen.select(dedup_text(params.fields)).to_series(),
-            chosen.select(dedup_text(("output",))).to_series() if answers else None)
-
-
-def spill_frame(chosen: pl.DataFrame, params: DedupParams, texts: store.SpilledSets,
-                answer_sets: store.SpilledSets | None) -> None:
-    """Append the shingle sets (signatures with verify=estimate) of the records `chosen`, and their answers'."""
-    write_spill(spill_texts(chosen, params, answer_sets is not None), params, texts, answer_sets)
-
-
-def write_spill(found: tuple[pl.Series, pl.Series | None], params: DedupParams, texts: store.SpilledSets,
-                answer_sets: store.SpilledSets | None) -> None:
-    write_features(texts, found[0], params)
-    if answer_sets is not None:
-        write_features(answer_sets, found[1], params, exact=True)
-
-
-def spill_sets(records: Any, rows: np.ndarray, params: DedupParams, work: Path,
-               answers: bool) -> tuple[store.SpilledSets, store.SpilledSets | None]:
-    """Pass 2: the sets of `rows` (sorted), and their answers' sets, written to work files in row order."""
-    texts = store.SpilledSets(work / "sets.u32")
-    answer_sets = store.SpilledSets(work / "answers.u32") if answers else None
-
-    def chosen() -> Iterator[pl.DataFrame]:
-        for lo, batch in records.batches(spill_columns(params)):
-            picked = rows[np.searchsorted(rows, lo) : np.searchsorted(rows, lo + batch.height)] - lo
-            if picked.size:
-                yield batch[picked]
-
-    # As in pass 1, the polars part of the next batch runs in a background thread.
-    for found in prefetched(spill_texts(batch, params, answers) for batch in chosen()):
-        write_spill(found, params, texts, answer_sets)
-    return texts.close(), (answer_sets.close() if answer_sets is not None else None)
-
-
-def write_features(target: store.SpilledSets, text: pl.Series, params: DedupParams, exact: bool = False) -> None:
-    if params.verify == "estimate" and not exact:
-        for _, sig in map_batches(lambda batch: batch_signatures(batch, params), text, params):
-            target.append(np.ascontiguousarray(sig.T).reshape(-1),
-                          np.arange(sig.shape[1] + 1, dtype=np.int64) * params.num_perm)
-        return
-    for _, (values, offsets) in map_batches(lambda batch: shingle_sets(batch, params.ngram), text, params):
-        target.append(values, offsets)
 
 
 def verify_candidates(left: np.ndarray, right: np.ndarray, rows: np.ndarray, reps: np.ndarray,

@@ -7,7 +7,8 @@ import polars as pl
 import pytest
 import xxhash
 
-from stages.dedupe.shingles import dedup_text, lower_text, shingle_hash, shingle_hashes, shingle_sets
+from stages.dedupe.sets import shingle_sets
+from stages.dedupe.shingles import dedup_text, lower_text, shingle_hash, shingle_hashes
 from tests.dedupe.helpers import HANZI, reference_shingles
 
 
@@ -61,11 +62,11 @@ def test_shingles_fold_case():
 
 @pytest.mark.parametrize("compiled", [True, False])
 def test_sets_are_right_across_blocks_of_the_padded_sort(monkeypatch, compiled):
-    from stages.dedupe import hashmin, shingles
+    from stages.dedupe import hashmin, sets
 
     if not compiled:
         monkeypatch.setattr(hashmin, "available", lambda: False)
-    monkeypatch.setattr(shingles, "ROW_BLOCK", 64)  # many blocks, and texts wider than a block
+    monkeypatch.setattr(sets, "ROW_BLOCK", 64)  # many blocks, and texts wider than a block
     rng = random.Random(9)
     texts = [rng.choice(["", "问", "啊" * 30]) + "".join(rng.choices(HANZI[:40], k=rng.randint(0, 150)))
              for _ in range(60)]

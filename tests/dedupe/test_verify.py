@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stages.dedupe import verify
-from stages.dedupe.shingles import shingle_sets
+from stages.dedupe.sets import shingle_sets
 from tests.dedupe.helpers import random_text, reference_jaccard, substitute
 
 

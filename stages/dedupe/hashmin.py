@@ -1,6 +1,7 @@
-"""Compiled hash-min (numba) for the affine32 scheme: from pre-mixed shingle hashes (`kernel`), or straight
-from a batch's window hashes (`window_min_kernel`). The other compiled loops live in `textkernels`
-(UTF-8 decoding, case folding, XXH32 of windows) and `setkernels` (shingle sets and their intersections).
+"""Compiled hash-min (numba) for the affine32 scheme, straight from a batch's window hashes
+(`window_min_kernel`), or from an array of shingle hashes (`affine_signatures`: windows of one hash).
+The other compiled loops live in `textkernels` (UTF-8 decoding, case folding, XXH32 of windows) and
+`setkernels` (shingle sets and their intersections).
 
 All are bit-identical to the numpy paths in `minhash`, `shingles`, `verify` and `store`, which run
 without numba: `available()` is the one switch every caller checks (tests set it to False to run the
@@ -23,38 +24,9 @@ from collections.abc import Callable
 import numpy as np
 
 
-@functools.lru_cache(maxsize=1)
-def kernel() -> Callable | None:
-    """The compiled loop, or None without numba."""
-    try:
-        import numba
-    except ImportError:
-        return None
-
-    @numba.njit(nogil=True, cache=True)
-    def affine_min(h, offsets, a, b, out):  # pragma: no cover - compiled
-        n_perm = a.size
-        buf = np.empty(n_perm, dtype=np.uint32)
-        for d in range(offsets.size - 1):
-            lo, hi = offsets[d], offsets[d + 1]
-            if lo == hi:
-                continue
-            for k in range(n_perm):
-                buf[k] = np.uint32(0xFFFFFFFF)
-            for i in range(lo, hi):
-                x = h[i]
-                for k in range(n_perm):
-                    v = np.uint32(a[k] * x + b[k])
-                    if v < buf[k]:
-                        buf[k] = v
-            for k in range(n_perm):
-                out[k, d] = buf[k]
-
-    return affine_min
-
-
 def available() -> bool:
-    return kernel() is not None
+    """numba is importable: the compiled loops of this module, `textkernels` and `setkernels` run."""
+    return window_min_kernel() is not None
 
 
 @functools.lru_cache(maxsize=1)
@@ -64,7 +36,7 @@ def window_min_kernel() -> Callable | None:
     Document d's shingles are the windows starting at starts[d] .. starts[d] + lengths[d] - ngram of
     `every` (XXH32 of each window of the batch's code points), or the one hash short[d] when the text
     is shorter than ngram; each is mixed with fmix32 and run through the permutations as in
-    `affine_min`. No array of the document's shingles is built: the masking, the insertion of the
+    `affine_signatures`. No array of the document's shingles is built: the masking, the insertion of the
     short texts' hashes and the fmix32 pass over all hashes (about 40% of the numpy-side time of a
     batch) are gone."""
     try:
@@ -104,8 +76,11 @@ def window_min_kernel() -> Callable | None:
     return window_min
 
 
-def affine_signatures(mixed: np.ndarray, offsets: np.ndarray, a: np.ndarray, b: np.ndarray,
+def affine_signatures(hashes: np.ndarray, offsets: np.ndarray, a: np.ndarray, b: np.ndarray,
                       out: np.ndarray) -> None:
-    """out[:, d] = min over document d's pre-mixed hashes of (a * h + b) mod 2^32 (untouched when empty)."""
-    kernel()(mixed, offsets.astype(np.int64, copy=False), a.astype(np.uint32, copy=False),
-             b.astype(np.uint32, copy=False), out)
+    """out[:, d] = min over document d's shingle hashes hashes[offsets[d]:offsets[d + 1]] of
+    (a * fmix32(h) + b) mod 2^32 (untouched when empty): the window kernel with windows of one hash."""
+    offsets = offsets.astype(np.int64, copy=False)
+    lengths = np.diff(offsets)
+    window_min_kernel()(hashes.astype(np.uint32, copy=False), offsets[:-1], lengths, np.zeros(lengths.size, np.uint32),
+                        1, a.astype(np.uint32, copy=False), b.astype(np.uint32, copy=False), out)

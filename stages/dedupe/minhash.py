@@ -103,7 +103,7 @@ def signatures(hashes: np.ndarray, offsets: np.ndarray, perms: tuple[np.ndarray,
     n_docs = len(offsets) - 1
     sig = np.full((len(a), n_docs), MAX_HASH, dtype=np.uint32)
     if scheme == "affine32" and hashmin.available():
-        hashmin.affine_signatures(fmix32(hashes.astype(np.uint32)), offsets, a, b, sig)
+        hashmin.affine_signatures(hashes, offsets, a, b, sig)
         return sig
     for lo, hi in _chunk_bounds(offsets):
         counts = np.diff(offsets[lo : hi + 1])

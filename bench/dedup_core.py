@@ -81,10 +81,16 @@ def run_child(method: str, corpus: Path) -> dict:
 @click.group(invoke_without_command=True)
 @click.option("--size", default=100_000, show_default=True, help="Documents in the corpus.")
 @click.option("--repeat", default=3, show_default=True, help="Runs of each method (alternating).")
-@click.option("--work", type=click.Path(path_type=Path), default=Path("/tmp/dedup-core"), show_default=True)
+@click.option("--work", type=click.Path(path_type=Path), default=Path("/tmp/dedup-core"), show_default=True,
+              help="Folder for the generated corpus (built once per size).")
 @click.pass_context
 def main(ctx: click.Context, size: int, repeat: int, work: Path) -> None:
-    """Time the dedup core and datasketch at its best on the same texts; print medians and the ratio."""
+    """Time the dedup core and datasketch at its best on the same texts; print medians and the ratio.
+
+    \b
+    Example:
+        python bench/dedup_core.py --size 100000 --repeat 3 --work /tmp/dedup-core
+    """
     if ctx.invoked_subcommand:
         return
     work.mkdir(parents=True, exist_ok=True)

@@ -43,3 +43,19 @@ def test_write_section_replaces_only_the_dedup_section(tmp_path):
     assert "keep me" in text and "me too" in text and "stale figures" not in text
     assert "| 10 | ours | 1.0 | 10 | 10 | 4.0 | 100 (vs extrapolated) | 0.5 |" in text
     assert "~100 (extrapolated)" in text
+
+
+def test_the_core_benchmark_runs_both_methods_and_checks_the_signatures(tmp_path):
+    """bench/dedup_core.py end to end on a small corpus: fresh processes, the signature check, the table."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, "bench/dedup_core.py", "--size", "300", "--repeat", "1", "--work",
+                          str(tmp_path)], cwd=root, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr
+    assert "signatures equal datasketch's: True" in out.stdout
+    rows = [line for line in out.stdout.splitlines() if line.startswith("| 300 |")]
+    assert [row.split(" | ")[1] for row in rows] == ["core", "ds-best"]
+    assert rows[1].split(" | ")[4] == "1.0"  # ds-best against itself

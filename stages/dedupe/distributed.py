@@ -3,7 +3,7 @@ engine pair for pair. This process (the driver) keeps the same compact per-row a
 engine and the pairs; no text crosses it.
 
 1. Pass 1 (`scan_group`): a task per row group reads its rows from the input file and returns
-   `plan.scan_batch`'s arrays (text hashes, priority keys). The driver puts them together and finds
+   `plan.scan_text`'s arrays (text hashes, priority keys). The driver puts them together and finds
    the exact groups and the priority order exactly as the local engine does.
 2. Candidates: a map-reduce shuffle on (band, key). A sketch task per row group (`SKETCH`) computes
    the band keys of its records that are compared (exact-group representatives, numbered in
@@ -40,7 +40,7 @@ from stages.dedupe import store
 from stages.dedupe.config import DedupParams
 from stages.dedupe.lsh import _mix64, bucket_pairs
 from stages.dedupe.near import NearResult, batch_sketch, cluster_result
-from stages.dedupe.plan import Scan, ScanArrays, Steps, pair_rows, scan_batch, scan_columns, verify_candidates
+from stages.dedupe.plan import Scan, ScanArrays, Steps, pair_rows, scan_columns, scan_text, verify_candidates
 from stages.dedupe.spill import answer_check, spill_columns, spill_frame
 from stages.dedupe.shingles import dedup_text
 from stages.dedupe.source import RowGroup
@@ -61,7 +61,7 @@ def one_worker(params: DedupParams) -> DedupParams:
 def scan_group(group: RowGroup, params: DedupParams) -> dict[str, np.ndarray]:
     """Pass 1's arrays of one row group."""
     try:
-        return scan_batch(group.read(scan_columns(params)), one_worker(params), with_keys=False)
+        return scan_text(group.read(scan_columns(params)), params)[0]
     except Exception as exc:  # noqa: BLE001 - one line naming the file and the rows
         raise BlockFailure(rows_of(group), f"dedup scan: {exc}") from None
 

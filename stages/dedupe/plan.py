@@ -101,13 +101,6 @@ def band_keys_of(text: pl.Series, params: DedupParams) -> np.ndarray:
     return sketch(text, params.model_copy(update={"verify": "exact"}))[0]
 
 
-def scan_batch(batch: pl.DataFrame, params: DedupParams, with_keys: bool) -> dict[str, np.ndarray]:
-    """Pass 1's arrays of one batch (columns = rows of the batch): text hashes, emptiness, priority
-    keys and, `with_keys`, the band keys of its signatures."""
-    found, text = scan_text(batch, params)
-    return {**found, "keys": band_keys_of(text, params)} if with_keys else found
-
-
 class ScanArrays:
     """Pass 1's arrays for n rows, filled batch by batch (`put`) in any order, then `finish`ed."""
 
@@ -127,13 +120,13 @@ class ScanArrays:
         return Scan(a["hashes"], a["empty"], priority_rank(a["verified"], a["human"], a["chars"]), a.get("keys"))
 
 
-def scan(records: Any, params: DedupParams, with_keys: bool = True) -> Scan:
-    """Pass 1 over the records, here: hashes, priority keys and (`with_keys`) band keys."""
-    arrays = ScanArrays(records.ids.len(), params.banding()[0] if with_keys else None)
+def scan(records: Any, params: DedupParams) -> Scan:
+    """Pass 1 over the records, here: hashes, priority keys and band keys."""
+    arrays = ScanArrays(records.ids.len(), params.banding()[0])
     # The polars part of the next batch runs in a background thread while this one is sketched.
     texts = ((lo, *scan_text(batch, params)) for lo, batch in records.batches(scan_columns(params)) if batch.height)
     for lo, found, text in prefetched(texts):
-        arrays.put(lo, {**found, "keys": band_keys_of(text, params)} if with_keys else found)
+        arrays.put(lo, {**found, "keys": band_keys_of(text, params)})
     return arrays.finish()
 
 

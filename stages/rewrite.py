@@ -49,7 +49,7 @@ from pathlib import Path
 
 import click
 
-from stages.ingest.subsets import configured_sources
+from stages.ingest.subsets import load_sources, subset_context
 from stages.lib.cli import (PATH, base_model_option, doc_summary, echo_summary, example, in_option, metrics_option,
                             out_option, params_option, reports_option, run_main)
 from stages.lib.errors import clear_errors
@@ -79,11 +79,11 @@ def cli() -> None:
 def run_command(params_path: Path, in_path: Path, rules_path: Path, base_model: Path, cache_dir: Path,
                 out_dir: Path, metrics_path: Path, suite: str, reports_dir: Path) -> None:
     """Rewrite seed records with the rule in params.yaml: rule."""
-    subsets = configured_sources(params_path)
-    settings = load_section("rewrite", params_path, RewriteParams, context={"subsets": subsets})
+    context = subset_context(load_sources(params_path))
+    settings = load_section("rewrite", params_path, RewriteParams, context)
     rule = load_section("rule", params_path)
     paths = RewritePaths(in_path, rules_path, base_model, cache_dir, out_dir, metrics_path, suite, reports_dir)
-    metrics = run_rewrite(rule, settings, subsets, paths, rule_key=f"{params_path}: rule")
+    metrics = run_rewrite(rule, settings, context["subsets"], paths, rule_key=f"{params_path}: rule")
     echo_summary("rewrite", metrics, f"rule {metrics['rule']}; cache {metrics['cache_hits']} hits, "
                                      f"{metrics['cache_misses']} misses")
 

@@ -21,10 +21,9 @@ from pathlib import Path
 import click
 
 from stages.ingest.scrape import fetch_hub, pick_source, scrape
-from stages.ingest.sources import parse_sources
+from stages.ingest.subsets import load_sources
 from stages.lib.cli import PATH, doc_summary, echo_summary, example, metrics_option, out_option, params_option, run_main
 from stages.lib.errors import clear_errors
-from stages.lib.params import load_section
 
 
 @click.group(help=doc_summary(__doc__), epilog=example(__doc__))
@@ -42,7 +41,7 @@ def cli() -> None:
 @clear_errors
 def run_command(source: str, out_dir: Path, archive_dir: Path, metrics_path: Path, params_path: Path) -> None:
     """Ingest SOURCE (a key of params.yaml: sources)."""
-    sources = parse_sources(load_section("sources", params_path), f"{params_path}: sources")
+    sources = load_sources(params_path)
     metrics = scrape(pick_source(sources, source, params_path), out_dir, archive_dir, metrics_path)
     echo_summary(f"scrape[{source}]", metrics)
 

@@ -14,7 +14,7 @@ rewrite:
   openai: {base_url: http://127.0.0.1:8000/v1, model: ..., api_key_env: OPENAI_API_KEY, ...}
 ```
 The `openai` block is required only with `backend: openai`. Loaded with
-`context={"subsets": configured_sources(...)}`, a `sources` entry that names no
+`context=subset_context(load_sources(...))`, a `sources` entry that names no
 configured subset fails like a `by_source` key does.
 """
 

@@ -211,7 +211,7 @@ def test_engine_ray_without_ray_says_how_to_install(monkeypatch):
 
 def test_engine_params_are_checked():
     assert parse_engine({"kind": "local"}) == LOCAL
-    assert parse_engine({"kind": "ray", "ray": {"address": "10.0.0.1:6379", "num_cpus": 4}}).num_cpus == 4
+    assert parse_engine({"kind": "ray", "ray": {"address": "10.0.0.1:6379", "num_cpus": 4}}).ray.num_cpus == 4
     with pytest.raises(ValueError, match=r"engine.kind: must be one of local, ray, got 'spark'"):
         parse_engine({"kind": "spark"})
     with pytest.raises(ValueError, match=r"engine.ray.num_cpus: must be an integer >= 1 or null, got 0"):

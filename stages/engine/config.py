@@ -5,7 +5,7 @@
       ray:
         address:           # host:port, ray://host:port or auto; null: RAY_ADDRESS, else a local cluster
         num_cpus:          # CPUs of a local cluster (null: all cores)
-        block_rows: 4096   # rows per block of the Ray Dataset
+        block_rows: 4096   # rows per Ray Dataset batch in clean and normalize
 """
 
 from __future__ import annotations
@@ -13,9 +13,7 @@ from __future__ import annotations
 import os
 from typing import Annotated, Any, Literal
 
-from pydantic import field_validator
-
-from stages.lib.params import DEFAULT_PARAMS, Params, check, load_params, load_section
+from stages.lib.params import DEFAULT_PARAMS, Block, Params, check, load_section
 
 Address = Annotated[str, check(lambda v: bool(v.strip()), "a host:port, ray://host:port, auto or null")]
 
@@ -33,28 +31,11 @@ class EngineParams(Params):
     cluster with `num_cpus`, None = all cores) and the rows per block of the Ray Dataset."""
 
     kind: Literal["local", "ray"] = "local"
-    ray: RayParams = RayParams()
-
-    @field_validator("ray", mode="before")
-    @classmethod
-    def _null_is_default(cls, value: Any) -> Any:
-        return {} if value is None else value
-
-    @property
-    def address(self) -> str | None:
-        return self.ray.address
-
-    @property
-    def num_cpus(self) -> int | None:
-        return self.ray.num_cpus
-
-    @property
-    def block_rows(self) -> int:
-        return self.ray.block_rows
+    ray: Annotated[RayParams, Block] = RayParams()
 
     def cluster_address(self) -> str | None:
         """The configured address, else RAY_ADDRESS, else None (start a local cluster)."""
-        return self.address or os.environ.get("RAY_ADDRESS") or None
+        return self.ray.address or os.environ.get("RAY_ADDRESS") or None
 
 
 def ray_engine(**ray: Any) -> EngineParams:
@@ -64,6 +45,4 @@ def ray_engine(**ray: Any) -> EngineParams:
 
 def load_engine(path: str | os.PathLike = str(DEFAULT_PARAMS)) -> EngineParams:
     """The engine section of a params file; `local` when the file has none."""
-    if "engine" not in load_params(path):
-        return EngineParams()
-    return load_section("engine", path, EngineParams)
+    return load_section("engine", path, EngineParams, optional=True)

@@ -74,7 +74,7 @@ def map_files(files: list[Path], fn: StageFn, settings: EngineParams,
     try:
         ds = ray.data.read_parquet([str(f) for f in files], include_paths=True)
         ds = ds.map_batches(run_block, fn_kwargs={"fn": fn, "stage": stage}, batch_format="pyarrow",
-                            batch_size=settings.block_rows)
+                            batch_size=settings.ray.block_rows)
         tables = [t for t in ray.get(ds.to_arrow_refs()) if t.num_rows]
     except Exception as exc:  # noqa: BLE001 - one line, not a Ray traceback
         raise stage_error(stage, exc) from None

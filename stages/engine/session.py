@@ -71,7 +71,7 @@ def connect(settings: EngineParams) -> Any:
                              f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
         return ray
     path = os.pathsep.join(p for p in (str(PACKAGE.parent), os.environ.get("PYTHONPATH", "")) if p)
-    ray.init(num_cpus=settings.num_cpus, include_dashboard=False, log_to_driver=False,
+    ray.init(num_cpus=settings.ray.num_cpus, include_dashboard=False, log_to_driver=False,
              runtime_env={"env_vars": {"PYTHONPATH": path, "POLARS_MAX_THREADS": "1"}})
     return ray
 

@@ -230,11 +230,14 @@ def parse_section(model: type[M], raw: Any, where: str, context: dict[str, Any] 
 
 
 def load_section(section: str, path: str | Path = DEFAULT_PARAMS, model: type[M] | None = None,
-                 context: dict[str, Any] | None = None) -> Any:
+                 context: dict[str, Any] | None = None, optional: bool = False) -> Any:
     """params[section], validated into `model` when one is given; ValueError names the missing section
     or the bad key (`params.yaml: dedup.threshold: must be between 0 and 1, got 2`). The context holds
-    `FROM_FILE`, so a model may require in the file keys that code may leave to their defaults."""
+    `FROM_FILE`, so a model may require in the file keys that code may leave to their defaults. An
+    `optional` section that the file lacks is the model's defaults."""
     data = load_params(path)
+    if section not in data and optional and model is not None:
+        return model()
     if section not in data:
         raise ValueError(f"{path}: missing section '{section}'")
     if model is None:

@@ -103,6 +103,15 @@ def test_load_section_names_the_file_and_a_missing_section(tmp_path):
     assert str(err.value) == f"{path}: missing section 'dedup'"
 
 
+def test_an_optional_section_the_file_lacks_is_the_defaults_and_is_still_checked_when_present(tmp_path):
+    path = tmp_path / "p.yaml"
+    path.write_text("clean:\n  rate: 0\n", encoding="utf-8")
+    assert load_section("dedup", path, Section, optional=True) == Section()
+    with pytest.raises(ValueError) as err:
+        load_section("clean", path, Section, optional=True)
+    assert str(err.value) == f"{path}: clean.rate: must be a positive number, got 0.0"
+
+
 def test_a_yaml_syntax_error_is_one_line_with_file_line_and_column(tmp_path):
     path = tmp_path / "params.yaml"
     path.write_text("clean:\n  a: b: c\n", encoding="utf-8")

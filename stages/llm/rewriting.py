@@ -28,7 +28,7 @@ from stages.llm.prompts import build_messages, canonical_json, prefill_of, promp
 from stages.llm.rules import Catalog, Rule, load_catalog
 from stages.llm.settings import RewriteParams
 from stages.validation import failure_message, run_suite, write_reports
-from stages.validation.suites import zh_share_parameter
+from stages.validation.suites import run_parameters
 
 REASON = {"empty": "rewrite_empty_answer", "unparseable": "rewrite_unparseable"}
 SECRET_REASON = "rewrite_secret_in_output"
@@ -151,8 +151,7 @@ def rewrite_records(records: pl.DataFrame, catalog: Catalog, rule_name: Any, set
 def check_rewrites(kept: pl.DataFrame, suite: str | Path, reports: Path, subsets: list[str],
                    min_zh_share: float | None) -> None:
     """Run the `rewrites` expectation suite on the kept rewrites; a critical failure stops the stage."""
-    parameters = {"min_rows": 0, "configured_sources": subsets, **zh_share_parameter(min_zh_share)}
-    result = run_suite(kept, suite, parameters)
+    result = run_suite(kept, suite, run_parameters(0, subsets, min_zh_share))
     write_reports(result, reports, "data/rewrite")
     if not result.success:
         raise StageError(failure_message(result, str(reports / f"{result.suite}.md")))

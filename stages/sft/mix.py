@@ -27,6 +27,7 @@ from pydantic import Field, field_validator
 from stages.lib.contract import Filter, split_by_filters
 from stages.lib.params import Fraction, NonNegativeInt, Params, known_subsets, number
 from stages.sft.decontam import DecontamParams
+from stages.validation.suites import run_parameters
 
 EvalShare = number(lambda v: 0 <= v < 1, "in [0, 1)")
 RewriteShare = number(lambda v: 0 <= v <= 1, "in [0, 1] or null")
@@ -55,8 +56,7 @@ class AssembleParams(Params):
 
     def suite_parameters(self, subsets: list[str]) -> dict[str, Any]:
         """Parameters of the `sft` expectation suite run on the set."""
-        zh = {} if self.min_zh_share is None else {"min_zh_share": float(self.min_zh_share)}
-        return {"min_rows": self.min_rows, "configured_sources": subsets, **zh}
+        return run_parameters(self.min_rows, subsets, self.min_zh_share)
 
 
 def hash_rank(seed: int) -> pl.Expr:

@@ -19,7 +19,7 @@ parameters, `{"$PARAMETER": "<name>"}` in kwargs (e.g. `min_rows`,
 - `configured_sources`: the subsets of `params.yaml: sources` (`stages.ingest.subsets.configured_sources`), read by
   every stage that runs a suite (validate, rewrite, assemble): a second list would drift;
 - `min_zh_share`: a stage section's `min_zh_share` (a `ZhShare` field: validate, rewrite,
-  assemble), passed only when set (`zh_share_parameter`), else the suite's default applies.
+  assemble), passed only when set, else the suite's default applies; `run_parameters` builds the three.
 """
 
 from __future__ import annotations
@@ -123,9 +123,11 @@ def referenced_columns(config: dict[str, Any]) -> set[str]:
 ZhShare = Annotated[float, check(lambda v: 0 <= v <= 1, "a number in [0, 1]")] | None
 
 
-def zh_share_parameter(value: float | None) -> dict[str, float]:
-    """The suites' `min_zh_share` parameter from a `ZhShare` field: passed only when set."""
-    return {} if value is None else {"min_zh_share": float(value)}
+def run_parameters(min_rows: int, subsets: list[str], min_zh_share: float | None) -> dict[str, Any]:
+    """A suite run's parameters from params.yaml: `min_rows`, `configured_sources` and `min_zh_share`
+    (passed only when set, else the suite's default applies)."""
+    zh = {} if min_zh_share is None else {"min_zh_share": float(min_zh_share)}
+    return {"min_rows": min_rows, "configured_sources": subsets, **zh}
 
 
 class ValidateParams(Params):
@@ -135,4 +137,4 @@ class ValidateParams(Params):
     min_zh_share: ZhShare = None
 
     def suite_parameters(self, subsets: list[str]) -> dict[str, Any]:
-        return {"min_rows": self.min_rows, "configured_sources": subsets, **zh_share_parameter(self.min_zh_share)}
+        return run_parameters(self.min_rows, subsets, self.min_zh_share)

@@ -19,7 +19,7 @@ import csv
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Literal
 
 from stages.lib.errors import StageError, input_error
 from stages.lib.params import Params, PositiveInt
@@ -27,7 +27,6 @@ from stages.lib.params import Params, PositiveInt
 LETTERS = ("A", "B", "C", "D")
 _SPLIT_SUFFIX = re.compile(r"_(test|val|dev)$")
 Continuation = Literal["letter", "text", "cloze"]  # how options are scored (stages/evalkit/scoring.py)
-CONTINUATIONS: tuple[str, ...] = get_args(Continuation)
 
 
 class EvaluateParams(Params):

@@ -158,6 +158,7 @@ PositiveFloat = Annotated[float, check(lambda v: v > 0, "a positive number")]
 NonNegativeFloat = Annotated[float, check(lambda v: v >= 0, "a number >= 0")]
 Fraction = Annotated[float, check(lambda v: 0 <= v <= 1, "between 0 and 1")]
 PositiveNumber = number(lambda v: v > 0, "a positive number")
+ShareBelowOne = number(lambda v: 0 <= v < 1, "in [0, 1)")  # a held-out or dropout share
 Names = Annotated[list[str], BeforeValidator(_names)]  # a list of non-empty strings; null = []
 Block = BeforeValidator(lambda value: {} if value is None else value)  # `generation:` left empty = the defaults
 

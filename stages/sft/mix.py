@@ -25,11 +25,10 @@ import polars as pl
 from pydantic import Field, field_validator
 
 from stages.lib.contract import Filter, split_by_filters
-from stages.lib.params import Fraction, NonNegativeInt, Params, known_subsets, number
+from stages.lib.params import Fraction, NonNegativeInt, Params, ShareBelowOne, known_subsets, number
 from stages.sft.decontam import DecontamParams
 from stages.validation.suites import run_parameters
 
-EvalShare = number(lambda v: 0 <= v < 1, "in [0, 1)")
 RewriteShare = number(lambda v: 0 <= v <= 1, "in [0, 1] or null")
 MaxPpl = number(lambda v: v > 0, "a positive number or null")
 MIX_KEYS = ("seed", "eval_share", "source_caps", "rewrite_share", "max_ppl", "system_prompt", "min_rows")
@@ -39,7 +38,7 @@ class AssembleParams(Params):
     """`assemble` in params.yaml (see the comments there)."""
 
     seed: int = 42
-    eval_share: EvalShare = 0.1
+    eval_share: ShareBelowOne = 0.1
     source_caps: dict[str, NonNegativeInt] = Field(default_factory=dict)
     rewrite_share: RewriteShare | None = None
     max_ppl: MaxPpl | None = None

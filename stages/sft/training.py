@@ -16,7 +16,7 @@ from typing import Annotated, Any
 from pydantic import Field, PlainValidator
 from pydantic_core import PydanticCustomError
 
-from stages.lib.params import NonNegativeInt, Params, PositiveInt, as_number, check, number
+from stages.lib.params import NonNegativeInt, Params, PositiveInt, PositiveNumber, ShareBelowOne, as_number, check
 
 # Used when a tokenizer has no chat template (e.g. a base model): renders each
 # turn as "<|role|>\ncontent\n" and ends a prompt with "<|assistant|>\n", so the
@@ -35,8 +35,6 @@ def _not_text(value: Any) -> int | float:
 
 
 LearningRate = Annotated[int | float, PlainValidator(_not_text), check(lambda v: v > 0, "a positive number")]
-Epochs = number(lambda v: v > 0, "a positive number")
-Dropout = number(lambda v: 0 <= v < 1, "in [0, 1)")
 MaxSteps = Annotated[int, check(lambda v: v == -1 or v >= 1, "a positive integer or -1 (train for `epochs`)")]
 
 
@@ -46,7 +44,7 @@ class LoraParams(Params):
     enabled: bool = False
     r: PositiveInt = 16
     alpha: PositiveInt = 32
-    dropout: Dropout = 0.05
+    dropout: ShareBelowOne = 0.05
     target_modules: list[str] = Field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
 
 
@@ -54,7 +52,7 @@ class TrainParams(Params):
     """`train` in params.yaml (see the comments there)."""
 
     seed: NonNegativeInt = 42
-    epochs: Epochs = 1.0
+    epochs: PositiveNumber = 1.0
     max_steps: MaxSteps = -1
     batch_size: PositiveInt = 4
     grad_accum: PositiveInt = 1

@@ -23,12 +23,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-
 from stages.ingest.build import Captured, Content, record_row, rejected_row
 from stages.ingest.crawl import canonical_url, crawl, decode_text, header
 from stages.ingest.warc_archive import ArchivedOutcome, read_archive
 from stages.ingest.html_pages import ParseError, parse_qa_page, parse_tieba_thread, tieba_post_id
-from stages.ingest.sources import HttpParams, SourceParams
+from stages.ingest.sources import HttpParams, HttpSource
 from stages.lib.errors import StageError
 
 
@@ -71,26 +70,24 @@ def _response_row(cap: Captured, settings: HttpParams, item: ArchivedOutcome) ->
         return False, rejected_row(cap, "scrape_parse_failed", f"{item.url}: {settings.parser}: {exc}")
 
 
-def archived_row(cfg: SourceParams, settings: HttpParams, item: ArchivedOutcome) -> tuple[bool, dict[str, Any]]:
+def archived_row(cfg: HttpSource, item: ArchivedOutcome) -> tuple[bool, dict[str, Any]]:
     """(kept?, row) for one archived URL: a record, or a rejected row naming the URL and what happened."""
     cap = Captured(
-        origin=cfg.name, source=cfg.subset or cfg.name, key=_key(settings, item.url), uri=item.url,
+        origin=cfg.name, source=cfg.subset or cfg.name, key=_key(cfg, item.url), uri=item.url,
         raw=item.body, license=cfg.license, fetched_at=item.warc_date or None,
     )
     if item.outcome == "response":
-        return _response_row(cap, settings, item)
+        return _response_row(cap, cfg, item)
     return False, rejected_row(cap, f"scrape_{item.outcome}", f"{item.url}: {item.outcome}: {item.detail}")
 
 
-def load_http(cfg: SourceParams, archive_dir: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def load_http(cfg: HttpSource, archive_dir: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Crawl the seeds in `cfg.path` into `archive_dir`, then return (record rows, rejected rows)."""
-    if cfg.http is None:
-        raise StageError(f"params.yaml: sources.{cfg.name}: http settings missing for an http source")
     seeds = read_seeds(Path(cfg.path))
-    crawl(seeds, cfg.http, archive_dir)
+    crawl(seeds, cfg, archive_dir)
     records: list[dict[str, Any]] = []
     rejected: list[dict[str, Any]] = []
-    for item in read_archive(archive_dir, cfg.http.max_bytes):
-        kept, row = archived_row(cfg, cfg.http, item)
+    for item in read_archive(archive_dir, cfg.max_bytes):
+        kept, row = archived_row(cfg, item)
         (records if kept else rejected).append(row)
     return records, rejected

@@ -52,18 +52,20 @@ def feature_texts(frame: pl.DataFrame) -> list[str]:
     return hidden.texts.select(quality.features(joined_prose(list(TEXT_FIELDS)))).to_series().to_list()
 
 
-def examples(kept: pl.DataFrame, rejected: pl.DataFrame, params: TrainQualityParams) -> tuple[list[str], list[str]]:
-    """(good, bad) feature strings as configured."""
+def examples(kept: pl.DataFrame, kept_features: list[str], rejected: pl.DataFrame,
+             params: TrainQualityParams) -> tuple[list[str], list[str]]:
+    """(good, bad) feature strings as configured, each in id order; the good ones are picked from the
+    kept records' features (`kept_features`, row for row), which scoring uses too."""
     condition = pl.all_horizontal(pl.col(field) == value for field, value in params.positive.items())
-    good = kept.filter(condition)
+    good_rows = kept.with_row_index("_row").filter(condition).sort("id")["_row"].to_list()
     bad = rejected.filter(pl.col("reason").is_in(params.negative_reasons))
-    return feature_texts(good.sort("id")), feature_texts(bad.sort("id"))
+    return [kept_features[row] for row in good_rows], feature_texts(bad.sort("id"))
 
 
-def train_model(kept: pl.DataFrame, rejected: pl.DataFrame, params: TrainQualityParams,
+def train_model(kept: pl.DataFrame, kept_features: list[str], rejected: pl.DataFrame, params: TrainQualityParams,
                 target: Path) -> tuple[Any, dict[str, Any]]:
     """Train on clean's output; return the model and what to report about it."""
-    good, bad = examples(kept, rejected, params)
+    good, bad = examples(kept, kept_features, rejected, params)
     if min(len(good), len(bad)) < params.min_examples:
         raise StageError(f"train_quality: {len(good)} good and {len(bad)} bad examples; each needs at least "
                          f"min_examples ({params.min_examples}): adjust positive or negative_reasons")
@@ -82,12 +84,13 @@ def quality_filters(params: TrainQualityParams) -> list[Filter]:
                    pl.format("quality {} < min_quality {}", pl.col(QUALITY_COLUMN), threshold))]
 
 
-def score_and_filter(kept: pl.DataFrame, model: Any | None,
-                     params: TrainQualityParams) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(passed, dropped): `kept` with `score_quality` (null without a model), split by `min_quality`."""
+def score_and_filter(kept: pl.DataFrame, model: Any | None, params: TrainQualityParams,
+                     kept_features: list[str] | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(passed, dropped): `kept` with `score_quality` (null without a model), split by `min_quality`;
+    `kept_features` are `feature_texts(kept)` when the caller has them already."""
     scores: list[float | None] = [None] * kept.height
     if model is not None and kept.height:
-        scores = list(quality.good_probability(model, feature_texts(kept)))
+        scores = list(quality.good_probability(model, kept_features or feature_texts(kept)))
     scored = kept.with_columns(pl.Series(QUALITY_COLUMN, scores, dtype=pl.Float64))
     return split_by_filters(scored, quality_filters(params))
 
@@ -100,10 +103,11 @@ def run_train_quality(in_dir: Path, out_dir: Path, metrics_path: Path, params: T
     info: dict[str, Any] = {"enabled": params.enabled}
     with tempfile.TemporaryDirectory(prefix="train_quality.") as tmp:
         model_file, model = Path(tmp) / quality.MODEL_NAME, None
+        features = feature_texts(kept) if params.enabled else None  # masked and tokenised once
         if params.enabled:
-            model, trained = train_model(kept, rejected, params, model_file)
+            model, trained = train_model(kept, features, rejected, params, model_file)
             info.update(trained)
-        passed, dropped = score_and_filter(kept, model, params)
+        passed, dropped = score_and_filter(kept, model, params, features)
 
         def with_model(folder: Path) -> None:  # the model goes into the output folder with the records
             if model is not None:

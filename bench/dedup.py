@@ -111,6 +111,13 @@ def ds_cluster(pairs: set[tuple[int, int]], n: int) -> list[int]:
     return [i for i in range(n) if find(i) == i]
 
 
+def utf32_shingles(text: str, ngram: int) -> list[bytes]:
+    """The UTF-32-LE bytes of each window of `ngram` characters (the whole text when shorter): the shingles
+    whose XXH32 is our shingle hash, as datasketch is handed them."""
+    data, width = text.encode("utf-32-le"), 4 * ngram
+    return [data[i:i + width] for i in range(0, len(data) - width + 4, 4)] if len(data) >= width else [data]
+
+
 def run_datasketch(corpus: Path, best: bool) -> dict[str, np.ndarray]:
     import xxhash
     from datasketch import MinHash, MinHashLSH
@@ -119,13 +126,7 @@ def run_datasketch(corpus: Path, best: bool) -> dict[str, np.ndarray]:
     started = time.perf_counter()
     lsh, sketches = MinHashLSH(threshold=PARAMS.threshold, num_perm=k), []
     if best:
-        width = 4 * n_gram
-
-        def shingles(t: str) -> list[bytes]:
-            b = t.encode("utf-32-le")
-            return [b[i:i + width] for i in range(0, len(b) - width + 4, 4)] if len(b) >= width else [b]
-
-        gen = MinHash.generator((shingles(t) for t in texts), num_perm=k, hashfunc=xxhash.xxh32_intdigest)
+        gen = MinHash.generator((utf32_shingles(t, n_gram) for t in texts), num_perm=k, hashfunc=xxhash.xxh32_intdigest)
         with lsh.insertion_session() as session:
             for i, m in enumerate(gen):
                 session.insert(i, m, check_duplication=False)

@@ -33,7 +33,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.dedup import PARAMS, corpus_paths, load_average, machine, run_datasketch, texts_of  # noqa: E402
+from bench.dedup import (PARAMS, corpus_paths, load_average, machine, run_datasketch, texts_of,  # noqa: E402
+                         utf32_shingles)
 
 METHODS = ("core", "ds-best")
 
@@ -61,12 +62,9 @@ def signatures_match(corpus: Path, sample: int = 300) -> bool:
 
     texts = texts_of(corpus)[:sample]
     ours = batch_signatures(texts, PARAMS)
-    width = 4 * PARAMS.ngram
     for d, text in enumerate(texts):
-        data = lower_text(text).encode("utf-32-le")
-        shingles = [data[i:i + width] for i in range(0, len(data) - width + 4, 4)] if len(data) >= width else [data]
         m = MinHash(num_perm=PARAMS.num_perm, seed=PARAMS.seed, hashfunc=xxhash.xxh32_intdigest)
-        m.update_batch(shingles)
+        m.update_batch(utf32_shingles(lower_text(text), PARAMS.ngram))
         if not np.array_equal(m.hashvalues.astype(np.uint32), ours[:, d]):
             return False
     return True

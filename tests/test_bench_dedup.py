@@ -1,4 +1,5 @@
-"""The dedup benchmark's corpus, scores and report section (the benchmark itself runs by hand)."""
+"""The dedup benchmarks: bench/dedup.py's corpus, scores and report section (that benchmark runs by hand),
+and bench/dedup_core.py end to end on a small corpus."""
 
 import numpy as np
 import polars as pl
@@ -56,6 +57,7 @@ def test_the_core_benchmark_runs_both_methods_and_checks_the_signatures(tmp_path
                           str(tmp_path)], cwd=root, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr
     assert "signatures equal datasketch's: True" in out.stdout
-    rows = [line for line in out.stdout.splitlines() if line.startswith("| 300 |")]
-    assert [row.split(" | ")[1] for row in rows] == ["core", "ds-best"]
-    assert rows[1].split(" | ")[4] == "1.0"  # ds-best against itself
+    rows = [line.split(" | ") for line in out.stdout.splitlines() if line.startswith("| 300 |")]
+    assert [row[1] for row in rows] == ["core", "ds-best"]
+    for row in rows:  # median seconds, docs/s and the ratio to ds-best are all measured figures
+        assert float(row[2]) > 0 and int(row[3].replace(",", "")) > 0 and float(row[4]) > 0

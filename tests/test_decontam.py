@@ -94,8 +94,6 @@ def test_a_decontam_ngram_of_the_wrong_type_is_refused():
 
 
 def test_decontam_is_checked_inside_the_assemble_section():
-    from stages.sft.mix import AssembleParams
-
     with pytest.raises(ValueError) as info:
         parse_section(AssembleParams, {"decontam": {"enabled": "yes"}}, "params.yaml: assemble")
     assert str(info.value) == "params.yaml: assemble.decontam.enabled: must be true or false, got 'yes'"

@@ -26,26 +26,22 @@ from stages.cleaning.normalizing import run_normalize  # noqa: E402
 from stages.cleaning.records import run_clean  # noqa: E402
 from stages.dedupe.stage import run_dedup  # noqa: E402
 from stages.dedupe import distributed  # noqa: E402
-from stages.dedupe.config import DedupParams  # noqa: E402
 from stages.engine.config import EngineParams, ray_engine  # noqa: E402
 from stages.ingest.sources import parse_source  # noqa: E402
 from stages.lib.errors import StageError  # noqa: E402
 from stages.ingest.scrape import scrape  # noqa: E402
-from stages.lib.params import FROM_FILE, parse_section  # noqa: E402
+from stages.lib.params import parse_section  # noqa: E402
+from tests.dedupe.test_config import parse_params  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
 RAY = ray_engine(block_rows=64)
 LOCAL = EngineParams()
-cloudpickle.register_pickle_by_value(sys.modules[__name__])
-
-
-def parse_params(raw) -> DedupParams:
-    return parse_section(DedupParams, raw, "params.yaml: dedup", FROM_FILE)
+cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the crashing wrappers below run on workers
 
 
 def parse_engine(raw) -> EngineParams:
-    return parse_section(EngineParams, raw, "params.yaml: engine")  # the crashing wrapper below runs on workers
+    return parse_section(EngineParams, raw, "params.yaml: engine")
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,6 @@ clean's kept and rejected records, scores the kept ones and drops those under mi
 
 import json
 
-import numpy as np
 import polars as pl
 import pytest
 import yaml
@@ -16,7 +15,7 @@ from stages.cleaning.quality_filter import feature_texts, score_and_filter
 from stages.lib.params import parse_section
 from stages.lib.record import REJECTED_SCHEMA
 from stages.train_quality import cli
-from tests.cleaning.fixtures import clean_params, frame, row, sources_params
+from tests.cleaning.fixtures import FakeModel, clean_params, frame, row, sources_params
 
 PHRASES = ["学习编程要多动手", "读书让人明白道理", "运动有益身体健康", "旅行可以开阔眼界", "做饭需要耐心和细心",
            "写作需要反复修改", "科学研究讲究证据", "团队合作重在沟通", "早睡早起精神好", "节约用水从我做起"]
@@ -30,16 +29,6 @@ GOOD = [row(f"g{i}", f"请谈谈{PHRASES[i % 10]}的体会。",
 BAD = [row(f"b{i}", "随便说点什么吧。", output=PHRASES[i % 10] * 30) for i in range(12)]  # clean_char_repetition
 # kept by clean (no loop, Chinese, long enough), not verified: written like the bad examples
 LOOKALIKES = [row(f"l{i}", "随便说点什么吧。", output=PHRASES[i % 10] * 2) for i in range(6)]
-
-
-class FakeModel:
-    """Stands in for a fastText model: fixed labels and probabilities for every text."""
-
-    def __init__(self, labels, probs):
-        self.labels, self.probs = tuple(labels), np.array(probs)
-
-    def predict(self, texts, k=1):
-        return [self.labels] * len(texts), [self.probs] * len(texts)
 
 
 def cleaned(tmp_path, records=(*GOOD, *BAD, *LOOKALIKES)):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from stages.cleaning.filters import CleanParams
@@ -74,3 +75,13 @@ def clean_many(texts: list[str]) -> tuple[list[str], list[list[str]], dict[str, 
     cleaned = clean_texts(frame_, StepTimer())
     tags = cleaned.log.append_to(pl.Series([[]] * len(texts), dtype=pl.List(pl.String))).to_list()
     return cleaned.texts["instruction"].to_list(), tags, cleaned.pii_counts
+
+
+class FakeModel:
+    """Stands in for a fastText model: fixed labels and probabilities for every text."""
+
+    def __init__(self, labels, probs):
+        self.labels, self.probs = tuple(labels), np.array(probs)
+
+    def predict(self, texts, k=1):
+        return [self.labels] * len(texts), [self.probs] * len(texts)

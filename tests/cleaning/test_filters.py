@@ -1,6 +1,5 @@
 """Filters: one record per reason code, per-source thresholds, score columns, params validation."""
 
-import numpy as np
 import polars as pl
 import pytest
 
@@ -9,19 +8,9 @@ from stages.cleaning.filters import REASONS, CleanParams
 from stages.cleaning.records import clean_records
 from stages.cleaning.scores import SCORE_COLUMNS, flagged_words
 from stages.lib.params import parse_section
-from tests.cleaning.fixtures import PROSE, clean_params, frame, row, settings
+from tests.cleaning.fixtures import PROSE, FakeModel, clean_params, frame, row, settings
 
 QUESTION = "请介绍一下数据清洗的主要步骤，并说明每一步的作用。"
-
-
-class FakeModel:
-    """Stands in for a fastText model: fixed labels and probabilities for every text."""
-
-    def __init__(self, labels, probs):
-        self.labels, self.probs = tuple(labels), np.array(probs)
-
-    def predict(self, texts, k=1):
-        return [self.labels] * len(texts), [self.probs] * len(texts)
 
 
 def reasons_of(records, **limits):

@@ -143,12 +143,13 @@ def write_stage_outputs(
         write_parquet(kept, fresh / "records.parquet")
         write_parquet(rejected, fresh / "rejected.parquet")
         metrics_path.unlink(missing_ok=True)  # from here until the new one is written: no metrics, no mix
-    metrics: dict[str, Any] = {
-        "rows_in": rows_in,
-        "rows_kept": kept.height,
-        "rows_dropped": dropped,
-    }
-    metrics.update(extra_metrics or {})
+    return _write_metrics(metrics_path, rows_in, kept.height, dropped, extra_metrics, started)
+
+
+def _write_metrics(metrics_path: Path, rows_in: int, rows_kept: int, dropped: dict[str, int],
+                   extra: dict[str, Any] | None, started: float) -> dict[str, Any]:
+    """metrics/<stage>.json (rows in, kept, dropped per reason, the stage's extras) and its timings file."""
+    metrics: dict[str, Any] = {"rows_in": rows_in, "rows_kept": rows_kept, "rows_dropped": dropped, **(extra or {})}
     write_json(metrics, metrics_path)
     write_timings(metrics_path, started)  # not a metric: keeps metrics deterministic
     return metrics
@@ -284,8 +285,5 @@ def write_stage_outputs_streaming(
         if extra_files is not None:
             extra_files(fresh_dir)
         metrics_path.unlink(missing_ok=True)  # from here until the new one is written: no metrics, no mix
-    metrics: dict[str, Any] = {"rows_in": rows_in, "rows_kept": kept_counts.kept, "rows_dropped": dropped}
-    metrics.update((extra_metrics() if callable(extra_metrics) else extra_metrics) or {})
-    write_json(metrics, metrics_path)
-    write_timings(metrics_path, started)
-    return metrics
+    extra = extra_metrics() if callable(extra_metrics) else extra_metrics
+    return _write_metrics(metrics_path, rows_in, kept_counts.kept, dropped, extra, started)

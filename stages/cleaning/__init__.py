@@ -15,5 +15,6 @@
   `quality_filter`: the `train_quality` stage (`run_train_quality`).
 - `normalize_text`: OpenCC, width and punctuation tables (`NormalizeParams`);
   `normalizing`: the `normalize` stage (`normalize_records`, `run_normalize`).
-- `subsets`: the configured sources and the subsets `by_source` keys must name.
+
+The configured sources and the subsets `by_source` keys must name come from `stages.ingest.subsets`.
 """

@@ -10,7 +10,9 @@
 - `settings`: `RewriteParams`; `rewriting`: the rewrite stage's run; `columns`: the rewrite columns.
 - `perplexity`: answer-only perplexity under a causal LM and `FamiliarityParams`; `familiarity`:
   the familiarity stage's run.
-- `fields`: field types the params models share.
+- `scorer`: the continuation log-probabilities familiarity and evaluate share.
+
+The field types the params models share are in `stages.lib.params`.
 
 Modules that need torch or transformers import them inside functions or are
 only imported by stages that need them, so `rule: none` stays fast.

@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from stages.lib.cli import example_commands
+from tests.test_dvc_deps import imported_modules, stages
 
 ROOT = Path(__file__).resolve().parents[1]
 STAGE_FILES = sorted(p for p in (ROOT / "stages").glob("*.py") if p.name != "__init__.py")
@@ -23,11 +24,6 @@ STAGE_MODULES = {p.stem for p in STAGE_FILES}
 RETIRED_FLAGS = {"--input", "--records", "--raw", "--data", "--base", "--plots", "--model", "--quality-model"}
 CONTRACT_STAGES = {"scrape", "clean", "train_quality", "normalize", "dedup", "validate", "rewrite", "familiarity",
                    "assemble"}
-
-
-def dvc_stages() -> dict[str, dict]:
-    spec = yaml.safe_load((ROOT / "dvc.yaml").read_text(encoding="utf-8"))["stages"]
-    return {name: body.get("do", body) for name, body in spec.items()}
 
 
 def params() -> dict:
@@ -60,15 +56,8 @@ def commands(module: str) -> dict[str, click.Command]:
 
 @pytest.mark.parametrize("path", STAGE_FILES, ids=lambda p: p.stem)
 def test_no_stage_module_imports_another(path):
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    names = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.module:
-            names.add(node.module)
-            names |= {f"{node.module}.{alias.name}" for alias in node.names}
-        elif isinstance(node, ast.Import):
-            names |= {alias.name for alias in node.names}
-    others = sorted(n for n in names if n.startswith("stages.") and n.split(".")[1] in STAGE_MODULES - {path.stem})
+    others = sorted(n for n in imported_modules(path)
+                    if n.startswith("stages.") and n.split(".")[1] in STAGE_MODULES - {path.stem})
     assert not others, f"{path.name} imports stage modules {others}: shared code belongs in a package"
 
 
@@ -118,10 +107,10 @@ def test_every_command_has_an_example_in_help(module):
         assert "Example" in result.output, f"{name} --help shows no example"
 
 
-@pytest.mark.parametrize("stage", sorted(dvc_stages()))
+@pytest.mark.parametrize("stage", sorted(stages()))
 def test_the_help_example_is_the_command_dvc_runs(stage):
     """So the example works on the shipped sample: `dvc repro` runs exactly it."""
-    body = dvc_stages()[stage]
+    body = stages()[stage]
     argv = dvc_command(body)
     module = importlib.import_module(argv[2])
     examples = [shlex.split(cmd) for cmd in example_commands(module.__doc__)]

@@ -10,11 +10,10 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from pydantic import field_validator
 
 from stages.check import cli
 from stages.checking.params_file import SECTION_MODELS
-from stages.lib.params import Params, known_subsets
+from stages.lib.params import Params
 
 ROOT = Path(__file__).resolve().parents[1]
 BAD_NAME = ("params.yaml: sources.../../../victim: source names must match [a-z0-9_]+ (they prefix record ids "
@@ -88,19 +87,11 @@ def test_a_crawler_setting_of_the_wrong_type_is_one_line(tmp_path, monkeypatch):
     assert result.stderr == "params.yaml: sources.web.retries: must be an integer, got '3'\n"
 
 
-class ByDomain(Params):
-    """A section model with a `by_source` mapping, as clean's and normalize's are."""
-
-    by_source: dict[str, int] = {}
-    _known = field_validator("by_source")(known_subsets)
-
-
 def test_a_section_is_checked_with_its_model_and_the_configured_subsets(tmp_path, monkeypatch):
-    monkeypatch.setitem(SECTION_MODELS, "normalize", f"{__name__}:ByDomain")
-    result = check(params_with(tmp_path, lambda p: p.update({"normalize": {"by_source": {"segmentfualt": 1}}}),
+    result = check(params_with(tmp_path, lambda p: p["normalize"].update({"opencc_by_source": {"segmentfualt": "tw2sp"}}),
                                monkeypatch))
     assert result.exit_code == 1
-    assert result.stderr == ("params.yaml: normalize.by_source.segmentfualt: names no configured subset (did you mean "
+    assert result.stderr == ("params.yaml: normalize.opencc_by_source.segmentfualt: names no configured subset (did you mean "
                              "segmentfault?); configured: chinese_traditional, douban, exam, human_value, ruozhiba, "
                              "segmentfault, wiki, xhs, zhihu\n")
 

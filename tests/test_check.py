@@ -10,7 +10,6 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-
 from stages.check import cli
 from stages.checking.params_file import SECTION_MODELS
 from stages.lib.params import Params

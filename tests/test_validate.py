@@ -15,8 +15,8 @@ import yaml
 from click.testing import CliRunner
 
 from stages.ingest.sources import parse_sources
+from stages.ingest.subsets import configured_subsets
 from stages.lib.record import RECORD_SCHEMA, REJECTED_SCHEMA
-from stages.ingest.cqia import configured_subsets
 from stages.validate import cli
 from stages.validation.stage import suite_parameters
 from tests.validation.samples import SOURCES, sample_records

@@ -12,8 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from stages.ingest.cqia import configured_subsets
 from stages.ingest.sources import parse_source, parse_sources
+from stages.ingest.subsets import configured_subsets
 from stages.lib.errors import StageError
 from stages.lib.params import FROM_FILE, Params, load_params, parse_section
 

@@ -161,20 +161,6 @@ def iter_hub_lines(subset: str, split: str = "train") -> Iterator[bytes]:
         yield json.dumps({name: row.get(name) for name in FIELDS}, ensure_ascii=False).encode("utf-8")
 
 
-def configured_subsets(sources: dict[str, SourceParams]) -> list[str]:
-    """The `source` values records may carry: each source's subset, or its files' stems (what
-    `by_source` keys and the expectation suites' `configured_sources` must name)."""
-    subsets: set[str] = set()
-    for cfg in sources.values():
-        if cfg.subset:
-            subsets.add(cfg.subset)
-        elif Path(cfg.path).is_dir():
-            subsets.update(subset_for(cfg, f) for f in input_files(cfg))
-        else:
-            subsets.add(subset_for(cfg, Path(cfg.path)))
-    return sorted(subsets)
-
-
 def input_files(cfg: SourceParams) -> list[Path]:
     """The input files of a file source: the file itself, or `glob` matches in the directory."""
     path = Path(cfg.path)

@@ -20,7 +20,7 @@ input DVC tracks):
 mtime changes on every checkout and would break determinism.
 
 Other stages read this section too: `parse_sources` gives name -> source (`.name .kind .path
-.subset .glob .license .fetched_at .http`), and `stages.ingest.cqia.configured_subsets` the
+.subset .glob .license .fetched_at .http`), and `stages.ingest.subsets.configured_subsets` the
 `source` values their records may carry.
 """
 

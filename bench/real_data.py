@@ -1,19 +1,22 @@
-"""Real-data report: scrape -> clean -> normalize -> dedup -> validate on ../shared/data.
+"""Real-data report: `dvc repro assemble` on ../shared/data, and where every record went.
 
-Points one source at every COIG-CQIA subset file and every raw Ruozhiba dump
-in the shared reference data (read in place, nothing is copied into the
-repository), runs the stage commands exactly as `dvc.yaml` does in a temporary
-workspace with the repository's params (sources replaced), and prints, per
-source: records in, kept after validate, dropped per stage and reason, and up
-to 3 dropped texts per reason.
+Makes a temporary git repository holding the project (as a clean clone would have it), points
+`params.yaml: sources` at the shared reference data where it lies (nothing is copied into the
+repository): one `cqia_jsonl` source for the folder of COIG-CQIA subset files and one
+`ruozhiba_dump` source per raw Ruozhiba dump. Nothing else in params.yaml changes beyond
+`validate.min_rows` (and `by_source`-style keys naming a subset the data lacks, which a params check
+would refuse). Then it runs real `dvc repro assemble` (scrape -> clean -> ... -> familiarity ->
+assemble, on the default model) and prints, per source and subset: records in, records that reached
+the SFT set, dropped per stage and reason, and up to 3 dropped texts per reason.
 
     python bench/real_data.py                        # ../shared/data beside the repo
-    python bench/real_data.py --data /path/to/data --examples 5 --md
-    python bench/real_data.py --keep /tmp/real       # keep the workspace to look at the outputs
+    python bench/real_data.py --data /path/to/data --md
+    python bench/real_data.py --keep /tmp/real       # keep the repository to look at the outputs
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -26,15 +29,17 @@ import polars as pl
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-STAGES = ("clean", "normalize", "dedup", "validate")
+# Stages whose rejected.parquet holds input records, in pipeline order (scrape's are per source).
+STAGES = ("clean", "quality", "normalize", "dedup", "validate", "familiarity", "sft")
+SUBSET_KEYS = (("clean", "by_source"), ("normalize", "opencc_by_source"), ("assemble", "source_caps"))
 
 
 def shared_sources(data: Path) -> dict[str, dict]:
-    """One source per COIG-CQIA subset file and per Ruozhiba dump, read where they lie."""
+    """One source for the folder of COIG-CQIA subset files and one per Ruozhiba dump, read where they lie."""
     sources = {}
-    for file in sorted((data / "coig-cqia-sample").glob("*.jsonl")):
-        sources[f"cqia_{file.stem}"] = {"kind": "cqia_jsonl", "path": str(file), "subset": file.stem,
-                                        "license": "third-party (COIG-CQIA), research use", "fetched_at": "2026-11-01"}
+    if any((data / "coig-cqia-sample").glob("*.jsonl")):
+        sources["cqia"] = {"kind": "cqia_jsonl", "path": str(data / "coig-cqia-sample"),
+                           "license": "third-party (COIG-CQIA), research use", "fetched_at": "2026-11-01"}
     for file in sorted((data / "ruozhiba-dumps").glob("*.json")):
         name = "ruozhiba_" + file.stem.replace("-", "_")
         sources[name] = {"kind": "ruozhiba_dump", "path": str(file), "subset": "ruozhiba",
@@ -44,39 +49,50 @@ def shared_sources(data: Path) -> dict[str, dict]:
     return sources
 
 
-def run_stage(args: list[str], work: Path) -> None:
-    result = subprocess.run([sys.executable, "-m", *args], cwd=work, capture_output=True, text=True)
+def run(cmd: list[str], cwd: Path) -> None:
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+           "GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@example.invalid", "GIT_COMMITTER_NAME": "bench",
+           "GIT_COMMITTER_EMAIL": "bench@example.invalid", "DVC_NO_ANALYTICS": "1", "CQIA_NO_PROGRESS": "1"}
+    result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
     if result.returncode != 0:
-        raise click.ClickException(f"{' '.join(args[:2])} failed:\n{result.stdout}{result.stderr}")
+        tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-15:])
+        raise click.ClickException(f"{' '.join(cmd[-2:])} failed:\n{tail}")
 
 
-def run_pipeline(work: Path, sources: dict[str, dict]) -> None:
-    params = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
+def project_copy(work: Path) -> None:
+    """The project's files as a clean clone has them (code, dvc.yaml, params, samples), nothing run yet."""
+    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True,
+                            text=True, check=True).stdout.splitlines()
+    for name in listed:
+        if (ROOT / name).is_file() and not name.startswith(("metrics/", "reports/", "dvc.lock")):
+            (work / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, work / name)
+
+
+def real_params(work: Path, sources: dict[str, dict], subsets: set[str]) -> None:
+    params = yaml.safe_load((work / "params.yaml").read_text(encoding="utf-8"))
     params["sources"] = sources
     params["validate"]["min_rows"] = 1
-    subsets = {source["subset"] for source in sources.values()}  # by_source keys must name configured subsets
-    params["clean"]["by_source"] = {k: v for k, v in params["clean"]["by_source"].items() if k in subsets}
-    params["normalize"]["opencc_by_source"] = {k: v for k, v in (params["normalize"]["opencc_by_source"] or {}).items()
-                                               if k in subsets}
+    for section, key in SUBSET_KEYS:  # keys naming a subset these data lack would fail the params check
+        params[section][key] = {k: v for k, v in (params[section][key] or {}).items() if k in subsets}
     (work / "params.yaml").write_text(yaml.safe_dump(params, allow_unicode=True, sort_keys=False), encoding="utf-8")
-    shutil.copytree(ROOT / "schemas", work / "schemas", dirs_exist_ok=True)
-    for name in sources:
-        run_stage(["stages.scrape", "run", name, "--out", f"data/raw/{name}", "--archive", f"data/archive/{name}",
-                   "--metrics", f"metrics/scrape/{name}.json"], work)
-    run_stage(["stages.clean", "--in", "data/raw", "--out", "data/clean", "--metrics", "metrics/clean.json"], work)
-    run_stage(["stages.train_quality", "--in", "data/clean", "--out", "data/quality",
-               "--metrics", "metrics/train_quality.json"], work)
-    run_stage(["stages.normalize", "--in", "data/quality/records.parquet", "--out", "data/normalize",
-               "--metrics", "metrics/normalize.json"], work)
-    run_stage(["stages.dedup", "--in", "data/normalize/records.parquet", "--out", "data/dedup",
-               "--metrics", "metrics/dedup.json"], work)
-    run_stage(["stages.validate", "--in", "data/dedup/records.parquet", "--out", "data/validate",
-               "--reports", "reports/validate", "--metrics", "metrics/validate.json",
-               "--suite", "schemas/expectations/records.json"], work)
 
 
-def origin(record_id: str) -> str:
-    return record_id.rsplit("-", 1)[0]
+def run_pipeline(work: Path, sources: dict[str, dict], subsets: set[str]) -> None:
+    project_copy(work)
+    real_params(work, sources, subsets)
+    run(["git", "init", "-q", "-b", "main"], work)
+    run(["git", "add", "-A"], work)
+    run(["git", "commit", "-qm", "the project, pointed at the real data"], work)
+    run([sys.executable, "-m", "stages.check"], work)
+    run([sys.executable, "-m", "dvc", "repro", "assemble"], work)
+
+
+def data_subsets(data: Path) -> set[str]:
+    from stages.ingest.sources import parse_sources
+    from stages.ingest.subsets import configured_subsets
+
+    return set(configured_subsets(parse_sources(shared_sources(data))))
 
 
 def text_of(row: dict) -> str:
@@ -85,51 +101,45 @@ def text_of(row: dict) -> str:
     return text if len(text) <= 110 else text[:110] + "..."
 
 
+def label_of(row: dict) -> str:
+    """`<source name>/<subset>`: the id's prefix is the source name, `source` the subset."""
+    return f"{row['id'].rsplit('-', 1)[0]}/{row['source']}"
+
+
 def collect(work: Path, sources: dict[str, dict]) -> tuple[Counter, Counter, dict, dict]:
-    """rows in and kept per source; drops per (source, stage:reason); example texts per (source, stage:reason)."""
+    """rows in and in the SFT set per source/subset; drops per (source/subset, stage:reason); example texts."""
     rows_in, kept = Counter(), Counter()
     drops: dict[str, Counter] = defaultdict(Counter)
     examples: dict[tuple[str, str], list[str]] = defaultdict(list)
-    frames = {name: work / f"data/raw/{name}/rejected.parquet" for name in sources}
-    frames.update({stage: work / f"data/{stage}/rejected.parquet" for stage in STAGES})
-    for name in sources:
-        rows_in[name] += pl.read_parquet(work / f"data/raw/{name}/records.parquet").height
-        rows_in[name] += pl.read_parquet(frames[name]).height
-    for key, path in frames.items():
-        if not path.is_file():
-            continue
-        stage = "scrape" if key in sources else key
-        for row in pl.read_parquet(path).iter_rows(named=True):
-            label = f"{stage}:{row['reason']}"
-            src = origin(row["id"])
-            drops[src][label] += 1
-            if len(examples[src, label]) < 3:
-                detail = row.get("detail") or ""
-                examples[src, label].append(text_of(row) or detail[:110])
-    validated = work / "data/validate/records.parquet"
-    if validated.is_file():
-        kept.update(origin(i) for i in pl.read_parquet(validated, columns=["id"])["id"])
+    frames = [(f"data/raw/{name}/{part}.parquet", "scrape") for name in sources for part in ("records", "rejected")]
+    for path, stage in frames:
+        rows_in.update(label_of(row) for row in pl.read_parquet(work / path, columns=["id", "source"]).to_dicts())
+    rejected = [(work / f"data/raw/{name}/rejected.parquet", "scrape") for name in sources]
+    rejected += [(work / f"data/{stage}/rejected.parquet", "assemble" if stage == "sft" else stage) for stage in STAGES]
+    for path, stage in rejected:
+        for row in pl.read_parquet(path).iter_rows(named=True) if path.is_file() else ():
+            label, reason = label_of(row), f"{stage}:{row['reason']}"
+            drops[label][reason] += 1
+            if len(examples[label, reason]) < 3:
+                examples[label, reason].append(text_of(row) or (row.get("detail") or "")[:110])
+    sft = pl.read_parquet(work / "data/sft/records.parquet", columns=["id", "source"])
+    kept.update(label_of(row) for row in sft.to_dicts() if row["id"].rsplit("-", 1)[0] in sources)
     return rows_in, kept, drops, examples
 
 
 def report(rows_in: Counter, kept: Counter, drops: dict, examples: dict, md: bool) -> str:
-    lines = []
-    if md:
-        lines += ["| source | in | kept | dropped (stage:reason count) |", "|---|---:|---:|---|"]
+    lines = ["| source/subset | in | in the SFT set | dropped (stage:reason count) |", "|---|---:|---:|---|"] if md else []
     for name in sorted(rows_in):
         reasons = ", ".join(f"{label} {n}" for label, n in sorted(drops[name].items())) or "-"
         if md:
             lines.append(f"| {name} | {rows_in[name]} | {kept[name]} | {reasons} |")
         else:
-            lines.append(f"{name:<30} in {rows_in[name]:>5}  kept {kept[name]:>5}  dropped: {reasons}")
+            lines.append(f"{name:<34} in {rows_in[name]:>5}  sft {kept[name]:>5}  dropped: {reasons}")
     total_in, total_kept = sum(rows_in.values()), sum(kept.values())
-    lines.append(f"{'| total | ' if md else 'total: '}{total_in}{' | ' if md else ' in, '}{total_kept}"
-                 f"{' | |' if md else ' kept'}")
-    lines.append("")
-    lines.append("Dropped examples (up to 3 per source and reason):")
+    lines.append(f"| total | {total_in} | {total_kept} | |" if md else f"total: {total_in} in, {total_kept} in the SFT set")
+    lines += ["", "Dropped examples (up to 3 per source and reason):"]
     for (name, label), texts in sorted(examples.items()):
-        for text in texts:
-            lines.append(f"{'- ' if md else '  '}{name} {label}: {text}")
+        lines += [f"{'- ' if md else '  '}{name} {label}: {text}" for text in texts]
     return "\n".join(lines)
 
 
@@ -139,19 +149,22 @@ def report(rows_in: Counter, kept: Counter, drops: dict, examples: dict, md: boo
               help="Folder with coig-cqia-sample/*.jsonl and ruozhiba-dumps/*.json.")
 @click.option("--md", is_flag=True, help="Markdown table (for bench/RESULTS.md).")
 @click.option("--keep", "keep_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
-              help="Run in this folder and keep it (default: a temporary folder, removed after).")
+              help="Build the repository in this (new or empty) folder and keep it (default: a temporary folder).")
 def main(data_dir: Path, md: bool, keep_dir: Path | None) -> None:
-    """Run scrape -> validate on the shared real data and report every drop.
+    """Run `dvc repro assemble` on the shared real data and report where every record went.
 
     Example: python bench/real_data.py --md
     """
     if not data_dir.is_dir():
         raise click.ClickException(f"{data_dir}: not found (the shared real data lies beside the repository)")
-    sources = shared_sources(data_dir.resolve())
+    if keep_dir is not None and keep_dir.exists() and any(keep_dir.iterdir()):
+        raise click.ClickException(f"{keep_dir}: not empty; --keep builds a new repository there")
+    data = data_dir.resolve()
+    sources = shared_sources(data)
     with tempfile.TemporaryDirectory(prefix="real-data-") as tmp:
         work = keep_dir or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
-        run_pipeline(work, sources)
+        run_pipeline(work, sources, data_subsets(data))
         click.echo(report(*collect(work, sources), md=md))
 
 

@@ -57,6 +57,7 @@ from stages.lib.params import load_section
 from stages.llm.rewriting import RewritePaths, run_rewrite
 from stages.llm.rules import load_catalog
 from stages.llm.settings import RewriteParams
+from stages.validation.suites import longest_record
 
 
 @click.group(help=doc_summary(__doc__), epilog=example(__doc__))
@@ -83,7 +84,8 @@ def run_command(params_path: Path, in_path: Path, rules_path: Path, base_model: 
     settings = load_section("rewrite", params_path, RewriteParams, context)
     rule = load_section("rule", params_path)
     paths = RewritePaths(in_path, rules_path, base_model, cache_dir, out_dir, metrics_path, suite, reports_dir)
-    metrics = run_rewrite(rule, settings, context["subsets"], paths, rule_key=f"{params_path}: rule")
+    metrics = run_rewrite(rule, settings, context["subsets"], paths, rule_key=f"{params_path}: rule",
+                          max_chars=longest_record(params_path, context["subsets"]))
     echo_summary("rewrite", metrics, f"rule {metrics['rule']}; cache {metrics['cache_hits']} hits, "
                                      f"{metrics['cache_misses']} misses")
 

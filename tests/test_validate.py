@@ -19,14 +19,15 @@ from stages.ingest.subsets import configured_subsets
 from stages.lib.record import RECORD_SCHEMA, REJECTED_SCHEMA
 from stages.validate import cli
 from stages.validation.stage import suite_parameters
-from tests.validation.samples import SOURCES, sample_records
+from tests.validation.samples import MAX_CHARS, SOURCES, clean_section, sample_records
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def write_params(path: Path, min_rows=5, **extra) -> Path:
     sources = {f"src_{s}": {"kind": "cqia_jsonl", "path": f"data/sample/{s}.jsonl", "subset": s} for s in SOURCES}
-    path.write_text(yaml.safe_dump({"sources": sources, "validate": {"min_rows": min_rows, **extra}}), encoding="utf-8")
+    path.write_text(yaml.safe_dump({"sources": sources, "validate": {"min_rows": min_rows, **extra},
+                                    "clean": clean_section()}), encoding="utf-8")
     return path
 
 
@@ -176,11 +177,16 @@ def test_dvc_repro_stops_at_validate_on_bad_data_with_the_clear_message(tmp_path
 def test_min_zh_share_is_passed_to_the_suites_only_when_set(tmp_path):
     sources = {"mmlu_en": {"kind": "mmlu_csv", "path": "data/sample/mmlu/train"}}
     path = tmp_path / "params.yaml"
-    path.write_text(yaml.safe_dump({"validate": {"min_rows": 1, "min_zh_share": None}, "sources": sources}))
+    clean = clean_section()
+    path.write_text(yaml.safe_dump({"validate": {"min_rows": 1, "min_zh_share": None}, "sources": sources,
+                                    "clean": clean}))
     assert "min_zh_share" not in suite_parameters(path)  # the suite's default (0.2) applies
-    path.write_text(yaml.safe_dump({"validate": {"min_rows": 1, "min_zh_share": 0}, "sources": sources}))
-    assert suite_parameters(path) == {"min_rows": 1, "configured_sources": ["mmlu"], "min_zh_share": 0.0}
-    path.write_text(yaml.safe_dump({"validate": {"min_rows": 1, "min_zh_share": 2}, "sources": sources}))
+    path.write_text(yaml.safe_dump({"validate": {"min_rows": 1, "min_zh_share": 0}, "sources": sources,
+                                    "clean": clean}))
+    assert suite_parameters(path) == {"min_rows": 1, "configured_sources": ["mmlu"], "min_zh_share": 0.0,
+                                      "max_chars": MAX_CHARS}
+    path.write_text(yaml.safe_dump({"validate": {"min_rows": 1, "min_zh_share": 2}, "sources": sources,
+                                    "clean": clean}))
     with pytest.raises(ValueError, match=r"validate.min_zh_share: must be a number in \[0, 1\], got 2"):
         suite_parameters(path)
 
@@ -218,3 +224,69 @@ def test_a_bool_min_zh_share_is_not_a_number(tmp_path):
 def test_a_misspelt_key_gets_a_suggestion(tmp_path):
     assert params_error(tmp_path, {"min_row": 1}) == (
         "validate.min_row: unknown key (did you mean min_rows?); allowed: min_rows, min_zh_share")
+
+
+# --- one source of truth for lengths: clean's limits bound the suites ------------------------------
+
+
+def long_text(chars: int, seed: int) -> str:
+    """Varied Chinese prose of exactly `chars` characters (no repeated chunks, nothing flagged)."""
+    import random
+
+    pool = "春夏秋冬山水花草树木日月星云风雨雪江河湖海田园城市书画琴棋诗词歌赋桥路灯窗门"
+    rng, parts = random.Random(seed), []
+    while sum(map(len, parts)) < chars:
+        parts.append("".join(rng.choice(pool) for _ in range(rng.randint(12, 30))) + "。")
+    return "".join(parts)[:chars]
+
+
+def test_a_record_clean_keeps_at_its_sources_limit_passes_validate(tmp_path):
+    """clean keeps a segmentfault question of 8,463 characters (over the suites' old 8,000) and a record of
+    exactly its source's max_chars, drops one character more with the reason and the threshold, and
+    validate, whose `max_chars` is the largest clean limit, passes every record clean kept."""
+    from stages.clean import cli as clean_cli
+    from tests.cleaning.fixtures import clean_params, frame, row, sources_params
+
+    question = long_text(8463, 1)
+    records = frame(
+        row("1", question, output=long_text(30000 - 8463, 2), source="segmentfault"),  # at the limit
+        row("2", question, output=long_text(30001 - 8463, 3), source="segmentfault"),  # one over
+        row("3", long_text(40, 4), output=long_text(16000 - 40, 5)),  # zhihu: at the default limit
+        row("4", long_text(40, 6), output=long_text(16001 - 40, 7)),
+        *[row(str(i), long_text(30, 10 + i), output=long_text(200, 20 + i)) for i in range(5, 10)],
+    )
+    raw = tmp_path / "raw" / "cqia_segmentfault"
+    raw.mkdir(parents=True)
+    records.write_parquet(raw / "records.parquet")
+    clean = clean_params(max_chars=16000)
+    clean["by_source"] = {"segmentfault": {"min_chinese": 0.2, "max_chars": 30000}}
+    names = ["cqia_segmentfault", "cqia_zhihu"]
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump({"clean": clean, "sources": sources_params(names), "validate": {"min_rows": 5}},
+                                     allow_unicode=True), encoding="utf-8")
+    (tmp_path / "raw" / "cqia_zhihu").mkdir()
+    records.clear().write_parquet(tmp_path / "raw" / "cqia_zhihu" / "records.parquet")
+    cleaned = CliRunner().invoke(clean_cli, ["--in", str(tmp_path / "raw"), "--out", str(tmp_path / "clean"),
+                                             "--metrics", str(tmp_path / "clean.json"), "--params", str(params)])
+    assert cleaned.exit_code == 0, cleaned.output
+    assert cleaned.output.strip() == "clean: 9 in, 7 kept, 2 dropped (clean_too_long 2)"
+    rejected = pl.read_parquet(tmp_path / "clean" / "rejected.parquet").sort("source")
+    assert rejected["detail"].to_list() == ["30001 characters > max_chars 30000", "16001 characters > max_chars 16000"]
+    assert suite_parameters(params)["max_chars"] == 30000
+    validated = CliRunner().invoke(cli, ["--in", str(tmp_path / "clean" / "records.parquet"),
+                                         "--out", str(tmp_path / "out"), "--reports", str(tmp_path / "reports"),
+                                         "--metrics", str(tmp_path / "validate.json"), "--params", str(params)])
+    assert validated.exit_code == 0, validated.output
+    assert "validate: 7 in, 7 kept, 0 dropped" in validated.output
+
+
+def test_the_suites_length_bound_is_the_largest_clean_limit_of_a_configured_subset(tmp_path):
+    params = write_params(tmp_path / "params.yaml")
+    data = yaml.safe_load(params.read_text(encoding="utf-8"))
+    assert suite_parameters(params)["max_chars"] == MAX_CHARS  # no override: the defaults
+    data["clean"] = clean_section(segmentfault={"max_chars": 30000}, wiki={"max_chars": 100})
+    params.write_text(yaml.safe_dump(data), encoding="utf-8")
+    assert suite_parameters(params)["max_chars"] == 30000
+    data["clean"] = clean_section(wiki={"max_chars": 100})  # tighter than the defaults: the defaults still apply
+    params.write_text(yaml.safe_dump(data), encoding="utf-8")
+    assert suite_parameters(params)["max_chars"] == MAX_CHARS

@@ -129,6 +129,16 @@ class CleanParams(Params):
         return {**data, "by_source": merged}
 
 
+def longest_allowed(params: CleanParams, subsets: list[str]) -> int:
+    """The largest `max_chars` any configured subset allows (its `by_source` entry, else the defaults).
+
+    The expectation suites bound a record's length by this (`max_chars`), so a record `clean` keeps under
+    its source's limit can never fail validate, rewrite's or assemble's suite for its length.
+    """
+    limits = [params.by_source.get(subset, params.defaults).max_chars for subset in subsets]
+    return max(limits, default=params.defaults.max_chars)
+
+
 def per_source(params: CleanParams, key: str) -> pl.Expr:
     """The threshold `key` for each row's source (defaults where no override)."""
     default = getattr(params.defaults, key)

@@ -148,10 +148,9 @@ def rewrite_records(records: pl.DataFrame, catalog: Catalog, rule_name: Any, set
     return RewriteResult(kept, rejected, len(parents), metrics)
 
 
-def check_rewrites(kept: pl.DataFrame, suite: str | Path, reports: Path, subsets: list[str],
-                   min_zh_share: float | None) -> None:
+def check_rewrites(kept: pl.DataFrame, suite: str | Path, reports: Path, parameters: dict[str, Any]) -> None:
     """Run the `rewrites` expectation suite on the kept rewrites; a critical failure stops the stage."""
-    result = run_suite(kept, suite, run_parameters(0, subsets, min_zh_share))
+    result = run_suite(kept, suite, parameters)
     write_reports(result, reports, "data/rewrite")
     if not result.success:
         raise StageError(failure_message(result, str(reports / f"{result.suite}.md")))
@@ -171,10 +170,11 @@ class RewritePaths:
     reports: Path
 
 
-def run_rewrite(rule_name: Any, settings: RewriteParams, subsets: list[str], paths: RewritePaths,
-                rule_key: str = "params.yaml: rule") -> dict[str, Any]:
+def run_rewrite(rule_name: Any, settings: RewriteParams, subsets: list[str], paths: RewritePaths, *,
+                max_chars: int, rule_key: str = "params.yaml: rule") -> dict[str, Any]:
     """The whole stage: rewrite the seeds with `rule_name` (or nothing for `none`), check, write; the metrics.
-    `rule_key` names the params file and key in the error for an unknown rule."""
+    `rule_key` names the params file and key in the error for an unknown rule; `max_chars` is the suite's
+    length bound (`stages.validation.suites.longest_record`)."""
     started = time.perf_counter()
     quiet_libraries()  # library progress bars only on a terminal
     catalog = load_catalog(paths.rules)
@@ -188,7 +188,8 @@ def run_rewrite(rule_name: Any, settings: RewriteParams, subsets: list[str], pat
     else:
         records = pl.read_parquet(paths.records)
     result = rewrite_records(records, catalog, rule_name, settings, paths.base_model, cache)
-    check_rewrites(result.kept, paths.suite, paths.reports, subsets, settings.min_zh_share)
+    check_rewrites(result.kept, paths.suite, paths.reports,
+                   run_parameters(0, subsets, settings.min_zh_share, max_chars))
     return write_stage_outputs("rewrite", paths.out, paths.metrics, kept=result.kept, rejected=result.rejected,
                                rows_in=result.rows_in, started=started, extra_columns=EXTRA_COLUMNS,
                                extra_metrics={**cache.counts(), **result.metrics})

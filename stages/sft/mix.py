@@ -53,9 +53,9 @@ class AssembleParams(Params):
         """The params that choose the mix, as data/sft/manifest.json records them."""
         return {key: getattr(self, key) for key in MIX_KEYS}
 
-    def suite_parameters(self, subsets: list[str]) -> dict[str, Any]:
-        """Parameters of the `sft` expectation suite run on the set."""
-        return run_parameters(self.min_rows, subsets, self.min_zh_share)
+    def suite_parameters(self, subsets: list[str], max_chars: int) -> dict[str, Any]:
+        """Parameters of the `sft` expectation suite run on the set (`max_chars`: `longest_record`)."""
+        return run_parameters(self.min_rows, subsets, self.min_zh_share, max_chars)
 
 
 def hash_rank(seed: int) -> pl.Expr:

@@ -15,8 +15,10 @@ not mistaken for leftover HTML, a non-Chinese record or personal data.
 
 | derived column         | from         | value per record                                | check (suites)            |
 |------------------------|--------------|-------------------------------------------------|---------------------------|
-| `instruction_len`      | instruction  | characters                                      | between min, max (all)    |
-| `output_len`           | output       | characters                                      | between min, max (all)    |
+| `instruction_len`      | instruction  | characters                                      | between min (all)         |
+| `output_len`           | output       | characters                                      | between min (all)         |
+| `chars`                | instruction, | characters of the three (clean's `score_chars`) | between max (all)         |
+|                        | input, output|                                                 |                           |
 | `pii_phone`            | prose        | mobile numbers (+86, spaced, dashed), landlines | between max 0 (all)       |
 | `pii_email`            | prose        | e-mail addresses                                | between max 0 (all)       |
 | `pii_id_card`          | prose        | resident ID numbers (GB 11643 check character)  | between max 0 (all)       |
@@ -50,6 +52,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from stages.cleaning.scores import total_chars
 from stages.validation.tradchars import traditional_chars
 
 STRING_LIST = pl.List(pl.String)
@@ -179,6 +182,7 @@ DERIVED: dict[str, Derived] = {
     for d in (
         Derived("instruction_len", ("instruction",), lambda s: pl.col("instruction").str.len_chars()),
         Derived("output_len", ("output",), lambda s: pl.col("output").str.len_chars()),
+        Derived("chars", TEXT_INPUTS, lambda s: total_chars(list(TEXT_INPUTS))),
         Derived("pii_phone", TEXT_INPUTS, lambda s: pl.col(PROSE).str.count_matches(PHONE)),
         Derived("pii_email", TEXT_INPUTS, lambda s: pl.col(PROSE).str.count_matches(EMAIL)),
         Derived("pii_id_card", TEXT_INPUTS, lambda s: id_card_count(pl.col(PROSE))),

@@ -19,7 +19,11 @@ parameters, `{"$PARAMETER": "<name>"}` in kwargs (e.g. `min_rows`,
 - `configured_sources`: the subsets of `params.yaml: sources` (`stages.ingest.subsets.configured_sources`), read by
   every stage that runs a suite (validate, rewrite, assemble): a second list would drift;
 - `min_zh_share`: a stage section's `min_zh_share` (a `ZhShare` field: validate, rewrite,
-  assemble), passed only when set, else the suite's default applies; `run_parameters` builds the three.
+  assemble), passed only when set, else the suite's default applies;
+- `max_chars`: the longest record `clean` lets through, the largest `max_chars` of `params.yaml: clean`
+  over the configured subsets (`longest_record`): a suite never bounds a length tighter than the
+  filter that judged it, so a record clean keeps cannot stop validate (one source of truth for lengths).
+`run_parameters` builds the four.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from stages.lib.errors import StageError
-from stages.lib.params import NonNegativeInt, Params, check
+from stages.lib.params import NonNegativeInt, Params, check, load_section
 
 SUITES_DIR = Path(__file__).resolve().parents[2] / "schemas" / "expectations"
 SEVERITIES = ("critical", "warning", "info")
@@ -123,11 +127,19 @@ def referenced_columns(config: dict[str, Any]) -> set[str]:
 ZhShare = Annotated[float, check(lambda v: 0 <= v <= 1, "a number in [0, 1]")] | None
 
 
-def run_parameters(min_rows: int, subsets: list[str], min_zh_share: float | None) -> dict[str, Any]:
-    """A suite run's parameters from params.yaml: `min_rows`, `configured_sources` and `min_zh_share`
-    (passed only when set, else the suite's default applies)."""
+def longest_record(params_path: str | Path, subsets: list[str]) -> int:
+    """`max_chars` for the suites: the largest `clean` lets any configured subset keep."""
+    from stages.cleaning.filters import CleanParams, longest_allowed
+
+    clean = load_section("clean", params_path, CleanParams, context={"subsets": subsets})
+    return longest_allowed(clean, subsets)
+
+
+def run_parameters(min_rows: int, subsets: list[str], min_zh_share: float | None, max_chars: int) -> dict[str, Any]:
+    """A suite run's parameters from params.yaml: `min_rows`, `configured_sources`, `max_chars` and
+    `min_zh_share` (passed only when set, else the suite's default applies)."""
     zh = {} if min_zh_share is None else {"min_zh_share": float(min_zh_share)}
-    return {"min_rows": min_rows, "configured_sources": subsets, **zh}
+    return {"min_rows": min_rows, "configured_sources": subsets, "max_chars": max_chars, **zh}
 
 
 class ValidateParams(Params):
@@ -136,5 +148,5 @@ class ValidateParams(Params):
     min_rows: NonNegativeInt
     min_zh_share: ZhShare = None
 
-    def suite_parameters(self, subsets: list[str]) -> dict[str, Any]:
-        return run_parameters(self.min_rows, subsets, self.min_zh_share)
+    def suite_parameters(self, subsets: list[str], max_chars: int) -> dict[str, Any]:
+        return run_parameters(self.min_rows, subsets, self.min_zh_share, max_chars)

@@ -93,6 +93,17 @@ def sample_sft() -> pl.DataFrame:
     return frame.with_columns(messages.cast(MESSAGES).alias("messages"), split.alias("split"))
 
 
+MAX_CHARS = 16000  # the suites' `max_chars` in these tests: clean.defaults.max_chars of `clean_section`
+
+
 def parameters(frame: pl.DataFrame) -> dict[str, Any]:
-    return {"min_rows": frame.height, "configured_sources": SOURCES}
+    return {"min_rows": frame.height, "configured_sources": SOURCES, "max_chars": MAX_CHARS}
+
+
+def clean_section(**by_source: dict[str, Any]) -> dict[str, Any]:
+    """A `params.yaml: clean` section (the shipped defaults' shape) whose `by_source` overrides are given."""
+    defaults = {"min_chars": 4, "max_chars": MAX_CHARS, "allow_empty_output": False, "min_chinese": 0.5,
+                "lang_min_chars": 10, "max_char_rep": 0.3, "max_line_rep": 0.3, "max_flagged_words": 0}
+    return {"langid": {"han_share_chinese": 0.6, "han_share_other": 0.1, "max_chars": 200, "chinese_labels": ["zh"]},
+            "repetition": {"chunk_chars": 10, "window_chars": 400}, "defaults": defaults, "by_source": by_source}
 

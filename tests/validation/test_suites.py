@@ -21,7 +21,7 @@ from stages.validation import Outcome, SuiteResult, run_suite
 from stages.validation.derived import DERIVED
 from stages.validation.runner import NULL_ID
 from stages.validation.suites import load_suite_config, parameter_names
-from tests.validation.samples import parameters, sample_records, sample_rewrites, sample_sft
+from tests.validation.samples import MAX_CHARS, parameters, sample_records, sample_rewrites, sample_sft
 
 SAMPLES: dict[str, Callable[[], pl.DataFrame]] = {
     "records": sample_records, "rewrites": sample_rewrites, "sft": sample_sft,
@@ -100,8 +100,10 @@ BREAKERS: dict[str, Breaker] = {
     "expect_column_values_to_be_in_set:task_type_ok": Breaker(setter("task_type", {"major": ["问答"], "minor": [None]})),
     "expect_column_values_to_be_in_set:domain_ok": Breaker(setter("domain", ["通用", None])),
     "expect_column_values_to_be_in_set:transforms_ok": Breaker(setter("transforms", [None])),
-    "expect_column_values_to_be_between:instruction_len": Breaker(setter("instruction", "问")),
-    "expect_column_values_to_be_between:output_len": Breaker(setter("output", "答" * 32001)),
+    "expect_column_values_to_be_between:instruction_len": Breaker(setter("instruction", "")),
+    "expect_column_values_to_be_between:chars": Breaker(lambda f, row: set_value(
+        f, "output", "答" * (MAX_CHARS + 1 - len(f["instruction"][row]) - len(f["input"][row])), (row,))),
+    "expect_column_values_to_be_between:output_len": Breaker(setter("output", "")),
     "expect_column_values_to_be_between:output_len:warning": Breaker(
         lambda f, row: set_value(f, "output", "", tuple(range(row, row + 7))), alone=True),
     "expect_column_values_to_be_between:pii_phone": Breaker(appender("output", "如有疑问请致电 138 1234 5678。")),
@@ -164,7 +166,7 @@ def test_suite_files_are_complete_and_every_expectation_has_a_breaker(suite):
     keys = [key(exp) for exp in config["expectations"]]
     assert len(keys) == len(set(keys)), "expectation keys must be unique within a suite"
     assert set(keys) <= set(BREAKERS), f"no breaker for {sorted(set(keys) - set(BREAKERS))}"
-    assert parameter_names(config) == {"min_rows", "configured_sources", "min_zh_share"}
+    assert parameter_names(config) == {"min_rows", "configured_sources", "min_zh_share", "max_chars"}
     assert config["parameter_defaults"] == {"min_zh_share": 0.2}  # run_suite fills it unless a stage sets it
 
 
@@ -228,7 +230,7 @@ def test_a_missing_column_is_reported_on_its_derived_checks_not_as_a_gx_error():
 def test_wrong_parameters_and_bad_suites_stop_with_a_clear_error(tmp_path):
     sample = sample_records()
     with pytest.raises(StageError, match=r"parameters missing \['configured_sources'\], not used by the suite \[\]"):
-        run_suite(sample, "records", {"min_rows": 1})
+        run_suite(sample, "records", {"min_rows": 1, "max_chars": 16000})
     bad = tmp_path / "bad.json"
     bad.write_text('{"name": "bad", "expectations": [{"type": "expect_column_values_to_be_unique", '
                    '"kwargs": {"column": "id"}, "description": "ids are unique"}]}', encoding="utf-8")

@@ -1,11 +1,9 @@
 """Check params.yaml before DVC acts on it: one line per problem, exit 1 when there is any.
 
-Run it after every edit of params.yaml (`make run` runs it before `dvc repro`).
-DVC builds the stages' output paths from params before any stage runs: a source
-named `../../../victim` becomes the output `data/raw/../../../victim`, and
-`dvc repro` (also `dvc repro -s "scrape@../../../victim"`) deletes that folder,
-outside the repository, before our own code is reached. This command refuses
-such a name, checks each source (kind, keys, glob, that its path exists) and
+Run it after every edit of params.yaml (`make run` runs it before `dvc repro`, and
+`python -m stages.exp` before every experiment). It refuses a source name that
+is not [a-z0-9_]+ (DVC builds `data/raw/<name>` from it; dvc.yaml keeps DVC off such
+paths and the scrape stage refuses them too), checks each source (kind, keys, glob, that its path exists) and
 every other section with the typed model its stage loads it with (wrong types,
 non-finite numbers, out-of-range values, unknown keys, `by_source` keys that
 name no configured subset), `rule` against the rule catalog, and reports

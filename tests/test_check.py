@@ -162,7 +162,7 @@ def test_a_dotdot_source_key_is_refused_before_dvc_touches_anything(tmp_path):
     assert (victim / "precious.txt").read_text() == "keep me\n"
     assert not (repo / "data" / "raw").exists() and not (repo / "dvc.lock").exists()
 
-    # What the README warns about: without the check, DVC deletes the folder before our code runs.
+    # without the check too, DVC leaves the folder alone (dvc.yaml: persist, no cache; tests/test_outside_repo.py)
     unguarded = sh([sys.executable, "-m", "dvc", "repro", "-s", "scrape@../../../victim"], repo)
     assert unguarded.returncode != 0
-    assert not victim.exists()
+    assert (victim / "precious.txt").read_text() == "keep me\n"

@@ -1,0 +1,70 @@
+"""The project as the tests see it: one copy of its files, taken when the test session starts.
+
+Tests never read or write the working copy's params.yaml, data or metrics (someone may be editing
+them while `make test` runs): what they need of the shipped project (params.yaml, dvc.yaml, schemas,
+the sample) they read from this copy, and a pipeline runs in a git repository made from it
+(`fresh_repo`). The copy holds what a clean clone holds (tracked and untracked-but-not-ignored
+files), minus run results (metrics/, reports/, dvc.lock).
+"""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+RUN_RESULTS = ("metrics/", "reports/", "dvc.lock")
+
+
+def git_env() -> dict[str, str]:
+    """The environment for git and DVC in test repositories (this interpreter's tools first)."""
+    return {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+            "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.invalid", "GIT_COMMITTER_NAME": "t",
+            "GIT_COMMITTER_EMAIL": "t@example.invalid", "DVC_NO_ANALYTICS": "1"}
+
+
+@functools.cache
+def project() -> Path:
+    """The session's copy of the project (made on first use; conftest.py makes it at session start)."""
+    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True,
+                            text=True, check=True).stdout.splitlines()
+    copy = Path(tempfile.mkdtemp(prefix="cqia-project-"))
+    atexit.register(shutil.rmtree, copy, True)
+    for name in listed:
+        if (ROOT / name).is_file() and not name.startswith(RUN_RESULTS):
+            (copy / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, copy / name, follow_symlinks=False)
+    return copy
+
+
+def shipped_params() -> dict[str, Any]:
+    """params.yaml as shipped (a new dict on every call: change it freely)."""
+    return yaml.safe_load((project() / "params.yaml").read_text(encoding="utf-8"))
+
+
+def run(cmd: list[str], cwd: Path, check: bool = True, timeout: int = 900) -> subprocess.CompletedProcess:
+    result = subprocess.run(cmd, cwd=cwd, env=git_env(), capture_output=True, text=True, timeout=timeout)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def fresh_repo(parent: Path, params: dict[str, Any] | None = None) -> Path:
+    """A new git repository holding the project (with `params` as params.yaml when given), nothing run yet."""
+    repo = parent / "repo"
+    shutil.copytree(project(), repo, symlinks=True)
+    if params is not None:
+        (repo / "params.yaml").write_text(yaml.safe_dump(params, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    run(["git", "init", "-q", "-b", "main"], repo)
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-qm", "copy of the project"], repo)
+    return repo

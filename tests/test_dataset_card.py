@@ -19,6 +19,7 @@ from stages.lib.record import records_frame
 from stages.sft.build import assemble
 from stages.sft.hf_card import pairs_text, size_category, title
 from stages.sft.mix import AssembleParams
+from stages.validation.suites import load_suite_config, parameter_names
 from tests.lib.test_record import sample_row
 
 SFT_SUITE = Path(__file__).resolve().parents[1] / "schemas" / "expectations" / "sft.json"
@@ -35,9 +36,11 @@ def rows(source: str, texts: list[tuple[str, str]], license_text: str = "CC0-1.0
 def build(tmp_path: Path, records: list[dict], suite_params: dict) -> tuple[str, dict]:
     frame = tmp_path / "records.parquet"
     records_frame(records).write_parquet(frame)
-    sources = sorted({r["source"] for r in records})
+    offered = {"min_rows": 1, "configured_sources": sorted({r["source"] for r in records}), "max_chars": 16000,
+               **suite_params}
+    wanted = parameter_names(load_suite_config(SFT_SUITE))  # the suite refuses parameters it does not use
     assemble([frame], None, tmp_path / "sft", tmp_path / "m.json", AssembleParams(eval_share=0.5), tmp_path / "no.lock",
-             SFT_SUITE, tmp_path / "reports", {"min_rows": 1, "configured_sources": sources, **suite_params})
+             SFT_SUITE, tmp_path / "reports", {k: v for k, v in offered.items() if k in wanted})
     card = (tmp_path / "sft" / "README.md").read_text(encoding="utf-8")
     split: dict[str, dict[str, int]] = {}
     for name in ("train", "eval"):

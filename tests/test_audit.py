@@ -279,7 +279,7 @@ CLEAN_MD = f"""## clean (data/clean)
 
 | id | source | in B |
 |---|---|---|
-| {zid(4)} | zhihu | dropped at clean: clean_too_short (output has 6 chars < min_output_chars 8) |
+| {zid(4)} | zhihu | dropped at clean: clean_too_short (output has 6 chars &lt; min_output_chars 8) |
 
 ### Shifts by source
 
@@ -432,7 +432,7 @@ def test_summary_counts_every_drop_and_edit_with_examples(history, tmp_path):
     md = audit(history, "summary", "counter", "--md").stdout
     assert "| clean | 9 | 7 | 2 | clean_too_short 2 | pii:phone 1 |" in md
     assert "| scrape | 11 | 9 | 2 | scrape_invalid_json 1; scrape_wrong_type 1 | – |" in md
-    assert "### dropped: clean_too_short (2, 2 shown)" in md and "output has 6 chars < min_output_chars 8" in md
+    assert "### dropped: clean_too_short (2, 2 shown)" in md and "output has 6 chars &lt; min_output_chars 8 |" in md
     target = tmp_path / "summary.html"
     audit(history, "summary", "counter", "--html", "-o", str(target))
     assert target.stat().st_mode & 0o777 == 0o644

@@ -1,77 +1,81 @@
 """Back ends for audit results: Markdown, terminal (rich), one self-contained HTML page, JSON.
 
 `render.py` lays a result out as blocks; these functions write the blocks in one
-format each, so every format says the same thing.
+format each, so every format says the same thing. Every text a block carries
+(record text, ids, params, notes) goes through the escaping function for the
+format (stages/lib/escape.py): control and bidi characters are shown visibly,
+Markdown and HTML cannot be injected, and a value cannot break a table.
 """
 
 from __future__ import annotations
 
-import html
+import base64
 import io
 import json
 from typing import Any
 
-import base64
-
 from stages.auditing.render import Heading, Para, Table, Diff, Items, Svg, Png, Block
-
-
-def _md_cell(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", "<br>")
+from stages.lib import escape
 
 
 def to_markdown(blocks: list[Block]) -> str:
+    md = escape.markdown
     out: list[str] = []
     for block in blocks:
         if isinstance(block, Heading):
-            out.append(f"{'#' * block.level} {block.text}")
+            out.append(f"{'#' * block.level} {md(block.text)}")
         elif isinstance(block, Para):
-            out.append(block.text)
+            out.append(md(block.text))
         elif isinstance(block, Items):
-            out.append("\n".join(f"- {item}" for item in block.items))
+            out.append("\n".join(f"- {md(item)}" for item in block.items))
         elif isinstance(block, Table):
             rule = ["---:" if i in block.numeric else "---" for i in range(len(block.headers))]
-            lines = [f"| {' | '.join(_md_cell(h) for h in block.headers)} |", f"|{'|'.join(rule)}|"]
-            lines += [f"| {' | '.join(_md_cell(c) for c in row)} |" for row in block.rows]
+            lines = [f"| {' | '.join(md(h) for h in block.headers)} |", f"|{'|'.join(rule)}|"]
+            lines += [f"| {' | '.join(md(c) for c in row)} |" for row in block.rows]
             out.append("\n".join(lines))
         elif isinstance(block, Diff):
-            fence = "````" if "```" in block.text else "```"
-            out.append(f"**{_md_cell(block.title)}**\n\n{fence}diff\n{block.text}\n{fence}")
+            out.append(f"**{md(block.title)}**\n\n{escape.markdown_fence(block.text, 'diff')}")
         # Svg: HTML only
     return "\n\n".join(out) + "\n"
+
+
+def _text(value: str, style: str = "") -> Any:
+    """A rich Text (printed literally, never as console markup) of `value` escaped for a terminal."""
+    from rich.text import Text
+
+    return Text(escape.terminal(value), style=style)
 
 
 def to_rich(blocks: list[Block], console: Any) -> None:
     from rich import box
     from rich.table import Table as RichTable
-    from rich.text import Text
 
     for block in blocks:
         if isinstance(block, Heading):
             style = {1: "bold underline", 2: "bold cyan", 3: "bold"}.get(block.level, "bold")
             console.print()
-            console.print(Text(block.text, style=style))
+            console.print(_text(block.text, style=style))
         elif isinstance(block, Para):
-            console.print(Text(block.text))
+            console.print(_text(block.text))
         elif isinstance(block, Items):
             for item in block.items:
-                console.print(Text(f"• {item}"))
+                console.print(_text(f"• {item}"))
         elif isinstance(block, Table):
             table = RichTable(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
             for i, header in enumerate(block.short or block.headers):
-                table.add_column(header, justify="right" if i in block.numeric else "left", overflow="fold",
+                table.add_column(_text(header), justify="right" if i in block.numeric else "left", overflow="fold",
                                  no_wrap=i == 0)
             for row in block.rows:
-                table.add_row(*[Text(c) for c in row])
+                table.add_row(*[_text(c) for c in row])
             console.print(table)
             if block.short and block.legend:
-                console.print(Text(block.legend, style="dim"))
+                console.print(_text(block.legend, style="dim"))
         elif isinstance(block, Diff):
-            console.print(Text(block.title, style="bold"))
+            console.print(_text(block.title, style="bold"))
             for line in block.text.split("\n"):
                 marker = line[2:3]
                 style = {"-": "red", "+": "green", "~": "yellow", "@": "magenta"}.get(marker, "")
-                console.print(Text(line, style=style), soft_wrap=True)
+                console.print(_text(line, style=style), soft_wrap=True)
 
 
 def to_terminal_text(blocks: list[Block], width: int = 160, color: bool = False) -> str:
@@ -96,7 +100,7 @@ pre{background:#f8f8f8;padding:.5rem;overflow-x:auto;white-space:pre-wrap}
 
 
 def to_html(blocks: list[Block], title: str) -> str:
-    esc = html.escape
+    esc = escape.html
     out = ["<!DOCTYPE html>", '<html lang="zh"><head><meta charset="utf-8">',
            f"<title>{esc(title)}</title><style>{HTML_STYLE}</style></head><body>"]
     for block in blocks:
@@ -131,7 +135,7 @@ def to_html(blocks: list[Block], title: str) -> str:
 
 
 def to_json(result: dict[str, Any]) -> str:
-    return json.dumps(result, ensure_ascii=False, indent=2, sort_keys=False) + "\n"
+    return escape.json_text(json.dumps(result, ensure_ascii=False, indent=2, sort_keys=False)) + "\n"
 
 
 def render(blocks: list[Block], result: dict[str, Any], fmt: str, title: str, width: int = 160,

@@ -3,15 +3,17 @@
 Each result (diff report, trace, rules matrix) is laid out here as a list of
 blocks (headings, paragraphs, tables, diffs, an SVG); `formats.py` writes the
 blocks as Markdown, terminal tables or HTML, so the formats always say the same
-thing. JSON is the result dict itself. Output is deterministic: the inputs are sorted.
+thing; they escape every text for the format, so blocks hold plain text. JSON is
+the result dict itself. Output is deterministic: the inputs are sorted.
 """
 
 from __future__ import annotations
 
-import html
 import json
 from dataclasses import dataclass, field
 from typing import Any
+
+from stages.lib import escape
 
 CATEGORY_TITLES = {
     "added": "Added",
@@ -392,7 +394,7 @@ def funnel_svg(funnel: list[dict[str, Any]], a_label: str, b_label: str) -> str:
     width, height = label_w + bar_w + num_w, top + row_h * max(len(funnel), 1) + 10
     biggest = max([1] + [g[k] for g in funnel for k in ("a_kept", "b_kept")])
     centre = label_w + bar_w / 2
-    esc = html.escape
+    esc = escape.html
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="12" role="img" '

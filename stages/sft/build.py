@@ -23,9 +23,10 @@ from stages.lib.io import write_json, write_text
 from stages.lib.record import RECORD_SCHEMA
 from stages.sft.card import chat_rows, fingerprint, jsonl, upstream_outputs
 from stages.sft.decontam import decontaminate
-from stages.sft.hf_card import curation_steps, dataset_card, kept_dropped_csv
+from stages.sft.hf_card import curation_steps, dataset_card, kept_dropped_csv, language_counts
 from stages.sft.mix import AssembleParams, choose
 from stages.validation import failure_message, run_suite, write_reports
+from stages.validation.derived import record_languages
 from stages.validation.report import summary_line
 
 
@@ -58,6 +59,7 @@ def summary(kept: pl.DataFrame, params: AssembleParams, rows: list[dict], lock: 
     return {
         "sources": per_source,
         "licenses": {r["source"]: r["license"] for r in licenses.iter_rows(named=True)},
+        "languages": language_counts(record_languages(kept).to_list()),
         "counts": {"train": int((kept["split"] == "train").sum()), "eval": int((kept["split"] == "eval").sum()),
                    "rewrites": int(kept["is_rewrite"].sum())},
         "params": params.mix(),

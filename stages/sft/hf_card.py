@@ -1,35 +1,74 @@
 """The dataset card of data/sft: a standard Hugging Face card (huggingface_hub's DatasetCard).
 
-Header (`DatasetCardData`): `license` (an SPDX-style id when every source has
-the same known license, else `other` with `license_name`/`license_link`),
-`language: zh`, `task_categories`, `size_categories`, `source_datasets`, and
-`configs` mapping the splits `train` and `validation` to `train.jsonl` and
-`eval.jsonl`, so `datasets.load_dataset("data/sft")` loads both. Body: summary,
-structure, sources, curation steps with counts per reason (from the upstream
-stages' metrics named in dvc.lock), known limitations, provenance.
-Everything is derived from the data, params and dvc.lock: no clock, no git revision.
+Header (`DatasetCardData`, written with `yaml.safe_dump`): `license` (an
+SPDX-style id when every source has the same known license, else `other` with
+`license_name`/`license_link`), `pretty_name` and `language` (the languages the
+records hold, most rows first), `task_categories`, `size_categories` (Hugging
+Face's bands, from the row count), `source_datasets`, and `configs` mapping the
+splits `train` and `validation` to `train.jsonl` and `eval.jsonl`, so
+`datasets.load_dataset("data/sft")` loads both. Body: summary (the title and
+the languages with their shares when there is more than one), structure,
+sources, curation steps with counts per reason (from the upstream stages'
+metrics named in dvc.lock), known limitations, provenance.
+Everything is derived from the data, params and dvc.lock: no clock, no git
+revision. A record's language is measured by `record_languages`
+(stages/validation/derived.py: the Han share of its prose, as the suites'
+`zh_share`). Every value from params or data is escaped for Markdown
+(stages/lib/escape.py), so a license with `<script>` or a line break stays text
+in its table cell.
 """
 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from huggingface_hub import DatasetCard, DatasetCardData
+import yaml
+from huggingface_hub import DatasetCardData
 
+from stages.lib import escape
 from stages.sft.card import upstream_entries
+from stages.validation.derived import ZH_RECORD_SHARE
 
 SPLITS = {"train": "train.jsonl", "validation": "eval.jsonl"}  # card split name -> file (`split` column: eval)
 KNOWN_LICENSES = {"cc0-1.0", "cc-by-4.0", "cc-by-sa-4.0", "cc-by-nc-4.0", "cc-by-nc-sa-4.0", "apache-2.0", "mit",
                   "odc-by", "odbl", "gpl-3.0", "openrail"}
-SIZE_BOUNDS = [(1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"),
-               (10_000_000, "1M<n<10M"), (100_000_000, "10M<n<100M")]
+SIZE_BOUNDS = [(10**3, "n<1K"), (10**4, "1K<n<10K"), (10**5, "10K<n<100K"), (10**6, "100K<n<1M"),
+               (10**7, "1M<n<10M"), (10**8, "10M<n<100M"), (10**9, "100M<n<1B"), (10**10, "1B<n<10B"),
+               (10**11, "10B<n<100B"), (10**12, "100B<n<1T")]
 COIG_CQIA = "m-a-p/COIG-CQIA"
+LANGUAGE_NAMES = {"zh": "Chinese", "en": "English"}  # the codes record_languages gives
 
 
 def size_category(n: int) -> str:
-    return next((label for bound, label in SIZE_BOUNDS if n < bound), "n>100M")
+    """Hugging Face's `size_categories` band of `n` rows (`1K<n<10K` holds 1,000 to 9,999)."""
+    return next((label for bound, label in SIZE_BOUNDS if n < bound), "n>1T")
+
+
+def language_counts(languages: list[str | None]) -> dict[str, int]:
+    """{code: rows}, most rows first (then by code); `None` (no Han, no Latin letters) is left out."""
+    counts = Counter(code for code in languages if code is not None)
+    return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+
+
+def title(languages: dict[str, int]) -> str:
+    """`Curated Chinese SFT set`, `Curated Chinese and English SFT set`, ..."""
+    names = " and ".join(LANGUAGE_NAMES[code] for code in languages)
+    return f"Curated {names} SFT set" if names else "Curated SFT set"
+
+
+def pairs_text(languages: dict[str, int], total: int) -> str:
+    """`Chinese instruction/answer pairs` when every row is in one language, else the languages with their shares."""
+    if len(languages) == 1 and sum(languages.values()) == total:
+        return f"{LANGUAGE_NAMES[next(iter(languages))]} instruction/answer pairs"
+    parts = [f"{LANGUAGE_NAMES[code]} {n} ({100 * n / total:.1f}%)" for code, n in languages.items()]
+    unmeasured = total - sum(languages.values())
+    if unmeasured:
+        parts.append(f"{unmeasured} with neither Han characters nor Latin letters ({100 * unmeasured / total:.1f}%)")
+    return ("instruction/answer pairs: " + ", ".join(parts) + f" (a record is Chinese when Han characters are at "
+            f"least {ZH_RECORD_SHARE:.0%} of its prose's Han characters and Latin letters, else English)")
 
 
 def license_id(text: str) -> str | None:
@@ -76,16 +115,18 @@ def curation_steps(lock_path: Path) -> list[dict[str, Any]]:
 def card_data(info: dict[str, Any], sources: list[Any]) -> DatasetCardData:
     total = info["counts"]["train"] + info["counts"]["eval"]
     return DatasetCardData(
-        pretty_name="Curated Chinese SFT set", language=["zh"], task_categories=["text-generation"],
-        task_ids=["dialogue-modeling"], size_categories=[size_category(total)],
+        pretty_name=title(info["languages"]), language=list(info["languages"]) or None,
+        task_categories=["text-generation"], task_ids=["dialogue-modeling"], size_categories=[size_category(total)],
         source_datasets=source_datasets(sources), tags=["sft", "instruction-tuning", "cqia-sft-pipeline"],
         configs=[{"config_name": "default", "data_files": [{"split": s, "path": p} for s, p in SPLITS.items()]}],
         **license_fields(info["licenses"]))
 
 
-def _table(header: list[str], rows: list[list[Any]]) -> str:
+def _table(header: list[str], rows: list[list[Any]], code: bool = False) -> str:
+    """A Markdown table; every cell escaped (as inline code when `code`)."""
+    cell = escape.markdown_code if code else escape.markdown
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return "\n".join(lines + ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]) + "\n"
+    return "\n".join(lines + ["| " + " | ".join(cell(str(c)) for c in row) + " |" for row in rows]) + "\n"
 
 
 def body(info: dict[str, Any], steps: list[dict[str, Any]]) -> str:
@@ -94,11 +135,13 @@ def body(info: dict[str, Any], steps: list[dict[str, Any]]) -> str:
                for s, c in info["sources"].items()]
     curation = [[s["stage"], s["rows_in"], s["rows_kept"],
                  ", ".join(f"{r}: {n}" for r, n in sorted(s["rows_dropped"].items())) or "-"] for s in steps]
-    hashes = [[f"`{path}`", f"`{md5}`"] for path, md5 in info["upstream"].items()]
+    hashes = [[path, md5] for path, md5 in info["upstream"].items()]
+    total = counts["train"] + counts["eval"]
     return (
-        "# Curated Chinese SFT set\n\n## Dataset summary\n\n"
+        f"# {title(info['languages'])}\n\n## Dataset summary\n\n"
         f"{counts['train']} training and {counts['eval']} validation examples ({counts['rewrites']} of them "
-        "rule rewrites) of Chinese instruction/answer pairs, built by the cqia-sft-pipeline `assemble` stage.\n\n"
+        f"rule rewrites) of {pairs_text(info['languages'], total)}, built by the cqia-sft-pipeline `assemble` "
+        "stage.\n\n"
         "## Dataset structure\n\n"
         "Splits: `train` (`train.jsonl`) and `validation` (`eval.jsonl`; the pipeline's `split` column calls it "
         "`eval`). Each line: `id` (stable from ingestion; `python -m stages.audit trace ID` follows it), `source`, "
@@ -114,15 +157,15 @@ def body(info: dict[str, Any], steps: list[dict[str, Any]]) -> str:
         "list, MinHash near-duplicates); they miss some bad records and drop some good ones.\n"
         "- Personal data is scrubbed by patterns (phones, e-mails, ID and bank cards), not by a model.\n\n"
         "## Provenance\n\n"
-        f"Fingerprint (sha256 over sorted `id` + content hash): `{info['fingerprint']}`. "
+        f"Fingerprint (sha256 over sorted `id` + content hash): {escape.markdown_code(info['fingerprint'])}. "
         "`manifest.json` has it with the hash of every upstream output (DVC's md5; `dvc.lock` ties each to the "
-        "code and params that made it):\n\n" + _table(["output", "md5"], hashes) +
+        "code and params that made it):\n\n" + _table(["output", "md5"], hashes, code=True) +
         "\n## Licenses\n\nPer source (above); check them before redistributing.\n")
 
 
 def dataset_card(info: dict[str, Any], sources: list[Any], steps: list[dict[str, Any]]) -> str:
-    card = DatasetCard("---\n" + card_data(info, sources).to_yaml() + "\n---\n\n" + body(info, steps))
-    return str(card)
+    header = yaml.safe_dump(card_data(info, sources).to_dict(), sort_keys=False, allow_unicode=True)
+    return "---\n" + header + "---\n\n" + body(info, steps)
 
 
 def kept_dropped_csv(steps: list[dict[str, Any]]) -> str:

@@ -40,6 +40,12 @@ not mistaken for leftover HTML, a non-Chinese record or personal data.
 Han characters are the CJK Unified Ideographs blocks (BMP, Extension A,
 Compatibility, Extensions B-F).
 
+`record_languages` reuses the `zh_share` measure for the dataset card
+(stages/sft/hf_card.py): a record is Chinese (`zh`) at the suites' default
+`min_zh_share` (`ZH_RECORD_SHARE`, 0.2) or more, English (`en`: Latin-script
+prose, counted as English) below it, and unmeasured (null) when its prose has
+neither Han characters nor Latin letters.
+
 A derived column whose input column is missing (or of the wrong type, for
 the list checks) is not computed or is all false; the suite's
 `expect_table_columns_to_match_set` names the missing input.
@@ -72,6 +78,8 @@ HTML_ELEMENTS = (
 )
 HTML_TAG = rf"(?i)<!--|</?(?:{HTML_ELEMENTS})(?:\s[^<>]*)?/?>"
 ROLES = r"^(?:system,)?user,assistant(?:,user,assistant)*$"
+LATIN = "[A-Za-z]"
+ZH_RECORD_SHARE = 0.2  # the suites' default min_zh_share (a test keeps them equal): at or above, a record is zh
 
 
 # Temporary columns, each computed once per frame and dropped (eager polars does not share
@@ -117,6 +125,11 @@ def id_card_count(body: pl.Expr) -> pl.Expr:
     expected = (total % 11).replace_strict(dict(enumerate(ID_CHECK)), return_dtype=pl.String)
     valid = run.str.contains(ID_CARD) & (run.str.slice(17, 1).str.to_uppercase() == expected)
     return body.str.extract_all(DIGIT_RUN).list.eval(valid.cast(pl.UInt32)).list.sum()
+
+
+def script_counts(body: pl.Expr) -> list[pl.Expr]:
+    """The temporary Han and Latin-letter count columns `zh_share` divides."""
+    return [han_count(body).alias(HAN_COUNT), body.str.count_matches(LATIN).alias(LATIN_COUNT)]
 
 
 def zh_share() -> pl.Expr:
@@ -228,6 +241,15 @@ def add_derived(frame: pl.DataFrame, names: set[str]) -> tuple[pl.DataFrame, dic
     work = frame.with_columns(text().alias(TEXT))
     work = work.with_columns(prose_series(work[TEXT]).alias(PROSE))
     if "zh_share" in names and "zh_share" not in skipped:
-        work = work.with_columns(han_count(pl.col(PROSE)).alias(HAN_COUNT),
-                                 pl.col(PROSE).str.count_matches("[A-Za-z]").alias(LATIN_COUNT))
+        work = work.with_columns(script_counts(pl.col(PROSE)))
     return work.with_columns(exprs).drop(TEXT, PROSE, HAN_COUNT, LATIN_COUNT, strict=False), skipped
+
+
+def record_languages(frame: pl.DataFrame) -> pl.Series:
+    """`language` per record (instruction, input, output): `zh`, `en` or null, by `zh_share` (module docstring)."""
+    work = frame.select(text().alias(TEXT))
+    work = work.with_columns(prose_series(work[TEXT]).alias(PROSE)).with_columns(script_counts(pl.col(PROSE)))
+    measured = (pl.col(HAN_COUNT) + pl.col(LATIN_COUNT)) > 0
+    language = pl.when(~measured).then(None).when(zh_share() >= ZH_RECORD_SHARE).then(pl.lit("zh")).otherwise(
+        pl.lit("en"))
+    return work.select(language.alias("language")).to_series()

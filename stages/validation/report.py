@@ -5,6 +5,8 @@
   observed and up to 10 offending record ids.
 - `render_markdown` / `render_html`: every expectation with its status,
   failures first; the HTML is self-contained (no scripts, no remote assets).
+  Every value is escaped for its format (stages/lib/escape.py), as is the
+  failure message for the terminal.
 - `metrics`: evaluated / passed / failed expectations, by severity.
 
 The GX result itself (`gx_result`) is written as JSON next to these.
@@ -12,10 +14,10 @@ The GX result itself (`gx_result`) is written as JSON next to these.
 
 from __future__ import annotations
 
-import html
 from pathlib import Path
 from typing import Any
 
+from stages.lib import escape
 from stages.lib.io import write_json, write_text
 from stages.validation.runner import Outcome, SuiteResult
 
@@ -27,7 +29,7 @@ def outcome_line(outcome: Outcome) -> str:
     line = f"[{outcome.severity}] {outcome.label}: {outcome.description}; observed: {outcome.observed}"
     if outcome.ids:
         line += f"; ids: {', '.join(outcome.ids)}"
-    return line
+    return escape.terminal(line)
 
 
 def failure_message(result: SuiteResult, report: str) -> str:
@@ -65,16 +67,12 @@ def _ordered(result: SuiteResult) -> list[Outcome]:
     return sorted(result.outcomes, key=lambda o: (o.success, rank[o.severity]))
 
 
-def _md_cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
 def render_markdown(result: SuiteResult, source: str) -> str:
     counts = result.counts()
     lines = [
-        f"# Validation report: suite `{result.suite}`",
+        f"# Validation report: suite {escape.markdown_code(result.suite)}",
         "",
-        f"- input: `{source}` ({result.rows} rows, every row checked)",
+        f"- input: {escape.markdown_code(source)} ({result.rows} rows, every row checked)",
         f"- result: **{'passed' if result.success else 'FAILED'}** "
         f"({counts['passed']} of {counts['evaluated']} expectations passed)",
         "- a failed **critical** expectation stops the pipeline; **warning** and **info** only report",
@@ -88,16 +86,16 @@ def render_markdown(result: SuiteResult, source: str) -> str:
               "| status | severity | expectation | checks | observed | offending ids (first 10) |",
               "|---|---|---|---|---|---|"]
     for o in _ordered(result):
-        ids = ", ".join(f"`{i}`" for i in o.ids)
-        lines.append(f"| {STATUS[o.success]} | {o.severity} | `{_md_cell(o.label)}` | {_md_cell(o.description)} "
-                     f"| {_md_cell(o.observed)} | {ids} |")
+        ids = ", ".join(escape.markdown_code(i) for i in o.ids)
+        lines.append(f"| {STATUS[o.success]} | {o.severity} | {escape.markdown_code(o.label)} "
+                     f"| {escape.markdown(o.description)} | {escape.markdown(o.observed)} | {ids} |")
     lines += ["", "Derived columns (`instruction_len`, `pii_phone`, `zh_share`, ...) are defined in "
               "`stages/validation/derived.py`; the full GX result is in the JSON report next to this file.", ""]
     return "\n".join(lines)
 
 
 def render_html(result: SuiteResult, source: str) -> str:
-    esc = html.escape
+    esc = escape.html
     rows = []
     for o in _ordered(result):
         colour = "#e6f4ea" if o.success else ("#fce8e6" if o.severity == "critical" else "#fef7e0")

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import polars as pl
 import pytest
 
-from stages.validation.derived import DERIVED, MESSAGES, STRING_LIST, TASK_TYPE, add_derived
+from stages.validation.derived import (DERIVED, MESSAGES, STRING_LIST, TASK_TYPE, ZH_RECORD_SHARE, add_derived,
+                                      record_languages)
 from stages.validation.tradchars import build_traditional_chars, traditional_chars
 
 
@@ -63,6 +67,21 @@ def test_html_tags_outside_code_only():
 def test_zh_share_counts_han_against_latin_letters_without_code():
     shares = outputs("zh_share", ["中文", "abc", "", "中文ab", "解释：\n```js\nconsole.log(value)\n```", "１２３，。"])
     assert shares == [1.0, 0.0, 0.0, 0.5, 1.0, 0.0]
+
+
+def test_record_languages_use_the_zh_share_measure_at_the_suites_default_bound():
+    texts = ["中文回答", "Which of the following is a prime number?\nA. 4\nB. 6\nC. 7\nD. 9",
+             "CSS 怎么让一个 div 在页面里水平垂直居中？", "解释：\n```js\nconsole.log(value)\n```",
+             "1 + 1 = 2", "", "中" + "a" * 4, "中" + "a" * 5]
+    frame = pl.DataFrame({"instruction": texts, "input": [""] * len(texts), "output": [None] * len(texts)})
+    assert record_languages(frame).to_list() == ["zh", "en", "zh", "zh", None, None, "zh", "en"]
+    assert add_derived(frame, {"zh_share"})[0]["zh_share"].to_list()[6:] == [0.2, 1 / 6]  # the same measure
+
+
+@pytest.mark.parametrize("suite", ["records", "rewrites", "sft"])
+def test_the_record_language_bound_is_the_suites_default_min_zh_share(suite):
+    path = Path(__file__).resolve().parents[2] / "schemas" / "expectations" / f"{suite}.json"
+    assert json.loads(path.read_text(encoding="utf-8"))["parameter_defaults"]["min_zh_share"] == ZH_RECORD_SHARE
 
 
 def test_trad_chars_counts_traditional_only_characters():

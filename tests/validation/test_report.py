@@ -82,3 +82,21 @@ def test_reports_list_failures_first_and_keep_the_gx_result(broken, tmp_path):
     assert gx["statistics"]["unsuccessful_expectations"] == 3
     assert "ge_load_time" not in json.dumps(gx)
     assert "13912345678" not in paths["json"].read_text(encoding="utf-8"), "reports must not copy the PII itself"
+
+
+def test_a_hostile_record_id_is_shown_escaped_in_the_message_and_both_reports(tmp_path):
+    """Issue 22 probe 15: ids come from the data; an ESC sequence, an RTL override, `<script>` or `|` in one
+    must not act on the terminal, the Markdown table or the page."""
+    sample = sample_records()
+    hostile = "x\x1b[2J<script>|\u202e"
+    frame = sample.with_columns(pl.when(pl.int_range(pl.len()) < 2).then(pl.lit(hostile)).otherwise(pl.col("id"))
+                                .alias("id"))
+    result = run_suite(frame, "records", parameters(sample))
+    message = failure_message(result, "r.md")
+    assert "; ids: x\\x1b[2J<script>|⟨U+202E⟩" in message and "\x1b" not in message and "\u202e" not in message
+    paths = write_reports(result, tmp_path, source="data/dedup/records.parquet")
+    md = paths["md"].read_text(encoding="utf-8")
+    assert ("| FAILED | critical | `expect_column_values_to_be_unique(id)` | record ids are unique "
+            "| 2 of 12 rows unexpected (16.67%) | `x\\x1b[2J<script>\\|⟨U+202E⟩` |") in md
+    page = paths["html"].read_text(encoding="utf-8")
+    assert "<td><code>x\\x1b[2J&lt;script&gt;|⟨U+202E⟩</code></td>" in page and "<script" not in page

@@ -152,8 +152,8 @@ def test_ruozhiba_dump_cut_off_inside_its_last_element_keeps_the_rest(tmp_path):
     kept, rejected, metrics = run_scrape(tmp_path, {"kind": "ruozhiba_dump", "path": str(path)}, name="rzb")
     assert metrics["rows_in"] == 2 and metrics["rows_kept"] == 1
     assert rejected["reason"].to_list() == ["scrape_invalid_json"]
-    assert rejected["detail"][0] == (f"{path.as_posix()}:3: element 1 (file byte {len(head.encode())}): Expecting value; "
-                                     "the file ends inside this element (no closing ']')")
+    assert rejected["detail"][0] == (f"{path.as_posix()}:3: element 1 (file byte {len(head.encode())}): "
+                                     "Expecting value; the file ends inside this element (no closing ']')")
 
 
 def write_params(tmp_path: Path, sources: dict) -> Path:

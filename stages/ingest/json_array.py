@@ -137,17 +137,21 @@ def _element_end(text: str, pos: int, decoder: json.JSONDecoder) -> tuple[int, R
 
 
 class _Place:
-    """Line and byte offset of a text position, counted incrementally (positions only grow)."""
+    """Line and file byte offset of element starts, counted incrementally (starts only grow).
+
+    Between elements lie only ASCII whitespace, commas and the opening '[', one byte each.
+    """
 
     def __init__(self, text: str, first_byte: int) -> None:
         self.text, self.at, self.line, self.byte = text, 0, 1, first_byte
 
-    def of(self, pos: int) -> tuple[int, int]:
-        gap = self.text[self.at:pos]
-        self.line += gap.count("\n")
-        self.byte += len(gap.encode("utf-8", errors="surrogateescape"))
-        self.at = pos
-        return self.line, self.byte
+    def of(self, start: int, end: int, raw: bytes) -> tuple[int, int]:
+        """(line, byte offset) of the element text[start:end] (bytes `raw`); then move past it."""
+        self.line += self.text.count("\n", self.at, start)
+        line, byte = self.line, self.byte + (start - self.at)
+        self.line += self.text.count("\n", start, end)
+        self.at, self.byte = end, byte + len(raw)
+        return line, byte
 
 
 def _element(text: str, start: int, end: int, place: _Place, problem: RecordProblem | None) -> Element:
@@ -157,7 +161,7 @@ def _element(text: str, start: int, end: int, place: _Place, problem: RecordProb
             decode_utf8(raw)
         except RecordProblem as bad_bytes:
             problem = bad_bytes
-    return Element(raw, *place.of(start), problem)
+    return Element(raw, *place.of(start, end, raw), problem)
 
 
 def iter_array_elements(data: bytes) -> Iterator[Element]:
@@ -170,7 +174,7 @@ def iter_array_elements(data: bytes) -> Iterator[Element]:
     decoder, place = json.JSONDecoder(), _Place(text, len(data) - len(body))
     pos = _skip_ws(text, 0)
     if not text.startswith("[", pos):
-        raise NotAnArray(place.of(pos)[0], "expected a JSON array ('[')")
+        raise NotAnArray(text.count("\n", 0, pos) + 1, "expected a JSON array ('[')")
     pos = _skip_ws(text, pos + 1)
     while pos < len(text) and not (text[pos] == "]" and _is_last(text, pos)):
         if text[pos] == ",":  # an empty place: no element

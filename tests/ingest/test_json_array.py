@@ -4,7 +4,9 @@ import json
 import re
 from pathlib import Path
 
+import polars as pl
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from stages.ingest.json_array import Element, NotAnArray, iter_array_elements
@@ -137,8 +139,6 @@ def test_any_one_byte_slip_in_an_element_costs_that_element_only(position):
 
 
 def run_dump(tmp_path: Path, data: bytes) -> tuple[dict, list[dict], list[dict]]:
-    import polars as pl
-
     path = tmp_path / "dump.json"
     path.write_bytes(data)
     metrics = scrape(parse_source("rzb", {"kind": "ruozhiba_dump", "path": str(path)}), tmp_path / "out",
@@ -162,8 +162,6 @@ def test_one_line_dump_with_a_broken_element_in_the_middle_counts_every_element(
 
 
 def test_cli_reports_counts_and_a_non_array_file_in_one_line(tmp_path):
-    import yaml
-
     dump = tmp_path / "dump.json"
     dump.write_bytes(layout(pick_texts(2, BROKEN["unterminated string"]), "one line"))
     params = tmp_path / "params.yaml"

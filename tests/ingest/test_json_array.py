@@ -95,6 +95,7 @@ def test_a_broken_element_costs_itself_only_in_any_layout(how, broken_at, case):
     (b'[{"a":1},{"a":"tru', [('{"a":1}', None), ('{"a":"tru', "Unterminated string starting at; the file ends "
                                                               "inside this element (no closing ']')")]),
     (b'[{"a":"\xff"},{"a":2}]', [('{"a":"\ufffd"}', 'invalid UTF-8 at byte 6: {"a":"\\xff"}'), ('{"a":2}', None)]),
+    (b'[{\r\n"a": "\xff"\n}]', [('{\r\n"a": "\ufffd"\n}', 'invalid UTF-8 at byte 9: {\\r\\n"a": "\\xff"\\n}')]),
 ])
 def test_array_shapes(data, expected):
     assert elements(data) == expected

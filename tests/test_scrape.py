@@ -147,11 +147,13 @@ def test_ruozhiba_file_that_is_not_an_array_names_file_and_line(tmp_path):
 
 def test_ruozhiba_dump_cut_off_inside_its_last_element_keeps_the_rest(tmp_path):
     path = tmp_path / "cut.json"
-    path.write_text('[\n' + json.dumps(PICKS[0], ensure_ascii=False) + ',\n {"title": \n', encoding="utf-8")
+    head = '[\n' + json.dumps(PICKS[0], ensure_ascii=False) + ',\n '
+    path.write_text(head + '{"title": \n', encoding="utf-8")
     kept, rejected, metrics = run_scrape(tmp_path, {"kind": "ruozhiba_dump", "path": str(path)}, name="rzb")
     assert metrics["rows_in"] == 2 and metrics["rows_kept"] == 1
     assert rejected["reason"].to_list() == ["scrape_invalid_json"]
-    assert rejected["detail"][0] == f"{path.as_posix()}:3: element 1: Expecting value"
+    assert rejected["detail"][0] == (f"{path.as_posix()}:3: element 1 (file byte {len(head.encode())}): "
+                                     "Expecting value; the file ends inside this element (no closing ']')")
 
 
 def write_params(tmp_path: Path, sources: dict) -> Path:

@@ -85,6 +85,6 @@ def rejected_row(cap: Captured, reason: str, detail: str) -> dict[str, Any]:
 
 
 def raw_preview(raw: bytes, limit: int = 120) -> str:
-    """A short, printable view of raw bytes for `detail` texts."""
-    text = raw.decode("utf-8", errors="backslashreplace")
+    """A short, printable view of raw bytes for `detail` texts (on one line: line breaks escaped)."""
+    text = raw.decode("utf-8", errors="backslashreplace").replace("\r", "\\r").replace("\n", "\\n")
     return text if len(text) <= limit else text[:limit] + "..."

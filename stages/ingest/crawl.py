@@ -54,6 +54,7 @@ from bs4 import BeautifulSoup
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, retry_if_result, stop_after_attempt
 from tqdm import tqdm
 
+from stages.ingest.page_text import header, lenient_text
 from stages.ingest.sources import HttpParams
 from stages.ingest.warc_archive import ArchivedOutcome, Failure, Fetched, WarcArchive, decoded_body, read_archive
 
@@ -97,24 +98,6 @@ def host_of(url: str) -> str | None:
         return None
 
 
-def header(headers: list[tuple[str, str]], name: str) -> str | None:
-    return next((value for key, value in headers if key.lower() == name), None)
-
-
-def charset_of(headers: list[tuple[str, str]]) -> str | None:
-    match = re.search(r"charset=[\"']?([\w.:-]+)", header(headers, "content-type") or "", re.I)
-    return match.group(1) if match else None
-
-
-def decode_text(body: bytes, headers: list[tuple[str, str]], errors: str = "strict") -> str:
-    """Decode by the Content-Type charset (utf-8 when absent or unknown); strict raises UnicodeDecodeError."""
-    charset = charset_of(headers) or "utf-8"
-    try:
-        return body.decode(charset, errors)
-    except LookupError:
-        return body.decode("utf-8", errors)
-
-
 def _check_url(url: str) -> None:
     try:
         parts = urlsplit(url)
@@ -142,7 +125,7 @@ def page_links(url: str, headers: list[tuple[str, str]], body: bytes, selector: 
     """Same-host http(s) links of the <a> elements matching `selector`, fragments removed."""
     if "html" not in (header(headers, "content-type") or "text/html"):
         return []
-    soup = BeautifulSoup(decode_text(body, headers, errors="replace"), "html.parser")
+    soup = BeautifulSoup(lenient_text(body, headers), "html.parser")
     links = (canonical_url(urljoin(url, str(a["href"]))) for a in soup.select(selector) if a.get("href"))
     return [link for link in links if link.startswith(("http://", "https://")) and host_of(link) == host_of(url)]
 
@@ -382,7 +365,7 @@ class Crawler:
                         f"(last to {target})")
             url = target
         if 200 <= fetched.status < 300:
-            rules.parse(decode_text(fetched.content, fetched.headers, errors="replace").splitlines())
+            rules.parse(lenient_text(fetched.content, fetched.headers).splitlines())
         elif fetched.status in (401, 403):
             rules.disallow_all = True
         elif fetched.status >= 500:

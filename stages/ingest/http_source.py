@@ -1,12 +1,16 @@
 """The `http` source kind: crawl the seed URLs, then turn every archived URL into one row.
 
-Kept: a 2xx page that decodes (Content-Type charset, else utf-8) and that the
-configured parser understands. Rejected, with the reason saying why:
+Kept: a 2xx page that decodes and that the configured parser understands.
+Rejected, with the reason saying why:
 
 - `scrape_http_<status>`: the final answer was not 2xx (404, a 429/5xx that
   outlived the retries, a redirect hop: its target is a row of its own);
-- `scrape_invalid_utf8`: the body does not decode with its charset;
-- `scrape_parse_failed`: the page lacks what the parser needs;
+- `scrape_unknown_charset`, `scrape_invalid_utf8`, `scrape_undecodable`,
+  `scrape_lone_surrogate`: the page's charset (byte order mark, Content-Type,
+  `<meta>`, else UTF-8) is not a text encoding, or its bytes do not decode
+  with it (`stages.ingest.page_text`);
+- `scrape_parse_failed`: the page lacks what the parser needs, or nests its
+  elements too deep to read;
 - `scrape_<outcome>` for outcomes without a response: `robots_disallowed`,
   `too_large` (also: a body that inflates past `max_bytes`, when fetched or
   when read back from the archive), `bad_encoding` (a body that does not
@@ -15,7 +19,8 @@ configured parser understands. Rejected, with the reason saying why:
   could not be read).
 
 Rows are built from the whole archive, so a resumed crawl yields the same rows
-as a one-shot crawl, and each row's `fetched_at` is its WARC-Date.
+as a one-shot crawl, and each row's `fetched_at` is its WARC-Date; a bad page
+stays one rejected row on every rerun, never an error of the source.
 """
 
 from __future__ import annotations
@@ -24,9 +29,11 @@ from pathlib import Path
 from typing import Any
 
 from stages.ingest.build import Captured, Content, record_row, rejected_row
-from stages.ingest.crawl import canonical_url, crawl, decode_text, header
+from stages.ingest.crawl import canonical_url, crawl
 from stages.ingest.warc_archive import ArchivedOutcome, read_archive
 from stages.ingest.html_pages import ParseError, parse_qa_page, parse_tieba_thread, tieba_post_id
+from stages.ingest.jsontext import RecordProblem
+from stages.ingest.page_text import header, page_text
 from stages.ingest.sources import HttpParams, HttpSource
 from stages.lib.errors import StageError
 
@@ -61,13 +68,16 @@ def _response_row(cap: Captured, settings: HttpParams, item: ArchivedOutcome) ->
         moved = f", redirect to {location}" if location else ""
         return False, rejected_row(cap, f"scrape_http_{status}", f"{item.url}: server answered HTTP {status}{moved}")
     try:
-        text = decode_text(item.body, item.headers)
-    except UnicodeDecodeError as exc:
-        return False, rejected_row(cap, "scrape_invalid_utf8", f"{item.url}: body does not decode: {exc}")
+        text = page_text(item.body, item.headers)
+    except RecordProblem as bad:
+        return False, rejected_row(cap, bad.reason, f"{item.url}: {bad.detail}")
     try:
         return True, record_row(cap, _parse(settings, text, item.url))
     except ParseError as exc:
         return False, rejected_row(cap, "scrape_parse_failed", f"{item.url}: {settings.parser}: {exc}")
+    except RecursionError:
+        why = "elements nested too deep to read"
+        return False, rejected_row(cap, "scrape_parse_failed", f"{item.url}: {settings.parser}: {why}")
 
 
 def archived_row(cfg: HttpSource, item: ArchivedOutcome) -> tuple[bool, dict[str, Any]]:

@@ -12,17 +12,15 @@ element, and the caller rejects it and goes on.
 | scrape_duplicate_json_key  | an object names the same key twice (JSON leaves the winner undefined) |
 
 A UTF-8 byte order mark at the start of a file is not content and is skipped;
-one anywhere else is part of the record and rejected as invalid JSON.
-`iter_array_elements` reads a JSON array element by element from bytes, so an
-element with broken bytes or broken JSON is cut at the end of its line (dumps
-are written one element per line) and the next element is read as usual.
+one anywhere else is part of the record and rejected as invalid JSON. Where
+one element of a JSON array file ends, whatever its layout, is
+`stages.ingest.json_array`'s business.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from typing import Any
 
 from stages.ingest.build import raw_preview
@@ -30,9 +28,8 @@ from stages.ingest.build import raw_preview
 BOM = b"\xef\xbb\xbf"
 MAX_DEPTH = 64
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
-_SURROGATE = re.compile("[\ud800-\udfff]")
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # in a str, any surrogate is one without its pair
 _DEPTH_CHARS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
-_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")  # bytes surrogateescape kept
 
 
 class RecordProblem(Exception):
@@ -71,7 +68,7 @@ def _lone_surrogate(value: Any) -> bool:
     while stack:
         item = stack.pop()
         if isinstance(item, str):
-            if _SURROGATE.search(item):
+            if LONE_SURROGATE.search(item):
                 return True
         elif isinstance(item, dict):
             stack.extend(item.keys())
@@ -105,73 +102,3 @@ def decode_utf8(raw: bytes) -> str:
 
 def strip_bom(data: bytes) -> bytes:
     return data[len(BOM):] if data.startswith(BOM) else data
-
-
-class NotAnArray(ValueError):
-    """The file as a whole is not a JSON array: (line, message)."""
-
-    def __init__(self, line: int, message: str) -> None:
-        super().__init__(message)
-        self.line = line
-
-
-def _skip_ws(text: str, pos: int) -> int:
-    while pos < len(text) and text[pos] in " \t\r\n":
-        pos += 1
-    return pos
-
-
-def _element_end(text: str, pos: int, decoder: json.JSONDecoder) -> tuple[int, RecordProblem | None]:
-    """End of the element at `pos` (exclusive) and its problem, if any; broken ones end at their line's end."""
-    try:
-        return decoder.raw_decode(text, pos)[1], None
-    except (json.JSONDecodeError, RecursionError) as exc:
-        line_end = text.find("\n", pos)
-        end = len(text.rstrip()) if line_end < 0 else line_end
-        while end > pos and text[end - 1] in " \t\r,":
-            end -= 1
-        if text.endswith("]", pos, end) and not text[end:].strip():
-            end -= 1  # a broken last element on the line that closes the array
-        msg = exc.msg if isinstance(exc, json.JSONDecodeError) else f"nested deeper than {MAX_DEPTH} levels"
-        return max(end, pos + 1), RecordProblem("scrape_invalid_json", msg)
-
-
-def iter_array_elements(data: bytes) -> Iterator[tuple[bytes, int, RecordProblem | None]]:
-    """Yield (raw element bytes, line number, problem or None) for each element of a JSON array file.
-
-    Bytes that are not UTF-8 are carried through (surrogateescape) so that only their element is
-    rejected. Raises NotAnArray when the file does not start with '[' or its elements are not
-    separated by commas.
-    """
-    text = strip_bom(data).decode("utf-8", errors="surrogateescape")
-    decoder = json.JSONDecoder()
-    pos, line, counted = _skip_ws(text, 0), 1, 0
-
-    def line_at(at: int) -> int:
-        nonlocal line, counted
-        line += text.count("\n", counted, at)
-        counted = at
-        return line
-
-    if not text.startswith("[", pos):
-        raise NotAnArray(line_at(pos), "expected a JSON array ('[')")
-    pos = _skip_ws(text, pos + 1)
-    if text.startswith("]", pos):
-        return
-    while pos < len(text):
-        end, problem = _element_end(text, pos, decoder)
-        raw = text[pos:end].encode("utf-8", errors="surrogateescape")
-        if _ESCAPED_BYTE.search(text, pos, end):
-            try:
-                decode_utf8(raw)
-            except RecordProblem as bad_bytes:
-                problem = bad_bytes
-        yield raw, line_at(pos), problem
-        pos = _skip_ws(text, end)
-        if text.startswith("]", pos) or (problem is not None and pos >= len(text)):
-            return  # closed, or cut off inside its last element (rejected above)
-        if text.startswith(",", pos):
-            pos = _skip_ws(text, pos + 1)
-        elif problem is None:
-            raise NotAnArray(line_at(pos), "expected ',' or ']' between array elements")
-    raise NotAnArray(line_at(len(text)), "the array is not closed (']' missing)")

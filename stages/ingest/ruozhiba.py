@@ -18,8 +18,10 @@ a reason. User names (`lz`, `author`) are never copied into any field.
 Elements of the wrong shape are rejected (`scrape_wrong_type`,
 `scrape_schema_mismatch`), and so are broken ones (invalid bytes or JSON, lone
 surrogates, duplicate keys, deep nesting: `stages.ingest.jsontext`), each with
-its line, while the rest of the dump is kept. A file that is not a JSON array
-at all stops the stage with its line.
+its line, index and file byte offset, while the rest of the dump is kept, in
+any layout (one element per line or the whole array on one line: where a
+broken element ends is `stages.ingest.json_array`'s rule). A file that does not
+start with `[` stops the stage with its line.
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ from pathlib import Path
 from typing import Any
 
 from stages.ingest.build import Captured, Content, record_row, rejected_row
-from stages.ingest.jsontext import NotAnArray, RecordProblem, iter_array_elements, loads_record
+from stages.ingest.json_array import NotAnArray, iter_array_elements
+from stages.ingest.jsontext import RecordProblem, loads_record
 from stages.ingest.sources import SourceParams
 from stages.lib.errors import StageError, input_error
 
@@ -96,7 +99,7 @@ def load_ruozhiba(cfg: SourceParams) -> tuple[list[dict[str, Any]], list[dict[st
         raise StageError(f"{path}: input not found (sources.{cfg.name}.path)")
     kept, rejected = [], []
     try:
-        for index, (raw, line_no, problem) in enumerate(iter_array_elements(path.read_bytes())):
+        for index, (raw, line_no, offset, problem) in enumerate(iter_array_elements(path.read_bytes())):
             uri = f"{path.as_posix()}:{line_no}"
             fallback = Captured(cfg.name, cfg.subset or "ruozhiba", f"{path.name}#{index}", uri, raw,
                                 cfg.license, cfg.fetched_at)
@@ -105,7 +108,8 @@ def load_ruozhiba(cfg: SourceParams) -> tuple[list[dict[str, Any]], list[dict[st
                     raise problem
                 key, content = element_content(raw, path.name)
             except RecordProblem as bad:
-                rejected.append(rejected_row(fallback, bad.reason, f"{uri}: element {index}: {bad.detail}"))
+                where = f"{uri}: element {index} (file byte {offset})"
+                rejected.append(rejected_row(fallback, bad.reason, f"{where}: {bad.detail}"))
                 continue
             cap = Captured(cfg.name, fallback.source, key, uri, raw, cfg.license, cfg.fetched_at)
             kept.append(record_row(cap, content))

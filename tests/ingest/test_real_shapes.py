@@ -121,9 +121,11 @@ def test_bad_dump_elements_cost_only_themselves(tmp_path):
     assert metrics["rows_in"] == 5 and metrics["rows_kept"] == 2
     details = sorted(rejected["detail"].to_list())
     path = (tmp_path / "dump.json").as_posix()
-    assert details[0].startswith(f"{path}:3: element 1: invalid UTF-8 at byte")
-    assert details[1] == f"{path}:4: element 2: a \\uD800-\\uDFFF escape without its pair (not a character)"
-    assert details[2] == f"{path}:5: element 3: Expecting ',' delimiter"
+    at = [data.index(element) for element in raw[1:3] + [broken]]  # file byte offsets (the BOM counts)
+    assert details[0].startswith(f"{path}:3: element 1 (file byte {at[0]}): invalid UTF-8 at byte")
+    assert details[1] == (f"{path}:4: element 2 (file byte {at[1]}): "
+                          "a \\uD800-\\uDFFF escape without its pair (not a character)")
+    assert details[2] == f"{path}:5: element 3 (file byte {at[2]}): Expecting ',' delimiter"
     assert sorted(rejected["reason"].to_list()) == ["scrape_invalid_json", "scrape_invalid_utf8",
                                                     "scrape_lone_surrogate"]
 

@@ -161,13 +161,24 @@ def iter_hub_lines(subset: str, split: str = "train") -> Iterator[bytes]:
         yield json.dumps({name: row.get(name) for name in FIELDS}, ensure_ascii=False).encode("utf-8")
 
 
+def through_link(folder: Path, match: Path) -> bool:
+    """True when `match` (found under `folder`) is a symbolic link or lies in a linked subfolder."""
+    inside = match.relative_to(folder)
+    return any((folder / part).is_symlink() for part in [inside, *inside.parents][:-1])
+
+
 def input_files(cfg: SourceParams) -> list[Path]:
     """The input files of a file source: the file itself, or `glob` matches in the directory."""
     path = Path(cfg.path)
     if path.is_file():
         return [path]
     if path.is_dir():
-        files = sorted(p for p in path.glob(cfg.glob) if p.is_file())
+        matches = sorted(path.glob(cfg.glob))
+        linked = [p for p in matches if through_link(path, p)]
+        if linked:  # a link in a source folder could make the stage read any file on the machine
+            raise StageError(f"{linked[0]}: is a symbolic link inside the folder of sources.{cfg.name}; "
+                             "a folder source reads regular files only (copy the file in)")
+        files = [p for p in matches if p.is_file()]
         if not files:
             raise StageError(f"{path}: no files match '{cfg.glob}' (sources.{cfg.name}.glob)")
         return files

@@ -117,3 +117,27 @@ def test_each_kind_has_its_defaults_and_its_name():
     web = sources["web"].http
     assert isinstance(web, HttpParams)
     assert (web.parser, web.requests_per_second, web.concurrency, web.max_bytes) == ("tieba_thread", 2.0, 2, 2_000_000)
+
+
+def test_a_symlink_inside_a_source_folder_is_refused_in_one_line(tmp_path):
+    from stages.ingest.cqia import input_files
+    from stages.ingest.sources import parse_source
+    from stages.lib.errors import StageError
+
+    folder, elsewhere = tmp_path / "cqia", tmp_path / "elsewhere"
+    folder.mkdir()
+    (elsewhere / "deep").mkdir(parents=True)
+    (folder / "zhihu.jsonl").write_text("{}\n", encoding="utf-8")
+    (elsewhere / "secret.jsonl").write_text("{}\n", encoding="utf-8")
+    cfg = parse_source("cqia", {"kind": "cqia_jsonl", "path": str(folder), "glob": "**/*.jsonl"})
+    assert input_files(cfg) == [folder / "zhihu.jsonl"]
+    (folder / "passwd.jsonl").symlink_to(elsewhere / "secret.jsonl")
+    with pytest.raises(StageError) as refused:
+        input_files(cfg)
+    assert str(refused.value) == (f"{folder / 'passwd.jsonl'}: is a symbolic link inside the folder of sources.cqia; "
+                                  "a folder source reads regular files only (copy the file in)")
+    (folder / "passwd.jsonl").unlink()
+    (folder / "sub").symlink_to(elsewhere, target_is_directory=True)  # a linked subfolder named by the glob
+    cfg = parse_source("cqia", {"kind": "cqia_jsonl", "path": str(folder), "glob": "sub/*.jsonl"})
+    with pytest.raises(StageError, match="secret.jsonl: is a symbolic link inside the folder of sources.cqia"):
+        input_files(cfg)

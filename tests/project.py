@@ -4,7 +4,7 @@ Tests never read or write the working copy's params.yaml, data or metrics (someo
 them while `make test` runs): what they need of the shipped project (params.yaml, dvc.yaml, schemas,
 the sample) they read from this copy, and a pipeline runs in a git repository made from it
 (`fresh_repo`). The copy holds what a clean clone holds (tracked and untracked-but-not-ignored
-files), minus run results (metrics/, reports/, dvc.lock).
+files); a fresh repository leaves out its run results (metrics/, reports/, dvc.lock).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-RUN_RESULTS = ("metrics/", "reports/", "dvc.lock")
+RUN_RESULTS = ("metrics", "reports", "dvc.lock")  # top-level paths a fresh repository leaves out
 
 
 def git_env() -> dict[str, str]:
@@ -40,7 +40,7 @@ def project() -> Path:
     copy = Path(tempfile.mkdtemp(prefix="cqia-project-"))
     atexit.register(shutil.rmtree, copy, True)
     for name in listed:
-        if (ROOT / name).is_file() and not name.startswith(RUN_RESULTS):
+        if (ROOT / name).is_file():
             (copy / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / name, copy / name, follow_symlinks=False)
     return copy
@@ -61,7 +61,8 @@ def run(cmd: list[str], cwd: Path, check: bool = True, timeout: int = 900) -> su
 def fresh_repo(parent: Path, params: dict[str, Any] | None = None) -> Path:
     """A new git repository holding the project (with `params` as params.yaml when given), nothing run yet."""
     repo = parent / "repo"
-    shutil.copytree(project(), repo, symlinks=True)
+    shutil.copytree(project(), repo, symlinks=True,
+                    ignore=lambda folder, names: RUN_RESULTS if Path(folder) == project() else ())
     if params is not None:
         (repo / "params.yaml").write_text(yaml.safe_dump(params, allow_unicode=True, sort_keys=False), encoding="utf-8")
     run(["git", "init", "-q", "-b", "main"], repo)

@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from stages.check import cli
 from stages.checking.params_file import SECTION_MODELS
 from stages.lib.params import Params
+from tests.project import project
 
 ROOT = Path(__file__).resolve().parents[1]
 BAD_NAME = ("params.yaml: sources.../../../victim: source names must match [a-z0-9_]+ (they prefix record ids "
@@ -22,10 +23,10 @@ BAD_NAME = ("params.yaml: sources.../../../victim: source names must match [a-z0
 def params_with(tmp_path: Path, edit, monkeypatch) -> Path:
     """The shipped params, edited, as `params.yaml` in the current folder (tmp_path): problems then start with
     `params.yaml: `, as they do when the check runs in the repository."""
-    params = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
+    params = yaml.safe_load((project() / "params.yaml").read_text(encoding="utf-8"))
     for source in params["sources"].values():
-        source["path"] = str(ROOT / source["path"])
-    params["evaluate"]["tasks"] = str(ROOT / params["evaluate"]["tasks"])
+        source["path"] = str(project() / source["path"])
+    params["evaluate"]["tasks"] = str(project() / params["evaluate"]["tasks"])
     edit(params)
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, allow_unicode=True), encoding="utf-8")
     monkeypatch.chdir(tmp_path)
@@ -143,10 +144,10 @@ def test_a_dotdot_source_key_is_refused_before_dvc_touches_anything(tmp_path):
     repo = tmp_path / "repo"
     repo.mkdir()
     for name in ("stages", "schemas", "data/sample"):
-        shutil.copytree(ROOT / name, repo / name, ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(project() / name, repo / name, ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("dvc.yaml", "Makefile"):
-        shutil.copy2(ROOT / name, repo / name)
-    params = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
+        shutil.copy2(project() / name, repo / name)
+    params = yaml.safe_load((project() / "params.yaml").read_text(encoding="utf-8"))
     params["sources"]["../../../victim"] = dict(params["sources"]["cqia_zhihu"])  # data/raw/../../../victim
     (repo / "params.yaml").write_text(yaml.safe_dump(params, allow_unicode=True), encoding="utf-8")
     for cmd in (["git", "init", "-q"], [sys.executable, "-m", "dvc", "init", "-q"]):

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from tests.project import project
 
 ROOT = Path(__file__).resolve().parents[1]
 SECTION_CALL = re.compile(r"""load_section\(\s*["']([a-z_]+)["']""")
@@ -100,7 +101,7 @@ def test_assemble_depends_on_every_upstream_output_and_metrics_its_manifest_and_
     run would write a different manifest)."""
     from stages.sft.card import upstream_entries, upstream_outputs
 
-    lock = ROOT / "dvc.lock"
+    lock = project() / "dvc.lock"
     deps = [d for d in stages()["assemble"]["deps"] if "${" not in d]
     named = set(upstream_outputs(lock))
     named |= {out["path"] for entry in upstream_entries(lock).values() for out in entry.get("outs", [])

@@ -32,9 +32,10 @@ from stages.lib.errors import StageError  # noqa: E402
 from stages.ingest.scrape import scrape  # noqa: E402
 from stages.lib.params import parse_section  # noqa: E402
 from tests.dedupe.test_config import parse_params  # noqa: E402
+from tests.project import project
 
 ROOT = Path(__file__).resolve().parents[1]
-PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
+PARAMS = yaml.safe_load((project() / "params.yaml").read_text(encoding="utf-8"))
 RAY = ray_engine(block_rows=64)
 LOCAL = EngineParams()
 cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the crashing wrappers below run on workers
@@ -72,7 +73,7 @@ def assert_same(local: dict, distributed_: dict) -> None:
 def sample_raw(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("sample")
     for name, raw in PARAMS["sources"].items():
-        cfg = parse_source(name, {**raw, "path": str(ROOT / raw["path"])})
+        cfg = parse_source(name, {**raw, "path": str(project() / raw["path"])})
         scrape(cfg, root / "raw" / name, root / "archive" / name, root / "metrics" / f"scrape_{name}.json")
     return root / "raw"
 

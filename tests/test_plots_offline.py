@@ -21,6 +21,7 @@ import pytest
 
 from stages.sft.hf_card import kept_dropped_csv
 from tests.auditing.repo_builder import ROOT, git, run
+from tests.project import project
 
 pytestmark = pytest.mark.e2e
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -39,7 +40,7 @@ def plots_repo(tmp_path: Path) -> Path:
     repo = tmp_path / "repo"
     for name in ("dvc.yaml", "params.yaml", ".dvc/config", "plots/offline.html", "plots/kept_dropped.json"):
         (repo / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(ROOT / name, repo / name)
+        shutil.copy2(project() / name, repo / name)
     for name, text in REPORTS.items():
         (repo / name).parent.mkdir(parents=True, exist_ok=True)
         (repo / name).write_text(text, encoding="utf-8")

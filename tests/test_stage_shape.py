@@ -16,6 +16,7 @@ import yaml
 
 from stages.lib.cli import example_commands
 from tests.test_dvc_deps import imported_modules, stages
+from tests.project import project
 
 ROOT = Path(__file__).resolve().parents[1]
 STAGE_FILES = sorted(p for p in (ROOT / "stages").glob("*.py") if p.name != "__init__.py")
@@ -27,7 +28,7 @@ CONTRACT_STAGES = {"scrape", "clean", "train_quality", "normalize", "dedup", "va
 
 
 def params() -> dict:
-    return yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
+    return yaml.safe_load((project() / "params.yaml").read_text(encoding="utf-8"))
 
 
 def dvc_command(body: dict) -> list[str]:

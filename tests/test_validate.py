@@ -20,6 +20,7 @@ from stages.lib.record import RECORD_SCHEMA, REJECTED_SCHEMA
 from stages.validate import cli
 from stages.validation.stage import suite_parameters
 from tests.validation.samples import MAX_CHARS, SOURCES, clean_section, sample_records
+from tests.project import project
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -73,7 +74,7 @@ def test_configured_subsets_come_from_the_sources_section(tmp_path):
 
 
 def test_the_project_params_configure_the_validate_stage():
-    parameters = suite_parameters(ROOT / "params.yaml")
+    parameters = suite_parameters(project() / "params.yaml")
     assert parameters["min_rows"] >= 1
     assert "zhihu" in parameters["configured_sources"] and "ruozhiba" in parameters["configured_sources"]
 
@@ -149,9 +150,9 @@ def test_dvc_repro_stops_at_validate_on_bad_data_with_the_clear_message(tmp_path
     """A repo with the project's `validate` stage (from dvc.yaml) reading a parquet file the test writes."""
     repo = tmp_path / "repo"
     for folder in ("stages", "schemas"):
-        shutil.copytree(ROOT / folder, repo / folder, ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy2(ROOT / "params.yaml", repo / "params.yaml")
-    stage = yaml.safe_load((ROOT / "dvc.yaml").read_text(encoding="utf-8"))["stages"]["validate"]
+        shutil.copytree(project() / folder, repo / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy2(project() / "params.yaml", repo / "params.yaml")
+    stage = yaml.safe_load((project() / "dvc.yaml").read_text(encoding="utf-8"))["stages"]["validate"]
     (repo / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"validate": stage}}, sort_keys=False), encoding="utf-8")
     (repo / "data" / "dedup").mkdir(parents=True)
     frame = broken_records()

@@ -390,6 +390,11 @@ def diff_report(a: Side, b: Side, *, limit: int = 50, all_metrics: bool = False)
     stages: list[dict[str, Any]] = []
     for order, name in enumerate(merge_order([s.name for s in pa.stages], [s.name for s in pb.stages])):
         info_a, info_b = by_a.get(name), by_b.get(name)
+        unstored = [side.label for side, info in ((a, info_a), (b, info_b)) if info and info.unstored]
+        if unstored:
+            notes.append(f"stage {name}: not compared: DVC does not keep its output (cache: false), so "
+                         f"{' and '.join(unstored)} cannot show it; records are compared from the next stage on")
+            continue
         if not (info_a and info_a.record_dir) and not (info_b and info_b.record_dir):
             for side, info in ((a, info_a), (b, info_b)):
                 if info and info.outs and not any(side.exists(o) for o in info.outs):

@@ -5,7 +5,9 @@ DVC's own index parses `dvc.yaml` (so `foreach` stages expand to
 that revision's params). A stage is a *record stage* when one of its outputs
 is a directory holding `records.parquet` (and usually `rejected.parquet`) at
 that side. Stages whose outputs do not exist at a side are kept in the list
-with `record_dir=None`, so callers can say why they skip them.
+with `record_dir=None`, so callers can say why they skip them; `unstored` marks a
+stage whose output DVC does not cache (`cache: false`: scrape's `data/raw/<name>`),
+which a git revision other than the workspace cannot show.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ class StageInfo:
     record_dir: str | None = None  # the output directory with records.parquet, if it exists at this side
     has_rejected: bool = False
     uncached: list[str] = field(default_factory=list)  # cached outputs whose data is not in the local DVC cache
+    unstored: bool = False  # an output DVC does not cache (cache: false) that this git revision cannot show
 
     @property
     def records_path(self) -> str | None:
@@ -84,6 +87,9 @@ def discover(side: Side) -> Pipeline:
             (info.metrics if out.metric else info.outs).append(str(out.def_path))
             if out.use_cache and not out.metric and side.uncached(str(out.def_path)):
                 info.uncached.append(str(out.def_path))
+            if not out.use_cache and not out.metric and side.kind != "workspace" \
+                    and not side.exists(str(out.def_path)):
+                info.unstored = True  # scrape's data/raw/<name>: only the workspace has it
         info.params_files = sorted(
             {str(dep.def_path) for dep in stage.deps if type(dep).__name__ == "ParamsDependency"}
         )

@@ -52,3 +52,30 @@ def test_a_revision_whose_data_is_not_cached_says_dvc_pull(tmp_path):
     assert ("the data of 1 output(s) is not in the local DVC cache (data/out); run `dvc pull`" in result.output)
     traced = CliRunner().invoke(cli, ["trace", "some-id", "--rev", "HEAD", "--repo", str(repo)])
     assert traced.exit_code == 1 and "run `dvc pull`" in traced.output
+
+
+@pytest.mark.e2e
+def test_an_output_dvc_does_not_cache_is_not_compared_at_a_revision_that_cannot_show_it(tmp_path):
+    """scrape's data/raw/<name> is `cache: false` (dvc.yaml): a git revision has no copy of it, so the diff
+    says so instead of calling all its records added."""
+    import polars as pl
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    dvc(repo, "init", "-q")
+    (repo / ".gitignore").write_text("/data/\n")
+    make = "python -c \"import polars as pl, os; os.makedirs('data/raw', exist_ok=True); " \
+           "pl.DataFrame({'id': ['r1', 'r2']}).write_parquet('data/raw/records.parquet')\""
+    (repo / "dvc.yaml").write_text(
+        "stages:\n  scrape:\n    cmd: " + json.dumps(make) + "\n    outs:\n      - data/raw:\n"
+        "          cache: false\n          persist: true\n")
+    dvc(repo, "repro")
+    commit(repo, "one uncached stage")
+    assert pl.read_parquet(repo / "data" / "raw" / "records.parquet").height == 2
+    result = CliRunner().invoke(cli, ["diff", "HEAD", "workspace", "--repo", str(repo), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["stages"] == []
+    assert any(note.startswith("stage scrape: not compared: DVC does not keep its output (cache: false), so HEAD ")
+               for note in report["notes"]), report["notes"]

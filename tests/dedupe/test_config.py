@@ -6,6 +6,7 @@ import pytest
 
 from stages.dedupe.config import DedupParams
 from stages.lib.params import FROM_FILE, load_section, parse_section
+from tests.project import project
 
 REPO = Path(__file__).resolve().parents[2]
 GOOD = {"fields": ["instruction", "input", "output"], "ngram": 5, "num_perm": 128, "seed": 1, "threshold": 0.8,
@@ -18,7 +19,7 @@ def parse_params(section):
 
 
 def test_params_yaml_section_parses_to_the_documented_defaults():
-    params = load_section("dedup", REPO / "params.yaml", DedupParams)
+    params = load_section("dedup", project() / "params.yaml", DedupParams)
     assert params == DedupParams() == parse_params(GOOD)
     assert params.banding() == (21, 6)
 

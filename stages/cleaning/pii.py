@@ -9,7 +9,7 @@ caught here, before `normalize` folds widths.
 Where each rule looks (see `stages.cleaning.texts.scrub_pii`):
 - in prose, LaTeX and URLs (`scrub_contacts`, one Python pass):
   `<PHONE>` mainland mobile numbers (1[3-9] + 9 digits; with +86, (+86), 0086
-  or 86; grouped 3-4-4 by `-`, space or `.`, or 3-8 by space or `-`) and
+  or 86; grouped 3-4-4 by `-`, ` - `, space or `.`, or 3-8 by space or `-`) and
   landlines with a bracketed or dashed area code (`010-12345678`,
   `(0755)1234567`); `<ID_CARD>` 18-character resident ID numbers, also grouped
   6-8-4, with a plausible birth date and a valid ISO 7064 MOD 11-2 check
@@ -79,7 +79,7 @@ KEY_SHAPES = (
 )
 # Literal-ish pre-filters: a text that matches none of a rule's hint cannot match the rule.
 _D = "[0-9０-９]"
-CONTACT_HINT = rf"{_D}{{7}}|{_D}{{3}}[- .－．　]{_D}{{4}}|{_D}{{4}}[ -]{_D}{{4}}|[@＠]"
+CONTACT_HINT = rf"{_D}{{7}}|{_D}{{3}}[ 　]?[- .－．　][ 　]?{_D}{{4}}|{_D}{{4}}[ -]{_D}{{4}}|[@＠]"
 EMAIL_HINT = "@"
 CODE_PHONE_HINT = r"(?i)phone|mobile|tel|手机|电话"
 SECRET_URL_HINT = "://"
@@ -96,7 +96,7 @@ _CONTACT = re.compile(
     rf"|(?P<number>{_EDGE_L}(?:[0-9]{{17}}[0-9Xx]|[1-9][0-9]{{5}}[ -][0-9]{{8}}[ -][0-9]{{3}}[0-9Xx]"
     rf"|[0-9]{{4}}(?:[ -]?[0-9]{{4}}){{3}}(?:[ -]?[0-9]{{1,3}})?){_EDGE_R})"
     rf"|(?P<mobile>(?:(?P<cc>\(\+?86\) ?|\+86[- .]?|{_EDGE_L}0086[- ]?)|{_EDGE_L}(?P<glued>86[- ]?)?)"
-    rf"1[3-9][0-9](?:(?P<sep>[- .]?)[0-9]{{4}}(?P=sep)[0-9]{{4}}|(?P<split>[- ])[0-9]{{8}}){_EDGE_R})"
+    rf"1[3-9][0-9](?:(?P<sep> ?[-.] ?| ?)[0-9]{{4}}(?P=sep)[0-9]{{4}}|(?P<split>[- ])[0-9]{{8}}){_EDGE_R})"
     rf"|(?P<landline>(?:\(0[0-9]{{2,3}}\) ?|{_EDGE_L}0[0-9]{{2,3}}-)[0-9]{{7,8}}{_EDGE_R})"
 )
 _URL_USERINFO = re.compile(r"://[^\s/@]*$")

@@ -39,24 +39,25 @@ from collections import Counter
 from stages.cleaning.pii import FOLD, PLACEHOLDERS
 
 _EN_NAMES = (r"api[ _-]?key|(?:secret|access|private|app|auth|client|encryption|master|signing)[ _-]?key|secret|token"
-             r"|password|passwd|passphrase|pwd|[_-]pass|authorization|bearer")
+             r"|password|passwd|passphrase|pwd|[_-]pass|(?<![A-Za-z])pass|requirepass|masterauth|authorization|bearer")
 _ZH_NAMES = "密码|密碼|密钥|密鑰|秘钥|秘鑰|口令|令牌|私钥|私鑰|授权码|授權碼"
-NAME = rf"(?P<name>(?i:{_EN_NAMES})(?![A-Za-z0-9_])|{_ZH_NAMES})"
+NAME = rf"(?P<name>(?i:{_EN_NAMES})(?![A-Za-z0-9_])|{_ZH_NAMES}|(?<=\s)-p(?=[A-Za-z0-9]))"
 ASSIGN = (r"(?P<close>[\"'\]]{0,2})(?:(?P<strong>[ \t]*(?::[ \t]*(?:str|string)[ \t]*)?(?::=|=>|==|[:=：＝])[ \t]*"
-          r"|[ \t]*(?:是|为|為|设为|設為|设置为|設置為|改为|改為|改成)[ \t]*[:：]?[ \t]*)|[ \t]+|(?<=[^\x00-\x7f]))"
+          r"|[ \t]*(?:是|为|為|设为|設為|设置为|設置為|改为|改為|改成)[ \t]*[:：]?[ \t]*)"
+          rf"|[ \t]+(?!(?i:{_EN_NAMES}))|(?<=[^\x00-\x7f])|(?<=-p))"
           r"(?P<scheme>(?i:bearer|basic|token)[ \t]+)?")
 VALUE = r"(?:(?P<q>[\"'`])(?P<quoted>[^\"'`\s]{1,200})(?P=q)|(?P<bare>[A-Za-z0-9_\-.+/=~!@#$%^*]{1,200}))"
 SECRET_KV = re.compile(NAME + ASSIGN + VALUE)
-SECRET_KV_HINT = rf"(?i:key|secret|token|pass|pwd|authorization|bearer)|{_ZH_NAMES}"
+SECRET_KV_HINT = rf"(?i:key|secret|token|pass|pwd|masterauth|authorization|bearer)|{_ZH_NAMES}|\s-p[A-Za-z0-9]"
 
-_PASSWORD = re.compile(r"(?i)pass|pwd|密码|密碼|口令")
+_PASSWORD = re.compile(r"(?i)pass|pwd|masterauth|^-p$|密码|密碼|口令")
 _PLACEHOLDER = re.compile(r"(?i)your|xxx|example|placeholder|change_?me|dummy|fake|sample|redacted|replace|here"
                           r"|todo|insert|foobar|\*\*|\.\.\.|<|>")
 _NOT_VALUES = frozenset({"none", "null", "nil", "true", "false", "undefined", "string", "str", "int", "number", "bool",
                          "boolean", "any", "object", "required", "optional", "empty", "value", "default", "hidden",
                          "masked", "secret", "password", "passwd", "token", "apikey", "api_key", "key", "test",
                          "testing", "demo"})
-_IDENTIFIER = re.compile(r"[a-z_][a-z0-9_.]*")
+_IDENTIFIER = re.compile(r"[a-z_.]+")  # a name without digits
 _WORDS = re.compile(r"[a-z]+(?:[_.][a-z]+)+|[a-z]+(?:[A-Z][a-z]+)+")  # snake_case, dotted or camelCase names
 _ENV_NAME = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+")
 _SYMBOL = re.compile(r"[^A-Za-z0-9]")

@@ -112,7 +112,8 @@ def table(result: dict, base: dict | None, md: bool) -> list[str]:
     for kind, pair in by_type.items():
         lines.append(f"| {kind} | {pair[1]} | {rate(pair)} | {rate(base_type.get(kind))} |" if md
                      else f"{kind:<16} planted {pair[1]:>4}  recall {rate(pair)}  baseline {rate(base_type.get(kind))}")
-    lines += ["", "| look-alike family | texts | false scrubs | baseline false scrubs |", "|---|---:|---:|---:|"] if md else [""]
+    lines += ["", "| look-alike family | texts | false scrubs | baseline false scrubs |", "|---|---:|---:|---:|"] \
+        if md else [""]
     for family, pair in false.items():
         lines.append(f"| {family} | {pair[1]} | {rate(pair)} | {rate(base_false.get(family))} |" if md
                      else f"{family:<16} texts {pair[1]:>4}  false scrubs {rate(pair)}  "

@@ -142,7 +142,8 @@ def _is_phone(folded: str, match: re.Match[str]) -> bool:
 def _placeholder(folded: str, match: re.Match[str]) -> str | None:
     """The placeholder for one candidate, or None where it is not personal data (checksum, context)."""
     if match.group("email"):  # user:password@host inside a URL is left to the secret-URL rule
-        return None if _URL_USERINFO.search(folded, max(0, match.start() - 200), match.start()) else PLACEHOLDERS["email"]
+        in_url = _URL_USERINFO.search(folded, max(0, match.start() - 200), match.start())
+        return None if in_url else PLACEHOLDERS["email"]
     if match.group("number"):
         digits = re.sub(r"[ -]", "", match.group())
         if id_card_valid(digits):

@@ -9,22 +9,24 @@ values without digits); no library fits text that mixes prose and code, so the r
 
 - Key (`NAME`, case-insensitive, on the width-folded text): a name ending in api key / apikey,
   secret/access/private/app/auth/client/encryption/master/signing key, secret, token, password,
-  passwd, passphrase, pwd, `_pass`, authorization or bearer (so `DB_PASSWORD`, `accessToken`,
-  `client_secret` count; `max_tokens`, `token_type`, `password_hash` do not), or 密码, 密钥, 秘钥, 口令,
-  令牌, 私钥, 授权码.
+  passwd, passphrase, pwd, pass (`_pass`, `pass`; not nginx's `proxy_pass`, `fastcgi_pass`, ...),
+  requirepass, masterauth, authorization or bearer (so `DB_PASSWORD`, `accessToken`, `client_secret`
+  count; `max_tokens`, `token_type`, `password_hash` do not); 密码, 密钥, 秘钥, 口令, 令牌, 私钥, 授权码;
+  or a command line's `-p` glued to its value (`mysql -uroot -pSecret1`).
 - Assignment (`ASSIGN`): `=`, `:`, `:=`, `=>`, `==`, `：`, `＝`, a Python type (`: str =`), 是/为/设为/改为,
   after an optional closing quote or bracket (`"api_key": `, `['password'] = `); or only spaces
-  (`access_token eyJ...`, `令牌 tk...`; after a Chinese name not even those: `密码123456`), which asks
-  more of the value. An HTTP auth scheme after it
-  (`Bearer`, `Basic`, `token`) stays with the key.
+  (`access_token eyJ...`, `令牌 tk...`; after a Chinese name or `-p` not even those: `密码123456`),
+  which asks more of the value. An HTTP auth scheme after it (`Bearer`, `Basic`, `token`) stays
+  with the key.
 - Value: a quoted string without spaces, or a run of `[A-Za-z0-9_-.+/=~!@#$%^*]` (a trailing `.` is
   the sentence's). `is_secret_value` decides:
   * never: values that are placeholders (`YOUR_KEY`, `xxx`, `***`, `changeme`, `<your-token>`,
     `${VAR}`, `%VAR%`, `{{ token }}`, `example`, `dummy`, `null`, `string`, ...), an environment
     variable's name (`OPENAI_API_KEY`), an identifier or expression (`settings.api_key`,
-    `os.environ[...]`, `getpass()`: a bare value followed by `(`, `[` or `{`), paths and URLs;
-  * passwords (password, passwd, pwd, passphrase, 密码, 口令): 6+ characters with a digit (all-digit
-    passwords count), or with a symbol or quoted after an assignment;
+    `os.environ[...]`, `getpass()`: a bare value followed by `(`, `[` or `{`), paths, URLs, IP
+    addresses and version numbers;
+  * passwords (names with pass or pwd, masterauth, `-p`, 密码, 口令): 6+ characters with a digit
+    (all-digit passwords count), or with a symbol or quoted after an assignment;
   * other keys: 8+ characters with letters and digits; without digits, 16+ characters of Shannon
     entropy >= 3.5 (random text, as gitleaks asks); all-digit values are sizes and counts, not keys;
   * after an auth scheme (`Bearer ...`): 8+ characters.
@@ -39,7 +41,8 @@ from collections import Counter
 from stages.cleaning.pii import FOLD, PLACEHOLDERS
 
 _EN_NAMES = (r"api[ _-]?key|(?:secret|access|private|app|auth|client|encryption|master|signing)[ _-]?key|secret|token"
-             r"|password|passwd|passphrase|pwd|[_-]pass|(?<![A-Za-z])pass|requirepass|masterauth|authorization|bearer")
+             r"|password|passwd|passphrase|pwd|(?<!proxy)(?<!fastcgi)(?<!uwsgi)(?<!scgi)(?<!grpc)[_-]pass"
+             r"|(?<![A-Za-z])pass|requirepass|masterauth|authorization|bearer")
 _ZH_NAMES = "密码|密碼|密钥|密鑰|秘钥|秘鑰|口令|令牌|私钥|私鑰|授权码|授權碼"
 NAME = rf"(?P<name>(?i:{_EN_NAMES})(?![A-Za-z0-9_])|{_ZH_NAMES}|(?<=\s)-p(?=[A-Za-z0-9]))"
 ASSIGN = (r"(?P<close>[\"'\]]{0,2})(?:(?P<strong>[ \t]*(?::[ \t]*(?:str|string)[ \t]*)?(?::=|=>|==|[:=：＝])[ \t]*"
@@ -60,6 +63,7 @@ _NOT_VALUES = frozenset({"none", "null", "nil", "true", "false", "undefined", "s
 _IDENTIFIER = re.compile(r"[a-z_.]+")  # a name without digits
 _WORDS = re.compile(r"[a-z]+(?:[_.][a-z]+)+|[a-z]+(?:[A-Z][a-z]+)+")  # snake_case, dotted or camelCase names
 _ENV_NAME = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+")
+_ADDRESS = re.compile(r"[0-9]+(?:\.[0-9]+){2,}(?::[0-9]+)?")  # an IP address or a version number
 _SYMBOL = re.compile(r"[^A-Za-z0-9]")
 
 
@@ -74,7 +78,7 @@ def is_placeholder(value: str) -> bool:
     return (len(set(lower)) <= 2 or lower in _NOT_VALUES or bool(_PLACEHOLDER.search(lower))
             or lower[0] in "$%{[(<&*" or "://" in lower or lower.startswith(("/", "./", "../", "~/"))
             or bool(_IDENTIFIER.fullmatch(lower) and re.search(r"key|token|secret|pass|pwd", lower))
-            or bool(_WORDS.fullmatch(value) or _ENV_NAME.fullmatch(value)))
+            or bool(_WORDS.fullmatch(value) or _ENV_NAME.fullmatch(value) or _ADDRESS.fullmatch(value)))
 
 
 def is_secret_value(value: str, name: str, quoted: bool, weak: bool, scheme: bool) -> bool:

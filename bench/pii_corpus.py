@@ -147,6 +147,8 @@ def secret_kv_variants(rng: random.Random) -> list[tuple[str, str, str]]:
         ("header_x_api_key", f"x-api-key: {v}", v), ("php_arrow", f"'password' => '{pw}',", pw),
         ("json_pwd_tight", f'{{"user":"root","pwd":"{pw}"}}', pw), ("yaml_pass", f"```yaml\npass: {pw}\n```", pw),
         ("spring_properties", f"spring.datasource.password={pw}", pw), ("zh_lingpai_shi", f"令牌是 {v}", v),
+        ("sql_identified_by", f"```sql\nALTER USER 'app'@'%' IDENTIFIED BY '{pw}';\n```", pw),
+        ("curl_user", f"curl -u admin:{pw} https://api.example.com/v1", pw),
     ]
     return rows
 

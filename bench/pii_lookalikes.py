@@ -185,6 +185,8 @@ FAMILIES: dict[str, list[Make]] = {
         lambda r: "```python\napi_key = config['api_key']\n```",
         lambda r: "密码：请联系管理员获取", lambda r: f"docker run -p {r.randint(1000, 9999)}:80 nginx",
         lambda r: "mkdir -p build",
+        lambda r: "用 token cl100k_base 编码", lambda r: "换成 token gpt-4o-mini 试试", lambda r: "token qwen2.5-7b-instruct 的输出",
+        lambda r: "密钥：AES-256-GCM", lambda r: "签名 secret: HMAC-SHA256",
     ],
     "key_placeholders": [
         lambda r: "api_key=YOUR_KEY", lambda r: "password=***", lambda r: "token=<your-token>",

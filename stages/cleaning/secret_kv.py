@@ -12,10 +12,11 @@ values without digits); no library fits text that mixes prose and code, so the r
   passwd, passphrase, pwd, pass (`_pass`, `pass`; not nginx's `proxy_pass`, `fastcgi_pass`, ...),
   requirepass, masterauth, authorization or bearer (so `DB_PASSWORD`, `accessToken`, `client_secret`
   count; `max_tokens`, `token_type`, `password_hash` do not); 密码, 密钥, 秘钥, 口令, 令牌, 私钥, 授权码;
-  or a command line's `-p` glued to its value (`mysql -uroot -pSecret1`).
+  SQL's `IDENTIFIED BY`; or a command line's `-p` glued to its value (`mysql -uroot -pSecret1`) or
+  `-u user:` (`curl -u admin:Secret1`).
 - Assignment (`ASSIGN`): `=`, `:`, `:=`, `=>`, `==`, `：`, `＝`, a Python type (`: str =`), 是/为/设为/改为,
   after an optional closing quote or bracket (`"api_key": `, `['password'] = `); or only spaces
-  (`access_token eyJ...`, `令牌 tk...`; after a Chinese name or `-p` not even those: `密码123456`),
+  (`access_token eyJ...`, `令牌 tk...`; after a Chinese name, `-p` or `-u user:` not even those),
   which asks more of the value. An HTTP auth scheme after it (`Bearer`, `Basic`, `token`) stays
   with the key.
 - Value: a quoted string without spaces, or a run of `[A-Za-z0-9_-.+/=~!@#$%^*]` (a trailing `.` is
@@ -25,10 +26,14 @@ values without digits); no library fits text that mixes prose and code, so the r
     variable's name (`OPENAI_API_KEY`), an identifier or expression (`settings.api_key`,
     `os.environ[...]`, `getpass()`: a bare value followed by `(`, `[` or `{`), paths, URLs, IP
     addresses and version numbers;
-  * passwords (names with pass or pwd, masterauth, `-p`, 密码, 口令): 6+ characters with a digit
-    (all-digit passwords count), or with a symbol or quoted after an assignment;
-  * other keys: 8+ characters with letters and digits; without digits, 16+ characters of Shannon
-    entropy >= 3.5 (random text, as gitleaks asks); all-digit values are sizes and counts, not keys;
+  * passwords (names with pass or pwd, masterauth, IDENTIFIED BY, `-p`, `-u user:`, 密码, 口令): 6+
+    characters with a digit (all-digit passwords count), or with a symbol or quoted after an
+    assignment;
+  * other keys: 8+ characters with letters and digits, not a name made of words and numbers
+    (`is_name`: `密钥：AES-256-GCM`, `gpt-4o-mini`); after spaces only, letters and digits must also
+    switch 3+ times (`looks_random`: `token cl100k_base` is a name); without digits, 16+ characters
+    of Shannon entropy >= 3.5 (random text, as gitleaks asks); all-digit values are sizes and
+    counts, not keys;
   * after an auth scheme (`Bearer ...`): 8+ characters.
 """
 
@@ -44,16 +49,18 @@ _EN_NAMES = (r"api[ _-]?key|(?:secret|access|private|app|auth|client|encryption|
              r"|password|passwd|passphrase|pwd|(?<!proxy)(?<!fastcgi)(?<!uwsgi)(?<!scgi)(?<!grpc)[_-]pass"
              r"|(?<![A-Za-z])pass|requirepass|masterauth|authorization|bearer")
 _ZH_NAMES = "密码|密碼|密钥|密鑰|秘钥|秘鑰|口令|令牌|私钥|私鑰|授权码|授權碼"
-NAME = rf"(?P<name>(?i:{_EN_NAMES})(?![A-Za-z0-9_])|{_ZH_NAMES}|(?<=\s)-p(?=[A-Za-z0-9]))"
+NAME = (rf"(?P<name>(?i:{_EN_NAMES}|identified by)(?![A-Za-z0-9_])|{_ZH_NAMES}|(?<=\s)-p(?=[A-Za-z0-9])"
+        r"|(?<=\s)-u[ \t]+[^\s:'\"]+:(?=\S))")
 ASSIGN = (r"(?P<close>[\"'\]]{0,2})(?:(?P<strong>[ \t]*(?::[ \t]*(?:str|string)[ \t]*)?(?::=|=>|==|[:=：＝])[ \t]*"
           r"|[ \t]*(?:是|为|為|设为|設為|设置为|設置為|改为|改為|改成)[ \t]*[:：]?[ \t]*)"
-          rf"|[ \t]+(?!(?i:{_EN_NAMES}))|(?<=[^\x00-\x7f])|(?<=-p))"
+          rf"|[ \t]+(?!(?i:{_EN_NAMES}))|(?<=[^\x00-\x7f])|(?<=-p)|(?<=:))"
           r"(?P<scheme>(?i:bearer|basic|token)[ \t]+)?")
 VALUE = r"(?:(?P<q>[\"'`])(?P<quoted>[^\"'`\s]{1,200})(?P=q)|(?P<bare>[A-Za-z0-9_\-.+/=~!@#$%^*]{1,200}))"
 SECRET_KV = re.compile(NAME + ASSIGN + VALUE)
-SECRET_KV_HINT = rf"(?i:key|secret|token|pass|pwd|masterauth|authorization|bearer)|{_ZH_NAMES}|\s-p[A-Za-z0-9]"
+SECRET_KV_HINT = (rf"(?i:key|secret|token|pass|pwd|masterauth|authorization|bearer|identified by)|{_ZH_NAMES}"
+                  r"|\s-p[A-Za-z0-9]|\s-u[ \t]")
 
-_PASSWORD = re.compile(r"(?i)pass|pwd|masterauth|^-p$|密码|密碼|口令")
+_PASSWORD = re.compile(r"(?i)pass|pwd|masterauth|identified|^-[pu]|密码|密碼|口令")
 _PLACEHOLDER = re.compile(r"(?i)your|xxx|example|placeholder|change_?me|dummy|fake|sample|redacted|replace|here"
                           r"|todo|insert|foobar|\*\*|\.\.\.|<|>")
 _NOT_VALUES = frozenset({"none", "null", "nil", "true", "false", "undefined", "string", "str", "int", "number", "bool",
@@ -91,8 +98,26 @@ def is_secret_value(value: str, name: str, quoted: bool, weak: bool, scheme: boo
     if _PASSWORD.search(name):
         return len(value) >= 6 and (digits or (not weak and (quoted or bool(_SYMBOL.search(value)))))
     if digits and letters:
-        return len(value) >= 8
+        return len(value) >= 8 and not is_name(value) and (not weak or looks_random(value))
     return not digits and len(value) >= 16 and entropy(value) >= 3.5
+
+
+def _switches(word: str) -> int:
+    kinds = [c.isdigit() for c in word if c.isalnum()]
+    return sum(a != b for a, b in zip(kinds, kinds[1:]))
+
+
+def is_name(value: str) -> bool:
+    """Words and numbers joined by `-`, `_` or `.`, none mixing letters and digits more than once:
+    `AES-256-GCM`, `HMAC-SHA256`, `gpt-4o-mini`, `v2.10.33` (not `ak_7f3e9c2b1d`)."""
+    parts = [p for p in re.split(r"[-_.]", value) if p]
+    return len(parts) >= 2 and all(p.isalnum() and _switches(p) <= 1 for p in parts)
+
+
+def looks_random(value: str) -> bool:
+    """Letters and digits interleaved, 3+ switches: `ak7f3e9c`, a JWT or a hex key, not `cl100k_base`,
+    `gpt-4o-mini` or `qwen2.5-7b-instruct`."""
+    return _switches(value) >= 3
 
 
 def _value_span(folded: str, match: re.Match[str]) -> tuple[int, int] | None:

@@ -6,7 +6,7 @@ import json
 import polars as pl
 import pytest
 
-from stages.cleaning.secret_kv import entropy, is_secret_value
+from stages.cleaning.secret_kv import entropy, is_name, is_secret_value, looks_random
 from tests.cleaning.fixtures import PROSE, clean_many, clean_one, clean_params, frame, row
 from tests.test_clean import run_cli
 
@@ -33,6 +33,8 @@ JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.dBjftJeZ4CVP"
     ("密码：Ａｂｃ１２３４５６", "密码：<SECRET>"),
     ('API_TOKEN: str = "q7Wz3kLm9Xv2Rt8"', 'API_TOKEN: str = "<SECRET>"'),
     ("mysql -uroot -pRoot2024x -h 127.0.0.1", "mysql -uroot -p<SECRET> -h 127.0.0.1"),
+    ("ALTER USER 'root'@'localhost' IDENTIFIED BY 'Qw3rty!88';", "ALTER USER 'root'@'localhost' IDENTIFIED BY '<SECRET>';"),
+    ("curl -u admin:S3cretPw9 https://api.example.com", "curl -u admin:<SECRET> https://api.example.com"),
     ("AccessKey ID: LTAI5t，AccessKey Secret: q7Wz3kLm9Xv2Rt8", "AccessKey ID: LTAI5t，AccessKey Secret: <SECRET>"),
 ])
 def test_a_value_after_a_secret_like_key_is_scrubbed_and_the_key_kept(text, expected):
@@ -49,6 +51,10 @@ def test_a_value_after_a_secret_like_key_is_scrubbed_and_the_key_kept(text, expe
     '```json\n{"token_type": "bearer", "expires_in": 7200}\n```',
     "```python\npassword_hash = bcrypt.hashpw(password, salt)\n```",
     "docker run -p 8080:80 nginx && mkdir -p build",
+    "用 token cl100k_base 编码，换成 token gpt-4o-mini 试试",
+    "密钥：AES-256-GCM，签名 secret: HMAC-SHA256",
+    "ALTER USER 'root'@'localhost' IDENTIFIED BY 'password'; curl -u admin:$PASSWORD https://api.example.com",
+    "```nginx\nlocation / {\n    fastcgi_pass 127.0.0.1:9000;\n    proxy_pass http://backend;\n}\n```",
 ])
 def test_prose_and_code_about_keys_stay(text):
     assert clean_one(text) == (text, [])
@@ -82,6 +88,8 @@ def test_value_rules():
     assert not is_secret_value("unbelievable", "token", quoted=True, weak=False, scheme=False)  # a word: low entropy
     assert is_secret_value("QmFzZTY0RW5jb2RlZFNlY3JldA", "secret", quoted=False, weak=False, scheme=False)
     assert entropy("aaaa") == 0.0 and entropy("abcd") == 2.0
+    assert looks_random("ak7f3e9c") and not looks_random("cl100k_base") and not looks_random("qwen2.5-7b")
+    assert is_name("AES-256-GCM") and is_name("gpt-4o-mini") and not is_name("ak_7f3e9c2b1d") and not is_name("abc123")
 
 
 def test_clean_counts_secret_values_in_metrics_and_tags_the_record(tmp_path):

@@ -18,9 +18,10 @@ Where each rule looks (see `stages.cleaning.texts.scrub_pii`):
   JCB 35, Discover 6011/65) and a valid Luhn checksum; `<EMAIL>`. The checksums
   keep ordinary long numbers intact; the words around a mobile-shaped number
   decide whether it is a phone or an amount, an order number or a number in a
-  maths question (`stages.cleaning.pii_context`: a country code or a phone cue
-  makes it a phone; 元/万/¥/总价/预算 an amount; 订单号/运单号 an order number;
-  除以/余数/各位数字 arithmetic), and an order cue keeps a card-shaped number.
+  maths question (`stages.cleaning.pii_context`, in a fixed order: e.g. a
+  country code or 电话/手机 make it a phone, 元/万/¥/总价/预算 an amount,
+  订单号/运单号 an order number, 除以/余数/各位数字 arithmetic), and an order
+  cue keeps a card-shaped number.
 - everywhere, code included: `<EMAIL>`; `<SECRET_URL>` for a whole URL that
   carries a credential (a query parameter such as token, access_token,
   api_key, key, secret, password, signature, session; or user:password@host);

@@ -1,10 +1,11 @@
-"""PII recall and false scrubs on a corpus written for this project (bench/pii_corpus.py).
+"""PII recall and false scrubs on a corpus written for this project (bench/pii_corpus.py, bench/pii_lookalikes.py).
 
 Each planted text holds one item of one type in one written variant; it counts as found when the
-type's placeholder appears and no digit run or address of the item is left. Each look-alike text holds
-no personal data; it counts as a false scrub when any placeholder appears. Prints a per-type and
-per-variant table, and the same for a baseline git revision's scrubber (default: the commit before
-the width-folded detection) measured in the same run.
+type's placeholder appears and no digit run of 7+ is left (for a secret value after a key: when a
+secret placeholder appears and the value is gone). Each look-alike text holds no personal data; it
+counts as a false scrub when any placeholder appears. Prints recall per type and false scrubs per
+look-alike family, next to a baseline git revision's scrubber (default: main before issue 21)
+measured in the same run on the same corpus.
 
     python bench/pii.py                    # this checkout, and the baseline
     python bench/pii.py --baseline none    # this checkout only
@@ -31,12 +32,14 @@ sys.path.insert(1, str(ROOT))
 import click  # noqa: E402
 import polars as pl  # noqa: E402
 
-from bench.pii_corpus import FULL, lookalikes, planted  # noqa: E402
+from bench.pii_corpus import planted  # noqa: E402
+from bench.pii_lookalikes import lookalikes  # noqa: E402
 
-BASELINE = "18475cb"  # main before issue 11 (the scrubber the real-data report measured)
+BASELINE = "3474367"  # main before issue 21 (no secret values after keys, amounts read as phones)
+SECRETS = ("<SECRET_URL>", "<SECRET_KEY>", "<SECRET>")
 PLACEHOLDER = {"phone": ("<PHONE>",), "email": ("<EMAIL>",), "id_card": ("<ID_CARD>",),
-               "bank_card": ("<BANK_CARD>",), "secret": ("<SECRET_URL>", "<SECRET_KEY>")}
-ANY_PLACEHOLDER = re.compile(r"<(?:PHONE|EMAIL|ID_CARD|BANK_CARD|SECRET_URL|SECRET_KEY)>")
+               "bank_card": ("<BANK_CARD>",), "secret": SECRETS, "secret_kv": SECRETS}
+ANY_PLACEHOLDER = re.compile(r"<(?:PHONE|EMAIL|ID_CARD|BANK_CARD|SECRET_URL|SECRET_KEY|SECRET)>")
 DIGITS = str.maketrans("０１２３４５６７８９", "0123456789")
 
 
@@ -48,27 +51,33 @@ def clean_all(texts: list[str]) -> list[str]:
     return clean_texts(frame, StepTimer()).texts["instruction"].to_list()
 
 
+def is_found(kind: str, value: str, cleaned: str) -> bool:
+    if value:
+        return value not in cleaned and any(p in cleaned for p in PLACEHOLDER[kind])
+    leftover = re.findall(r"[0-9]{7,}", cleaned.translate(DIGITS).replace(" ", "").replace("-", ""))
+    return any(p in cleaned for p in PLACEHOLDER[kind]) and not leftover
+
+
 def measure() -> dict:
     rows, fakes = planted(), lookalikes()
-    out = clean_all([text for _, _, text in rows] + [text for _, text in fakes])
-    found: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
-    for (kind, variant, text), cleaned in zip(rows, out):
-        leftover = re.findall(r"[0-9]{7,}", cleaned.translate(DIGITS).replace(" ", "").replace("-", ""))
-        hit = any(p in cleaned for p in PLACEHOLDER[kind]) and not leftover
-        found[kind, variant][0] += hit
-        found[kind, variant][1] += 1
+    out = clean_all([text for _, _, text, _ in rows] + [text for _, text in fakes])
+    found: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    misses = []
+    for (kind, variant, _, value), cleaned in zip(rows, out):
+        hit = is_found(kind, value, cleaned)
+        found[f"{kind}|{variant}"][0] += hit
+        found[f"{kind}|{variant}"][1] += 1
+        if not hit and len(misses) < 8:
+            misses.append(cleaned)
     false: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     examples = []
-    for (kind, text), cleaned in zip(fakes, out[len(rows):]):
+    for (family, _), cleaned in zip(fakes, out[len(rows):]):
         bad = bool(ANY_PLACEHOLDER.search(cleaned))
-        false[kind][0] += bad
-        false[kind][1] += 1
-        if bad and len(examples) < 5:
+        false[family][0] += bad
+        false[family][1] += 1
+        if bad and len(examples) < 8:
             examples.append(cleaned)
-    misses = [cleaned for (kind, variant, text), cleaned in zip(rows, out)
-              if not any(p in cleaned for p in PLACEHOLDER[kind])][:5]
-    return {"found": {f"{k}|{v}": n for (k, v), n in found.items()}, "false": dict(false),
-            "false_examples": examples, "missed_examples": misses}
+    return {"found": dict(found), "false": dict(false), "false_examples": examples, "missed_examples": misses}
 
 
 def baseline(rev: str) -> dict | None:
@@ -92,34 +101,28 @@ def summary(result: dict) -> tuple[dict, dict]:
     return by_type, result["false"]
 
 
+def rate(pair: list[int] | None) -> str:
+    return f"{pair[0] / pair[1]:.3f}" if pair else "-"
+
+
 def table(result: dict, base: dict | None, md: bool) -> list[str]:
     by_type, false = summary(result)
     base_type, base_false = summary(base) if base else ({}, {})
-    lines = ["| type | planted | recall | baseline recall |", "|---|---:|---:|---:|"] if md else []
-    for kind, (hit, total) in by_type.items():
-        old = base_type.get(kind)
-        old_text = f"{old[0] / old[1]:.3f}" if old else "-"
-        lines.append(f"| {kind} | {total} | {hit / total:.3f} | {old_text} |" if md
-                     else f"{kind:<10} planted {total:>4}  recall {hit / total:.3f}  baseline {old_text}")
-    hits, total = (sum(v[i] for v in by_type.values()) for i in (0, 1))
-    bhits, btotal = (sum(v[i] for v in base_type.values()) for i in (0, 1)) if base else (0, 0)
-    old_all = f"{bhits / btotal:.3f}" if btotal else "-"
-    lines.append(f"| all | {total} | {hits / total:.3f} | {old_all} |" if md
-                 else f"{'all':<10} planted {total:>4}  recall {hits / total:.3f}  baseline {old_all}")
-    fhits, ftotal = sum(v[0] for v in false.values()), sum(v[1] for v in false.values())
-    bf = sum(v[0] for v in base_false.values()), sum(v[1] for v in base_false.values())
-    old_false = f"{bf[0] / bf[1]:.3f}" if bf[1] else "-"
+    lines = ["| planted type | texts | recall | baseline recall |", "|---|---:|---:|---:|"] if md else []
+    for kind, pair in by_type.items():
+        lines.append(f"| {kind} | {pair[1]} | {rate(pair)} | {rate(base_type.get(kind))} |" if md
+                     else f"{kind:<16} planted {pair[1]:>4}  recall {rate(pair)}  baseline {rate(base_type.get(kind))}")
+    lines += ["", "| look-alike family | texts | false scrubs | baseline false scrubs |", "|---|---:|---:|---:|"] \
+        if md else [""]
+    for family, pair in false.items():
+        lines.append(f"| {family} | {pair[1]} | {rate(pair)} | {rate(base_false.get(family))} |" if md
+                     else f"{family:<16} texts {pair[1]:>4}  false scrubs {rate(pair)}  "
+                          f"baseline {rate(base_false.get(family))}")
     lines.append("")
-    lines.append(f"Look-alikes: {ftotal}, false scrubs {fhits} ({fhits / ftotal:.3%}); baseline {old_false}")
-    for kind, (bad, count) in false.items():
-        if bad or base_false.get(kind, [0])[0]:
-            lines.append(f"  {kind}: {bad}/{count} (baseline {base_false.get(kind, ['-'])[0]}/{count})")
     lines.append("Per variant (found/planted): " + ", ".join(
         f"{key.replace('|', ':')} {hit}/{n}" for key, (hit, n) in sorted(result["found"].items())))
-    for text in result["missed_examples"]:
-        lines.append(f"  missed: {text!r}")
-    for text in result["false_examples"]:
-        lines.append(f"  false scrub: {text!r}")
+    lines += [f"  missed: {text!r}" for text in result["missed_examples"]]
+    lines += [f"  false scrub: {text!r}" for text in result["false_examples"]]
     return lines
 
 

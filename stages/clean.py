@@ -7,7 +7,8 @@ Per record, on instruction, input and output:
 1. repairs (`stages.cleaning.repair`): control characters, mojibake, HTML,
    zero-width characters, markdown escape artefacts, whitespace; code, LaTeX
    and URLs are masked during the prose repairs and come back unchanged;
-2. PII (`stages.cleaning.pii`): typed placeholders, counted per type;
+2. PII and secrets (`stages.cleaning.pii`, `pii_context`, `secret_kv`): typed
+   placeholders, counted per type;
 3. score columns (`stages.cleaning.scores`), then filters with per-source
    thresholds (`stages.cleaning.filters`), each drop with a `clean_*` reason.
 Each repair or scrub that changed a record appends its tag to `transforms`.

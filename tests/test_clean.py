@@ -58,7 +58,8 @@ def test_cli_writes_the_stage_contract_outputs(tmp_path):
     metrics = json.loads((tmp_path / "clean.json").read_text())
     assert metrics["rows_in"] == metrics["rows_kept"] + sum(metrics["rows_dropped"].values()) == 4
     assert metrics["rows_dropped"] == {"clean_too_short": 1}
-    assert metrics["pii"] == {"bank_card": 0, "email": 1, "id_card": 0, "phone": 1, "secret_key": 0, "secret_url": 0}
+    assert metrics["pii"] == {"bank_card": 0, "email": 1, "id_card": 0, "phone": 1, "secret_key": 0, "secret_kv": 0,
+                              "secret_url": 0}
     assert metrics["transforms"] == {"clean:html": 1, "clean:whitespace": 1, "pii:email": 1, "pii:phone": 1}
     first = kept.filter(pl.col("instruction") == QUESTION).row(0, named=True)
     assert first["output"].endswith("有问题发邮件到 <EMAIL> 或打电话<PHONE>。")

@@ -3,8 +3,9 @@
 1. repairs (`repair`, `html`): control characters, mojibake, HTML, zero-width characters, markdown
    escape artefacts, whitespace; code, LaTeX and URLs are masked during the prose repairs
    (`segments`) and come back unchanged;
-2. PII (`pii`): typed placeholders, counted per type; prose rules on the text with only code
-   masked, then code-wide rules on the full text;
+2. PII (`pii`, `secret_kv`): typed placeholders, counted per type; prose rules on the text with
+   only code masked, then code-wide rules (secret URLs, key shapes, secret values after a
+   secret-like key, e-mails, phones assigned in code) on the full text;
 3. a record whose instruction is blank and whose question sits in `input` gets it as its
    instruction.
 Each repair or scrub that changed a record appends its tag to `transforms` (`steps.TransformLog`).
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from stages.cleaning import html, pii, repair
+from stages.cleaning import html, pii, repair, secret_kv
 from stages.cleaning.segments import CODE, CODE_HINT, INNER_SENTINEL, MATH_URL, MATH_URL_HINT, Masked, mask, unmask
 from stages.cleaning.steps import StepTimer, TransformLog, apply_expr, apply_python, candidate_rows, count_literal
 
@@ -85,7 +86,7 @@ def scrub_pii(code: Masked, spans: Masked, masked: pl.DataFrame, log: TransformL
     """Prose rules on the text with only code masked, then code-wide rules on the full text."""
     counts: dict[str, int] = {}
     none = pl.Series([False] * masked.height, dtype=pl.Boolean)
-    for kind in ("id_card", "bank_card", "phone", "secret_url", "secret_key", "email"):
+    for kind in ("id_card", "bank_card", "phone", "secret_url", "secret_key", "secret_kv", "email"):
         log.record(f"pii:{kind}", none)  # tags in this order on every record, whichever step finds what
     with timer.step("unmask"):
         texts = unmask(spans, masked)
@@ -95,12 +96,14 @@ def scrub_pii(code: Masked, spans: Masked, masked: pl.DataFrame, log: TransformL
         texts = new
     with timer.step("unmask"):
         texts = unmask(code, texts)
-    rules = (("secret_url", pii.scrub_secret_urls, pii.SECRET_URL_HINT),
-             ("secret_key", pii.scrub_secret_keys, pii.SECRET_KEY_HINT), ("email", pii.scrub_emails, pii.EMAIL_HINT),
-             ("phone", pii.scrub_code_phones, pii.CODE_PHONE_HINT))
-    for kind, rule, hint in rules:
+    rules = (("secret_url", apply_expr, pii.scrub_secret_urls, pii.SECRET_URL_HINT),
+             ("secret_key", apply_expr, pii.scrub_secret_keys, pii.SECRET_KEY_HINT),
+             ("secret_kv", apply_python, secret_kv.scrub_secret_values, secret_kv.SECRET_KV_HINT),
+             ("email", apply_expr, pii.scrub_emails, pii.EMAIL_HINT),
+             ("phone", apply_expr, pii.scrub_code_phones, pii.CODE_PHONE_HINT))
+    for kind, apply, rule, hint in rules:
         with timer.step(f"pii:{kind}"):
-            new, changed = apply_expr(texts, rule, hint)
+            new, changed = apply(texts, rule, hint)
             tally_pii(texts, new, changed, (kind,), log, counts)
             texts = new
     return texts, counts

@@ -19,9 +19,9 @@ not mistaken for leftover HTML, a non-Chinese record or personal data.
 | `output_len`           | output       | characters                                      | between min (all)         |
 | `chars`                | instruction, | characters of the three (clean's `score_chars`) | between max (all)         |
 |                        | input, output|                                                 |                           |
-| `pii_phone`            | prose        | mobile numbers (+86, spaced, dashed), landlines | between max 0 (all)       |
-| `pii_email`            | prose        | e-mail addresses                                | between max 0 (all)       |
-| `pii_id_card`          | prose        | resident ID numbers (GB 11643 check character)  | between max 0 (all)       |
+| `pii_phone`            | prose        | phone numbers, as `clean` judges them           | between max 0 (all)       |
+| `pii_email`            | prose        | e-mail addresses, as `clean` judges them        | between max 0 (all)       |
+| `pii_id_card`          | prose        | resident ID numbers, as `clean` judges them     | between max 0 (all)       |
 | `html_tags`            | prose        | tags of common HTML elements, `<!--` comments   | max 0, mostly 0.99 (all)  |
 | `zh_share`             | prose        | Han / (Han + Latin letters); 0 when both are 0  | between min, mostly (all) |
 | `trad_chars`           | text         | traditional-only characters (`tradchars.py`)    | between max, mostly (all) |
@@ -38,7 +38,11 @@ not mistaken for leftover HTML, a non-Chinese record or personal data.
 `expect_column_values_to_be_in_set`, "column mean between"
 `expect_column_mean_to_be_between`; thresholds are in the suite files.
 Han characters are the CJK Unified Ideographs blocks (BMP, Extension A,
-Compatibility, Extensions B-F).
+Compatibility, Extensions B-F). The `pii_*` columns count with clean's own
+detector (`stages.cleaning.pii.contact_counts`: shapes, checksums and the words
+around a number), field by field on each field's prose, so a number clean kept
+as an amount, an order number or arithmetic is not counted here either; only
+strings with a digit run or an `@` are read in Python.
 
 `record_languages` reuses the `zh_share` measure for the dataset card
 (stages/sft/hf_card.py): a record is Chinese (`zh`) at the suites' default
@@ -58,6 +62,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from stages.cleaning.pii import contact_counts
 from stages.cleaning.scores import total_chars
 from stages.validation.tradchars import traditional_chars
 
@@ -66,12 +71,6 @@ TASK_TYPE = pl.Struct({"major": STRING_LIST, "minor": STRING_LIST})
 MESSAGES = pl.List(pl.Struct({"role": pl.String, "content": pl.String}))
 
 HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ebef"
-PHONE = r"(?:^|\D)(?:(?:86[- ]?)?1[3-9]\d(?:[- ]?\d{4}){2}|0\d{2,3}-\d{7,8})(?:\D|$)"
-EMAIL = r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
-DIGIT_RUN = r"\d{17,}[Xx]?"  # maximal runs, so adjacent numbers are not merged or skipped
-ID_CARD = r"^[1-9]\d{5}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[\dXx]$"
-ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-ID_CHECK = "10X98765432"  # GB 11643: check character for (weighted digit sum mod 11)
 HTML_ELEMENTS = (
     "a|abbr|b|blockquote|body|br|center|code|dd|div|dl|dt|em|font|h[1-6]|head|hr|html|i|iframe|img|li|link|"
     "meta|ol|p|pre|script|section|small|span|strong|style|sub|sup|table|tbody|td|th|thead|tr|u|ul"
@@ -84,7 +83,8 @@ ZH_RECORD_SHARE = 0.2  # the suites' default min_zh_share (a test keeps them equ
 
 # Temporary columns, each computed once per frame and dropped (eager polars does not share
 # common subexpressions, so an expression used twice would be computed twice).
-TEXT, PROSE, HAN_COUNT, LATIN_COUNT = "__text", "__prose", "__han", "__latin"
+TEXT, PROSE, HAN_COUNT, LATIN_COUNT, PII = "__text", "__prose", "__han", "__latin", "__pii_"
+PII_KINDS = ("phone", "email", "id_card")
 
 
 def text() -> pl.Expr:
@@ -115,16 +115,13 @@ def prose_series(text_series: pl.Series) -> pl.Series:
     return text_series.clone().scatter(rows, stripped)
 
 
-def id_card_count(body: pl.Expr) -> pl.Expr:
-    """18-character digit runs shaped like an ID number (region, birth date) whose check character is right.
-
-    An order number of the same shape but a wrong check character is not personal data.
-    """
-    run = pl.element()
-    total = pl.sum_horizontal([run.str.slice(i, 1).cast(pl.Int64, strict=False) * w for i, w in enumerate(ID_WEIGHTS)])
-    expected = (total % 11).replace_strict(dict(enumerate(ID_CHECK)), return_dtype=pl.String)
-    valid = run.str.contains(ID_CARD) & (run.str.slice(17, 1).str.to_uppercase() == expected)
-    return body.str.extract_all(DIGIT_RUN).list.eval(valid.cast(pl.UInt32)).list.sum()
+def pii_counts(frame: pl.DataFrame) -> pl.DataFrame:
+    """Temporary `__pii_<kind>` columns: clean's contact counts, summed over the prose of each text field."""
+    total = None
+    for name in TEXT_INPUTS:
+        counts = contact_counts(prose_series(frame[name].cast(pl.String).fill_null("")))
+        total = counts if total is None else total + counts
+    return total.select(pl.col(kind).alias(PII + kind) for kind in PII_KINDS)
 
 
 def script_counts(body: pl.Expr) -> list[pl.Expr]:
@@ -196,9 +193,9 @@ DERIVED: dict[str, Derived] = {
         Derived("instruction_len", ("instruction",), lambda s: pl.col("instruction").str.len_chars()),
         Derived("output_len", ("output",), lambda s: pl.col("output").str.len_chars()),
         Derived("chars", TEXT_INPUTS, lambda s: total_chars(list(TEXT_INPUTS))),
-        Derived("pii_phone", TEXT_INPUTS, lambda s: pl.col(PROSE).str.count_matches(PHONE)),
-        Derived("pii_email", TEXT_INPUTS, lambda s: pl.col(PROSE).str.count_matches(EMAIL)),
-        Derived("pii_id_card", TEXT_INPUTS, lambda s: id_card_count(pl.col(PROSE))),
+        Derived("pii_phone", TEXT_INPUTS, lambda s: pl.col(PII + "phone")),
+        Derived("pii_email", TEXT_INPUTS, lambda s: pl.col(PII + "email")),
+        Derived("pii_id_card", TEXT_INPUTS, lambda s: pl.col(PII + "id_card")),
         Derived("html_tags", TEXT_INPUTS, lambda s: pl.col(PROSE).str.count_matches(HTML_TAG)),
         Derived("zh_share", TEXT_INPUTS, lambda s: zh_share()),
         Derived("trad_chars", TEXT_INPUTS, lambda s: pl.col(TEXT).str.count_matches(f"[{traditional_chars()}]")),
@@ -240,9 +237,12 @@ def add_derived(frame: pl.DataFrame, names: set[str]) -> tuple[pl.DataFrame, dic
         return frame.with_columns(exprs), skipped
     work = frame.with_columns(text().alias(TEXT))
     work = work.with_columns(prose_series(work[TEXT]).alias(PROSE))
+    if any(name.startswith("pii_") for name in names - set(skipped)):
+        work = pl.concat([work, pii_counts(work)], how="horizontal")
     if "zh_share" in names and "zh_share" not in skipped:
         work = work.with_columns(script_counts(pl.col(PROSE)))
-    return work.with_columns(exprs).drop(TEXT, PROSE, HAN_COUNT, LATIN_COUNT, strict=False), skipped
+    temporary = [TEXT, PROSE, HAN_COUNT, LATIN_COUNT, *(PII + kind for kind in PII_KINDS)]
+    return work.with_columns(exprs).drop(temporary, strict=False), skipped
 
 
 def record_languages(frame: pl.DataFrame) -> pl.Series:

@@ -80,8 +80,8 @@ def test_emails_and_keys_are_scrubbed_in_code_too_but_numbers_in_code_stay():
             "api_key = \"abcd1234efgh5678\"\nopenai = 'sk-abcdefghijklmnopqrstuvwxyz012345'\n```")
     out, tags = clean_one(text)
     assert out == ("联系 <EMAIL>\n```python\nEMAIL = '<EMAIL>'  # 13812345678\n"
-                   "api_key = \"<SECRET_KEY>\"\nopenai = '<SECRET_KEY>'\n```")
-    assert tags == ["pii:secret_key", "pii:email"]
+                   "api_key = \"<SECRET>\"\nopenai = '<SECRET_KEY>'\n```")
+    assert tags == ["pii:secret_key", "pii:secret_kv", "pii:email"]
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -105,4 +105,5 @@ def test_secret_and_email_near_misses_stay(text):
 
 def test_counts_per_type():
     _, _, counts = clean_many([f"电话13812345678、13912345678，邮箱 a@b.cn", f"身份证 {ID_X}", f"卡 {CARD}"])
-    assert counts == {"phone": 2, "email": 1, "id_card": 1, "bank_card": 1, "secret_url": 0, "secret_key": 0}
+    assert counts == {"phone": 2, "email": 1, "id_card": 1, "bank_card": 1, "secret_url": 0, "secret_key": 0,
+                      "secret_kv": 0}

@@ -19,6 +19,7 @@ from stages.llm.settings import RewriteParams
 from stages.rewrite import cli
 from tests.llm.chat_server import ChatServer, answer_for
 from tests.llm.fixtures import curated_frame, write_curated
+from tests.validation.samples import clean_section
 
 ROOT = Path(__file__).resolve().parents[1]
 KEY = "sk-live-5d1e8b0c7a9f4e2d6b3a1c0e"
@@ -33,7 +34,7 @@ def params(url: str, rule: str = "blurring_boundaries", **rewrite) -> dict:
                           "concurrency": 2, "timeout_s": 2, "retries": 1, "backoff_s": 0.01, "max_backoff_s": 0.02}}
     sources = {f"{name}_sample": {"kind": "cqia_jsonl", "path": f"{name}.jsonl", "subset": name}
                for name in SUBSETS}
-    return {"rule": rule, "rewrite": section | rewrite, "sources": sources}
+    return {"rule": rule, "rewrite": section | rewrite, "sources": sources, "clean": clean_section()}
 
 
 def run(tmp_path: Path, prm: dict, records: Path | None = None, base_model: Path | None = None):

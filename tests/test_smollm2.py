@@ -20,6 +20,7 @@ from click.testing import CliRunner
 
 from stages.ingest.sources import parse_source
 from stages.scrape import scrape
+from tests.validation.samples import clean_section
 
 pytestmark = pytest.mark.smollm2
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,6 +36,7 @@ PARAMS = {
     "train": {"seed": 42, "max_steps": 2, "batch_size": 2, "max_length": 256, "learning_rate": 1e-5, "threads": 2,
               "logging_steps": 1},
     "evaluate": {"continuation": "letter", "batch_size": 8, "threads": 2},
+    "clean": clean_section(mmlu={"min_chinese": 0.0}),
 }
 
 

@@ -25,9 +25,10 @@ Kept: parsed answers. Rejected (`rejected.parquet`, with the raw answer in
 part), `rewrite_unparseable` (no 【问题】/【回答】 markers and no JSON object),
 `rewrite_backend_error` (the backend failed this prompt after its retries,
 or its body was corrupt; not cached, so the next run tries again),
-`rewrite_secret_in_output` (the answer contains the API key; never cached,
-never written, and a cached entry holding it is removed). `rows_in` is the number of seeds, i.e.
-prompts. `rule: none` writes empty outputs without loading anything. Metrics add
+`rewrite_echoes_prompt` (the parsed reply restates the prompt or the rule text:
+stages/llm/README.md), `rewrite_secret_in_output` (the answer or its parsed record
+holds the API key in any spelling; never cached, never written, and a cached
+entry holding it is removed). `rows_in` is the number of seeds, i.e. prompts. `rule: none` writes empty outputs without loading anything. Metrics add
 `cache_hits`, `cache_misses`, `cache_stored`, `candidates` (seeds before the
 `max_records` cut) and `backend_calls` (HTTP requests including retries for
 `openai`, prompts generated for `transformers`).

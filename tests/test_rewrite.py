@@ -1,4 +1,4 @@
-"""Stage `rewrite`: seed selection, records and rejects, the cache, the API key, `rule: none`."""
+"""Stage `rewrite`: seed selection, records and rejects, the cache, the API key, echoes, `rule: none`."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from stages.lib.record import RECORD_SCHEMA, REJECTED_SCHEMA, make_id
+from stages.lib.io import write_parquet
+from stages.lib.record import RECORD_SCHEMA, REJECTED_SCHEMA, make_id, records_frame
 from stages.lib.params import parse_section
 from stages.llm.columns import EXTRA_COLUMNS
 from stages.llm.rewriting import select_seeds
@@ -19,6 +20,7 @@ from stages.llm.settings import RewriteParams
 from stages.rewrite import cli
 from tests.llm.chat_server import ChatServer, answer_for
 from tests.llm.fixtures import curated_frame, write_curated
+from tests.llm.leaks import files_holding, key_forms
 from tests.validation.samples import clean_section
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -127,44 +129,89 @@ def test_the_api_key_is_sent_but_never_written_anywhere(tmp_path, monkeypatch):
         result = run(tmp_path, params(server.base_url))
     assert result.exit_code == 0 and KEY not in result.output
     assert {r["authorization"] for r in server.requests} == {f"Bearer {KEY}"}
-    written = [p for p in tmp_path.rglob("*") if p.is_file()]
-    assert len(written) > 10
-    assert not [p for p in written if KEY.encode() in p.read_bytes()]
+    assert len([p for p in tmp_path.rglob("*") if p.is_file()]) > 10
+    assert files_holding(tmp_path, KEY) == {}
     (tmp_path / "refused").mkdir()
     with ChatServer([("", "401")]) as server:
         refused = run(tmp_path / "refused", params(server.base_url))
     assert refused.exit_code == 1 and "CQIA_TEST_API_KEY" in refused.output and KEY not in refused.output
 
 
-def test_a_completion_echoing_the_api_key_is_rejected_and_never_cached(tmp_path, monkeypatch):
-    monkeypatch.setenv("CQIA_TEST_API_KEY", KEY)
-    leaky = [("天空", "echo_auth")]
-    with ChatServer(leaky) as server:
+# --- a hostile endpoint: the key in every field of the response and in every spelling ---------------
+
+HOSTILE_KEY = "sk-proj-Q7x2Lm9Vr4Tz8Kp1Wn6Yc3Hd"
+IGNORED_FIELDS = ("finish_reason", "id", "model", "system_fingerprint", "tool_call", "logprobs", "second_choice")
+HOSTILE = [*(("content", form) for form in key_forms(HOSTILE_KEY)), ("json", ""),
+           *((field, "plain") for field in IGNORED_FIELDS), ("error400", "base64"), ("malformed", "upper")]
+WITHHELD = "<withheld: it contains the API key>"
+
+
+def many_records(path: Path, count: int) -> Path:
+    """`count` seeds: the fixture records cycled, each instruction tagged ` #NN` (the chat server's marker)."""
+    rows = curated_frame().to_dicts()
+    frame = [{**rows[i % len(rows)], "id": make_id("zhihu_sample", f"hostile:{i}"),
+              "instruction": f"{rows[i % len(rows)]['instruction']} #{i:02d}"} for i in range(count)]
+    write_parquet(records_frame(frame), path)
+    return path
+
+
+def test_a_hostile_endpoint_cannot_get_the_key_into_any_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("CQIA_TEST_API_KEY", HOSTILE_KEY)
+    behaviours = [(f"#{i:02d}", f"leak:{field}:{form}") for i, (field, form) in enumerate(HOSTILE)]
+    records = many_records(tmp_path / "records.parquet", len(HOSTILE))
+    prm = params("http://127.0.0.1:9/v1", max_records=100)
+    with ChatServer(behaviours) as server:
+        prm["rewrite"]["openai"]["base_url"] = server.base_url
+        result = run(tmp_path, prm, records=records)
+    assert result.exit_code == 0, result.output
+    kept, rejected, metrics = outputs(tmp_path)
+    leaked = len(key_forms(HOSTILE_KEY)) + 1  # every spelling in the content, and the JSON answer
+    assert (metrics["rows_in"], metrics["rows_kept"], metrics["cache_stored"]) == (len(HOSTILE), 7, 7)
+    assert metrics["rows_dropped"] == {"rewrite_secret_in_output": leaked, "rewrite_backend_error": 2}
+    secret = rejected.filter(pl.col("reason") == "rewrite_secret_in_output")
+    assert set(secret["detail"]) == {"the completion contains the API key (environment variable "
+                                     "CQIA_TEST_API_KEY); dropped, not cached"}
+    assert secret["output"].null_count() == leaked
+    errors = rejected.filter(pl.col("reason") == "rewrite_backend_error").sort("detail")["detail"].to_list()
+    assert errors[0] == f"HTTP 400: {WITHHELD}"
+    assert errors[1].startswith("malformed response (JSONDecodeError: ") and errors[1].endswith(f"): {WITHHELD}")
+    finish = sorted(json.loads(m)["finish_reason"] or "null" for m in kept["metadata"])
+    assert finish == ["null", *["stop"] * 6]  # a finish reason outside the known values is dropped
+    assert files_holding(tmp_path, HOSTILE_KEY) == {}
+    assert not [name for name, form in key_forms(HOSTILE_KEY).items() if form in result.output]
+
+    # entries tampered with on disk: the key in a field the stage never reads, in the finish reason, in a
+    # broken file; each is removed and its record rejected, the rest is served from the cache
+    entries = sorted((tmp_path / "cache").rglob("*.json"))
+    for path, tamper in zip(entries, ({"extra": key_forms(HOSTILE_KEY)["base64"]},
+                                      {"finish_reason": key_forms(HOSTILE_KEY)["fullwidth"]})):
+        entry = json.loads(path.read_text())
+        path.write_text(json.dumps({**entry, "response": {**entry["response"], **tamper}}))
+    entries[2].write_text("{broken " + key_forms(HOSTILE_KEY)["lines"], encoding="utf-8")
+    with ChatServer() as honest:
+        prm["rewrite"]["openai"]["base_url"] = honest.base_url
+        again = run(tmp_path, prm, records=records)
+    assert again.exit_code == 0, again.output
+    kept, rejected, metrics = outputs(tmp_path)
+    assert len(honest.requests) == len(HOSTILE) - 7  # the prompts that failed before; none that was cached
+    assert (metrics["rows_kept"], metrics["cache_hits"], metrics["cache_misses"]) == (len(HOSTILE) - 3, 7, 20)
+    assert metrics["rows_dropped"] == {"rewrite_secret_in_output": 3}
+    assert set(rejected["detail"]) == {"the cached completion contains the API key (environment variable "
+                                       "CQIA_TEST_API_KEY); entry removed"}
+    assert not any(path.exists() for path in entries[:3])
+    assert files_holding(tmp_path, HOSTILE_KEY) == {}
+
+
+def test_a_reply_restating_the_prompt_or_the_rule_text_is_dropped_as_an_echo(tmp_path):
+    with ChatServer([("天空", "echo_prompt"), ("长城", "echo_rule")]) as server:
         result = run(tmp_path, params(server.base_url))
     assert result.exit_code == 0, result.output
     kept, rejected, metrics = outputs(tmp_path)
-    assert metrics["rows_kept"] == 9 and metrics["rows_dropped"] == {"rewrite_secret_in_output": 1}
-    assert metrics["cache_stored"] == 9
-    row = rejected.row(0, named=True)
-    assert row["detail"] == ("the completion contains the API key (environment variable CQIA_TEST_API_KEY); "
-                             "dropped, not cached")
-    assert row["output"] is None
-    written = [p for p in tmp_path.rglob("*") if p.is_file()]
-    assert not [p for p in written if KEY.encode() in p.read_bytes()]
-    # an entry cached before this check existed is removed and rejected the same way
-    entry = next((tmp_path / "cache").rglob("*.json"))
-    cached = json.loads(entry.read_text())
-    cached["response"]["text"] += f" Bearer {KEY}"
-    entry.write_text(json.dumps(cached))
-    with ChatServer() as honest:
-        again = run(tmp_path, params(honest.base_url))
-    assert again.exit_code == 0, again.output
-    assert len(honest.requests) == 1  # only the prompt that leaked before; the rest from the cache
-    kept, rejected, metrics = outputs(tmp_path)
-    assert metrics["rows_dropped"] == {"rewrite_secret_in_output": 1} and metrics["cache_hits"] == 9
-    assert rejected.row(0, named=True)["detail"] == "the cached completion contains the API key; entry removed"
-    assert not entry.exists()
-    assert not [p for p in tmp_path.rglob("*") if p.is_file() and KEY.encode() in p.read_bytes()]
+    assert metrics["rows_kept"] == 8 and metrics["rows_dropped"] == {"rewrite_echoes_prompt": 2}
+    assert set(rejected["detail"]) == {"1.00 of the reply's character 6-grams that are not in the seed record are "
+                                       "in the prompt or the rule text (threshold 0.8)"}
+    echoed = rejected.filter(pl.col("output").str.contains("规则说明："))
+    assert echoed.height == 2 and echoed["instruction"].null_count() == 2
 
 
 def test_a_corrupt_gzip_body_fails_only_that_prompt(tmp_path):

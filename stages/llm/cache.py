@@ -8,12 +8,16 @@ part of the request and are never stored: the same model behind another URL
 reuses its answers.
 
 Each entry is one JSON file `<root>/<key[:2]>/<key>.json` holding the request and
-the response text, written atomically with sorted keys (no timestamps), so the
+the two response fields the stage uses, the text and a finish reason from
+`FINISH_REASONS` (anything else an endpoint sends there becomes null; the raw
+response is never kept), written atomically with sorted keys (no timestamps), so the
 directory is deterministic and safe for concurrent writers. In dvc.yaml the
 root is an output with `persist: true`: DVC keeps it between runs and
 experiments and `dvc push` shares it. Only successful responses are stored; a
-backend error is retried on the next run. A response containing the API key is
-never stored (the backend fails it), and an entry found to contain it is removed. An entry whose stored key does not
+backend error is retried on the next run. The caller's `KeyGuard`
+(stages/llm/screen.py) keeps the API key out: `put` stores nothing when any
+string of the entry holds it, and `get` removes an entry whose file holds it
+(a tampered or old entry) and returns `Removed`. An entry whose stored key does not
 match its file name is ignored (counted as a miss) and overwritten.
 """
 
@@ -26,6 +30,9 @@ from typing import Any
 
 from stages.lib.io import write_json
 from stages.llm.prompts import Messages, sha256_of
+from stages.llm.screen import NO_KEY, KeyGuard, strings
+
+FINISH_REASONS = frozenset({"stop", "length", "tool_calls", "content_filter", "function_call"})
 
 
 @dataclass(frozen=True)
@@ -46,8 +53,22 @@ class Request:
 
 @dataclass(frozen=True)
 class Response:
+    """What the stage keeps of a model's reply: its text, and a finish reason from `FINISH_REASONS` or None."""
+
     text: str
     finish_reason: str | None = None
+
+    @classmethod
+    def of(cls, text: Any, finish_reason: Any) -> Response:
+        """A response from untrusted fields: text as a string, an unknown finish reason dropped."""
+        return cls("" if text is None else str(text), finish_reason if finish_reason in FINISH_REASONS else None)
+
+
+@dataclass(frozen=True)
+class Removed:
+    """A cached entry held the API key: its file was removed."""
+
+    key: str
 
 
 class ResponseCache:
@@ -60,31 +81,39 @@ class ResponseCache:
     def path_for(self, key: str) -> Path:
         return self.root / key[:2] / f"{key}.json"
 
-    def get(self, request: Request) -> Response | None:
+    def get(self, request: Request, guard: KeyGuard = NO_KEY) -> Response | Removed | None:
+        """The cached response, None (a miss), or `Removed` when the entry's file holds the key `guard` finds."""
         key = request.key
         path = self.path_for(key)
-        entry = None
-        if path.is_file():
-            try:
-                entry = json.loads(path.read_text(encoding="utf-8"))
-            except (json.JSONDecodeError, UnicodeDecodeError):
-                entry = None
+        raw = path.read_bytes() if path.is_file() else b""
+        try:
+            entry = json.loads(raw.decode("utf-8")) if raw else None
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            entry = None
+        if raw and guard.leaks(raw.decode("utf-8", errors="replace"), *strings(entry)):
+            self.discard(request)
+            self.hits += 1  # an entry was found (hits + misses = lookups)
+            return Removed(key)
         if not isinstance(entry, dict) or entry.get("key") != key or not isinstance(entry.get("response"), dict):
             self.misses += 1
             return None
         self.hits += 1
         response = entry["response"]
-        return Response(text=str(response.get("text", "")), finish_reason=response.get("finish_reason"))
+        return Response.of(response.get("text"), response.get("finish_reason"))
 
-    def put(self, request: Request, response: Response) -> None:
+    def put(self, request: Request, response: Response, guard: KeyGuard = NO_KEY) -> bool:
+        """Store the entry; False (nothing written) when any of its strings holds the API key."""
         key = request.key
         entry = {"key": key, "request": request.as_dict(),
                  "response": {"text": response.text, "finish_reason": response.finish_reason}}
+        if guard.leaks(*strings(entry)):
+            return False
         write_json(entry, self.path_for(key))
         self.stored += 1
+        return True
 
     def discard(self, request: Request) -> None:
-        """Remove the entry for `request` (e.g. an answer found to leak a secret)."""
+        """Remove the entry for `request` (e.g. an answer whose parsed record leaks the API key)."""
         self.path_for(request.key).unlink(missing_ok=True)
 
     def ensure_root(self) -> None:

@@ -21,17 +21,19 @@ from stages.lib.errors import StageError
 from stages.lib.progress import bar, quiet_libraries
 from stages.lib.record import REJECTED_SCHEMA, RECORD_SCHEMA, make_id, sha256_hex
 from stages.llm.backends import Backend, Failure
-from stages.llm.cache import Request, Response, ResponseCache
+from stages.llm.cache import Removed, Request, Response, ResponseCache
 from stages.llm.columns import EXTRA, EXTRA_COLUMNS
-from stages.llm.parse import parse_answer
-from stages.llm.prompts import build_messages, canonical_json, prefill_of, prompt_sha256
+from stages.llm.parse import Parsed, parse_answer
+from stages.llm.prompts import build_messages, canonical_json, prefill_of, prompt_sha256, question_text
 from stages.llm.rules import Catalog, Rule, load_catalog
+from stages.llm.screen import ECHO_NGRAM, ECHO_THRESHOLD, KeyGuard, echo_share
 from stages.llm.settings import RewriteParams
 from stages.validation import failure_message, run_suite, write_reports
 from stages.validation.suites import run_parameters
 
 REASON = {"empty": "rewrite_empty_answer", "unparseable": "rewrite_unparseable"}
 SECRET_REASON = "rewrite_secret_in_output"
+ECHO_REASON = "rewrite_echoes_prompt"
 
 
 @dataclass
@@ -69,30 +71,63 @@ def make_backend(settings: RewriteParams, base_model: Path) -> Backend:
     return LocalBackend(reference_spec(local.model, local.revision, local.dtype), local.batch_size)
 
 
+def exposed(guard: KeyGuard, request: Request, answer: Response | Failure | Removed | None) -> bool:
+    """Whether an answer holds the API key: its text, its finish reason, the record parsed from it (JSON
+    escapes decoded, `<think>` cut out), or a failure's detail."""
+    if isinstance(answer, Failure):
+        return guard.leaks(answer.detail)
+    if not isinstance(answer, Response) or not guard.active:
+        return False
+    parsed = parse_answer(prefill_of(request.messages) + answer.text)
+    return guard.leaks(answer.text, answer.finish_reason, parsed.instruction, parsed.output, parsed.detail)
+
+
 def answer_all(requests: list[Request], backend: Backend, settings: RewriteParams,
                cache: ResponseCache) -> list[Response | Failure]:
-    """Cached answers where present; the rest from the backend, cached as they arrive."""
-    leaks = getattr(backend, "leaks", lambda text: False)
-    answers: list[Response | Failure | None] = [cache.get(request) for request in requests]
-    for index, answer in enumerate(answers):
-        if isinstance(answer, Response) and leaks(answer.text):  # cached before this check existed
-            cache.discard(requests[index])
-            answers[index] = Failure("the cached completion contains the API key; entry removed",
-                                     reason=SECRET_REASON)
+    """Cached answers where present; the rest from the backend, cached as they arrive. An answer holding
+    the API key (`backend.guard`) becomes a `rewrite_secret_in_output` failure: never cached, and a cached
+    entry holding it (in any field) is removed."""
+    guard = backend.guard
+    answers: list[Response | Failure | None] = []
+    for request in requests:
+        hit = cache.get(request, guard)
+        if isinstance(hit, Removed) or exposed(guard, request, hit):
+            cache.discard(request)
+            hit = Failure(f"the cached completion contains the API key ({guard.source}); entry removed",
+                          reason=SECRET_REASON)
+        answers.append(hit)
     missing = [i for i, answer in enumerate(answers) if answer is None]
     if missing:
         shown = bar(len(missing), f"rewrite ({len(requests) - len(missing)} cached)", unit="answer")
 
         def store(position: int, response: Response) -> None:
-            if not leaks(response.text):
-                cache.put(requests[missing[position]], response)
+            request = requests[missing[position]]
+            if not exposed(guard, request, response):
+                cache.put(request, response, guard)
             shown.update(1)
 
         with shown:
             fresh = backend.generate([requests[i].messages for i in missing], settings.generation, store)
         for position, index in enumerate(missing):
-            answers[index] = fresh[position]
+            leaked = exposed(guard, requests[index], fresh[position])
+            answers[index] = Failure(f"the completion contains the API key ({guard.source}); dropped, not cached",
+                                     reason=SECRET_REASON) if leaked else fresh[position]
     return answers  # type: ignore[return-value]
+
+
+def echo_detail(rule: Rule, request: Request, parent: dict[str, Any], parsed: Parsed) -> str | None:
+    """Why a parsed reply restates the prompt or the rule text (`rewrite_echoes_prompt`), or None: the share
+    of its character n-grams outside the seed record's own text that occur in the prompt's turns or the rule's
+    texts (stages/llm/screen.py: `echo_share`)."""
+    turns = request.messages[:-1] if prefill_of(request.messages) else request.messages
+    reference = [turn["content"] for turn in turns] + [rule.title_zh, rule.title_en, rule.definition,
+                                                       rule.definition_en, rule.question, rule.answer]
+    seed = [question_text(parent["instruction"], parent["input"]), parent["output"] or ""]
+    share = echo_share([parsed.instruction, parsed.output], reference, seed)
+    if share < ECHO_THRESHOLD:
+        return None
+    return (f"{share:.2f} of the reply's character {ECHO_NGRAM}-grams that are not in the seed record are in the "
+            f"prompt or the rule text (threshold {ECHO_THRESHOLD})")
 
 
 def new_row(parent: dict[str, Any], rule: Rule, backend: Backend, request: Request,
@@ -117,6 +152,9 @@ def new_row(parent: dict[str, Any], rule: Rule, backend: Backend, request: Reque
     parsed = parse_answer(prefill_of(request.messages) + answer.text)
     if parsed.status != "ok":
         return {**row, "reason": REASON[parsed.status], "detail": parsed.detail}
+    echo = echo_detail(rule, request, parent, parsed)
+    if echo is not None:
+        return {**row, "reason": ECHO_REASON, "detail": echo}
     return {**row, "instruction": parsed.instruction, "output": parsed.output}
 
 

@@ -17,6 +17,13 @@ behaviour) pairs checked in order; the default is "ok":
 - 401           401 (for every request)
 - echo_auth     200 with an answer that quotes the request's Authorization header (a leaking endpoint)
 - corrupt_gzip  200 with `Content-Encoding: gzip` and a body that is not gzip
+- echo_prompt   200 with the system and user messages as the answer (a prompt-injection outcome)
+- echo_rule     200 with 【问题】/【回答】 holding the rule's lines of the user message
+- leak:<field>:<form>  the API key (from the Authorization header) written as `key_forms(key)[form]`
+                (tests/llm/leaks.py) into one field: `content` (after a good answer), `json` (a JSON
+                answer whose output spells the key in \\u escapes; no form), `finish_reason`, `id`,
+                `model`, `system_fingerprint`, `tool_call`, `logprobs`, `second_choice`, `error400`
+                (a 400 error's message), `malformed` (a body that is not JSON)
 
 It records every request (path, body, Authorization header) and the largest
 number of requests it handled at once.
@@ -32,10 +39,17 @@ from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.llm.leaks import key_forms
+
 
 def answer_for(user: str) -> str:
     tag = hashlib.sha256(user.encode("utf-8")).hexdigest()[:8]
     return f"【问题】改写后的问题 {tag}：月亮的名字会不会发光？\n【回答】名字不会发光，发光的是被太阳照亮的月球表面。（{tag}）"
+
+
+def completion(content: str, body: dict[str, Any]) -> dict[str, Any]:
+    return {"id": "chatcmpl-test", "object": "chat.completion", "model": body.get("model"),
+            "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}]}
 
 
 class ChatServer:
@@ -118,12 +132,45 @@ class ChatServer:
                     return self.send(200, json.dumps({"object": "chat.completion"}).encode())
                 if behaviour == "corrupt_gzip":
                     return self.send(200, b"\x1f\x8b\x08\x00this is not deflate data" * 4, {"Content-Encoding": "gzip"})
+                if behaviour.startswith("leak:"):
+                    return self.leak(behaviour, user, body)
+                messages = body.get("messages", [])
+                rule_lines = [line for line in user.splitlines() if line.startswith(("规则说明：", "对回答的要求："))]
                 content = {"garbage": "我觉得这个问题很有意思，但我不想改写。", "empty": "",
-                           "echo_auth": f"{answer_for(user)}\n(debug: {self.headers.get('Authorization')})"
+                           "echo_auth": f"{answer_for(user)}\n(debug: {self.headers.get('Authorization')})",
+                           "echo_prompt": "\n".join(m["content"] for m in messages if m["role"] != "assistant"),
+                           "echo_rule": "【问题】" + "\n【回答】".join(rule_lines),
                            }.get(behaviour, answer_for(user))
-                reply = {"id": "chatcmpl-test", "object": "chat.completion", "model": body.get("model"),
-                         "choices": [{"index": 0, "finish_reason": "stop",
-                                      "message": {"role": "assistant", "content": content}}]}
+                return self.send(200, json.dumps(completion(content, body), ensure_ascii=False).encode("utf-8"))
+
+            def leak(self, behaviour: str, user: str, body: dict[str, Any]) -> None:
+                _, field, form = (behaviour.split(":") + [""])[:3]
+                key = (self.headers.get("Authorization") or "").removeprefix("Bearer ")
+                spelt = key_forms(key).get(form, key)
+                if field == "error400":
+                    return self.send(400, json.dumps({"error": {"message": f"bad request for {spelt}"}}).encode())
+                if field == "malformed":
+                    return self.send(200, f"{{not json {spelt}".encode())
+                content = answer_for(user)
+                if field == "content":
+                    content += f"\n{spelt}"
+                elif field == "json":
+                    escaped = "".join(f"\\u{ord(ch):04x}" for ch in key)
+                    content = '{"instruction": "改写后的问题？", "output": "密钥是 ' + escaped + '"}'
+                reply = completion(content, body)
+                choice = reply["choices"][0]
+                if field in ("id", "model", "system_fingerprint"):
+                    reply[field] = spelt
+                elif field == "finish_reason":
+                    choice["finish_reason"] = spelt
+                elif field == "tool_call":
+                    choice["message"]["tool_calls"] = [{"id": "call_1", "type": "function",
+                                                        "function": {"name": "lookup", "arguments": spelt}}]
+                elif field == "logprobs":
+                    choice["logprobs"] = {"content": [{"token": spelt, "logprob": -0.1, "top_logprobs": []}]}
+                elif field == "second_choice":
+                    reply["choices"].append({"index": 1, "finish_reason": "stop",
+                                             "message": {"role": "assistant", "content": spelt}})
                 return self.send(200, json.dumps(reply, ensure_ascii=False).encode("utf-8"))
 
         return Handler

@@ -1,9 +1,11 @@
 """What every rewrite backend offers, and the generation parameters they share.
 
 A backend turns a list of chat prompts into one result per prompt, in order:
-a `Response` (the model's text) or a `Failure` (this prompt failed after the
-backend's retries, or its answer leaked the API key; the stage rejects the row
-with the failure's reason, `rewrite_backend_error` or `rewrite_secret_in_output`).
+a `Response` (the model's text and finish reason, nothing else) or a `Failure`
+(this prompt failed after the backend's retries; the stage rejects the row with
+the failure's reason, `rewrite_backend_error`). Its `guard` finds the API key the
+backend sends (`NO_KEY` when there is none); the stage screens every answer with
+it before caching or writing.
 Problems that would fail every prompt the same way (endpoint unreachable, key
 refused, model missing) raise `StageError` instead and stop the stage.
 
@@ -24,6 +26,7 @@ from typing import Annotated, Any, Protocol
 from stages.lib.params import Number, Params, PositiveInt, check
 from stages.llm.cache import Response
 from stages.llm.prompts import Messages
+from stages.llm.screen import KeyGuard
 
 
 class GenerationParams(Params):
@@ -52,6 +55,7 @@ OnResponse = Callable[[int, Response], None]
 
 class Backend(Protocol):
     name: str  # "openai" | "transformers"
+    guard: KeyGuard  # finds the API key this backend sends, in any form
 
     @property
     def model(self) -> str:

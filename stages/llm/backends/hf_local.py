@@ -26,6 +26,7 @@ from stages.llm.backends import Failure, GenerationParams, OnResponse, Result
 from stages.llm.base import Dtype, ModelSpec, load_model
 from stages.llm.cache import Response
 from stages.llm.prompts import Messages, render_prompt
+from stages.llm.screen import NO_KEY
 
 BASE = "base"
 
@@ -51,6 +52,7 @@ def generation_config(model: Any, tokenizer: Any, generation: GenerationParams) 
 
 class LocalBackend:
     name = "transformers"
+    guard = NO_KEY  # no API key
 
     def __init__(self, spec: ModelSpec, batch_size: int) -> None:
         self.spec = spec

@@ -4,7 +4,12 @@ Works with vLLM, SGLang, Ollama (`http://127.0.0.1:11434/v1`) and hosted APIs.
 Settings come from `params.yaml: rewrite.openai`; the API key is read from the
 environment variable named by `api_key_env` and sent only as the
 `Authorization: Bearer` header. It is never stored in params, cache entries,
-records, metrics or messages: every error text passes through `redact`.
+records, metrics or messages: every text the endpoint sends back into an error
+message (its error text, a body snippet, an exception's text) passes through
+`redact` (`said` for its error text), which withholds it when `guard` (stages/llm/screen.py) finds the key in
+it in any form. Of a completion only `choices[0].message.content` and a known
+`finish_reason` are kept (`Response.of`); ids, model names, fingerprints, tool
+calls and logprobs are never read.
 
 Up to `concurrency` requests run at once (threads sharing one httpx client).
 Each request has a `timeout_s` and is retried up to `retries` times with
@@ -16,8 +21,8 @@ last retry:
 - 429/5xx, timeouts, other 4xx, malformed bodies and corrupt bodies (a gzip
   body that does not inflate: httpx.DecodingError) fail only that prompt.
 A completion that contains the API key (an endpoint echoing the Authorization
-header) fails that prompt as `rewrite_secret_in_output`: it is never passed on,
-so never cached nor written.
+header) is caught by the stage with `guard` before anything is cached or written
+(stages/llm/rewriting.py: `rewrite_secret_in_output`).
 """
 
 from __future__ import annotations
@@ -37,9 +42,11 @@ from stages.lib.params import NonNegativeInt, Params, PositiveInt, PositiveNumbe
 from stages.llm.backends import Failure, GenerationParams, OnResponse, Result
 from stages.llm.cache import Response
 from stages.llm.prompts import Messages
+from stages.llm.screen import KeyGuard
 
 _ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
+WITHHELD = "<withheld: it contains the API key>"
 
 
 class OpenAIParams(Params):
@@ -80,12 +87,13 @@ def _retry_after(response: httpx.Response) -> float | None:
 
 
 def _error_message(response: httpx.Response) -> str:
+    """The endpoint's whole error text, unredacted: callers use `OpenAIChatBackend.said`."""
     try:
         error = response.json().get("error")
         message = error.get("message") if isinstance(error, dict) else error
     except (ValueError, AttributeError):
         message = None
-    return " ".join(str(message or response.text or response.reason_phrase).split())[:200]
+    return " ".join(str(message or response.text or response.reason_phrase).split())
 
 
 class OpenAIChatBackend:
@@ -95,6 +103,7 @@ class OpenAIChatBackend:
         self.settings = settings
         self.url = settings.base_url.rstrip("/") + "/chat/completions"
         self._key = os.environ.get(settings.api_key_env, "") if settings.api_key_env else ""
+        self.guard = KeyGuard(self._key, f"environment variable {settings.api_key_env}")
         self.calls = 0
         self._lock = threading.Lock()
         self._backoff = tenacity.wait_exponential_jitter(multiplier=settings.backoff_s, max=settings.max_backoff_s,
@@ -109,12 +118,12 @@ class OpenAIChatBackend:
         return self.settings.model
 
     def redact(self, text: str) -> str:
-        """Mask the key in `text` (keys shorter than 6 characters, such as vLLM's `EMPTY`, are not secrets)."""
-        return text.replace(self._key, "***") if len(self._key) >= 6 else text
+        """`text` from the endpoint, or `WITHHELD` when it holds the API key in any form `guard` knows."""
+        return WITHHELD if self.guard.leaks(text) else text
 
-    def leaks(self, text: str) -> bool:
-        """Whether `text` contains the API key (same 6-character floor as `redact`)."""
-        return len(self._key) >= 6 and self._key in text
+    def said(self, response: httpx.Response) -> str:
+        """The endpoint's error text for a message: redacted as a whole, then cut to 200 characters."""
+        return self.redact(_error_message(response))[:200]
 
     def _wait(self, state: tenacity.RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
@@ -128,16 +137,16 @@ class OpenAIChatBackend:
         response = client.post(self.url, json=body)
         status = response.status_code
         if status in RETRY_STATUS:
-            raise RetryableStatus(status, _error_message(response), _retry_after(response))
+            raise RetryableStatus(status, self.said(response), _retry_after(response))
         if status in (401, 403):
             env = self.settings.api_key_env or "(none: set rewrite.openai.api_key_env)"
-            raise StageError(self.redact(f"{self.url}: HTTP {status} ({_error_message(response)}): the endpoint "
-                                         f"refused the request; put the API key in the environment variable {env}"))
+            raise StageError(f"{self.url}: HTTP {status} ({self.said(response)}): the endpoint "
+                             f"refused the request; put the API key in the environment variable {env}")
         if status == 404:
-            raise StageError(self.redact(f"{self.url}: HTTP 404 ({_error_message(response)}): check "
-                                         "rewrite.openai.base_url (it usually ends in /v1) and rewrite.openai.model"))
+            raise StageError(f"{self.url}: HTTP 404 ({self.said(response)}): check "
+                             "rewrite.openai.base_url (it usually ends in /v1) and rewrite.openai.model")
         if status >= 400:
-            return Failure(self.redact(f"HTTP {status}: {_error_message(response)}"))
+            return Failure(f"HTTP {status}: {self.said(response)}")
         return self._parse_body(response)
 
     def _parse_body(self, response: httpx.Response) -> Result:
@@ -147,12 +156,10 @@ class OpenAIChatBackend:
             if content is not None and not isinstance(content, str):
                 raise TypeError("content is not a string")
         except (ValueError, KeyError, IndexError, TypeError) as exc:
-            snippet = " ".join(response.text.split())[:120]
-            return Failure(self.redact(f"malformed response ({type(exc).__name__}: {exc}): {snippet!r}"))
-        if self.leaks(content or ""):
-            return Failure(f"the completion contains the API key (environment variable {self.settings.api_key_env}); "
-                           "dropped, not cached", reason="rewrite_secret_in_output")
-        return Response(text=content or "", finish_reason=choice.get("finish_reason"))
+            snippet = repr(" ".join(response.text.split())[:120])
+            return Failure(f"malformed response ({type(exc).__name__}: {self.redact(str(exc))}): "
+                           f"{WITHHELD if self.guard.leaks(response.text) else snippet}")
+        return Response.of(content, choice.get("finish_reason"))
 
     def _complete(self, client: httpx.Client, messages: Messages, generation: GenerationParams) -> Result:
         body = {"model": self.settings.model, "messages": messages, "max_tokens": generation.max_new_tokens,
@@ -164,21 +171,21 @@ class OpenAIChatBackend:
         try:
             return retrying(self._post_once, client, body)
         except RetryableStatus as exc:
-            return Failure(self.redact(f"{exc} (after {attempts} attempts)"))
+            return Failure(f"{exc} (after {attempts} attempts)")
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-            raise StageError(self.redact(f"cannot reach {self.url} after {attempts} attempts "
-                                         f"({type(exc).__name__}: {exc}); start the server or fix "
-                                         "rewrite.openai.base_url")) from None
+            raise StageError(f"cannot reach {self.url} after {attempts} attempts "
+                             f"({type(exc).__name__}: {self.redact(str(exc))}); start the server or fix "
+                             "rewrite.openai.base_url") from None
         except httpx.TimeoutException as exc:
-            return Failure(self.redact(f"timed out after {attempts} attempts of {self.settings.timeout_s}s "
-                                       f"({type(exc).__name__})"))
+            return Failure(f"timed out after {attempts} attempts of {self.settings.timeout_s}s "
+                           f"({type(exc).__name__})")
         except httpx.TransportError as exc:
-            return Failure(self.redact(f"transport error after {attempts} attempts ({type(exc).__name__}: {exc})"))
+            return Failure(f"transport error after {attempts} attempts ({type(exc).__name__}: {self.redact(str(exc))})")
         except httpx.DecodingError as exc:
-            return Failure(self.redact(f"corrupt response body ({type(exc).__name__}: {exc}); the endpoint sent a "
-                                       "body that does not decode with its Content-Encoding"))
+            return Failure(f"corrupt response body ({type(exc).__name__}: {self.redact(str(exc))}); the endpoint "
+                           "sent a body that does not decode with its Content-Encoding")
         except httpx.RequestError as exc:
-            return Failure(self.redact(f"request failed ({type(exc).__name__}: {exc})"))
+            return Failure(f"request failed ({type(exc).__name__}: {self.redact(str(exc))})")
 
     def generate(self, prompts: list[Messages], generation: GenerationParams, on_response: OnResponse) -> list[Result]:
         headers = {"Authorization": f"Bearer {self._key}"} if self._key else {}

@@ -28,7 +28,8 @@ or its body was corrupt; not cached, so the next run tries again),
 `rewrite_echoes_prompt` (the parsed reply restates the prompt or the rule text:
 stages/llm/README.md), `rewrite_secret_in_output` (the answer or its parsed record
 holds the API key in any spelling; never cached, never written, and a cached
-entry holding it is removed). `rows_in` is the number of seeds, i.e. prompts. `rule: none` writes empty outputs without loading anything. Metrics add
+entry holding it is removed). `rows_in` is the number of seeds, i.e. prompts.
+`rule: none` writes empty outputs without loading anything. Metrics add
 `cache_hits`, `cache_misses`, `cache_stored`, `candidates` (seeds before the
 `max_records` cut) and `backend_calls` (HTTP requests including retries for
 `openai`, prompts generated for `transformers`).

@@ -93,6 +93,7 @@ def test_rewrite_familiarity_train_evaluate_on_the_real_model(run):
     metrics = json.loads((run / "rewrite.json").read_text())
     assert metrics["rows_in"] == 4 and metrics["backend_calls"] == 4
     assert metrics["rows_kept"] >= 2, metrics  # at least half of the real replies parse and pass the suite
+    assert "rewrite_echoes_prompt" not in metrics["rows_dropped"]  # restating the seed question is no echo
     rewrites = pl.read_parquet(run / "rewrite" / "records.parquet")
     assert all(r["instruction"] and r["output"] and r["model"].startswith("smollm2-135m-")
                for r in rewrites.iter_rows(named=True))

@@ -4,12 +4,13 @@ Works with vLLM, SGLang, Ollama (`http://127.0.0.1:11434/v1`) and hosted APIs.
 Settings come from `params.yaml: rewrite.openai`; the API key is read from the
 environment variable named by `api_key_env` and sent only as the
 `Authorization: Bearer` header. It is never stored in params, cache entries,
-records, metrics or messages: every text the endpoint sends back into an error
-message (its error text, a body snippet, an exception's text) passes through
-`redact` (`said` for its error text), which withholds it when `guard` (stages/llm/screen.py) finds the key in
-it in any form. Of a completion only `choices[0].message.content` and a known
-`finish_reason` are kept (`Response.of`); ids, model names, fingerprints, tool
-calls and logprobs are never read.
+records, metrics or messages: every text of the endpoint that goes into an
+error message (its error text through `said`, a body snippet, an exception's
+text) passes through `redact`, which withholds it when `guard`
+(stages/llm/screen.py) finds the key in it in any form. Of a completion only
+`choices[0].message.content` and a known `finish_reason` are kept
+(`Response.of`); ids, model names, fingerprints, tool calls, logprobs and
+further choices are never read.
 
 Up to `concurrency` requests run at once (threads sharing one httpx client).
 Each request has a `timeout_s` and is retried up to `retries` times with

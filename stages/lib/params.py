@@ -29,7 +29,7 @@ import difflib
 import math
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, ClassVar, TypeVar
 
 import yaml
 from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, PlainValidator, ValidationError, ValidationInfo,
@@ -41,15 +41,69 @@ FROM_FILE = {"from_file": True}  # validation context of a section read from a p
 M = TypeVar("M", bound="Params")
 
 
+MAX_DEPTH = 64  # nesting levels a YAML file may have (params need a handful; PyYAML recurses per level)
+
+
 def read_yaml(path: str | Path, what: str) -> Any:
-    """Parse a YAML file, or raise ValueError naming the file (`what` says what it should be)."""
+    """Parse a YAML file, or raise ValueError with one line naming the file (`what` says what it should
+    be): not found, not UTF-8 (line and byte offset), not YAML, nested deeper than MAX_DEPTH, or a key
+    given twice in one mapping (YAML would keep the last silently; DVC refuses such a file)."""
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"{path}: {what} not found")
+    raw = path.read_bytes()
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise ValueError(f"{path}:{line}: not valid UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start}); "
+                         "save the file as UTF-8") from None
+    try:
+        check_depth(path, text)
+        loader = yaml.SafeLoader(text)
+        try:
+            node = loader.get_single_node()
+            if node is None:
+                return None
+            check_unique_keys(path, node)
+            return loader.construct_document(node)
+        finally:
+            loader.dispose()
     except yaml.YAMLError as exc:
         raise ValueError(yaml_error_line(path, exc)) from None
+
+
+def check_depth(path: Path, text: str) -> None:
+    """Refuse nesting deeper than MAX_DEPTH, from the parser's events (no recursion, whatever the depth)."""
+    depth = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise ValueError(f"{path}:{event.start_mark.line + 1}: nested deeper than {MAX_DEPTH} levels; "
+                                 "a params file needs only a few")
+        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            depth -= 1
+
+
+def check_unique_keys(path: Path, root: yaml.Node) -> None:
+    """Refuse a key given twice in one mapping: `<file>: <key path>: given twice (lines 3 and 7); ...`."""
+    todo: list[tuple[yaml.Node, list[str]]] = [(root, [])]
+    while todo:
+        node, where = todo.pop()
+        if isinstance(node, yaml.SequenceNode):
+            todo += [(item, [*where, str(i)]) for i, item in enumerate(node.value)]
+        if not isinstance(node, yaml.MappingNode):
+            continue
+        seen: dict[str, int] = {}
+        for key, value in node.value:
+            name = str(key.value) if isinstance(key, yaml.ScalarNode) else None
+            if name is not None and name != "<<":
+                if name in seen:
+                    raise ValueError(f"{path}: {'.'.join([*where, name])}: given twice (lines {seen[name]} and "
+                                     f"{key.start_mark.line + 1}); YAML would keep only the last: remove one")
+                seen[name] = key.start_mark.line + 1
+            todo.append((value, [*where, name or "?"]))
 
 
 def yaml_error_line(path: Path, exc: yaml.YAMLError) -> str:
@@ -63,30 +117,55 @@ def yaml_error_line(path: Path, exc: yaml.YAMLError) -> str:
 
 
 def load_params(path: str | Path = DEFAULT_PARAMS) -> dict[str, Any]:
+    """The params file as a mapping; a symlinked file is refused (`dvc exp run -S` would rewrite the file
+    it points at, wherever that is)."""
+    if Path(path).is_symlink():
+        raise ValueError(f"{path}: is a symbolic link; params are read only from a real file in the repository "
+                         "(copy the file here instead of linking it)")
     data = read_yaml(path, "params file")
     if not isinstance(data, dict):
         raise ValueError(f"{path}: top level must be a mapping")
     return data
 
 
-def did_you_mean(key: Any, allowed: Any) -> str:
+def did_you_mean(key: Any, allowed: Any, missing: Any = ()) -> str:
+    """` (did you mean threshold?)`, with ` it is missing` when the close key is a required one not given."""
     close = difflib.get_close_matches(str(key), [str(a) for a in allowed], n=1, cutoff=0.6)
-    return f" (did you mean {close[0]}?)" if close else ""
+    if not close:
+        return ""
+    return f" (did you mean {close[0]}?{' it is missing' if close[0] in missing else ''})"
 
 
 class Params(BaseModel):
-    """Base of every section model: strict types, finite numbers, no unknown keys, immutable."""
+    """Base of every section model: strict types, finite numbers, no unknown keys, immutable.
+
+    `required_in_file` names keys that have a default in code but must be stated in a params file
+    (`FROM_FILE` context). Unknown keys are reported before missing ones, so a typo is named even when
+    it leaves a required key missing: `dedup.treshold: unknown key (did you mean threshold? it is
+    missing); allowed: ...`, not `dedup.threshold: missing required key`."""
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False,
                               validate_default=True)
+    required_in_file: ClassVar[tuple[str, ...]] = ()
 
     @model_validator(mode="before")
     @classmethod
-    def _known_keys(cls, data: Any) -> Any:
+    def _required_in_file(cls, data: Any, info: ValidationInfo) -> Any:
+        if isinstance(data, dict) and (info.context or {}).get("from_file"):
+            for key in cls.required_in_file:
+                if key not in data:
+                    raise key_problem(key, "missing required key")
+        return data
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_keys(cls, data: Any) -> Any:  # runs before `_required_in_file` (defined after it)
         if not isinstance(data, dict):
             raise PydanticCustomError("mapping", "must be a mapping, got {got}", {"got": _shown(data)})
         allowed = {field.alias or name for name, field in cls.model_fields.items()}
-        require_known(data, allowed, "unknown key", "allowed")
+        required = [*cls.required_in_file,
+                    *(field.alias or name for name, field in cls.model_fields.items() if field.is_required())]
+        require_known(data, allowed, "unknown key", "allowed", [key for key in required if key not in data])
         return data
 
 
@@ -96,12 +175,13 @@ def key_problem(key: Any, text: str) -> PydanticCustomError:
     return PydanticCustomError("key_problem", "{key}: {text}", {"key": str(key), "text": text})
 
 
-def require_known(keys: Any, known: Any, what: str, label: str) -> None:
-    """Fail on the first key not in `known`: `<key>: <what> (did you mean ...?); <label>: <known>`."""
+def require_known(keys: Any, known: Any, what: str, label: str, missing: Any = ()) -> None:
+    """Fail on the first key not in `known`: `<key>: <what> (did you mean ...?); <label>: <known>`
+    (`missing`: required keys not given, named as such in the suggestion)."""
     listed = ", ".join(known if isinstance(known, (list, tuple)) else sorted(known))
     for key in keys:
         if key not in known:
-            raise key_problem(key, f"{what}{did_you_mean(key, known)}; {label}: {listed}")
+            raise key_problem(key, f"{what}{did_you_mean(key, known, missing)}; {label}: {listed}")
 
 
 def check(ok: Any, phrase: str) -> AfterValidator:

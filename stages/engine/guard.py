@@ -22,7 +22,7 @@ import sys
 import click
 
 from stages.engine.config import load_engine
-from stages.engine.session import died_line, raylet_reason, session_of
+from stages.engine.session import RAYLET, died_line, raylet_reason, session_of
 from stages.lib.cli import run_main
 
 STATUS_FD = "STAGES_RAY_STATUS_FD"  # set in a guarded child: the pipe it reports its normal exit on
@@ -77,6 +77,6 @@ def _supervise(module: str) -> int:
     session = session_of(child.pid)
     how = f"killed by {signal.Signals(-code).name}" if code < 0 else f"exit status {code}"
     stage = module.rsplit(".", 1)[-1]
-    what = "the local Ray node (raylet)" if raylet_reason(session) else f"the stage's process ({how}, no error)"
+    what = RAYLET if raylet_reason(session) else f"the stage's process ({how}, no error)"
     click.echo(f"Error: {stage} (engine: ray): {died_line(what, session)}", err=True)
     return 1

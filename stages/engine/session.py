@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import re
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -105,8 +106,8 @@ def _below_error(record: Any) -> bool:
     return record.levelno < 40  # logging.ERROR
 
 
-def failure_line(exc: BaseException) -> str | None:
-    """The BlockFailure line inside a Ray error (its cause chain or its text), or None."""
+def chain(exc: BaseException) -> Iterator[BaseException]:
+    """`exc` and every error it wraps (Ray's `cause`, `__cause__`, `__context__`), each once."""
     seen: set[int] = set()
     todo: list[BaseException | None] = [exc]
     while todo:
@@ -114,10 +115,16 @@ def failure_line(exc: BaseException) -> str | None:
         if err is None or id(err) in seen:
             continue
         seen.add(id(err))
+        yield err
+        todo += [getattr(err, "cause", None), err.__cause__, err.__context__]
+
+
+def failure_line(exc: BaseException) -> str | None:
+    """The BlockFailure line inside a Ray error (its cause chain or its text), or None."""
+    for err in chain(exc):
         found = re.search(re.escape(MARK) + r"([^\n]*)", str(err))
         if found:
             return found.group(1).strip().rstrip("')\"")
-        todo += [getattr(err, "cause", None), err.__cause__, err.__context__]
     return None
 
 
@@ -140,10 +147,11 @@ def died_line(what: str, session: str | None) -> str:
     return f"{what} died" + (f": {reason}" if reason else "") + logs
 
 
+RAYLET, NODE = "the local Ray node (raylet)", "a Ray node"
 # what died, by the type of the Ray error (the first that matches, most specific first)
 DEATHS = (
-    ("LocalRayletDiedError", "the local Ray node (raylet)"),
-    ("NodeDiedError", "a Ray node"),
+    ("LocalRayletDiedError", RAYLET),
+    ("NodeDiedError", NODE),
     ("OutOfMemoryError", "a Ray worker, killed by Ray for lack of memory,"),
     ("WorkerCrashedError", "a Ray worker process (killed, or out of memory; Ray's retries ran out)"),
     ("OwnerDiedError", "the Ray process that owned a result"),
@@ -154,30 +162,25 @@ DEATHS = (
 
 def ray_death(exc: BaseException) -> str | None:
     """What died, when `exc` (or an error in its chain) says a Ray process or node died."""
-    seen: set[int] = set()
-    todo: list[BaseException | None] = [exc]
-    while todo:
-        err = todo.pop()
-        if err is None or id(err) in seen:
-            continue
-        seen.add(id(err))
+    for err in chain(exc):
         names = {cls.__name__ for cls in type(err).__mro__}
         for name, what in DEATHS:
             if name in names:
                 return what
-        todo += [getattr(err, "cause", None), err.__cause__, err.__context__]
     return None
 
 
 def stage_error(stage: str, exc: BaseException) -> StageError:
-    """One line for a failed distributed step: the task's file and reason; else what died (Ray is shut
-    down first, so its own shutdown messages come before this line); else Ray's first line."""
+    """One line for a failed distributed step: the task's file and reason; else what died (after a node's
+    death Ray is shut down first, so its own shutdown messages come before this line); else Ray's first
+    line."""
     line = failure_line(exc)
     if line is None:
         session = session_of(os.getpid())
-        what = ray_death(exc) or ("the local Ray node (raylet)" if raylet_reason(session) else None)
+        what = ray_death(exc) or (RAYLET if raylet_reason(session) else None)
         if what is not None:
-            _shutdown()
+            if what in (RAYLET, NODE):
+                _shutdown()  # what is left of the cluster: its messages come before our line
             line = died_line(what, session)
         else:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -303,21 +303,21 @@ def write_stage_outputs_streaming(
     remove_stale_temps(metrics_path)
     with output_dir(out_dir) as fresh_dir:
         spill_path = fresh_dir / ".rejected.spill.arrow"
-        spill = ipc.new_file(spill_path, pl.DataFrame(schema=REJECTED_SCHEMA).to_arrow().schema)
+        spill_schema = pl.DataFrame(schema=REJECTED_SCHEMA).to_arrow().schema
+        with pa.OSFile(str(spill_path), "wb") as sink, ipc.new_file(sink, spill_schema) as spill:  # closed on errors too
 
-        def kept_frames() -> Iterator[pl.DataFrame]:
-            for kept, rejected in batches:
-                rejected = _in_id_order(conform(rejected, REJECTED_SCHEMA), rejected_counts, "rejected")
-                for reason, n in rows_dropped(rejected).items():
-                    rejected_counts.dropped[reason] = rejected_counts.dropped.get(reason, 0) + n
-                if rejected.height:
-                    spill.write_table(rejected.to_arrow())
-                kept = _in_id_order(conform(kept, RECORD_SCHEMA), kept_counts, "kept")
-                kept_counts.kept += kept.height
-                yield kept
+            def kept_frames() -> Iterator[pl.DataFrame]:
+                for kept, rejected in batches:
+                    rejected = _in_id_order(conform(rejected, REJECTED_SCHEMA), rejected_counts, "rejected")
+                    for reason, n in rows_dropped(rejected).items():
+                        rejected_counts.dropped[reason] = rejected_counts.dropped.get(reason, 0) + n
+                    if rejected.height:
+                        spill.write_table(rejected.to_arrow())
+                    kept = _in_id_order(conform(kept, RECORD_SCHEMA), kept_counts, "kept")
+                    kept_counts.kept += kept.height
+                    yield kept
 
-        write_parquet_stream(kept_frames(), fresh_dir / "records.parquet", RECORD_SCHEMA)
-        spill.close()
+            write_parquet_stream(kept_frames(), fresh_dir / "records.parquet", RECORD_SCHEMA)
         dropped = dict(sorted(rejected_counts.dropped.items()))
         check_invariant(stage, rows_in, kept_counts.kept, dropped)
         with pa.OSFile(str(spill_path)) as source:  # plain reads: a memory map would count the file as resident

@@ -25,7 +25,7 @@ from stages.dedupe.plan import EXACT, KEPT, LOCAL, NEAR, Plan, Steps, make_plan,
 from stages.dedupe.source import FrameRecords, ParquetRecords
 from stages.engine.config import EngineParams
 from stages.lib.contract import write_parquet_stream, write_stage_outputs_streaming
-from stages.lib.io import naming
+from stages.lib.errors import naming
 from stages.lib.record import RECORD_SCHEMA, reject_frame
 from stages.lib.timings import write_timings
 

@@ -5,9 +5,10 @@ Ray's core worker ends its process at once (no exception, no message of ours) wh
 talks to dies at the wrong moment, e.g. `ray::DashboardAgent` killed while the driver registers
 (the raylet fate-shares with that agent). So with `engine: ray` (in the `--params` file named on the
 command line) `run_guarded` runs the stage in a child process, which reports its normal exit
-through a pipe (`STATUS_FD`). A child that ends without that report gets the
-line it could not print (the reason from the raylet's log in the session folder the child started): `Error: <stage> (engine: ray): the local Ray
-node (raylet) died: <the reason the raylet logged>; Ray's logs: <session>/logs`, exit status 1.
+through a pipe (`STATUS_FD`). A child that ends without that report gets the line it could not
+print, with the reason from the raylet's log in the session folder the child started:
+`Error: <stage> (engine: ray): the local Ray node (raylet) died: <the reason the raylet logged>;
+Ray's logs: <session>/logs`, exit status 1.
 With `engine: local` the stage runs in this process, as any other stage.
 """
 

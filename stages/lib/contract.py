@@ -304,7 +304,8 @@ def write_stage_outputs_streaming(
     with output_dir(out_dir) as fresh_dir:
         spill_path = fresh_dir / ".rejected.spill.arrow"
         spill_schema = pl.DataFrame(schema=REJECTED_SCHEMA).to_arrow().schema
-        with pa.OSFile(str(spill_path), "wb") as sink, ipc.new_file(sink, spill_schema) as spill:  # closed on errors too
+        # the spill file is closed on errors too (a full disk must not leave it open)
+        with pa.OSFile(str(spill_path), "wb") as sink, ipc.new_file(sink, spill_schema) as spill:
 
             def kept_frames() -> Iterator[pl.DataFrame]:
                 for kept, rejected in batches:

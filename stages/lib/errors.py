@@ -6,7 +6,9 @@ import errno
 import functools
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import ParamSpec, TypeVar
 
 import click
@@ -70,6 +72,23 @@ def os_error_in(exc: BaseException, filename: str | os.PathLike[str] | None = No
     else:
         return exc if isinstance(exc, OSError) else None  # ours, with a full message (see os_error_line)
     return OSError(code, os.strerror(code), None if filename is None else str(filename))
+
+
+@contextmanager
+def naming(target: str | Path, temp: Path | None = None) -> Iterator[None]:
+    """Raise every OS error of the block, also one a library reports in its own exception type, as an
+    OSError naming `target` when it names no file or names `temp` (our temporary stand-in for `target`)."""
+    try:
+        yield
+    except Exception as exc:
+        found = os_error_in(exc)
+        if found is None or found.errno is None:
+            raise
+        if found.filename is None or (temp is not None and str(found.filename) == str(temp)):
+            raise OSError(found.errno, found.strerror, str(target)) from exc
+        if found is not exc:
+            raise found from exc
+        raise
 
 
 def clear_errors(func: Callable[P, R]) -> Callable[P, R]:

@@ -22,7 +22,7 @@ way inside the working folder) or onto a device, FIFO or socket, and no folder
 that holds the working folder is replaced: each is refused with one line. Every
 OS error while writing, also one a library reports in its own exception type
 (polars, pyarrow, safetensors), becomes an OSError naming the output the user
-chose (`naming`), which `clear_errors` prints as one line.
+chose (`stages.lib.errors.naming`), which `clear_errors` prints as one line.
 
 Parquet files use fixed settings (zstd level 3, statistics on, one row group
 per 128k rows) and JSON is written with sorted keys, so the same data gives
@@ -43,7 +43,7 @@ from typing import IO, Any
 
 import polars as pl
 
-from stages.lib.errors import StageError, os_error_in
+from stages.lib.errors import StageError, naming
 
 PARQUET_OPTIONS: dict[str, Any] = {
     "compression": "zstd",
@@ -116,23 +116,6 @@ def refuse_unsafe(target: str | Path, want: str = "file") -> None:
         if special(mode):
             raise StageError(f"{target}: is {what}, not a {'regular file' if want == 'file' else want}; "
                              "a stage writes only regular files and folders: choose another path")
-
-
-@contextmanager
-def naming(target: str | Path, temp: Path | None = None) -> Iterator[None]:
-    """Raise every OS error of the block, also one a library reports in its own exception type, as an
-    OSError naming `target` when it names no file or names `temp` (our temporary stand-in for `target`)."""
-    try:
-        yield
-    except Exception as exc:
-        found = os_error_in(exc)
-        if found is None or found.errno is None:
-            raise
-        if found.filename is None or (temp is not None and str(found.filename) == str(temp)):
-            raise OSError(found.errno, found.strerror, str(target)) from exc
-        if found is not exc:
-            raise found from exc
-        raise
 
 
 def ensure_dir(path: Path) -> None:

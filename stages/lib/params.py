@@ -18,8 +18,10 @@ Field types: `PositiveInt`, `NonNegativeInt`, `PositiveFloat`, `NonNegativeFloat
 (a list of names; null = []), `Block` (an empty YAML block = the defaults); rules: `check(ok, phrase)`
 (`must be <phrase>, got <value>`) and `rule(ok, message)` (worded in full); `known_subsets`.
 
-A stage names each section it reads in a `load_section("<section>", ...)` call (tests/test_dvc_deps.py
-reads those calls to keep `dvc.yaml` params honest). Keys that must name configured subsets
+The file itself is read by stages/lib/yamlfile.py (a key given twice, deep nesting, bad UTF-8: one
+line each); a symlinked params file is refused. A stage names each section it reads in a
+`load_section("<section>", ...)` call (tests/test_dvc_deps.py reads those calls to keep `dvc.yaml`
+params honest). Keys that must name configured subsets
 (`by_source` mappings) are checked against `context={"subsets": [...]}` (see `known_subsets`).
 """
 
@@ -31,89 +33,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, TypeVar
 
-import yaml
 from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, PlainValidator, ValidationError, ValidationInfo,
                       model_validator)
 from pydantic_core import PydanticCustomError
 
+from stages.lib.yamlfile import read_yaml
+
 DEFAULT_PARAMS = Path("params.yaml")
 FROM_FILE = {"from_file": True}  # validation context of a section read from a params file (see `load_section`)
 M = TypeVar("M", bound="Params")
-
-
-MAX_DEPTH = 64  # nesting levels a YAML file may have (params need a handful; PyYAML recurses per level)
-
-
-def read_yaml(path: str | Path, what: str) -> Any:
-    """Parse a YAML file, or raise ValueError with one line naming the file (`what` says what it should
-    be): not found, not UTF-8 (line and byte offset), not YAML, nested deeper than MAX_DEPTH, or a key
-    given twice in one mapping (YAML would keep the last silently; DVC refuses such a file)."""
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"{path}: {what} not found")
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw[:exc.start].count(b"\n") + 1
-        raise ValueError(f"{path}:{line}: not valid UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start}); "
-                         "save the file as UTF-8") from None
-    try:
-        check_depth(path, text)
-        loader = yaml.SafeLoader(text)
-        try:
-            node = loader.get_single_node()
-            if node is None:
-                return None
-            check_unique_keys(path, node)
-            return loader.construct_document(node)
-        finally:
-            loader.dispose()
-    except yaml.YAMLError as exc:
-        raise ValueError(yaml_error_line(path, exc)) from None
-
-
-def check_depth(path: Path, text: str) -> None:
-    """Refuse nesting deeper than MAX_DEPTH, from the parser's events (no recursion, whatever the depth)."""
-    depth = 0
-    for event in yaml.parse(text, Loader=yaml.SafeLoader):
-        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
-            depth += 1
-            if depth > MAX_DEPTH:
-                raise ValueError(f"{path}:{event.start_mark.line + 1}: nested deeper than {MAX_DEPTH} levels; "
-                                 "a params file needs only a few")
-        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
-            depth -= 1
-
-
-def check_unique_keys(path: Path, root: yaml.Node) -> None:
-    """Refuse a key given twice in one mapping: `<file>: <key path>: given twice (lines 3 and 7); ...`."""
-    todo: list[tuple[yaml.Node, list[str]]] = [(root, [])]
-    while todo:
-        node, where = todo.pop()
-        if isinstance(node, yaml.SequenceNode):
-            todo += [(item, [*where, str(i)]) for i, item in enumerate(node.value)]
-        if not isinstance(node, yaml.MappingNode):
-            continue
-        seen: dict[str, int] = {}
-        for key, value in node.value:
-            name = str(key.value) if isinstance(key, yaml.ScalarNode) else None
-            if name is not None and name != "<<":
-                if name in seen:
-                    raise ValueError(f"{path}: {'.'.join([*where, name])}: given twice (lines {seen[name]} and "
-                                     f"{key.start_mark.line + 1}); YAML would keep only the last: remove one")
-                seen[name] = key.start_mark.line + 1
-            todo.append((value, [*where, name or "?"]))
-
-
-def yaml_error_line(path: Path, exc: yaml.YAMLError) -> str:
-    """`params.yaml:12:5: not valid YAML: mapping values are not allowed here` (one line, not the parser's
-    multi-line report)."""
-    mark = getattr(exc, "problem_mark", None)
-    where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
-    problem = getattr(exc, "problem", None) or str(exc)
-    context = getattr(exc, "context", None)
-    return f"{where}: not valid YAML: {problem}" + (f" ({context})" if context else "")
 
 
 def load_params(path: str | Path = DEFAULT_PARAMS) -> dict[str, Any]:

@@ -86,4 +86,5 @@ def run_familiarity(settings: FamiliarityParams, records_path: Path, rewrites_pa
     return write_stage_outputs("familiarity", out_dir, metrics_path, kept=kept, rejected=rejected,
                                rows_in=frame.height, started=started, extra_columns=EXTRA_COLUMNS,
                                extra_metrics=extra, reports_dir=reports_dir,
-                               reports=lambda folder: write_summaries(frame.filter(pl.col("ppl").is_not_null()), folder))
+                               reports=lambda folder: write_summaries(frame.filter(pl.col("ppl").is_not_null()),
+                                                                      folder))

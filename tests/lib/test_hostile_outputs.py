@@ -202,7 +202,8 @@ def test_a_fifo_or_a_socket_as_an_output_is_refused(tmp_path):
     assert listing(tmp_path) == ["in.parquet", "m.json", "out", "params.yaml"]
 
 
-LINK = "is a symbolic link; a stage never writes through a link: replace it with a real folder or file, or choose another path"
+LINK = ("is a symbolic link; a stage never writes through a link: replace it with a real folder or file, or choose "
+        "another path")
 
 
 def test_symlinked_outputs_are_refused_and_what_they_point_at_is_untouched(tmp_path, monkeypatch):
@@ -253,3 +254,45 @@ def test_files_a_library_writes_0600_get_the_usual_mode(tmp_path):
     modes = {p: stat.S_IMODE((tmp_path / p).stat().st_mode) for p in listing(tmp_path)}
     assert modes == {"m.json": 0o644, "m.timings.json": 0o644, "out": 0o755, "out/records.parquet": 0o644,
                      "out/rejected.parquet": 0o644, "out/sub": 0o755, "out/sub/model.safetensors": 0o644}
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {p: (folder / p).read_bytes() for p in listing(folder) if (folder / p).is_file()}
+
+
+def test_assemble_on_a_full_disk_writes_no_new_report_beside_the_old_set(tmp_path, monkeypatch):
+    from stages.sft.build import assemble
+    from stages.sft.mix import AssembleParams
+    from tests.test_assemble import SFT_SUITE, SOURCES, write_inputs
+
+    curated, rewrites, lock = write_inputs(tmp_path)
+
+    def run(eval_share: float, min_rows: int = 5) -> None:
+        assemble([curated, rewrites], None, tmp_path / "sft", tmp_path / "m.json",
+                 AssembleParams(eval_share=eval_share), lock, SFT_SUITE, tmp_path / "reports",
+                 {"min_rows": min_rows, "configured_sources": SOURCES})
+
+    run(0.5)
+    before = snapshot(tmp_path)
+    real_write = pl.DataFrame.write_parquet
+
+    def full(self, target, **kwargs):  # the data set's parquet files, written after the reports
+        if Path(target).parent.name == ".sft.partial":
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(self, target, **kwargs)
+
+    monkeypatch.setattr(pl.DataFrame, "write_parquet", full)
+    with pytest.raises(OSError) as err:
+        run(0.35)  # another split: other reports and another set
+    assert err.value.filename == str(tmp_path / "sft" / "records.parquet")
+    assert snapshot(tmp_path) == before  # the old set, its reports and metrics, byte for byte; nothing else
+    monkeypatch.undo()
+    run(0.35)  # what that run would have written: other reports (so the check above could fail)
+    assert (tmp_path / "reports" / "sft.json").read_bytes() != before["reports/sft.json"]
+    from stages.lib.errors import StageError
+
+    with pytest.raises(StageError):  # a failed suite: the old set goes, the reports say why
+        run(0.5, min_rows=1000)
+    assert not (tmp_path / "sft").exists() and not (tmp_path / "m.json").exists()
+    assert "FAILED" in (tmp_path / "reports" / "sft.md").read_text(encoding="utf-8")
+    assert sorted(p.name for p in (tmp_path / "reports").iterdir()) == ["sft.html", "sft.json", "sft.md"]

@@ -62,22 +62,33 @@ def _supervise(module: str) -> int:
     child = subprocess.Popen([sys.executable, "-m", module, *sys.argv[1:]], pass_fds=(write_end,),
                              env={**os.environ, STATUS_FD: str(write_end)})
     os.close(write_end)
+    stopped: list[int] = []
+
+    def stop(signum: int, _: object) -> None:  # passed on; the child's end is then no surprise
+        stopped.append(signum)
+        child.terminate()
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the terminal's Ctrl-C reaches the child too
-    signal.signal(signal.SIGTERM, lambda *_: child.terminate())
+    signal.signal(signal.SIGTERM, stop)
     code = child.wait()
-    os.set_blocking(read_end, False)
-    told = b""
-    try:
-        while chunk := os.read(read_end, 65536):
-            told += chunk
-    except BlockingIOError:
-        pass
-    os.close(read_end)
-    if code == 0 or b"exit\n" in told:
-        return code
+    if code == 0 or b"exit\n" in _drain(read_end) or stopped:
+        return code if code >= 0 else 128 - code
     session = session_of(child.pid)
     how = f"killed by {signal.Signals(-code).name}" if code < 0 else f"exit status {code}"
     stage = module.rsplit(".", 1)[-1]
     what = RAYLET if raylet_reason(session) else f"the stage's process ({how}, no error)"
     click.echo(f"Error: {stage} (engine: ray): {died_line(what, session)}", err=True)
     return 1
+
+
+def _drain(fd: int) -> bytes:
+    """What the child wrote on the status pipe (without waiting on a writer Ray may have inherited)."""
+    os.set_blocking(fd, False)
+    told = b""
+    try:
+        while chunk := os.read(fd, 65536):
+            told += chunk
+    except BlockingIOError:
+        pass
+    os.close(fd)
+    return told

@@ -5,6 +5,7 @@ every file of an output folder gets the usual mode. The dedup stage (streaming w
 import errno
 import json
 import os
+import re
 import socket
 import stat
 import subprocess
@@ -60,6 +61,24 @@ def test_the_streaming_writer_on_a_full_disk_is_one_line(tmp_path, monkeypatch):
     assert result.exit_code == 1
     assert result.output == f"Error: {tmp_path / 'data' / 'dedup' / 'records.parquet'}: {FULL}\n"
     assert listing(tmp_path) == ["data", "in.parquet", "params.yaml"]  # nothing half-written
+
+
+def test_a_full_disk_under_dedup_s_work_files_is_one_line_naming_the_work_folder(tmp_path, monkeypatch):
+    args = dedup_input(tmp_path)
+    unsorted = pl.read_parquet(tmp_path / "in.parquet").reverse()  # read from a sorted copy in the work folder
+    unsorted.write_parquet(tmp_path / "in.parquet")
+    real_sink = pl.LazyFrame.sink_parquet
+    monkeypatch.setattr(pl.LazyFrame, "sink_parquet", lambda self, target, **kw: real_sink(self, "/dev/full", **kw))
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", None)  # TMPDIR is read again
+    result = dedup(args, tmp_path / "out", tmp_path / "m.json")
+    assert result.exit_code == 1
+    work = re.escape(str(tmp_path / "tmp"))
+    assert re.fullmatch(rf"Error: {work}/dedup-\w+ \(dedup's work folder\): {re.escape(FULL)}\n", result.output)
+    assert listing(tmp_path) == ["in.parquet", "params.yaml", "tmp"]
 
 
 def mount_tmpfs(where: Path, size: str) -> bool:

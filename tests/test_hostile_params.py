@@ -16,9 +16,9 @@ from click.testing import CliRunner
 
 from stages.check import cli as check_cli
 from stages.lib.cli import example_commands
+from tests.project import project, shipped_params
 
-ROOT = Path(__file__).resolve().parents[1]
-RULES = str(ROOT / "schemas" / "rules.yaml")
+RULES = str(project() / "schemas" / "rules.yaml")
 STAGES = ("assemble", "base_model", "clean", "dedup", "evaluate", "familiarity", "normalize", "rewrite", "scrape",
           "train", "train_quality", "validate")
 DEDUP = {"fields": ["instruction", "input", "output"], "ngram": 5, "num_perm": 128, "seed": 1, "threshold": 0.8,
@@ -102,14 +102,9 @@ def test_invalid_utf8_is_one_line_naming_the_file_line_and_byte(here):
     every_command_says(here, f"params.yaml:4: not valid UTF-8 (byte 0xff at offset {offset}); save the file as UTF-8")
 
 
-def shipped_params() -> dict:
-    params = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
-    params["evaluate"]["tasks"] = str(ROOT / params["evaluate"]["tasks"])
-    return params
-
-
 def test_check_resolves_params_paths_from_the_working_folder_as_the_stages_do(here):
     params = shipped_params()
+    params["evaluate"]["tasks"] = str(project() / params["evaluate"]["tasks"])
     for name, source in params["sources"].items():
         source["path"] = f"inputs/{name}{Path(source['path']).suffix}"  # relative: from the working folder
         target = here / source["path"]

@@ -30,9 +30,9 @@ import click
 from stages.cleaning.filters import CleanParams
 from stages.cleaning.records import run_clean
 from stages.engine.config import load_engine
+from stages.engine.guard import run_guarded
 from stages.ingest.subsets import load_sources, subset_context
-from stages.lib.cli import (doc_summary, echo_summary, example, in_option, metrics_option, out_option, params_option,
-                            run_main)
+from stages.lib.cli import doc_summary, echo_summary, example, in_option, metrics_option, out_option, params_option
 from stages.lib.errors import clear_errors
 from stages.lib.params import load_section
 
@@ -51,7 +51,7 @@ def cli(in_path: Path, out_dir: Path, metrics_path: Path, params_path: Path) -> 
 
 
 def main() -> None:
-    run_main(cli, "stages.clean")
+    run_guarded(cli, "stages.clean")
 
 
 if __name__ == "__main__":

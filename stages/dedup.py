@@ -30,8 +30,8 @@ import click
 from stages.dedupe.config import DedupParams
 from stages.dedupe.stage import run_dedup
 from stages.engine.config import load_engine
+from stages.engine.guard import run_guarded
 from stages.lib.cli import doc_summary, echo_summary, example, in_option, metrics_option, out_option, params_option
-from stages.lib.cli import run_main
 from stages.lib.errors import clear_errors
 from stages.lib.params import load_section
 
@@ -49,7 +49,7 @@ def cli(in_path: Path, out_dir: Path, metrics_path: Path, params_path: Path) -> 
 
 
 def main() -> None:
-    run_main(cli, "stages.dedup")
+    run_guarded(cli, "stages.dedup")
 
 
 if __name__ == "__main__":

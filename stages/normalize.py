@@ -30,9 +30,9 @@ import click
 from stages.cleaning.normalize_text import NormalizeParams
 from stages.cleaning.normalizing import run_normalize
 from stages.engine.config import load_engine
+from stages.engine.guard import run_guarded
 from stages.ingest.subsets import load_sources, subset_context
-from stages.lib.cli import (doc_summary, echo_summary, example, in_option, metrics_option, out_option, params_option,
-                            run_main)
+from stages.lib.cli import doc_summary, echo_summary, example, in_option, metrics_option, out_option, params_option
 from stages.lib.errors import clear_errors
 from stages.lib.params import load_section
 
@@ -50,7 +50,7 @@ def cli(in_path: Path, out_dir: Path, metrics_path: Path, params_path: Path) -> 
 
 
 def main() -> None:
-    run_main(cli, "stages.normalize")
+    run_guarded(cli, "stages.normalize")
 
 
 if __name__ == "__main__":

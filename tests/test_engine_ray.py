@@ -3,6 +3,7 @@
 One Ray session serves the whole module. The shipped sample goes through scrape (local), then clean,
 normalize and dedup on both engines from the same inputs; a synthetic corpus with planted near
 duplicates goes through dedup on both; a worker that kills its own process once is retried by Ray.
+A Ray death (a worker every time, `ray::DashboardAgent`, the driver itself) ends in one line.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -284,3 +286,119 @@ def test_inputs_with_nothing_to_compare_are_identical_too(ray_session, tmp_path)
     local = outputs(tmp_path / "local", tmp_path / "local.json")
     assert_same(local, outputs(tmp_path / "ray", tmp_path / "ray.json"))
     assert local["metrics"]["rows_dropped"] == {"dedup_exact": 1}
+
+
+# --- issue 22, probe 19: a Ray process that dies ends in one line naming the stage and what died ---
+
+def crash_always(table, **kwargs):
+    """distributed.sketch_block, but its worker process dies every time, so Ray's retries run out."""
+    os._exit(1)
+
+
+def test_a_worker_that_always_dies_ends_in_one_line_naming_it(ray_session, tmp_path, monkeypatch):
+    corpus = planted_corpus(tmp_path / "corpus.parquet", n_base=40)
+    monkeypatch.setattr(distributed, "SKETCH", crash_always)
+    with pytest.raises(StageError) as err:
+        run_dedup(corpus, tmp_path / "out", tmp_path / "m.json", parse_params(PARAMS["dedup"]), RAY)
+    assert re.fullmatch(r"dedup \(engine: ray\): a Ray worker process \(killed, or out of memory; Ray's retries "
+                        r"ran out\) died; Ray's logs: /\S+/logs", str(err.value)), str(err.value)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["corpus.parquet"]
+
+
+def process_tree(root: int) -> dict[int, str]:
+    """pid -> command line of every live descendant of `root` (from /proc)."""
+    parents: dict[int, int] = {}
+    for stat_file in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat_file.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(stat_file.parent.name)] = int(fields[1])
+    tree, todo = {}, [root]
+    while todo:
+        parent = todo.pop()
+        for pid, ppid in parents.items():
+            if ppid == parent and pid not in tree:
+                try:
+                    tree[pid] = (Path("/proc") / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+                except OSError:
+                    continue
+                todo.append(pid)
+    return tree
+
+
+def dedup_on_ray(folder: Path):
+    """`python -m stages.dedup` with engine: ray (a local cluster of its own) on 400 records in `folder`."""
+    import random
+    import subprocess
+
+    from tests.dedupe.helpers import frame, random_text, record
+
+    rng = random.Random(3)
+    frame([record(f"r{i:05d}", random_text(rng, 200)) for i in range(400)]).write_parquet(folder / "in.parquet")
+    (folder / "params.yaml").write_text(yaml.safe_dump({"dedup": PARAMS["dedup"], "engine": {
+        "kind": "ray", "ray": {"num_cpus": 1}}}), encoding="utf-8")
+    return subprocess.Popen([sys.executable, "-m", "stages.dedup", "--in", "in.parquet", "--out", "out",
+                             "--metrics", "m.json"], cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+
+def kill_when(stage, pick) -> tuple[int | None, str]:
+    """SIGKILL the first descendant of `stage` that `pick(pid, cmdline)` chooses; (its pid, the stage's stderr).
+    Whatever is left of the stage's Ray processes is killed after (ours only, by pid)."""
+    import signal
+    import time
+
+    seen: set[int] = set()
+    killed = None
+    try:
+        deadline = time.monotonic() + 120
+        while killed is None and stage.poll() is None and time.monotonic() < deadline:
+            tree = process_tree(stage.pid)
+            seen |= set(tree)
+            killed = next((pid for pid, cmd in tree.items() if pick(pid, cmd, tree)), None)
+            if killed is not None:
+                os.kill(killed, signal.SIGKILL)
+            time.sleep(0.1)
+        _, err = stage.communicate(timeout=180)
+    finally:
+        for pid in seen | set(process_tree(stage.pid)):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        if stage.poll() is None:
+            stage.kill()
+    return killed, err
+
+
+needs_proc = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds Ray's processes through /proc")
+
+
+@needs_proc
+def test_killing_the_dashboard_agent_ends_in_one_line(tmp_path):
+    """`ray::DashboardAgent` killed while `python -m stages.dedup` starts its local cluster: the raylet
+    fate-shares with the agent, so the driver dies with it, by an exception or by Ray ending the process
+    at once (engine/guard.py); both end in the same line, exit status 1, nothing written."""
+    stage = dedup_on_ray(tmp_path)
+    killed, err = kill_when(stage, lambda pid, cmd, tree: cmd.startswith("ray::DashboardAgent"))
+    assert killed is not None, err
+    assert stage.returncode == 1, err
+    assert re.fullmatch(r"Error: dedup \(engine: ray\): the local Ray node \(raylet\) died: dashboard_agent failed "
+                        r"and raylet fate-shares with it; Ray's logs: /\S+/logs", err.strip().splitlines()[-1]), err
+    assert "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.parquet", "params.yaml"]
+
+
+@needs_proc
+def test_a_driver_killed_outright_ends_in_one_line(tmp_path):
+    """The stage's own process SIGKILLed once its cluster runs (the OOM killer's way): the guard says so."""
+    stage = dedup_on_ray(tmp_path)
+    killed, err = kill_when(stage, lambda pid, cmd, tree: "-m stages.dedup" in cmd and any(
+        "raylet" in other for other in tree.values()))
+    assert killed is not None, err
+    assert stage.returncode == 1, err
+    assert re.fullmatch(r"Error: dedup \(engine: ray\): (the stage's process \(killed by SIGKILL, no error\)|the "
+                        r"local Ray node \(raylet\)) died(: [^;]+)?; Ray's logs: /\S+/logs",
+                        err.strip().splitlines()[-1]), err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.parquet", "params.yaml"]

@@ -224,7 +224,7 @@ def test_a_bool_min_zh_share_is_not_a_number(tmp_path):
 
 def test_a_misspelt_key_gets_a_suggestion(tmp_path):
     assert params_error(tmp_path, {"min_row": 1}) == (
-        "validate.min_row: unknown key (did you mean min_rows?); allowed: min_rows, min_zh_share")
+        "validate.min_row: unknown key (did you mean min_rows? it is missing); allowed: min_rows, min_zh_share")
 
 
 # --- one source of truth for lengths: clean's limits bound the suites ------------------------------

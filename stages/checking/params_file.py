@@ -2,7 +2,9 @@
 section with its typed model (`SECTION_MODELS`), `rule` against the rule catalog, unknown sections.
 
 `by_source` keys are checked against the subsets of the configured sources when those parse
-(`context={"subsets": ...}`, see stages/lib/params.py `known_subsets`).
+(`context={"subsets": ...}`, see stages/lib/params.py `known_subsets`). Paths in params (`sources.*.path`,
+`evaluate.tasks`) are looked up as the stages and dvc.yaml read them: relative to the working folder,
+not to the params file's folder.
 """
 
 from __future__ import annotations
@@ -59,7 +61,7 @@ def source_problems(raw: Any, params_path: Path) -> list[str]:
     problems = []
     for name, settings in raw.items():
         problem = problem_of(lambda: parse_source(name, settings, where))
-        if problem is None and not (params_path.parent / str(settings["path"])).exists():
+        if problem is None and not Path(str(settings["path"])).exists():
             problem = f"{where}.{name}.path: {settings['path']} not found"
         problems.append(problem)
     return [problem for problem in problems if problem]
@@ -94,7 +96,7 @@ def params_problems(params_path: Path, rules_path: Path) -> list[str]:
         if section in params:
             problems.append(section_problem(section, params[section], params_path, subsets))
     tasks = params.get("evaluate", {}).get("tasks") if isinstance(params.get("evaluate"), dict) else None
-    if isinstance(tasks, str) and not (params_path.parent / tasks).is_dir():
+    if isinstance(tasks, str) and not Path(tasks).is_dir():
         problems.append(f"{params_path}: evaluate.tasks: {tasks} not found (a folder of task CSV files)")
     if "rule" in params:
         from stages.llm.rules import load_catalog

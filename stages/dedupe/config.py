@@ -7,9 +7,9 @@ Errors are one line naming the key: `params.yaml: dedup.ngram: must be an intege
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from stages.dedupe.lsh import recall_params
@@ -35,6 +35,8 @@ FRACTION = check(lambda v: 0.0 < v <= 1.0, "a number in (0, 1]")
 class DedupParams(Params):
     """Settings of the dedup stage; params.yaml says what each one means."""
 
+    required_in_file: ClassVar[tuple[str, ...]] = REQUIRED
+
     fields: Annotated[tuple[TextField, ...], Field(strict=False),
                       check(lambda v: len(v) > 0 and len(set(v)) == len(v), FIELDS_PHRASE)] = TEXT_FIELDS
     ngram: Annotated[int, between(1, 64)] = 5
@@ -58,15 +60,6 @@ class DedupParams(Params):
             raise PydanticCustomError("value_rule", "must be {phrase}, got {got}",
                                       {"phrase": FIELDS_PHRASE, "got": repr(value)})
         return value
-
-    @model_validator(mode="before")
-    @classmethod
-    def _required_in_file(cls, data: Any, info: ValidationInfo) -> Any:
-        required = REQUIRED if (info.context or {}).get("from_file") else ()
-        for key in required:
-            if isinstance(data, dict) and key not in data:
-                raise key_problem(key, "missing required key")
-        return data
 
     @model_validator(mode="after")
     def _banding_fits(self) -> DedupParams:

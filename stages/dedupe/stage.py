@@ -5,7 +5,7 @@ frame in memory (tests, benchmarks). Both decide with `plan.make_plan` and cut t
 `run_dedup` never holds the records: it reads the input in batches (three passes: keys, candidate
 texts, outputs) and writes records, rejected and clusters through the streaming stage contract
 (`stages.lib.contract.write_stage_outputs_streaming`); work files live in a temporary folder (under
-$TMPDIR) that is removed at the end.
+$TMPDIR) that is removed at the end, and an OS error on them (a full disk) names that folder.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from stages.dedupe.plan import EXACT, KEPT, LOCAL, NEAR, Plan, Steps, make_plan,
 from stages.dedupe.source import FrameRecords, ParquetRecords
 from stages.engine.config import EngineParams
 from stages.lib.contract import write_parquet_stream, write_stage_outputs_streaming
+from stages.lib.errors import naming
 from stages.lib.record import RECORD_SCHEMA, reject_frame
 from stages.lib.timings import write_timings
 
@@ -112,7 +113,7 @@ def run_dedup(in_path: Path, out_dir: Path, metrics_path: Path, params: DedupPar
     """Read, deduplicate and write records/rejected/clusters parquet files, the metrics and the timings
     (phases: `read`, the input reading of the passes that decide; `dedup`, the rest of deciding)."""
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="dedup-") as work:
+    with tempfile.TemporaryDirectory(prefix="dedup-") as work, naming(f"{work} (dedup's work folder)"):
         records = ParquetRecords(Path(in_path), Path(work))
         plan = make_plan(records, params, Path(work), steps(engine, str(in_path)))
         read = records.read_seconds

@@ -19,7 +19,7 @@ import polars as pl
 import pyarrow as pa
 
 from stages.engine.config import EngineParams
-from stages.engine.session import BlockFailure, connect, stage_error
+from stages.engine.session import BlockFailure, connect, quiet_ray_data, stage_error
 from stages.lib.errors import StageError
 
 StageFn = Callable[[pl.DataFrame], tuple[pl.DataFrame, pl.DataFrame, dict[str, Any]]]
@@ -70,12 +70,15 @@ def parquet_rows(files: list[Path]) -> int:
 def map_files(files: list[Path], fn: StageFn, settings: EngineParams,
               stage: str) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, Any]]:
     """(kept, rejected, summed extra metrics) of fn over every record of `files`, on Ray."""
-    ray = connect(settings)
     try:
+        ray = connect(settings)
+        quiet_ray_data()
         ds = ray.data.read_parquet([str(f) for f in files], include_paths=True)
         ds = ds.map_batches(run_block, fn_kwargs={"fn": fn, "stage": stage}, batch_format="pyarrow",
                             batch_size=settings.ray.block_rows)
         tables = [t for t in ray.get(ds.to_arrow_refs()) if t.num_rows]
+    except StageError:
+        raise
     except Exception as exc:  # noqa: BLE001 - one line, not a Ray traceback
         raise stage_error(stage, exc) from None
     if not tables:  # no rows at all: the local function on an empty frame gives the right columns

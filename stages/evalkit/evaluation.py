@@ -1,8 +1,9 @@
 """The `evaluate` stage's work: score every task question with a model, write metrics and reports.
 
 The model comes from the one loader (`stages.llm.base.load_pretrained`), the option log-likelihoods
-from the one continuation scorer (via stages/evalkit/scoring.py). Writes the metrics JSON, and into
-the reports folder `tasks.csv` (task, accuracy, stderr, n) and `predictions.jsonl` (one line per question).
+from the one continuation scorer (via stages/evalkit/scoring.py). Writes into the reports folder
+`tasks.csv` (task, accuracy, stderr, n) and `predictions.jsonl` (one line per question), built fresh and
+swapped in as a whole (stages/lib/io.py `output_dir`), then the metrics JSON.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 
 from stages.evalkit.scoring import Scored, accuracy, score_questions, stderr
 from stages.evalkit.tasks import EvaluateParams, load_tasks
-from stages.lib.io import write_json, write_text
+from stages.lib.io import output_dir, refuse_unsafe, write_json, write_text
 from stages.lib.progress import progress, quiet_libraries
 from stages.lib.timings import write_timings
 from stages.llm.base import is_toy, load_pretrained
@@ -47,6 +48,7 @@ def evaluate(model_path: str, tasks_dir: Path, params: EvaluateParams, metrics_p
              reports_dir: Path) -> dict[str, Any]:
     started = time.perf_counter()
     quiet_libraries()  # library progress bars only on a terminal
+    refuse_unsafe(metrics_path)  # before the scoring, not after it
     tasks = load_tasks(tasks_dir, params.subjects)
     model, tokenizer = load_pretrained(model_path, threads=params.threads, quiet=True)
     by_task = {task: score_questions(model, tokenizer, qs, params.continuation, params.batch_size)
@@ -55,8 +57,10 @@ def evaluate(model_path: str, tasks_dir: Path, params: EvaluateParams, metrics_p
                "model_parameters": int(model.num_parameters()), "toy": is_toy(model)}
     rows = "".join(f"{task},{acc},{metrics['stderr'][task]},{metrics['n'][task]}\n"
                    for task, acc in metrics["tasks"].items())
-    write_text("task,accuracy,stderr,n\n" + rows, reports_dir / "tasks.csv")
-    write_text(predictions_jsonl(by_task), reports_dir / "predictions.jsonl")
+    with output_dir(reports_dir) as reports:
+        write_text("task,accuracy,stderr,n\n" + rows, reports / "tasks.csv")
+        write_text(predictions_jsonl(by_task), reports / "predictions.jsonl")
+        metrics_path.unlink(missing_ok=True)  # until the new one is written: no metrics, no mix
     write_json(metrics, metrics_path)
     write_timings(metrics_path, started)
     return metrics

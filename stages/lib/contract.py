@@ -7,11 +7,18 @@ Every stage ends by calling `write_stage_outputs`, which
   stage's other files, via `extra_files`) into a fresh folder that replaces
   `out_dir` by one rename (stages/lib/io.py `output_dir`), so the folder holds
   one run's complete set or nothing new;
+- writes the stage's reports (`reports`, into a fresh `reports_dir`), which is
+  swapped in right after the data folder (`output_dirs`): a run that fails
+  leaves the old data with the old reports, never new reports beside old data;
 - writes the metrics JSON last. The old metrics file is removed just before the
   folder is swapped in, so a metrics file, when present, always describes the
   folder next to it: a run killed before the swap leaves the old folder (and
   its metrics, or none), one killed after it the new folder without metrics.
   Wall time goes to a timings file (`stages/lib/timings.py`), not the metrics.
+
+A stage that stops on a verdict about its new data (a failed expectation suite) calls
+`write_failure_reports`: the old set and its metrics are removed, then the reports that explain
+the failure are written, so they never sit beside data they do not describe.
 
 A stage whose records do not fit in memory calls `write_stage_outputs_streaming` instead: it
 takes (kept, rejected) batches that arrive in id order and writes the same files (same parquet
@@ -31,7 +38,9 @@ so counting and rejected-output writing live here and nowhere else.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,7 +48,8 @@ from typing import Any
 import polars as pl
 
 from stages.lib.errors import StageError
-from stages.lib.io import PARQUET_OPTIONS, atomic_path, output_dir, remove_stale_temps, write_json, write_parquet
+from stages.lib.io import (PARQUET_OPTIONS, atomic_path, output_dir, output_dirs, refuse_unsafe, remove_stale_temps,
+                           write_json, write_parquet)
 from stages.lib.record import RECORD_SCHEMA, REJECTED_SCHEMA
 from stages.lib.timings import write_timings
 
@@ -123,10 +133,13 @@ def write_stage_outputs(
     extra_columns: tuple[str, ...] = (),
     extra_metrics: dict[str, Any] | None = None,
     extra_files: Callable[[Path], None] | None = None,
+    reports_dir: str | Path | None = None,
+    reports: Callable[[Path], None] | None = None,
 ) -> dict[str, Any]:
-    """Check the invariant, then write records, rejected rows and metrics atomically.
+    """Check the invariant, then write records, rejected rows, reports and metrics atomically.
 
-    `extra_files(folder)` writes the stage's other output files into the fresh folder.
+    `extra_files(folder)` writes the stage's other output files into the fresh folder, `reports(folder)`
+    its reports into a fresh folder that replaces `reports_dir` right after the data folder.
     """
     kept = sort_for_output(conform(kept, RECORD_SCHEMA, extra_columns), rejected=False)
     # a stage that rejects nothing (or rejects before computing a column) gets null extra columns
@@ -136,14 +149,43 @@ def write_stage_outputs(
     dropped = rows_dropped(rejected)
     check_invariant(stage, rows_in, kept.height, dropped)
     metrics_path = Path(metrics_path)
+    refuse_unsafe(metrics_path)
     remove_stale_temps(metrics_path)
-    with output_dir(out_dir) as fresh:
+    with stage_dirs(out_dir, reports_dir, reports) as fresh:
         if extra_files is not None:
             extra_files(fresh)
         write_parquet(kept, fresh / "records.parquet")
         write_parquet(rejected, fresh / "rejected.parquet")
         metrics_path.unlink(missing_ok=True)  # from here until the new one is written: no metrics, no mix
     return _write_metrics(metrics_path, rows_in, kept.height, dropped, extra_metrics, started)
+
+
+@contextmanager
+def stage_dirs(out_dir: str | Path, reports_dir: str | Path | None,
+               reports: Callable[[Path], None] | None) -> Iterator[Path]:
+    """A fresh data folder; with `reports`, its reports written into a fresh `reports_dir` first. Both are
+    swapped in when the block succeeds, the data first (`output_dirs`)."""
+    if reports is None or reports_dir is None:
+        with output_dir(out_dir) as fresh:
+            yield fresh
+        return
+    with output_dirs(out_dir, reports_dir) as (fresh, fresh_reports):
+        reports(fresh_reports)
+        yield fresh
+
+
+def write_failure_reports(out_dir: str | Path, metrics_path: str | Path, reports_dir: str | Path,
+                          reports: Callable[[Path], None]) -> None:
+    """A stage stopped by a verdict on its new data: remove the old set and its metrics, then write the
+    reports that explain why (as a whole, into `reports_dir`)."""
+    out_dir, metrics_path = Path(out_dir), Path(metrics_path)
+    for path in (out_dir, metrics_path):
+        refuse_unsafe(path, "folder" if path == out_dir else "file")
+    if out_dir.is_dir():
+        shutil.rmtree(out_dir)
+    metrics_path.unlink(missing_ok=True)
+    with output_dir(reports_dir) as fresh:
+        reports(fresh)
 
 
 def _write_metrics(metrics_path: Path, rows_in: int, rows_kept: int, dropped: dict[str, int],
@@ -257,24 +299,26 @@ def write_stage_outputs_streaming(
 
     kept_counts, rejected_counts = _Counts(), _Counts()
     metrics_path = Path(metrics_path)
+    refuse_unsafe(metrics_path)
     remove_stale_temps(metrics_path)
     with output_dir(out_dir) as fresh_dir:
         spill_path = fresh_dir / ".rejected.spill.arrow"
-        spill = ipc.new_file(spill_path, pl.DataFrame(schema=REJECTED_SCHEMA).to_arrow().schema)
+        spill_schema = pl.DataFrame(schema=REJECTED_SCHEMA).to_arrow().schema
+        # the spill file is closed on errors too (a full disk must not leave it open)
+        with pa.OSFile(str(spill_path), "wb") as sink, ipc.new_file(sink, spill_schema) as spill:
 
-        def kept_frames() -> Iterator[pl.DataFrame]:
-            for kept, rejected in batches:
-                rejected = _in_id_order(conform(rejected, REJECTED_SCHEMA), rejected_counts, "rejected")
-                for reason, n in rows_dropped(rejected).items():
-                    rejected_counts.dropped[reason] = rejected_counts.dropped.get(reason, 0) + n
-                if rejected.height:
-                    spill.write_table(rejected.to_arrow())
-                kept = _in_id_order(conform(kept, RECORD_SCHEMA), kept_counts, "kept")
-                kept_counts.kept += kept.height
-                yield kept
+            def kept_frames() -> Iterator[pl.DataFrame]:
+                for kept, rejected in batches:
+                    rejected = _in_id_order(conform(rejected, REJECTED_SCHEMA), rejected_counts, "rejected")
+                    for reason, n in rows_dropped(rejected).items():
+                        rejected_counts.dropped[reason] = rejected_counts.dropped.get(reason, 0) + n
+                    if rejected.height:
+                        spill.write_table(rejected.to_arrow())
+                    kept = _in_id_order(conform(kept, RECORD_SCHEMA), kept_counts, "kept")
+                    kept_counts.kept += kept.height
+                    yield kept
 
-        write_parquet_stream(kept_frames(), fresh_dir / "records.parquet", RECORD_SCHEMA)
-        spill.close()
+            write_parquet_stream(kept_frames(), fresh_dir / "records.parquet", RECORD_SCHEMA)
         dropped = dict(sorted(rejected_counts.dropped.items()))
         check_invariant(stage, rows_in, kept_counts.kept, dropped)
         with pa.OSFile(str(spill_path)) as source:  # plain reads: a memory map would count the file as resident

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import errno
 import functools
-from collections.abc import Callable
+import os
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import ParamSpec, TypeVar
 
 import click
@@ -44,9 +48,52 @@ def os_error_line(exc: OSError) -> str:
     return f"{where}: {what}"
 
 
+# how libraries spell an OS error in their own exception types: polars `(os error 28)`, safetensors and
+# other Rust code `Os { code: 28, ... }`, pyarrow `[errno 28]`
+_OS_CODE = re.compile(r"\(os error (\d+)\)|\bOs \{ code: (\d+)|\[errno (\d+)\]", re.IGNORECASE)
+# numpy's `tofile` on a full disk: a short write, with no error code
+_SHORT_WRITE = re.compile(r"^\d+ requested and \d+ written$")
+
+
+def os_error_in(exc: BaseException, filename: str | os.PathLike[str] | None = None) -> OSError | None:
+    """The OS error behind `exc` (an OSError, or a library's exception whose text carries an OS error code),
+    naming `filename` when it names no file itself; None when `exc` is not about the system."""
+    if isinstance(exc, OSError) and exc.errno is not None:
+        if exc.filename is not None or filename is None:
+            return exc
+        return OSError(exc.errno, exc.strerror, str(filename))
+    if not isinstance(exc, Exception):
+        return None
+    match = _OS_CODE.search(str(exc))
+    if match is not None:
+        code = int(next(group for group in match.groups() if group))
+    elif isinstance(exc, OSError) and _SHORT_WRITE.match(str(exc)):
+        code = errno.ENOSPC
+    else:
+        return exc if isinstance(exc, OSError) else None  # ours, with a full message (see os_error_line)
+    return OSError(code, os.strerror(code), None if filename is None else str(filename))
+
+
+@contextmanager
+def naming(target: str | Path, temp: Path | None = None) -> Iterator[None]:
+    """Raise every OS error of the block, also one a library reports in its own exception type, as an
+    OSError naming `target` when it names no file or names `temp` (our temporary stand-in for `target`)."""
+    try:
+        yield
+    except Exception as exc:
+        found = os_error_in(exc)
+        if found is None or found.errno is None:
+            raise
+        if found.filename is None or (temp is not None and str(found.filename) == str(temp)):
+            raise OSError(found.errno, found.strerror, str(target)) from exc
+        if found is not exc:
+            raise found from exc
+        raise
+
+
 def clear_errors(func: Callable[P, R]) -> Callable[P, R]:
-    """Turn StageError, config ValueError and OSError (permissions, full disk, ...) into click's
-    one-line 'Error: ...' exit 1."""
+    """Turn StageError, config ValueError and OS errors (permissions, full disk, ...; also those a library
+    reports in its own exception type) into click's one-line 'Error: ...' exit 1."""
 
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -54,7 +101,10 @@ def clear_errors(func: Callable[P, R]) -> Callable[P, R]:
             return func(*args, **kwargs)
         except (StageError, ValueError) as exc:
             raise click.ClickException(str(exc)) from None
-        except OSError as exc:
-            raise click.ClickException(os_error_line(exc)) from None
+        except Exception as exc:
+            found = os_error_in(exc)
+            if found is None:
+                raise
+            raise click.ClickException(os_error_line(found)) from None
 
     return wrapper

@@ -18,8 +18,10 @@ Field types: `PositiveInt`, `NonNegativeInt`, `PositiveFloat`, `NonNegativeFloat
 (a list of names; null = []), `Block` (an empty YAML block = the defaults); rules: `check(ok, phrase)`
 (`must be <phrase>, got <value>`) and `rule(ok, message)` (worded in full); `known_subsets`.
 
-A stage names each section it reads in a `load_section("<section>", ...)` call (tests/test_dvc_deps.py
-reads those calls to keep `dvc.yaml` params honest). Keys that must name configured subsets
+The file itself is read by stages/lib/yamlfile.py (a key given twice, deep nesting, bad UTF-8: one
+line each); a symlinked params file is refused. A stage names each section it reads in a
+`load_section("<section>", ...)` call (tests/test_dvc_deps.py reads those calls to keep `dvc.yaml`
+params honest). Keys that must name configured subsets
 (`by_source` mappings) are checked against `context={"subsets": [...]}` (see `known_subsets`).
 """
 
@@ -29,64 +31,69 @@ import difflib
 import math
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, ClassVar, TypeVar
 
-import yaml
 from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, PlainValidator, ValidationError, ValidationInfo,
                       model_validator)
 from pydantic_core import PydanticCustomError
+
+from stages.lib.yamlfile import read_yaml
 
 DEFAULT_PARAMS = Path("params.yaml")
 FROM_FILE = {"from_file": True}  # validation context of a section read from a params file (see `load_section`)
 M = TypeVar("M", bound="Params")
 
 
-def read_yaml(path: str | Path, what: str) -> Any:
-    """Parse a YAML file, or raise ValueError naming the file (`what` says what it should be)."""
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"{path}: {what} not found")
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ValueError(yaml_error_line(path, exc)) from None
-
-
-def yaml_error_line(path: Path, exc: yaml.YAMLError) -> str:
-    """`params.yaml:12:5: not valid YAML: mapping values are not allowed here` (one line, not the parser's
-    multi-line report)."""
-    mark = getattr(exc, "problem_mark", None)
-    where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
-    problem = getattr(exc, "problem", None) or str(exc)
-    context = getattr(exc, "context", None)
-    return f"{where}: not valid YAML: {problem}" + (f" ({context})" if context else "")
-
-
 def load_params(path: str | Path = DEFAULT_PARAMS) -> dict[str, Any]:
+    """The params file as a mapping; a symlinked file is refused (`dvc exp run -S` would rewrite the file
+    it points at, wherever that is)."""
+    if Path(path).is_symlink():
+        raise ValueError(f"{path}: is a symbolic link; params are read only from a real file in the repository "
+                         "(copy the file here instead of linking it)")
     data = read_yaml(path, "params file")
     if not isinstance(data, dict):
         raise ValueError(f"{path}: top level must be a mapping")
     return data
 
 
-def did_you_mean(key: Any, allowed: Any) -> str:
+def did_you_mean(key: Any, allowed: Any, missing: Any = ()) -> str:
+    """` (did you mean threshold?)`, with ` it is missing` when the close key is a required one not given."""
     close = difflib.get_close_matches(str(key), [str(a) for a in allowed], n=1, cutoff=0.6)
-    return f" (did you mean {close[0]}?)" if close else ""
+    if not close:
+        return ""
+    return f" (did you mean {close[0]}?{' it is missing' if close[0] in missing else ''})"
 
 
 class Params(BaseModel):
-    """Base of every section model: strict types, finite numbers, no unknown keys, immutable."""
+    """Base of every section model: strict types, finite numbers, no unknown keys, immutable.
+
+    `required_in_file` names keys that have a default in code but must be stated in a params file
+    (`FROM_FILE` context). Unknown keys are reported before missing ones, so a typo is named even when
+    it leaves a required key missing: `dedup.treshold: unknown key (did you mean threshold? it is
+    missing); allowed: ...`, not `dedup.threshold: missing required key`."""
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False,
                               validate_default=True)
+    required_in_file: ClassVar[tuple[str, ...]] = ()
 
     @model_validator(mode="before")
     @classmethod
-    def _known_keys(cls, data: Any) -> Any:
+    def _required_in_file(cls, data: Any, info: ValidationInfo) -> Any:
+        if isinstance(data, dict) and (info.context or {}).get("from_file"):
+            for key in cls.required_in_file:
+                if key not in data:
+                    raise key_problem(key, "missing required key")
+        return data
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_keys(cls, data: Any) -> Any:  # runs before `_required_in_file` (defined after it)
         if not isinstance(data, dict):
             raise PydanticCustomError("mapping", "must be a mapping, got {got}", {"got": _shown(data)})
         allowed = {field.alias or name for name, field in cls.model_fields.items()}
-        require_known(data, allowed, "unknown key", "allowed")
+        required = [*cls.required_in_file,
+                    *(field.alias or name for name, field in cls.model_fields.items() if field.is_required())]
+        require_known(data, allowed, "unknown key", "allowed", [key for key in required if key not in data])
         return data
 
 
@@ -96,12 +103,13 @@ def key_problem(key: Any, text: str) -> PydanticCustomError:
     return PydanticCustomError("key_problem", "{key}: {text}", {"key": str(key), "text": text})
 
 
-def require_known(keys: Any, known: Any, what: str, label: str) -> None:
-    """Fail on the first key not in `known`: `<key>: <what> (did you mean ...?); <label>: <known>`."""
+def require_known(keys: Any, known: Any, what: str, label: str, missing: Any = ()) -> None:
+    """Fail on the first key not in `known`: `<key>: <what> (did you mean ...?); <label>: <known>`
+    (`missing`: required keys not given, named as such in the suggestion)."""
     listed = ", ".join(known if isinstance(known, (list, tuple)) else sorted(known))
     for key in keys:
         if key not in known:
-            raise key_problem(key, f"{what}{did_you_mean(key, known)}; {label}: {listed}")
+            raise key_problem(key, f"{what}{did_you_mean(key, known, missing)}; {label}: {listed}")
 
 
 def check(ok: Any, phrase: str) -> AfterValidator:

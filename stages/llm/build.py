@@ -1,21 +1,19 @@
 """The base_model stage's run: build the tiny model, convert a packaged one, or point at a real one.
 
 See stages/base_model.py for what each `model.base` gives and stages/llm/base.py for MODEL.json.
-The model is built in a folder beside `out_dir` and swapped in, so a failed run never leaves a
-half-written model.
+The model is built in a fresh folder beside `out_dir` and swapped in (stages/lib/io.py `output_dir`),
+so a failed run never leaves a half-written model, and every file in it gets the usual mode.
 """
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from stages.lib.io import write_json
+from stages.lib.io import output_dir, refuse_unsafe, write_json
 from stages.lib.progress import quiet_libraries
 from stages.lib.timings import write_timings
 from stages.llm.base import TINY, ModelParams, packaged_spec, reference_spec, tiny_spec, write_model_file
@@ -61,20 +59,13 @@ def build_into(settings: ModelParams, records_path: Path, target: Path) -> dict[
 
 
 def build_base_model(settings: ModelParams, records_path: Path, out_dir: Path, metrics_path: Path) -> dict[str, Any]:
-    """The whole stage: build into a folder beside `out_dir`, swap it in, write the metrics; the metrics."""
+    """The whole stage: build into a fresh folder, swap it in, write the metrics; the metrics."""
     started = time.perf_counter()
     quiet_libraries()  # library progress bars only on a terminal
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    staging.chmod(0o755)
-    try:
+    refuse_unsafe(metrics_path)
+    with output_dir(out_dir) as staging:
         metrics = build_into(settings, records_path, staging)
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        staging.rename(out_dir)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging)
+        metrics_path.unlink(missing_ok=True)  # until the new one is written: no metrics, no mix
     write_json(metrics, metrics_path)
     write_timings(metrics_path, started)
     return metrics

@@ -78,7 +78,6 @@ def run_familiarity(settings: FamiliarityParams, records_path: Path, rewrites_pa
         "familiarity_unfamiliar", pl.col("ppl") > limit,
         pl.format("ppl {} > {} ({})", pl.col("ppl").round(3), pl.lit(round(limit, 3)), pl.lit(why)))]
     kept, rejected = split_by_filters(frame, filters)
-    write_summaries(frame.filter(pl.col("ppl").is_not_null()), reports_dir)
     medians = frame.group_by("answer_from").agg(pl.col("ppl").median()).drop_nulls().sort("answer_from")
     extra = {**info, "scored": ppl.len(), "unscored": frame.height - ppl.len(),
              "ppl_median": round(ppl.median(), 4) if ppl.len() else None,
@@ -86,4 +85,6 @@ def run_familiarity(settings: FamiliarityParams, records_path: Path, rewrites_pa
              "ppl_median_by_answer_from": {k: round(v, 4) for k, v in medians.iter_rows()}}
     return write_stage_outputs("familiarity", out_dir, metrics_path, kept=kept, rejected=rejected,
                                rows_in=frame.height, started=started, extra_columns=EXTRA_COLUMNS,
-                               extra_metrics=extra)
+                               extra_metrics=extra, reports_dir=reports_dir,
+                               reports=lambda folder: write_summaries(frame.filter(pl.col("ppl").is_not_null()),
+                                                                      folder))

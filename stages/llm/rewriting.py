@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from stages.lib.contract import write_stage_outputs
+from stages.lib.contract import write_failure_reports, write_stage_outputs
 from stages.lib.errors import StageError
 from stages.lib.progress import bar, quiet_libraries
 from stages.lib.record import REJECTED_SCHEMA, RECORD_SCHEMA, make_id, sha256_hex
@@ -186,12 +187,18 @@ def rewrite_records(records: pl.DataFrame, catalog: Catalog, rule_name: Any, set
     return RewriteResult(kept, rejected, len(parents), metrics)
 
 
-def check_rewrites(kept: pl.DataFrame, suite: str | Path, reports: Path, parameters: dict[str, Any]) -> None:
-    """Run the `rewrites` expectation suite on the kept rewrites; a critical failure stops the stage."""
-    result = run_suite(kept, suite, parameters)
-    write_reports(result, reports, "data/rewrite")
+def check_rewrites(kept: pl.DataFrame, paths: RewritePaths, parameters: dict[str, Any]) -> Callable[[Path], None]:
+    """Run the `rewrites` expectation suite on the kept rewrites; a critical failure stops the stage (the
+    old set removed, the reports written); else the writer of the reports, for `write_stage_outputs`."""
+    result = run_suite(kept, paths.suite, parameters)
+
+    def reports(folder: Path) -> None:
+        write_reports(result, folder, "data/rewrite")
+
     if not result.success:
-        raise StageError(failure_message(result, str(reports / f"{result.suite}.md")))
+        write_failure_reports(paths.out, paths.metrics, paths.reports, reports)
+        raise StageError(failure_message(result, str(paths.reports / f"{result.suite}.md")))
+    return reports
 
 
 @dataclass(frozen=True)
@@ -226,8 +233,8 @@ def run_rewrite(rule_name: Any, settings: RewriteParams, subsets: list[str], pat
     else:
         records = pl.read_parquet(paths.records)
     result = rewrite_records(records, catalog, rule_name, settings, paths.base_model, cache)
-    check_rewrites(result.kept, paths.suite, paths.reports,
-                   run_parameters(0, subsets, settings.min_zh_share, max_chars))
+    reports = check_rewrites(result.kept, paths, run_parameters(0, subsets, settings.min_zh_share, max_chars))
     return write_stage_outputs("rewrite", paths.out, paths.metrics, kept=result.kept, rejected=result.rejected,
                                rows_in=result.rows_in, started=started, extra_columns=EXTRA_COLUMNS,
-                               extra_metrics={**cache.counts(), **result.metrics})
+                               extra_metrics={**cache.counts(), **result.metrics},
+                               reports_dir=paths.reports, reports=reports)

@@ -3,21 +3,22 @@
 `assemble(...)` reads the candidate records (a row with a `parent_id` is a rewrite; `ppl` from
 the frame or a `--scores` parquet), removes candidates that overlap an evaluation question
 (stages/sft/decontam.py), chooses the mix and split (stages/sft/mix.py), runs the `sft`
-expectation suite on the result (a critical failure stops the stage before anything is written),
-and writes the set (train.jsonl, eval.jsonl, manifest.json, README.md) with the contract files
-through `write_stage_outputs`.
+expectation suite on the result (a critical failure removes the old set and writes only the suite's
+reports), and writes the set (train.jsonl, eval.jsonl, manifest.json, README.md) with the contract
+files and the reports (the suite's and kept_dropped.csv) through `write_stage_outputs`.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 import polars as pl
 
-from stages.lib.contract import rows_dropped, write_stage_outputs
+from stages.lib.contract import rows_dropped, write_failure_reports, write_stage_outputs
 from stages.lib.errors import StageError
 from stages.lib.io import write_json, write_text
 from stages.lib.record import RECORD_SCHEMA
@@ -68,15 +69,22 @@ def summary(kept: pl.DataFrame, params: AssembleParams, rows: list[dict], lock: 
     }
 
 
-def check_sft(kept: pl.DataFrame, rows: list[dict[str, Any]], suite: str | Path, reports: Path,
-              suite_params: dict[str, Any]) -> None:
-    """Run the `sft` expectation suite on the set (records + messages + split); critical failures stop."""
+def check_sft(kept: pl.DataFrame, rows: list[dict[str, Any]], suite: str | Path, suite_params: dict[str, Any],
+              outputs: tuple[Path, Path, Path]) -> Callable[[Path], None]:
+    """Run the `sft` expectation suite on the set (records + messages + split); a critical failure stops
+    the stage (the old set removed, the reports written: `outputs` = out, metrics, reports); else the
+    writer of the suite's reports."""
     messages = pl.DataFrame({"id": [r["id"] for r in rows], "messages": [r["messages"] for r in rows]})
     result = run_suite(kept.join(messages, on="id", how="left"), suite, suite_params)
-    write_reports(result, reports, "data/sft")
+
+    def reports(folder: Path) -> None:
+        write_reports(result, folder, "data/sft")
+
     if not result.success:
-        raise StageError(failure_message(result, str(reports / f"{result.suite}.md")))
+        write_failure_reports(*outputs, reports)
+        raise StageError(failure_message(result, str(outputs[2] / f"{result.suite}.md")))
     click.echo(summary_line(result))
+    return reports
 
 
 def assemble(inputs: list[Path], scores: Path | None, out: Path, metrics_path: Path, params: AssembleParams,
@@ -90,7 +98,7 @@ def assemble(inputs: list[Path], scores: Path | None, out: Path, metrics_path: P
     kept, rejected = choose(clean, params)
     rejected = pl.concat([contaminated, rejected], how="diagonal_relaxed").select(rejected.columns)
     rows = chat_rows(kept, params.system_prompt)
-    check_sft(kept, rows, suite, reports, suite_params)
+    suite_reports = check_sft(kept, rows, suite, suite_params, (out, metrics_path, reports))
     split = dict(zip(kept["id"].to_list(), kept["split"].to_list()))
     info = summary(kept, params, rows, lock)
     steps = curation_steps(lock) + [{"stage": "assemble", "rows_in": frame.height, "rows_kept": kept.height,
@@ -103,12 +111,15 @@ def assemble(inputs: list[Path], scores: Path | None, out: Path, metrics_path: P
                    folder / "manifest.json")
         write_text(dataset_card(info, list(sources), steps), folder / "README.md")
 
-    write_text(kept_dropped_csv(steps), reports / "kept_dropped.csv")
+    def all_reports(folder: Path) -> None:
+        suite_reports(folder)
+        write_text(kept_dropped_csv(steps), folder / "kept_dropped.csv")
+
     return write_stage_outputs("assemble", out, metrics_path, kept=kept, rejected=rejected,
                                rows_in=frame.height, started=started, extra_columns=("is_rewrite", "ppl", "split"),
                                extra_metrics={"fingerprint": info["fingerprint"], "counts": info["counts"],
                                               "decontam": decontam_metrics},
-                               extra_files=write_set)
+                               extra_files=write_set, reports_dir=reports, reports=all_reports)
 
 
 def set_line(metrics: dict[str, Any]) -> str:

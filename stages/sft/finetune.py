@@ -2,7 +2,8 @@
 
 The model comes from the one loader (`stages.llm.base.load_pretrained`); config, dataset conversion
 and the model card from stages/sft/training.py. Writes the model and tokenizer to `out` with a model
-card (dataset fingerprint, params), the metrics JSON (final loss, steps) and `<reports>/loss.csv`.
+card (dataset fingerprint, params), and `<reports>/loss.csv`, both folders built fresh and swapped in
+together (the model first, `output_dirs`), then the metrics JSON (final loss, steps).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from stages.lib.errors import StageError
-from stages.lib.io import write_json, write_text
+from stages.lib.io import output_dirs, refuse_unsafe, write_json, write_text
 from stages.lib.progress import quiet_libraries
 from stages.lib.timings import write_timings
 from stages.llm.base import MODEL_FILE, load_pretrained, read_model_dir
@@ -45,6 +46,7 @@ def train(base: str | Path, data_dir: Path, out: Path, metrics_path: Path, repor
 
     started = time.perf_counter()
     quiet_libraries()  # loading, tokenizing and saving bars: only on a terminal
+    refuse_unsafe(metrics_path)  # before the training, not after it
     examples = read_examples(data_dir)
     torch.set_num_threads(params.threads)
     torch.manual_seed(params.seed)
@@ -61,13 +63,15 @@ def train(base: str | Path, data_dir: Path, out: Path, metrics_path: Path, repor
                              peft_config=lora_config(params.lora))
         quiet_progress(trainer)
         result = trainer.train()
-        trainer.model.save_pretrained(out)
-        tokenizer.save_pretrained(out)
-    losses = loss_history(trainer.state.log_history)
-    manifest_path = data_dir / "manifest.json"
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.is_file() else {}
-    write_text(model_card(name, manifest, params, losses), out / "README.md")
-    write_text("step,loss\n" + "".join(f"{s},{loss:.6f}\n" for s, loss in losses), reports_dir / "loss.csv")
+        losses = loss_history(trainer.state.log_history)
+        manifest_path = data_dir / "manifest.json"
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.is_file() else {}
+        with output_dirs(out, reports_dir) as (model_dir, reports):
+            trainer.model.save_pretrained(model_dir)
+            tokenizer.save_pretrained(model_dir)
+            write_text(model_card(name, manifest, params, losses), model_dir / "README.md")
+            write_text("step,loss\n" + "".join(f"{s},{loss:.6f}\n" for s, loss in losses), reports / "loss.csv")
+            Path(metrics_path).unlink(missing_ok=True)  # until the new one is written: no metrics, no mix
     metrics = {"train_loss": round(float(result.training_loss), 6), "final_loss": losses[-1][1] if losses else None,
                "steps": int(trainer.state.global_step), "examples": len(examples),
                "dataset_fingerprint": manifest.get("fingerprint")}

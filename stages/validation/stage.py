@@ -2,7 +2,8 @@
 
 `validate_records` always writes the reports and the metrics; it writes the records (unchanged, with
 an empty `rejected.parquet`, per the stage contract) only when no critical expectation failed, and
-removes stale ones otherwise, so downstream stages read validated data only.
+removes the old output folder otherwise, so downstream stages read validated data only. The reports
+are swapped in with the records (stages/lib/contract.py), so they never describe other data.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 import polars as pl
 
 from stages.ingest.subsets import configured_sources
-from stages.lib.contract import write_stage_outputs
+from stages.lib.contract import write_failure_reports, write_stage_outputs
 from stages.lib.errors import StageError
 from stages.lib.io import write_json
 from stages.lib.params import load_section
@@ -49,18 +50,20 @@ def validate_records(in_path: Path, out_dir: Path, reports_dir: Path, metrics_pa
         raise StageError(f"{in_path}: input not found")
     frame = pl.read_parquet(in_path)
     result = run_suite(frame, suite, parameters)
-    paths = write_reports(result, reports_dir, source=in_path.as_posix())
+
+    def reports(folder: Path) -> None:
+        write_reports(result, folder, source=in_path.as_posix())
+
     if not result.success:
-        for stale in (out_dir / "records.parquet", out_dir / "rejected.parquet"):
-            stale.unlink(missing_ok=True)
+        write_failure_reports(out_dir, metrics_path, reports_dir, reports)
         write_json({"rows_in": frame.height, **metrics(result)}, metrics_path)
         write_timings(metrics_path, started)
-        raise StageError(failure_message(result, paths["md"].as_posix()))
+        raise StageError(failure_message(result, (reports_dir / f"{result.suite}.md").as_posix()))
     problems = schema_problems(frame)
     if problems:
         raise StageError(f"{in_path}: column types differ from the record schema: {'; '.join(problems)}")
     extra = tuple(c for c in frame.columns if c not in RECORD_SCHEMA)
     written = write_stage_outputs("validate", out_dir, metrics_path, kept=frame, rejected=empty_rejected(),
                                   rows_in=frame.height, started=started, extra_columns=extra,
-                                  extra_metrics=metrics(result))
+                                  extra_metrics=metrics(result), reports_dir=reports_dir, reports=reports)
     return result, written

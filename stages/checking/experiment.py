@@ -16,6 +16,7 @@ import click
 
 from stages.checking.params_file import params_problems
 from stages.lib.errors import StageError
+from stages.lib.params import load_params
 from stages.lib.snapshot import Snapshot
 
 PARAMS = Path("params.yaml")
@@ -74,10 +75,9 @@ def workspace_paths() -> tuple[list[Path], set[Path]]:
 
 def run_experiment(values: tuple[str, ...], dvc_args: tuple[str, ...]) -> int:
     """Check, snapshot (workspace runs), run `dvc exp run`, restore on failure; DVC's exit status."""
-    if PARAMS.is_symlink():
-        raise StageError(f"{PARAMS}: is a symbolic link; experiments rewrite it, so use a regular file")
-    if not PARAMS.is_file():
+    if not PARAMS.is_file() and not PARAMS.is_symlink():
         raise StageError(f"{PARAMS}: not found (run this in the project's folder)")
+    load_params(PARAMS)  # refuses a symlinked file (DVC would write through it), duplicate keys, bad encodings
     problems = check_overrides(overrides_for_params(values)) if values else params_problems(PARAMS, RULES)
     if problems:
         raise StageError("\n".join(problems))

@@ -6,12 +6,13 @@ model): its pydantic fields are the keys of a `params.yaml: sources` entry of th
 both classes (`module:Class`).
 
 - `Source.subsets()`: the `source` values its records carry (what `by_source` keys must name);
-- `Source.load(archive_dir)`: (kept rows, rejected rows); only the scrape stage calls it (stages/ingest/scrape.py),
-  so a kind imports its parser (and heavy packages such as httpx) inside `load`, and the later stages, which
-  read the params and subsets, do not depend on it (tests/test_dvc_deps.py);
-- `FileSource`: a kind that reads files: `files()` (the file, or `glob` matches of a folder), `read_file(file)`;
-  `read_files()` reads them all, and `load` writes the input manifest (`inputs.json`: files, sizes, sha256)
-  into the archive folder first.
+- `Source.load(archive_dir)`: (kept rows, rejected rows); only the scrape stage calls it (stages/ingest/scrape.py);
+- `FileSource`: a kind that reads files: `files()` (the file, or `glob` matches of a folder), `subset_of(file)`,
+  `read_file(file)`; `read_files()` reads them all, and `load` writes the input manifest (`inputs.json`: files,
+  sizes, sha256) into the archive folder first.
+
+A kind imports its parser (and heavy packages such as httpx) inside `load`/`read_file`: the later stages read
+the kinds' params and subsets only, so they neither import nor depend on it (tests/test_dvc_deps.py).
 """
 
 from __future__ import annotations

@@ -36,17 +36,15 @@ FIELDS = ("instruction", "input", "output")
 
 def real_records(data: Path) -> pl.DataFrame:
     """Every record of the shared data, through this checkout's scrape code."""
-    from stages.ingest.cqia import load_cqia
-    from stages.ingest.ruozhiba import load_ruozhiba
     from stages.ingest.sources import parse_source
     from stages.lib.record import records_frame
 
     rows = []
     for file in sorted((data / "coig-cqia-sample").glob("*.jsonl")):
-        rows += load_cqia(parse_source(f"cqia_{file.stem}", {"kind": "cqia_jsonl", "path": str(file)}))[0]
+        rows += parse_source(f"cqia_{file.stem}", {"kind": "cqia_jsonl", "path": str(file)}).read_files()[0]
     for file in sorted((data / "ruozhiba-dumps").glob("*.json")):
         name = "rzb_" + file.stem.replace("-", "_")
-        rows += load_ruozhiba(parse_source(name, {"kind": "ruozhiba_dump", "path": str(file)}))[0]
+        rows += parse_source(name, {"kind": "ruozhiba_dump", "path": str(file)}).read_files()[0]
     return records_frame(rows)
 
 

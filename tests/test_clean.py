@@ -12,7 +12,6 @@ from click.testing import CliRunner
 from stages.clean import cli
 from stages.cleaning.records import clean_records
 from stages.cleaning.scores import SCORE_COLUMNS
-from stages.ingest.cqia import load_cqia
 from stages.ingest.sources import parse_source
 from stages.lib.record import RECORD_SCHEMA, REJECTED_SCHEMA, records_frame
 from tests.cleaning.fixtures import PROSE, clean_params, frame, row, settings, sources_params
@@ -121,7 +120,7 @@ def test_rows_in_equals_kept_plus_dropped_on_a_written_sample():
 def test_real_sample_keeps_the_invariant_and_code_blocks(tmp_path):
     raw_rows = []
     for path in sorted(SHARED_SAMPLE.glob("*.jsonl")):
-        kept_rows, _ = load_cqia(parse_source("cqia_" + path.stem, {"kind": "cqia_jsonl", "path": str(path)}))
+        kept_rows, _ = parse_source("cqia_" + path.stem, {"kind": "cqia_jsonl", "path": str(path)}).read_files()
         raw_rows += kept_rows
     records = records_frame(raw_rows)
     kept, rejected, extra = clean_records(records, settings(max_chars=16000))

@@ -78,11 +78,10 @@ def test_thresholds_matter_and_are_validated():
 
 
 def test_the_shipped_mmlu_train_seeds_do_not_overlap_the_shipped_test_questions():
-    from stages.ingest.mmlu import load_mmlu
     from stages.ingest.sources import parse_source
     from stages.sft.decontam import load_eval_questions
 
-    kept, _ = load_mmlu(parse_source("m", {"kind": "mmlu_csv", "path": str(ROOT / "data/sample/mmlu/train")}))
+    kept, _ = parse_source("m", {"kind": "mmlu_csv", "path": str(ROOT / "data/sample/mmlu/train")}).read_files()
     index = Index(load_eval_questions([ROOT / "data/sample/mmlu/test", ROOT / "data/sample/eval"]), DecontamParams())
     hits = [(r["instruction"], index.match(r["instruction"] + "\n" + r["output"])) for r in kept]
     assert [h for h in hits if h[1]] == []

@@ -27,10 +27,45 @@ def module_file(name: str) -> Path | None:
     return None
 
 
-def imported_modules(path: Path) -> set[str]:
+# A source kind's `load`, `read_files` and `read_file` run only in the scrape stage (stages/ingest/base.py; checked by
+# test_only_the_scrape_stage_loads_a_source): a kind imports its parser and heavy packages inside them, and those
+# imports belong to the closures that hold their caller, not to the later stages that read the kinds' params.
+LOADING_METHODS = {"load", "read_files", "read_file"}
+LOADER_CALLER = "stages/ingest/scrape.py"
+
+
+def source_module(path: Path) -> bool:
+    rel = path.relative_to(ROOT).as_posix()
+    return rel == "stages/ingest/base.py" or rel.startswith("stages/ingest/kinds/")
+
+
+def nodes(tree: ast.AST, loading: bool, in_source: bool):
+    """Every node of the tree; without `loading`, not the bodies of a source kind's loading methods."""
+    todo = [tree]
+    while todo:
+        node = todo.pop()
+        yield node
+        for child in ast.iter_child_nodes(node):
+            if (not loading and in_source and isinstance(node, ast.ClassDef) and isinstance(child, ast.FunctionDef)
+                    and child.name in LOADING_METHODS):
+                continue
+            todo.append(child)
+
+
+def discovered_modules(path: Path, text: str) -> set[str]:
+    """A package whose __init__ imports its modules by listing its folder (`pkgutil.iter_modules(__path__)`,
+    stages/ingest/kinds/) imports every module there."""
+    if path.name != "__init__.py" or "pkgutil.iter_modules(__path__)" not in text:
+        return set()
+    package = ".".join(path.parent.relative_to(ROOT).parts)
+    return {f"{package}.{child.stem}" for child in path.parent.glob("*.py") if child.name != "__init__.py"}
+
+
+def imported_modules(path: Path, loading: bool = True) -> set[str]:
     """Every `stages...` module a file imports, at the top or inside functions (lazy imports count too)."""
-    names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    text = path.read_text(encoding="utf-8")
+    names: set[str] = discovered_modules(path, text)
+    for node in nodes(ast.parse(text), loading, source_module(path)):
         if isinstance(node, ast.Import):
             names |= {alias.name for alias in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
@@ -39,8 +74,7 @@ def imported_modules(path: Path) -> set[str]:
     return {name for name in names if name.startswith("stages")}
 
 
-def import_closure(module: str) -> set[Path]:
-    """The project files a module needs: itself, what it imports, recursively, and their packages' __init__."""
+def closure(module: str, loading: bool) -> set[Path]:
     seen: set[Path] = set()
     todo = [module]
     while todo:
@@ -50,8 +84,15 @@ def import_closure(module: str) -> set[Path]:
             path = module_file(".".join(parts[:depth]))
             if path is not None and path not in seen:
                 seen.add(path)
-                todo += sorted(imported_modules(path))
+                todo += sorted(imported_modules(path, loading))
     return seen
+
+
+def import_closure(module: str) -> set[Path]:
+    """The project files a module needs: itself, what it imports, recursively, and their packages' __init__;
+    the source kinds' loading code only where the closure holds its caller."""
+    files = closure(module, loading=False)
+    return closure(module, loading=True) if ROOT / LOADER_CALLER in files else files
 
 
 def sections_read(files: set[Path]) -> set[str]:
@@ -93,6 +134,39 @@ def test_deps_cover_the_import_closure_and_params_sections(stage):
 def test_the_closure_follows_lazy_imports():
     files = {p.relative_to(ROOT).as_posix() for p in import_closure("stages.scrape")}
     assert {"stages/scrape.py", "stages/ingest/http_source.py", "stages/lib/contract.py"} <= files
+
+
+def module_names(tree: ast.AST) -> set[str]:
+    """Names a file binds to modules (`import json`, `import numpy as np`)."""
+    return {alias.asname or alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
+            for alias in node.names}
+
+
+def test_only_the_scrape_stage_loads_a_source():
+    """The rule the closures rely on: a kind's `load` is called by stages/ingest/scrape.py alone, `read_files` and
+    `read_file` by `FileSource.load` and `read_files` (stages/ingest/base.py) alone."""
+    callers = set()
+    for path in project_files():
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        modules = module_names(tree)
+        for node in ast.walk(tree):
+            called = node.func if isinstance(node, ast.Call) else None
+            if (isinstance(called, ast.Attribute) and called.attr in LOADING_METHODS
+                    and not (isinstance(called.value, ast.Name) and called.value.id in modules)):
+                callers.add((path.relative_to(ROOT).as_posix(), node.func.attr))
+    base = "stages/ingest/base.py"
+    assert callers == {(LOADER_CALLER, "load"), (base, "read_files"), (base, "read_file")}
+
+
+@pytest.mark.parametrize("module", ["stages.clean", "stages.normalize", "stages.validate", "stages.rewrite",
+                                    "stages.assemble"])
+def test_the_later_stages_read_the_kinds_but_not_their_parsers(module):
+    """Editing a kind's parser (or the crawler) re-runs its scrape stages only; the later stages need the kinds'
+    params and subsets."""
+    files = {p.relative_to(ROOT).as_posix() for p in import_closure(module)}
+    assert {"stages/ingest/sources.py", "stages/ingest/kinds/cqia_jsonl.py", "stages/ingest/kinds/http.py"} <= files
+    assert not files & {"stages/ingest/cqia.py", "stages/ingest/ruozhiba.py", "stages/ingest/mmlu.py",
+                        "stages/ingest/http_source.py", "stages/ingest/crawl.py"}
 
 
 def test_assemble_depends_on_every_upstream_output_and_metrics_its_manifest_and_card_name():

@@ -183,8 +183,8 @@ def test_cli_unknown_source_and_bad_kind(tmp_path):
     assert result.output == f"Error: {params}: no source 'douban' in sources (known: zhihu)\n"
     params = write_params(tmp_path, {"zhihu": {"kind": "csv", "path": "x"}})
     result = invoke(params, tmp_path, "zhihu")
-    assert result.output == (f"Error: {params}: sources.zhihu.kind: must be one of cqia_jsonl, ruozhiba_dump, "
-                             "http, mmlu_csv, got 'csv'\n")
+    assert result.output == (f"Error: {params}: sources.zhihu.kind: must be one of cqia_jsonl, http, mmlu_csv, "
+                             "ruozhiba_dump, got 'csv'\n")
 
 
 def test_cli_success_prints_counts(tmp_path):

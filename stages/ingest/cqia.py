@@ -1,4 +1,4 @@
-"""COIG-CQIA per-subset JSONL files (`cqia_jsonl` sources).
+"""The parser of source kind `cqia_jsonl` (stages/ingest/kinds/cqia_jsonl.py): COIG-CQIA per-subset JSONL files.
 
 Each non-blank line is one record with the published fields (instruction,
 input, output, task_type{major,minor}, domain, metadata, answer_from,
@@ -34,10 +34,9 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from stages.ingest.base import FileSource
 from stages.ingest.build import Captured, Content, record_row, rejected_row
 from stages.ingest.jsontext import RecordProblem, decode_utf8, loads_record, strip_bom
-from stages.ingest.sources import SourceParams
-from stages.lib.errors import StageError
 
 FIELDS: dict[str, type | tuple[type, ...]] = {
     "instruction": str,
@@ -124,11 +123,7 @@ def parse_lines(lines: Iterable[Captured]) -> tuple[list[dict[str, Any]], list[d
     return kept, rejected
 
 
-def subset_for(cfg: SourceParams, file: Path) -> str:
-    return cfg.subset or file.stem.lower().replace("-", "_")
-
-
-def iter_file_lines(cfg: SourceParams, files: list[Path]) -> Iterator[Captured]:
+def iter_file_lines(cfg: FileSource, files: list[Path]) -> Iterator[Captured]:
     """Yield every non-blank line of every file as a capture keyed by file name + line."""
     for file in files:
         with open(file, "rb") as handle:
@@ -139,7 +134,7 @@ def iter_file_lines(cfg: SourceParams, files: list[Path]) -> Iterator[Captured]:
                     continue
                 yield Captured(
                     origin=cfg.name,
-                    source=subset_for(cfg, file),
+                    source=cfg.subset_of(file),
                     key=f"{file.name}:{line_no}",
                     uri=f"{file.as_posix()}:{line_no}",
                     raw=raw,
@@ -159,31 +154,3 @@ def iter_hub_lines(subset: str, split: str = "train") -> Iterator[bytes]:
 
     for row in load_dataset(HUB_DATASET, subset, split=split):
         yield json.dumps({name: row.get(name) for name in FIELDS}, ensure_ascii=False).encode("utf-8")
-
-
-def through_link(folder: Path, match: Path) -> bool:
-    """True when `match` (found under `folder`) is a symbolic link or lies in a linked subfolder."""
-    inside = match.relative_to(folder)
-    return any((folder / part).is_symlink() for part in [inside, *inside.parents][:-1])
-
-
-def input_files(cfg: SourceParams) -> list[Path]:
-    """The input files of a file source: the file itself, or `glob` matches in the directory."""
-    path = Path(cfg.path)
-    if path.is_file():
-        return [path]
-    if path.is_dir():
-        matches = sorted(path.glob(cfg.glob))
-        linked = [p for p in matches if through_link(path, p)]
-        if linked:  # a link in a source folder could make the stage read any file on the machine
-            raise StageError(f"{linked[0]}: is a symbolic link inside the folder of sources.{cfg.name}; "
-                             "a folder source reads regular files only (copy the file in)")
-        files = [p for p in matches if p.is_file()]
-        if not files:
-            raise StageError(f"{path}: no files match '{cfg.glob}' (sources.{cfg.name}.glob)")
-        return files
-    raise StageError(f"{path}: input not found (sources.{cfg.name}.path)")
-
-
-def load_cqia(cfg: SourceParams) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    return parse_lines(iter_file_lines(cfg, input_files(cfg)))

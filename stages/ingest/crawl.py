@@ -55,7 +55,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, ret
 from tqdm import tqdm
 
 from stages.ingest.page_text import header, lenient_text
-from stages.ingest.sources import HttpParams
+from stages.ingest.kinds.http import HttpParams
 from stages.ingest.warc_archive import ArchivedOutcome, Failure, Fetched, WarcArchive, decoded_body, read_archive
 
 MAX_RETRY_AFTER_S = 60.0

@@ -1,4 +1,5 @@
-"""The `http` source kind: crawl the seed URLs, then turn every archived URL into one row.
+"""The loader of source kind `http` (stages/ingest/kinds/http.py): crawl the seed URLs, then turn every
+archived URL into one row.
 
 Kept: a 2xx page that decodes and that the configured parser understands.
 Rejected, with the reason saying why:
@@ -33,8 +34,8 @@ from stages.ingest.crawl import canonical_url, crawl
 from stages.ingest.warc_archive import ArchivedOutcome, read_archive
 from stages.ingest.html_pages import ParseError, parse_qa_page, parse_tieba_thread, tieba_post_id
 from stages.ingest.jsontext import RecordProblem
+from stages.ingest.kinds.http import Http, HttpParams
 from stages.ingest.page_text import header, page_text
-from stages.ingest.sources import HttpParams, HttpSource
 from stages.lib.errors import StageError
 
 
@@ -80,7 +81,7 @@ def _response_row(cap: Captured, settings: HttpParams, item: ArchivedOutcome) ->
         return False, rejected_row(cap, "scrape_parse_failed", f"{item.url}: {settings.parser}: {why}")
 
 
-def archived_row(cfg: HttpSource, item: ArchivedOutcome) -> tuple[bool, dict[str, Any]]:
+def archived_row(cfg: Http, item: ArchivedOutcome) -> tuple[bool, dict[str, Any]]:
     """(kept?, row) for one archived URL: a record, or a rejected row naming the URL and what happened."""
     cap = Captured(
         origin=cfg.name, source=cfg.subset or cfg.name, key=_key(cfg, item.url), uri=item.url,
@@ -91,7 +92,7 @@ def archived_row(cfg: HttpSource, item: ArchivedOutcome) -> tuple[bool, dict[str
     return False, rejected_row(cap, f"scrape_{item.outcome}", f"{item.url}: {item.outcome}: {item.detail}")
 
 
-def load_http(cfg: HttpSource, archive_dir: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def load_http(cfg: Http, archive_dir: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Crawl the seeds in `cfg.path` into `archive_dir`, then return (record rows, rejected rows)."""
     seeds = read_seeds(Path(cfg.path))
     crawl(seeds, cfg, archive_dir)

@@ -1,4 +1,5 @@
-"""Source kind `mmlu_csv`: multiple-choice questions in MMLU's CSV layout as seed records.
+"""The parser of source kind `mmlu_csv` (stages/ingest/kinds/mmlu_csv.py): multiple-choice questions in
+MMLU's CSV layout as seed records.
 
 The paper behind the rewrite rules ("Learning from 'Silly' Questions...") applied
 each rule to MMLU's *training* questions and evaluated per MMLU subject. This
@@ -31,13 +32,11 @@ import re
 from pathlib import Path
 from typing import Any
 
+from stages.ingest.base import FileSource, Rows
 from stages.ingest.build import Captured, Content, raw_preview, record_row, rejected_row
-from stages.ingest.cqia import input_files
-from stages.ingest.sources import SourceParams
 
 LETTERS = ("A", "B", "C", "D")
 _SPLIT = re.compile(r"_(train|dev|val|test)$")
-Rows = list[dict[str, Any]]
 
 
 def subject_and_split(path: Path) -> tuple[str, str]:
@@ -48,10 +47,6 @@ def subject_and_split(path: Path) -> tuple[str, str]:
 def format_question(question: str, options: list[str]) -> str:
     """The instruction text: question, then `A. ...` to `D. ...` on their own lines."""
     return "\n".join([question.strip(), *(f"{letter}. {option.strip()}" for letter, option in zip(LETTERS, options))])
-
-
-def mmlu_files(cfg: SourceParams) -> list[Path]:
-    return input_files(cfg)
 
 
 def _header(row: list[str]) -> tuple[int, int] | None:
@@ -82,10 +77,10 @@ def _raw_rows(path: Path) -> list[tuple[int, bytes, list[str] | None]]:
     return out
 
 
-def parse_row(cfg: SourceParams, path: Path, line: int, raw: bytes, fields: list[str] | None,
+def parse_row(cfg: FileSource, path: Path, line: int, raw: bytes, fields: list[str] | None,
               columns: tuple[int, int]) -> dict[str, Any]:
     subject, split = subject_and_split(path)
-    cap = Captured(origin=cfg.name, source=cfg.subset or "mmlu", key=f"{path.name}:{line}",
+    cap = Captured(origin=cfg.name, source=cfg.subset_of(path), key=f"{path.name}:{line}",
                    uri=f"{path.as_posix()}:{line}", raw=raw, license=cfg.license, fetched_at=cfg.fetched_at)
     where = f"{path.as_posix()}:{line}"
     if fields is None:
@@ -109,14 +104,14 @@ def parse_row(cfg: SourceParams, path: Path, line: int, raw: bytes, fields: list
     return record_row(cap, content)
 
 
-def load_mmlu(cfg: SourceParams) -> tuple[Rows, Rows]:
+def read_mmlu_file(cfg: FileSource, path: Path) -> tuple[Rows, Rows]:
+    """(kept rows, rejected rows) of one CSV file; a header row naming the columns is not a question."""
     kept: Rows = []
     rejected: Rows = []
-    for path in mmlu_files(cfg):
-        rows = _raw_rows(path)
-        columns = _header(rows[0][2]) if rows and rows[0][2] is not None else None
-        body = rows[1:] if columns else rows
-        for line, raw, fields in body:
-            row = parse_row(cfg, path, line, raw, fields, columns or (0, 5))
-            (rejected if "reason" in row else kept).append(row)
+    rows = _raw_rows(path)
+    columns = _header(rows[0][2]) if rows and rows[0][2] is not None else None
+    body = rows[1:] if columns else rows
+    for line, raw, fields in body:
+        row = parse_row(cfg, path, line, raw, fields, columns or (0, 5))
+        (rejected if "reason" in row else kept).append(row)
     return kept, rejected

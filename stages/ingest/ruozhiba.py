@@ -1,4 +1,5 @@
-"""Community Ruozhiba dumps (`ruozhiba_dump` sources): one JSON array per file.
+"""The parser of source kind `ruozhiba_dump` (stages/ingest/kinds/ruozhiba_dump.py): community Ruozhiba
+dumps, one JSON array per file.
 
 Two layouts are recognised per element:
 - moderator picks `{"title", "abs", "href": "/p/<id>?fr=good", "lz", "n_reply"}`:
@@ -27,15 +28,14 @@ start with `[` stops the stage with its line.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from stages.ingest.base import FileSource
 from stages.ingest.build import Captured, Content, record_row, rejected_row
 from stages.ingest.json_array import NotAnArray, iter_array_elements
 from stages.ingest.jsontext import RecordProblem, loads_record
-from stages.ingest.sources import SourceParams
-from stages.lib.errors import StageError, input_error
+from stages.lib.errors import input_error
 
 PICK_FIELDS = {"title", "abs", "href", "lz", "n_reply"}
 BEST_FIELDS = {"author", "content", "l_num", "ctime"}
@@ -93,15 +93,13 @@ def element_content(raw: bytes, file_name: str) -> tuple[str, Content]:
     raise RecordProblem("scrape_schema_mismatch", f"neither a moderator pick nor an annual-best floor: {keys}")
 
 
-def load_ruozhiba(cfg: SourceParams) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    path = Path(cfg.path)
-    if not path.is_file():
-        raise StageError(f"{path}: input not found (sources.{cfg.name}.path)")
+def read_dump(cfg: FileSource, path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(kept rows, rejected rows) of one dump file."""
     kept, rejected = [], []
     try:
         for index, (raw, line_no, offset, problem) in enumerate(iter_array_elements(path.read_bytes())):
             uri = f"{path.as_posix()}:{line_no}"
-            fallback = Captured(cfg.name, cfg.subset or "ruozhiba", f"{path.name}#{index}", uri, raw,
+            fallback = Captured(cfg.name, cfg.subset_of(path), f"{path.name}#{index}", uri, raw,
                                 cfg.license, cfg.fetched_at)
             try:
                 if problem is not None:

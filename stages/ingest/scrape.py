@@ -1,7 +1,7 @@
 """The `scrape` stage's work: ingest one configured source into records, rejected rows and its capture.
 
-`scrape(cfg, out_dir, archive_dir, metrics_path)` dispatches on the source kind (stages/ingest/cqia.py,
-ruozhiba.py, mmlu.py, http_source.py), rejects records whose id repeats an earlier one of the same
+`scrape(cfg, out_dir, archive_dir, metrics_path)` loads the source through its kind (`cfg.load`, the class
+of stages/ingest/kinds/ that `kind` names), rejects records whose id repeats an earlier one of the same
 source as `scrape_duplicate_key`, and writes through the stage contract (stages/lib/contract.py).
 File sources get an input manifest (`inputs.json`: files, sizes, sha256) in the archive folder; http
 sources keep their WARC files there.
@@ -13,17 +13,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from stages.ingest.cqia import input_files, iter_hub_lines, load_cqia
-from stages.ingest.ruozhiba import load_ruozhiba
-from stages.ingest.sources import SourceParams
+from stages.ingest.base import Rows, Source
+from stages.ingest.cqia import iter_hub_lines
 from stages.lib.contract import write_stage_outputs
-from stages.lib.io import atomic_open, write_json
-from stages.lib.record import records_frame, rejected_frame, sha256_hex
-
-Rows = list[dict[str, Any]]
+from stages.lib.io import atomic_open
+from stages.lib.record import records_frame, rejected_frame
 
 
-def pick_source(sources: dict[str, SourceParams], name: str, params_path: str | Path) -> SourceParams:
+def pick_source(sources: dict[str, Source], name: str, params_path: str | Path) -> Source:
     if name not in sources:
         raise ValueError(f"{params_path}: no source '{name}' in sources (known: {', '.join(sorted(sources))})")
     return sources[name]
@@ -43,35 +40,10 @@ def split_duplicate_ids(kept: Rows) -> tuple[Rows, Rows]:
     return unique, duplicates
 
 
-def write_file_manifest(cfg: SourceParams, files: list[Path], archive_dir: Path) -> None:
-    """For file sources the capture is the input itself: record its files and hashes."""
-    entries = [{"path": f.as_posix(), "bytes": f.stat().st_size, "sha256": sha256_hex(f.read_bytes())} for f in files]
-    write_json({"source": cfg.name, "kind": cfg.kind, "fetched_at": cfg.fetched_at, "files": entries},
-               archive_dir / "inputs.json")
-
-
-def ingest(cfg: SourceParams, archive_dir: Path) -> tuple[Rows, Rows]:
-    """Dispatch on the source kind; returns (kept rows, rejected rows)."""
-    if cfg.kind == "cqia_jsonl":
-        write_file_manifest(cfg, input_files(cfg), archive_dir)
-        return load_cqia(cfg)
-    if cfg.kind == "ruozhiba_dump":
-        write_file_manifest(cfg, [Path(cfg.path)] if Path(cfg.path).is_file() else [], archive_dir)
-        return load_ruozhiba(cfg)
-    if cfg.kind == "mmlu_csv":
-        from stages.ingest.mmlu import load_mmlu, mmlu_files
-
-        write_file_manifest(cfg, mmlu_files(cfg), archive_dir)
-        return load_mmlu(cfg)
-    from stages.ingest.http_source import load_http  # httpx and friends only for http sources
-
-    return load_http(cfg, archive_dir)
-
-
-def scrape(cfg: SourceParams, out_dir: Path, archive_dir: Path, metrics_path: Path) -> dict[str, Any]:
+def scrape(cfg: Source, out_dir: Path, archive_dir: Path, metrics_path: Path) -> dict[str, Any]:
     """Ingest one source and write records.parquet, rejected.parquet and the metrics; returns the metrics."""
     started = time.perf_counter()
-    kept, rejected = ingest(cfg, archive_dir)
+    kept, rejected = cfg.load(archive_dir)  # the class `kind` names (stages/ingest/kinds/) reads the source
     kept, duplicates = split_duplicate_ids(kept)
     rejected = rejected + duplicates
     return write_stage_outputs(

@@ -12,12 +12,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from stages.ingest.cqia import input_files, subset_for
-from stages.ingest.sources import SourceParams, parse_sources
+from stages.ingest.base import Source
+from stages.ingest.sources import parse_sources
 from stages.lib.params import load_section
 
 
-def load_sources(params_path: str | Path) -> dict[str, SourceParams]:
+def load_sources(params_path: str | Path) -> dict[str, Source]:
     """`params.yaml: sources`, validated (errors name the params file given)."""
     return parse_sources(load_section("sources", params_path), f"{params_path}: sources")
 
@@ -27,20 +27,12 @@ def configured_sources(params_path: str | Path) -> list[str]:
     return configured_subsets(load_sources(params_path))
 
 
-def subset_context(sources: dict[str, SourceParams]) -> dict[str, Any]:
+def subset_context(sources: dict[str, Source]) -> dict[str, Any]:
     """The validation context of a section with keys that must name configured subsets."""
     return {"subsets": configured_subsets(sources)}
 
 
-def configured_subsets(sources: dict[str, SourceParams]) -> list[str]:
-    """The `source` values records may carry: each source's subset, or its files' stems (what
-    `by_source` keys and the expectation suites' `configured_sources` must name)."""
-    subsets: set[str] = set()
-    for cfg in sources.values():
-        if cfg.subset:
-            subsets.add(cfg.subset)
-        elif Path(cfg.path).is_dir():
-            subsets.update(subset_for(cfg, f) for f in input_files(cfg))
-        else:
-            subsets.add(subset_for(cfg, Path(cfg.path)))
-    return sorted(subsets)
+def configured_subsets(sources: dict[str, Source]) -> list[str]:
+    """The `source` values records may carry, each source's `subsets()` (what `by_source` keys and the
+    expectation suites' `configured_sources` must name)."""
+    return sorted({subset for cfg in sources.values() for subset in cfg.subsets()})

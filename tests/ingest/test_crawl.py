@@ -29,7 +29,9 @@ from stages.ingest.crawl import crawl, crawl_async
 from stages.ingest.warc_archive import ArchivedOutcome, read_archive
 from stages.ingest.html_pages import ParseError, parse_qa_page, parse_tieba_thread
 from stages.ingest.http_source import load_http
-from stages.ingest.sources import HttpParams, SourceParams, parse_source
+from stages.ingest.base import Source
+from stages.ingest.kinds.http import HttpParams
+from stages.ingest.sources import parse_source
 from stages.lib.errors import StageError
 from stages.lib.record import make_id, records_frame, rejected_frame
 
@@ -597,11 +599,11 @@ def test_sample_qa_site_crawled_and_parsed(tmp_path: Path) -> None:
 # --- rows ---------------------------------------------------------------------------------------------------------
 
 
-def http_source(name: str, path: Path, settings: HttpParams, subset: str = "ruozhiba", **keys: str) -> SourceParams:
+def http_source(name: str, path: Path, settings: HttpParams, subset: str = "ruozhiba", **keys: str) -> Source:
     return parse_source(name, {"kind": "http", "path": str(path), "subset": subset, **keys, **settings.model_dump()})
 
 
-def source(tmp_path: Path, seeds: list[str], settings: HttpParams, name: str = "tieba_web") -> SourceParams:
+def source(tmp_path: Path, seeds: list[str], settings: HttpParams, name: str = "tieba_web") -> Source:
     seed_file = tmp_path / "seeds.txt"
     seed_file.write_text("# seeds for the test\n\n" + "\n".join(seeds) + "\n", encoding="utf-8")
     return http_source(name, seed_file, settings, license="CC0-1.0")

@@ -6,7 +6,6 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from stages.ingest.mmlu import load_mmlu
 from stages.ingest.sources import parse_source
 from stages.ingest.scrape import scrape
 
@@ -29,7 +28,7 @@ def test_rows_become_records_with_subject_and_bad_rows_are_rejected_with_file_an
         b'\xff\xfe broken,a,b,c,d,A\n'
         b'\n'
         b'Blank option?,a,,c,d,A\n')
-    kept, rejected = load_mmlu(source(tmp_path, glob="*_dev.csv"))
+    kept, rejected = source(tmp_path, glob="*_dev.csv").read_files()
     assert [r["instruction"] for r in kept] == [
         "Which planet is closest to the Sun?\nA. Venus\nB. Mercury\nC. Earth\nD. Mars",
         "A question, with a comma\nand a line break?\nA. one\nB. two\nC. three\nD. four"]
@@ -49,12 +48,12 @@ def test_rows_become_records_with_subject_and_bad_rows_are_rejected_with_file_an
 def test_header_layouts_and_a_missing_directory(tmp_path):
     (tmp_path / "logic_val.csv").write_text("id,question,A,B,C,D,answer\n0,Is a square a rectangle?,yes,no,"
                                             "sometimes,never,A\n", encoding="utf-8")
-    kept, rejected = load_mmlu(source(tmp_path, glob="*_val.csv"))
+    kept, rejected = source(tmp_path, glob="*_val.csv").read_files()
     assert len(kept) == 1 and not rejected and kept[0]["source_uri"].endswith("logic_val.csv:2")
     with pytest.raises(Exception, match=r"no files match '\*_train.csv' \(sources.mmlu_en.glob\)"):
-        load_mmlu(source(tmp_path))
+        source(tmp_path).read_files()
     with pytest.raises(Exception, match=r"input not found \(sources.mmlu_en.path\)"):
-        load_mmlu(source(tmp_path / "missing"))
+        source(tmp_path / "missing").read_files()
 
 
 def test_the_shipped_train_sample_scrapes_into_four_subjects(tmp_path):

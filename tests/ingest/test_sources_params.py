@@ -3,7 +3,8 @@
 import pytest
 import yaml
 
-from stages.ingest.sources import HttpParams, parse_sources
+from stages.ingest.kinds.http import HttpParams
+from stages.ingest.sources import parse_sources
 
 HTTP = "{kind: http, path: seeds.txt, subset: tieba, parser: tieba_thread"
 
@@ -106,21 +107,21 @@ def test_each_kind_has_its_defaults_and_its_name():
         mmlu_en: {kind: mmlu_csv, path: mmlu}
         web: {kind: http, path: seeds.txt, subset: tieba, parser: tieba_thread, requests_per_second: 2}
     """))
-    shown = {name: (cfg.name, cfg.subset, cfg.glob, cfg.license, cfg.fetched_at) for name, cfg in sources.items()}
+    shown = {name: (cfg.name, cfg.subset, getattr(cfg, "glob", None), cfg.license, getattr(cfg, "fetched_at", "-"))
+             for name, cfg in sources.items()}
     assert shown == {
         "zhihu": ("zhihu", None, "*.jsonl", "unknown", None),
-        "rzb": ("rzb", "ruozhiba", "*.jsonl", "unknown", None),
+        "rzb": ("rzb", "ruozhiba", None, "unknown", None),
         "mmlu_en": ("mmlu_en", "mmlu", "*_train.csv", "unknown", None),
-        "web": ("web", "tieba", "*.jsonl", "unknown", None),
+        "web": ("web", "tieba", None, "unknown", "-"),  # each http row's fetched_at is its WARC-Date
     }
-    assert sources["zhihu"].http is None
-    web = sources["web"].http
+    assert not isinstance(sources["zhihu"], HttpParams)
+    web = sources["web"]
     assert isinstance(web, HttpParams)
     assert (web.parser, web.requests_per_second, web.concurrency, web.max_bytes) == ("tieba_thread", 2.0, 2, 2_000_000)
 
 
 def test_a_symlink_inside_a_source_folder_is_refused_in_one_line(tmp_path):
-    from stages.ingest.cqia import input_files
     from stages.ingest.sources import parse_source
     from stages.lib.errors import StageError
 
@@ -130,14 +131,14 @@ def test_a_symlink_inside_a_source_folder_is_refused_in_one_line(tmp_path):
     (folder / "zhihu.jsonl").write_text("{}\n", encoding="utf-8")
     (elsewhere / "secret.jsonl").write_text("{}\n", encoding="utf-8")
     cfg = parse_source("cqia", {"kind": "cqia_jsonl", "path": str(folder), "glob": "**/*.jsonl"})
-    assert input_files(cfg) == [folder / "zhihu.jsonl"]
+    assert cfg.files() == [folder / "zhihu.jsonl"]
     (folder / "passwd.jsonl").symlink_to(elsewhere / "secret.jsonl")
     with pytest.raises(StageError) as refused:
-        input_files(cfg)
+        cfg.files()
     assert str(refused.value) == (f"{folder / 'passwd.jsonl'}: is a symbolic link inside the folder of sources.cqia; "
                                   "a folder source reads regular files only (copy the file in)")
     (folder / "passwd.jsonl").unlink()
     (folder / "sub").symlink_to(elsewhere, target_is_directory=True)  # a linked subfolder named by the glob
     cfg = parse_source("cqia", {"kind": "cqia_jsonl", "path": str(folder), "glob": "sub/*.jsonl"})
     with pytest.raises(StageError, match="secret.jsonl: is a symbolic link inside the folder of sources.cqia"):
-        input_files(cfg)
+        cfg.files()

@@ -205,5 +205,5 @@ def test_imports_and_section_reads_are_ones_the_checks_above_can_see(path):
             assert rel in RAW_PARAMS_READERS, f"{rel}:{node.lineno}: reads params.yaml around load_section"
 
 
-# files that read the whole params file on purpose: the loader itself and `check` (every section)
-RAW_PARAMS_READERS = {"stages/lib/params.py", "stages/checking/params_file.py"}
+# files that read the whole params file on purpose: the loader itself, `check` (every section) and `exp`
+RAW_PARAMS_READERS = {"stages/lib/params.py", "stages/checking/params_file.py", "stages/checking/experiment.py"}

@@ -100,8 +100,10 @@ def main(ctx: click.Context, size: int, repeat: int, work: Path) -> None:
     for i in range(repeat):
         for method in METHODS:
             runs[method].append(run_child(method, corpus))
-            print(f"run {i + 1} {method}: {runs[method][-1]['seconds']:.2f} s (load {runs[method][-1]['load']:.2f})",
-                  flush=True)
+            found = runs[method][-1]
+            pairs = (f"; {found['verified_pairs']:,} verified pairs, {found['near_duplicates']:,} near duplicates"
+                     if method == "core" else "")
+            print(f"run {i + 1} {method}: {found['seconds']:.2f} s (load {found['load']:.2f}){pairs}", flush=True)
     core = statistics.median(r["seconds"] for r in runs["core"])
     best = statistics.median(r["seconds"] for r in runs["ds-best"])
     print(f"| docs | method | median seconds | docs/s | x ds-best | runs (s) | load |\n|---|---|---|---|---|---|---|")

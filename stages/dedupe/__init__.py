@@ -1,6 +1,8 @@
-"""Near-duplicate removal for the `dedup` stage: shingles, MinHash, LSH, verification, clusters.
+"""Near-duplicate removal for the `dedup` stage; README.md in this folder has the method and its outputs.
 
-Every function here is pure and works on one batch of documents (or one list of
-candidate pairs), so the same code can be mapped over partitions of a distributed
-engine. See README.md in this folder for the method and its parameters.
+`shingles`, `sets`, `minhash`, `lsh`, `verify` and `components` compute on arrays in memory (one batch
+of texts, or one list of pairs); `decision` is the one place a candidate pair is judged a near
+duplicate. `plan`, `spill`, `store` and `source` read the input in passes and keep work files,
+`stage` writes the outputs, `distributed` runs the passes on Ray, and `near` is the near step over
+texts held in memory (bench/dedup_core.py).
 """

@@ -12,15 +12,16 @@ engine and the pairs; no text crosses it.
    p of every sketch task, so each (band, key) bucket is whole there, and `lsh.bucket_pairs` pairs
    each doc with the next `bucket_window` docs of its bucket as the local engine does. The distinct
    pairs (8 bytes each) come back to the driver. (Ray Data's `groupby().map_groups` did the same
-   shuffle in 18 s more at 1M records on 2 CPUs: bench/RESULTS.md.)
+   shuffle in 31.0 s instead of 15.7 s at 1M records on 2 CPUs: bench/RESULTS.md.)
 3. Spill (`spill_group`): a task per row group writes the shingle sets (signatures with
    verify=estimate; answers' sets for the answer check) of its records that are in a pair to its
    own work file, as the local pass 2 does into one file.
 4. Verification: chunks of pairs (in order of the left record) as Ray tasks, each reading just its
-   records' sets from the work files (`store.PartedSets`); the Jaccard values come back.
-5. Components: union of the verified pairs on the driver (scipy). Only pairs are collected (8-24
-   bytes per verified pair, a small share of the records): a distributed union-find would pay
-   several shuffles to save memory that the pair list does not use.
+   records' sets from the work files (`store.PartedSets`); the Jaccard values come back, and the
+   driver judges the pairs with the same `decision.near_pairs` as the local engine.
+5. Components: union of the verified pairs on the driver (scipy, in `decision.near_pairs`). Only
+   pairs are collected (8-24 bytes per verified pair, a small share of the records): a distributed
+   union-find would pay several shuffles to save memory that the pair list does not use.
 
 Workers read the input and the work files by path: on a local cluster both are on this machine; on
 a multi-node cluster they must be on storage every node mounts (README "Running on a cluster").
@@ -39,7 +40,8 @@ import numpy as np
 from stages.dedupe import store
 from stages.dedupe.config import DedupParams
 from stages.dedupe.lsh import _mix64, bucket_pairs
-from stages.dedupe.near import NearResult, batch_sketch, cluster_result
+from stages.dedupe.decision import NearResult, cluster_result
+from stages.dedupe.near import batch_sketch
 from stages.dedupe.plan import Scan, ScanArrays, Steps, pair_rows, scan_columns, scan_text, verify_candidates
 from stages.dedupe.spill import answer_check, spill_columns, spill_frame
 from stages.dedupe.shingles import dedup_text

@@ -1,10 +1,14 @@
-"""Near-duplicate clusters of a list of texts: signatures -> band keys -> candidates -> verified pairs -> components.
+"""Texts in memory to near-duplicate clusters, and the batched sketching the stage shares with it.
 
-The texts come in priority order (index 0 is the record to keep first), so the
-keeper of a cluster is its smallest index and the result does not depend on
-the input's row order. Empty texts have no shingles: they are never candidates.
-Each step is a pure function of one batch of texts or of a pair list, which is
-what a distributed engine would map over partitions.
+`map_batches`, `batch_signatures`, `batch_sketch` and `sketch` turn texts into MinHash signatures
+and LSH band keys a batch at a time (the stage's passes call them too). `find_near_duplicates` is
+the whole near step over a list of texts held in memory: band keys -> candidates -> the decision of
+`decision.near_pairs` over `TextSets` -> clusters. The stage runs the same decision over sets it
+spilled to work files (`plan.verify_candidates`); bench/dedup_core.py times this path, and
+tests/dedupe/test_decision.py checks that both give the same result.
+
+The texts come in priority order (index 0 is the record to keep first), so the keeper of a
+cluster is its smallest index. Empty texts have no shingles: they are never candidates.
 """
 
 from __future__ import annotations
@@ -13,30 +17,17 @@ import os
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import TypeVar
 
 import numpy as np
 import polars as pl
 
-from stages.dedupe.components import component_labels, keepers
 from stages.dedupe.config import DedupParams
+from stages.dedupe.decision import NearResult, near_pairs
 from stages.dedupe.lsh import band_keys, candidate_pairs
 from stages.dedupe.minhash import estimated_jaccard, permutations, text_signatures
 from stages.dedupe.sets import shingle_sets
 from stages.dedupe.verify import exact_jaccard
-
-
-@dataclass(frozen=True)
-class NearResult:
-    """Verified pairs and, per text, its cluster keeper and Jaccard similarity to that keeper."""
-
-    candidates: int
-    left: np.ndarray
-    right: np.ndarray
-    jaccard: np.ndarray
-    keeper: np.ndarray
-    jaccard_to_keeper: np.ndarray
 
 
 T = TypeVar("T")
@@ -97,74 +88,44 @@ def sketch(texts: pl.Series, params: DedupParams) -> tuple[np.ndarray, np.ndarra
     return keys, sig
 
 
-def pair_jaccard(texts: pl.Series, left: np.ndarray, right: np.ndarray, params: DedupParams,
-                 sig: np.ndarray | None) -> np.ndarray:
-    """Jaccard of each pair: exact over shingle sets, or the signature estimate when verify=estimate."""
-    if sig is not None:
-        return estimated_jaccard(sig, left, right)
-    docs = np.unique(np.concatenate([left, right]))
-    subset = texts.gather(docs)
-    # At most one shingle per character: fill one array of that size batch by batch, then trim it.
-    values = np.empty(int(subset.str.len_chars().sum()), dtype=np.uint32)
-    offsets = np.zeros(docs.size + 1, dtype=np.int64)
-    for lo, (part, part_offsets) in map_batches(lambda batch: shingle_sets(batch, params.ngram), subset, params):
-        base = offsets[lo]
-        values[base : base + part.size] = part
-        offsets[lo + 1 : lo + part_offsets.size] = base + part_offsets[1:]
-    values = values[: offsets[-1]]
-    return exact_jaccard(values, offsets, np.searchsorted(docs, left), np.searchsorted(docs, right))
+class TextSets:
+    """`decision.PairSets` of texts in memory: the shingle sets of just the texts in the pairs asked,
+    built when asked; or, given `sig` (verify=estimate), the signature estimate."""
 
+    def __init__(self, texts: pl.Series, params: DedupParams, sig: np.ndarray | None = None) -> None:
+        self.texts, self.params, self.sig = texts, params, sig
 
-def _lookup(left: np.ndarray, right: np.ndarray, jaccard: np.ndarray, qa: np.ndarray, qb: np.ndarray):
-    """Jaccard of the query pairs found among (left, right); NaN for those not found."""
-    known = (left.astype(np.uint64) << np.uint64(32)) | right.astype(np.uint64)
-    query = (qa.astype(np.uint64) << np.uint64(32)) | qb.astype(np.uint64)
-    out = np.full(len(query), np.nan)
-    if known.size:
-        pos = np.minimum(np.searchsorted(known, query), known.size - 1)
-        found = known[pos] == query
-        out[found] = jaccard[pos[found]]
-    return out
+    def jaccard(self, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+        if not left.size:
+            return np.zeros(0)
+        if self.sig is not None:
+            return estimated_jaccard(self.sig, left, right)
+        docs = np.unique(np.concatenate([left, right]))
+        subset = self.texts.gather(docs)
+        # At most one shingle per character: fill one array of that size batch by batch, then trim it.
+        values = np.empty(int(subset.str.len_chars().sum()), dtype=np.uint32)
+        offsets = np.zeros(docs.size + 1, dtype=np.int64)
+        batches = map_batches(lambda batch: shingle_sets(batch, self.params.ngram), subset, self.params)
+        for lo, (part, part_offsets) in batches:
+            base = offsets[lo]
+            values[base : base + part.size] = part
+            offsets[lo + 1 : lo + part_offsets.size] = base + part_offsets[1:]
+        values = values[: offsets[-1]]
+        return exact_jaccard(values, offsets, np.searchsorted(docs, left), np.searchsorted(docs, right))
 
-
-def answers_agree(answers: pl.Series, left: np.ndarray, right: np.ndarray, params: DedupParams) -> np.ndarray:
-    """Per pair: both answers empty, or their exact Jaccard at least params.answer_threshold."""
-    empty = answers.str.len_chars().to_numpy() == 0
-    both_empty = empty[left] & empty[right]
-    jaccard = pair_jaccard(answers, left, right, params, None) if left.size else np.zeros(0)
-    return both_empty | (np.nan_to_num(jaccard) >= params.answer_threshold)
+    def empty(self, docs: np.ndarray) -> np.ndarray:
+        return self.texts.str.len_chars().to_numpy()[docs] == 0
 
 
 def find_near_duplicates(texts: pl.Series, params: DedupParams, answers: pl.Series | None = None) -> NearResult:
-    """Cluster `texts` (in priority order) by verified Jaccard >= params.threshold.
+    """Cluster `texts` (in priority order) by the decision of `decision.near_pairs`, all in memory.
 
     With `answers` (the answer part of each text) and params.answer_threshold, a pair must also have
     agreeing answers: records sharing a long task template but differing in input and label are not
     duplicates of each other.
     """
-    n = texts.len()
     keys, sig = sketch(texts, params)
     filled = np.flatnonzero(texts.str.len_chars().to_numpy() > 0)
     left, right = candidate_pairs(keys[:, filled], params.bucket_window, docs=filled)
-    jaccard = pair_jaccard(texts, left, right, params, sig) if left.size else np.zeros(0)
-    ok = jaccard >= params.threshold
-    if answers is not None and params.answer_threshold is not None and ok.any():
-        ok[ok] = answers_agree(answers, left[ok], right[ok], params)
-    return cluster_result(n, int(ok.size), left[ok], right[ok], jaccard[ok],
-                          lambda a, b: pair_jaccard(texts, a, b, params, sig))
-
-
-def cluster_result(n: int, candidates: int, left: np.ndarray, right: np.ndarray, jaccard: np.ndarray,
-                   measure: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> NearResult:
-    """Clusters of the verified pairs, each member's keeper and its Jaccard to that keeper; `measure(a, b)`
-    gives the Jaccard of member/keeper pairs that were not verified pairs themselves (chains A ~ B ~ C)."""
-    keeper = keepers(component_labels(n, left, right), np.arange(n))
-    to_keeper = np.ones(n, dtype=np.float64)
-    members = np.flatnonzero(keeper != np.arange(n))
-    if members.size:
-        found = _lookup(left, right, jaccard, keeper[members], members)
-        missing = np.isnan(found)
-        if missing.any():
-            found[missing] = measure(keeper[members][missing], members[missing])
-        to_keeper[members] = found
-    return NearResult(candidates, left, right, jaccard, keeper, to_keeper)
+    answer_sets = TextSets(answers, params) if answers is not None else None
+    return near_pairs(texts.len(), left, right, TextSets(texts, params, sig), answer_sets, params)

@@ -3,11 +3,12 @@
 Pass 1 (`scan`) reads the records a batch at a time and keeps per record only compact arrays: a
 128-bit hash of its dedup text (exact duplicates), its priority keys (the keeper), and the LSH band
 keys of its signature (21 x 8 bytes with the default banding). Exact groups, the priority order and
-the candidate pairs come from those arrays. Pass 2 (`spill.spill_sets`) reads the records again and writes
-the shingle sets (or signatures) of just the records in a candidate pair to a work file; pairs are
-verified a chunk at a time from it (`store.py`), and the clusters are the connected components of
-the verified pairs. With `engine: ray` the same passes run as Ray tasks over the input's row groups
-(`distributed.py`): this process keeps the same compact arrays and the pairs, never the texts.
+the candidate pairs come from those arrays. Pass 2 (`spill.spill_sets`) reads the records again and
+writes the shingle sets (or signatures) of just the records in a candidate pair to a work file; pairs
+are measured a chunk at a time from it (`store.py`) and judged by `decision.near_pairs`, which also
+takes the clusters (connected components of the verified pairs). With `engine: ray` the same passes
+run as Ray tasks over the input's row groups (`distributed.py`): this process keeps the same compact
+arrays and the pairs, never the texts.
 
 The result is a `Plan`: per row (rows in id order) its status, the row kept in its place, the
 Jaccard similarity to it and the smallest row of its cluster; the outputs are written from it in
@@ -29,7 +30,8 @@ from stages.dedupe import store
 from stages.dedupe.config import DedupParams
 from stages.dedupe.keeper import priority_keys, priority_rank
 from stages.dedupe.lsh import candidate_pairs
-from stages.dedupe.near import NearResult, cluster_result, sketch
+from stages.dedupe.decision import NearResult, near_pairs
+from stages.dedupe.near import sketch
 from stages.dedupe.shingles import dedup_text
 from stages.dedupe.source import prefetched
 from stages.dedupe.spill import answer_check, spill_sets
@@ -148,21 +150,12 @@ def exact_representatives(scan_: Scan) -> np.ndarray:
 def verify_candidates(left: np.ndarray, right: np.ndarray, rows: np.ndarray, reps: np.ndarray,
                       sets: store.Store, answer_sets: store.Store | None, params: DedupParams,
                       run: store.Runner = store.run_here) -> NearResult:
-    """Clusters of the candidate pairs (indices into `reps`) verified from the spilled sets of `rows`
-    (the sorted rows of every record in a pair); `run` runs the chunks of pairs (here, or on Ray)."""
+    """`decision.near_pairs` over the candidate pairs (indices into `reps`), reading the spilled sets of
+    `rows` (the sorted rows of every record in a pair); `run` runs the chunks of pairs (here, or on Ray)."""
     length = params.num_perm if params.verify == "estimate" else None
-
-    def measure(a: np.ndarray, b: np.ndarray, target: store.Store = sets, width: int | None = length):
-        return store.pair_jaccard(target, np.searchsorted(rows, reps[a]), np.searchsorted(rows, reps[b]), width, run)
-
-    jaccard = measure(left, right)
-    ok = jaccard >= params.threshold
-    if answer_sets is not None and ok.any():
-        a, b = left[ok], right[ok]
-        agree = measure(a, b, answer_sets, None) >= params.answer_threshold
-        pa, pb = np.searchsorted(rows, reps[a]), np.searchsorted(rows, reps[b])
-        ok[ok] = agree | ((answer_sets.sizes(pa) == 0) & (answer_sets.sizes(pb) == 0))
-    return cluster_result(reps.size, int(ok.size), left[ok], right[ok], jaccard[ok], measure)
+    texts = store.StoredSets(sets, rows, reps, length, run)
+    answers = store.StoredSets(answer_sets, rows, reps, None, run) if answer_sets is not None else None
+    return near_pairs(reps.size, left, right, texts, answers, params)
 
 
 def pair_rows(left: np.ndarray, right: np.ndarray, reps: np.ndarray) -> np.ndarray:
@@ -172,7 +165,8 @@ def pair_rows(left: np.ndarray, right: np.ndarray, reps: np.ndarray) -> np.ndarr
 
 def near_local(records: Any, scan_: Scan, reps: np.ndarray, params: DedupParams, work: Path,
                seconds: dict[str, float]) -> NearResult:
-    """find_near_duplicates over the texts of `reps` (in priority order), from band keys and spilled sets."""
+    """The near step here: candidates of `reps` (in priority order) from pass 1's band keys, pass 2 (spill
+    their sets), then `verify_candidates`."""
     started = time.perf_counter()
     bands, _ = params.banding()
     left, right = candidate_pairs((scan_.keys[band, reps] for band in range(bands)), params.bucket_window,

@@ -1,10 +1,11 @@
-"""Character n-gram shingles of the dedup text, hashed with XXH32 in numpy.
+"""Character n-gram shingles of the dedup text, hashed with XXH32 (numpy, or compiled loops with numba).
 
 Chinese has no spaces, so shingles are character n-grams of `ngram` code points,
 not word tokens. A shingle's hash is XXH32 (seed 0) of its UTF-32-LE bytes. In
 that encoding every code point is one 4-byte lane of XXH32, so the hashes of all
 windows of a batch are computed with a few numpy passes over one code-point
-array, with no Python call per shingle. `shingle_hash` is the same function for a
+array, with no Python call per shingle (with numba, `textkernels` computes the same values in
+compiled loops). `shingle_hash` is the same function for a
 single shingle: pass it to datasketch as `MinHash(hashfunc=shingle_hash)` to get
 the same signatures as `stages.dedupe.minhash`.
 

@@ -6,13 +6,15 @@ file in row order while the input is read (`SpilledSets.append`), then pairs are
 chunks of `CHUNK_PAIRS`: each chunk reads the arrays of just its records into a compact CSR block,
 so memory holds one chunk, not every set (about 2 KB per record
 of 500 characters). With `engine: ray` every spill task writes its own file; `PartedSets` reads
-them as one store, and the chunks are verified by Ray tasks (`pair_jaccard(..., run=...)`).
+them as one store, and the chunks are verified by Ray tasks (`stored_pair_jaccard(..., run=...)`).
+`StoredSets` is how the near-duplicate decision (`decision.near_pairs`) reads a store.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 import os
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -140,8 +142,8 @@ def chunk_jaccard(store: Store, signature_length: int | None, a: np.ndarray, b: 
     return exact_jaccard(values, offsets, la, lb)
 
 
-def pair_jaccard(store: Store, left: np.ndarray, right: np.ndarray, signature_length: int | None,
-                 run: Runner = run_here) -> np.ndarray:
+def stored_pair_jaccard(store: Store, left: np.ndarray, right: np.ndarray, signature_length: int | None,
+                        run: Runner = run_here) -> np.ndarray:
     """Jaccard of each pair of positions: exact over sorted sets, or the share of equal signature values
     when the store holds signatures of `signature_length` values. Pairs go in chunks of CHUNK_PAIRS in
     order of `left` (one side of a chunk is one stretch of the file, read in few calls); `run` runs the
@@ -152,3 +154,25 @@ def pair_jaccard(store: Store, left: np.ndarray, right: np.ndarray, signature_le
     for pick, found in zip(picks, run(chunk_jaccard, [(store, signature_length, left[p], right[p]) for p in picks])):
         out[pick] = found
     return out
+
+
+@dataclass(frozen=True)
+class StoredSets:
+    """`decision.PairSets` of the records compared (numbered in priority order: record i is row reps[i])
+    from a store holding the sets of `rows` (sorted) in row order: exact sets, or signatures of
+    `signature_length` values; `run` runs the chunks of pairs (here, or on Ray)."""
+
+    store: Store
+    rows: np.ndarray
+    reps: np.ndarray
+    signature_length: int | None = None
+    run: Runner = run_here
+
+    def position(self, docs: np.ndarray) -> np.ndarray:
+        return np.searchsorted(self.rows, self.reps[docs])
+
+    def jaccard(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return stored_pair_jaccard(self.store, self.position(a), self.position(b), self.signature_length, self.run)
+
+    def empty(self, docs: np.ndarray) -> np.ndarray:
+        return self.store.sizes(self.position(docs)) == 0

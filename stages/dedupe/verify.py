@@ -1,7 +1,8 @@
 """Exact Jaccard similarity of candidate pairs, from per-document shingle sets.
 
 Sets are stored CSR-style: document d's sorted, distinct shingle hashes are
-values[offsets[d]:offsets[d + 1]]. For a batch of pairs, each side's sets are
+values[offsets[d]:offsets[d + 1]]. With numba, a compiled loop merges the two sorted sets of each
+pair (`setkernels`). Without it, for a batch of pairs, each side's sets are
 gathered into one array tagged with the pair number in the high 32 bits, which
 makes both arrays globally sorted. A stable sort of their concatenation is then
 a single linear merge of two runs, and every shingle the two sides of a pair

@@ -26,16 +26,16 @@ def test_gather_returns_exactly_the_arrays_of_the_chosen_records(tmp_path, monke
             arrays[d].tolist() for d in docs]
 
 
-def test_pair_jaccard_in_chunks_equals_one_chunk(tmp_path, monkeypatch):
+def test_stored_pair_jaccard_in_chunks_equals_one_chunk(tmp_path, monkeypatch):
     rng = np.random.default_rng(6)
     sets = [np.unique(rng.integers(0, 50, rng.integers(1, 30))).astype(np.uint32) for _ in range(60)]
     spilled = store.SpilledSets(tmp_path / "sets.u32")
     spilled.append(np.concatenate(sets), np.concatenate([[0], np.cumsum([s.size for s in sets])]).astype(np.int64))
     spilled.close()
     left, right = rng.integers(0, 30, 200), rng.integers(30, 60, 200)
-    whole = store.pair_jaccard(spilled, left, right, None)
+    whole = store.stored_pair_jaccard(spilled, left, right, None)
     monkeypatch.setattr(store, "CHUNK_PAIRS", 7)
-    assert np.array_equal(whole, store.pair_jaccard(spilled, left, right, None))
+    assert np.array_equal(whole, store.stored_pair_jaccard(spilled, left, right, None))
     expected = [len(set(sets[a].tolist()) & set(sets[b].tolist())) / len(set(sets[a].tolist()) | set(sets[b].tolist()))
                 for a, b in zip(left, right)]
     assert whole.tolist() == pytest.approx(expected, abs=0)
@@ -65,6 +65,6 @@ def test_parted_sets_read_as_one_store(tmp_path):
 
     whole = store.SpilledSets(tmp_path / "whole.u32")
     whole.append(np.concatenate(sets), np.concatenate([[0], np.cumsum([s.size for s in sets])]))
-    expected = store.pair_jaccard(whole.close(), left, right, None)
-    assert np.array_equal(store.pair_jaccard(parted, left, right, None, run), expected)
+    expected = store.stored_pair_jaccard(whole.close(), left, right, None)
+    assert np.array_equal(store.stored_pair_jaccard(parted, left, right, None, run), expected)
     assert calls and all(c[0] is parted for c in calls)

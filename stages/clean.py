@@ -9,8 +9,8 @@ Per record, on instruction, input and output:
    and URLs are masked during the prose repairs and come back unchanged;
 2. PII and secrets (`stages.cleaning.pii`, `pii_context`, `secret_kv`): typed
    placeholders, counted per type;
-3. score columns (`stages.cleaning.scores`), then filters with per-source
-   thresholds (`stages.cleaning.filters`), each drop with a `clean_*` reason.
+3. the registered filters (`stages.cleaning.filters`): every score column
+   first, then the per-source thresholds, each drop with a `clean_*` reason.
 Each repair or scrub that changed a record appends its tag to `transforms`.
 Metrics add, per tag, the number of records it changed (`transforms`) and the
 PII placeholders inserted per type (`pii`). Params: `clean` (its `by_source`

@@ -10,8 +10,8 @@ import yaml
 from click.testing import CliRunner
 
 from stages.clean import cli
+from stages.cleaning.filters import SCORE_COLUMNS
 from stages.cleaning.records import clean_records
-from stages.cleaning.scores import SCORE_COLUMNS
 from stages.ingest.sources import parse_source
 from stages.lib.record import RECORD_SCHEMA, REJECTED_SCHEMA, records_frame
 from tests.cleaning.fixtures import PROSE, clean_params, frame, row, settings, sources_params

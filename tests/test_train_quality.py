@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from stages.clean import cli as clean_cli
 from stages.cleaning import quality
+from stages.cleaning.filters import REASONS as CLEAN_REASONS
 from stages.cleaning.quality import MODEL_NAME, TrainQualityParams
 from stages.cleaning.quality_filter import feature_texts, score_and_filter
 from stages.lib.params import parse_section
@@ -118,8 +119,7 @@ def test_missing_clean_output_fails_clearly(tmp_path):
     assert result.output == f"Error: {tmp_path / 'clean' / 'records.parquet'}: not found (run the clean stage first)\n"
 
 
-REASONS = ("clean_empty_instruction, clean_empty_output, clean_too_short, clean_too_long, clean_not_chinese, "
-           "clean_answer_not_chinese, clean_char_repetition, clean_line_repetition, clean_flagged_words")
+REASONS = ", ".join(CLEAN_REASONS)  # the clean stage's reason codes, in their filters' order
 
 
 @pytest.mark.parametrize("change, message", [

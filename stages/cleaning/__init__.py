@@ -7,8 +7,10 @@
   markdown escapes, whitespace.
 - `pii`: typed placeholders for phones, emails, ID and bank card numbers, secrets.
 - `texts`: the repairs and PII scrubbing of the `clean` stage, in order.
-- `scores` and `filters`: score columns first, thresholds (per source) second;
-  `filters.CleanParams` is `params.yaml: clean`.
+- `registry`, `filters`, `scores`: score columns first, thresholds (per source)
+  second. A filter is one `registry.CleanFilter` (its scores, limits, rule,
+  reason and detail), registered in `filters.FILTERS`; `scores` holds what the
+  scores are built from; `filters.CleanParams` is `params.yaml: clean`.
 - `records`: the `clean` stage on record frames (`clean_records`, `run_clean`).
 - `langid`: fastText lid.176 for the language scores.
 - `quality`: the optional fastText quality classifier (`TrainQualityParams`);

@@ -1,38 +1,28 @@
-"""Params of the `clean` stage (`CleanParams`) and its filters (thresholds over score columns).
+"""The `clean` stage's filters, registered in one list (`FILTERS`), and its params (`CleanParams`).
 
-`params.yaml: clean` holds `defaults` (every threshold) and `by_source`
-(overrides keyed by the records' `source` subset name, e.g. `segmentfault`,
-`ruozhiba`; a key that names no subset of the configured `sources` fails at
-load, with a did-you-mean), plus the langid and repetition settings. Each filter
-returns a reason code for the rows it drops; the first matching filter wins, in
-this order:
+Each filter is one `CleanFilter` (`stages.cleaning.registry`): its reason code, the score columns it
+reads and how each is computed (`Score`), its limits with their defaults (`Limit`: keys of
+`params.yaml: clean.defaults` and `by_source`; a key left out takes its default), when it drops a
+record and the detail its rejected rows get. The filters apply in list order, the first match naming
+the reason. `REASONS`, `SCORE_COLUMNS`, the `Limits` model, `build_filters` and the tables in
+docs/params.md (`clean`; `python -m stages.cleaning.filters` prints them, a test keeps them equal) come
+from the list. Scores shared by several filters are defined once above it.
 
-| reason                    | drops a record when                                       |
-|---------------------------|-----------------------------------------------------------|
-| clean_empty_instruction   | the instruction is blank after cleaning (a question in `input` alone was moved up first) |
-| clean_empty_output        | the output is blank and the source is not allow_empty_output |
-| clean_too_short           | score_chars < min_chars                                   |
-| clean_too_long            | score_chars > max_chars                                   |
-| clean_not_chinese         | the question (instruction + input) scores under min_chinese, and the answer is not a judged Chinese answer |
-| clean_answer_not_chinese  | the answer scores under min_chinese (unless the instruction asks for another language) |
-| clean_char_repetition     | score_char_rep > max_char_rep                             |
-| clean_line_repetition     | score_line_rep > max_line_rep                             |
-| clean_flagged_words       | score_flagged > max_flagged_words                         |
+`params.yaml: clean` holds `defaults` (the limits) and `by_source` (overrides keyed by the records'
+`source` subset name, e.g. `segmentfault`, `ruozhiba`; a key that names no subset of the configured
+`sources` fails at load, with a did-you-mean), plus the langid and repetition settings. (The optional
+quality classifier filters later, in the `train_quality` stage, as `quality_low`: see
+`stages.cleaning.quality`.)
 
-(The optional quality classifier filters later, in the `train_quality` stage, as
-`quality_low`: see `stages.cleaning.quality`.)
-
-Language is judged per side (`stages.cleaning.langid`): the question on
-`score_chinese`, the answer on `score_chinese_output`, each only with at least
-`lang_min_chars` prose characters on that side (fastText is unreliable on a
-few characters, and such records meet the length filters). A Chinese answer
-is what an SFT record teaches, so it carries an English or mixed question
-("Use Chinese to introduce ...", an English reading passage with a Chinese
-explanation); an English or Japanese answer to a Chinese request is dropped as
-`clean_answer_not_chinese`, unless the instruction asks for that language
-(`FOREIGN_ANSWER_WANTED`: 翻译成英文, 用日语, in English, ...).
-`allow_empty_output` exists for Ruozhiba dumps: their records carry only a
-question, and the rewrite stage writes the answer later, so they are kept.
+Language is judged per side (`stages.cleaning.langid`): the question on `score_chinese`, the answer on
+`score_chinese_output`, each only with at least `lang_min_chars` prose characters on that side (fastText
+is unreliable on a few characters, and such records meet the length filters). A Chinese answer is what
+an SFT record teaches, so it carries an English or mixed question ("Use Chinese to introduce ...", an
+English reading passage with a Chinese explanation); an English or Japanese answer to a Chinese request
+is dropped as `clean_answer_not_chinese`, unless the instruction asks for that language
+(`FOREIGN_ANSWER_WANTED`: 翻译成英文, 用日语, in English, ...). `allow_empty_output` exists for Ruozhiba
+dumps: their records carry only a question, and the rewrite stage writes the answer later, so they are
+kept.
 """
 
 from __future__ import annotations
@@ -43,6 +33,12 @@ import polars as pl
 from pydantic import ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from stages.cleaning.registry import (CleanFilter, Limit, Row, Score, build, docs_table, limits_model, register,
+                                      scores_of)
+from stages.cleaning.scores import (ANSWER, PROSE_FIELDS, QUESTION, REP_CHUNKS, REP_LINES, chinese_score,
+                                    flagged_count, flagged_words, prose_chars, quote_aware, repeated_share,
+                                    total_chars)
+from stages.cleaning.steps import TEXT_FIELDS
 from stages.lib.contract import Filter
 from stages.lib.params import Fraction, NonNegativeInt, Params, PositiveInt, check, known_subsets
 
@@ -54,23 +50,110 @@ FOREIGN_ANSWER_WANTED = (
     r"|\b(?:in|into) (?:english|japanese|korean|french|german|spanish|russian)\b"
 )
 
-REASONS = (
-    "clean_empty_instruction", "clean_empty_output", "clean_too_short", "clean_too_long", "clean_not_chinese",
-    "clean_answer_not_chinese", "clean_char_repetition", "clean_line_repetition", "clean_flagged_words",
+# Scores and limits that several filters read (each has one home); a filter's own are written in it.
+CHARS = Score("score_chars", "characters of instruction + input + output (cleaned)",
+              expr=lambda params: total_chars(list(TEXT_FIELDS)))
+PROSE_CHARS = Score("score_prose_chars", "the same without code, LaTeX and URLs",
+                    expr=lambda params: prose_chars(list(PROSE_FIELDS)))
+OUTPUT_PROSE_CHARS = Score("score_output_prose_chars", "the output's prose characters",
+                           expr=lambda params: prose_chars(list(PROSE_FIELDS[2:])))
+CHINESE_OUTPUT = Score(
+    "score_chinese_output", "how Chinese the answer (the output's prose) is, on its own, as `score_chinese`",
+    series=lambda frame, params: chinese_score(frame[ANSWER.name], params, context=frame[QUESTION.name]),
+    uses=(QUESTION, ANSWER))
+MIN_CHINESE = Limit("min_chinese", Fraction, 0.5)
+LANG_MIN_CHARS = Limit("lang_min_chars", NonNegativeInt, 10)
+
+
+def blank(field: str) -> pl.Expr:
+    return pl.col(field).str.strip_chars() == ""
+
+
+def answer_judged(row: Row) -> pl.Expr:
+    """The answer has enough prose to be judged for language, and a score."""
+    return (row.score_output_prose_chars >= row.lang_min_chars) & row.score_chinese_output.is_not_null()
+
+
+FILTERS = register(
+    CleanFilter(
+        "clean_empty_instruction",
+        when="the instruction is blank after cleaning (a question in `input` alone was moved up first)",
+        drop_when=lambda row: blank("instruction"),
+        detail=lambda row: pl.lit("instruction is empty after cleaning")),
+    CleanFilter(
+        "clean_empty_output", when="the output is blank and `allow_empty_output` is false for the source",
+        limits=(Limit("allow_empty_output", bool, False),),
+        drop_when=lambda row: blank("output") & ~row.allow_empty_output,
+        detail=lambda row: pl.lit("output is empty after cleaning (allow_empty_output is false for this source)")),
+    CleanFilter(
+        "clean_too_short", when="`score_chars` < `min_chars`",
+        scores=(CHARS,), limits=(Limit("min_chars", NonNegativeInt, 4),),
+        drop_when=lambda row: row.score_chars < row.min_chars,
+        detail=lambda row: pl.format("{} characters < min_chars {}", row.score_chars, row.min_chars)),
+    CleanFilter(
+        "clean_too_long", when="`score_chars` > `max_chars` (the largest `max_chars` of any configured subset "
+                               "also bounds the expectation suites' `chars`: one source of truth for lengths)",
+        scores=(CHARS,), limits=(Limit("max_chars", NonNegativeInt, 16000),),
+        drop_when=lambda row: row.score_chars > row.max_chars,
+        detail=lambda row: pl.format("{} characters > max_chars {}", row.score_chars, row.max_chars)),
+    CleanFilter(
+        "clean_not_chinese",
+        when="the question, with at least `lang_min_chars` prose characters, has `score_chinese` < `min_chinese`, "
+             "and the answer is not a judged Chinese one (`score_chinese_output` ≥ `min_chinese`)",
+        scores=(PROSE_CHARS, Score(
+            "score_chinese", "how Chinese the question (prose of instruction + input) is: its Han share where that "
+            "settles it, else fastText lid.176's mass on `langid.chinese_labels`; null without letters",
+            series=lambda frame, params: chinese_score(frame[QUESTION.name], params), uses=(QUESTION,)),
+            OUTPUT_PROSE_CHARS, CHINESE_OUTPUT),
+        limits=(MIN_CHINESE, LANG_MIN_CHARS),
+        drop_when=lambda row: ((row.score_prose_chars - row.score_output_prose_chars) >= row.lang_min_chars)
+        & row.score_chinese.is_not_null() & (row.score_chinese < row.min_chinese)
+        & ~(answer_judged(row) & (row.score_chinese_output >= row.min_chinese)),
+        detail=lambda row: pl.format("question's Chinese score {} < min_chinese {}, and no Chinese answer",
+                                     row.score_chinese, row.min_chinese)),
+    CleanFilter(
+        "clean_answer_not_chinese",
+        when="the answer, with at least `lang_min_chars` prose characters, has `score_chinese_output` < "
+             "`min_chinese`, and the instruction does not ask for another language",
+        scores=(OUTPUT_PROSE_CHARS, CHINESE_OUTPUT), limits=(MIN_CHINESE, LANG_MIN_CHARS),
+        drop_when=lambda row: answer_judged(row) & (row.score_chinese_output < row.min_chinese)
+        & ~pl.col("instruction").str.contains(FOREIGN_ANSWER_WANTED),
+        detail=lambda row: pl.format("answer's Chinese score {} < min_chinese {}", row.score_chinese_output,
+                                     row.min_chinese)),
+    CleanFilter(
+        "clean_char_repetition", when="`score_char_rep` > `max_char_rep`",
+        scores=(Score("score_char_rep", "share of the repetition text's `repetition.chunk_chars`-character chunks "
+                      "(restarting at each sentence end) that repeat an earlier one, over its last "
+                      "`repetition.window_chars` characters; the repetition text is the output's prose, the "
+                      "instruction's when the output is empty; an answer quoting its question is not a loop",
+                      expr=lambda params: repeated_share(pl.col(REP_CHUNKS.name)), series=quote_aware,
+                      uses=(REP_CHUNKS, QUESTION)),),
+        limits=(Limit("max_char_rep", Fraction, 0.3),),
+        drop_when=lambda row: row.score_char_rep > row.max_char_rep,
+        detail=lambda row: pl.format("character repetition {} > max_char_rep {}", row.score_char_rep,
+                                     row.max_char_rep)),
+    CleanFilter(
+        "clean_line_repetition", when="`score_line_rep` > `max_line_rep`",
+        scores=(Score("score_line_rep", "share of the repetition text's lines (those with a letter or digit) that "
+                      "repeat an earlier line", expr=lambda params: repeated_share(pl.col(REP_LINES.name)),
+                      uses=(REP_LINES,)),),
+        limits=(Limit("max_line_rep", Fraction, 0.3),),
+        drop_when=lambda row: row.score_line_rep > row.max_line_rep,
+        detail=lambda row: pl.format("line repetition {} > max_line_rep {}", row.score_line_rep, row.max_line_rep)),
+    CleanFilter(
+        "clean_flagged_words", when="`score_flagged` > `max_flagged_words`",
+        scores=(Score("score_flagged", "occurrences of the project's flagged words (`flagged_words_zh.txt`) in the "
+                      "prose of all three fields",
+                      expr=lambda params: flagged_count(list(PROSE_FIELDS), flagged_words())),),
+        limits=(Limit("max_flagged_words", NonNegativeInt, 0),),
+        drop_when=lambda row: row.score_flagged > row.max_flagged_words,
+        detail=lambda row: pl.format("{} flagged words > max_flagged_words {}", row.score_flagged,
+                                     row.max_flagged_words)),
 )
-
-
-class Limits(Params):
-    """Thresholds for one source (`defaults`, or a `by_source` entry merged over them)."""
-
-    min_chars: NonNegativeInt
-    max_chars: NonNegativeInt
-    allow_empty_output: bool
-    min_chinese: Fraction
-    lang_min_chars: NonNegativeInt
-    max_char_rep: Fraction
-    max_line_rep: Fraction
-    max_flagged_words: NonNegativeInt
+REASONS = tuple(flt.reason for flt in FILTERS)
+SCORES = scores_of(FILTERS)
+SCORE_COLUMNS = tuple(score.column for score in SCORES)
+Limits = limits_model(FILTERS, __name__)
 
 
 class Langid(Params):
@@ -139,44 +222,10 @@ def longest_allowed(params: CleanParams, subsets: list[str]) -> int:
     return max(limits, default=params.defaults.max_chars)
 
 
-def per_source(params: CleanParams, key: str) -> pl.Expr:
-    """The threshold `key` for each row's source (defaults where no override)."""
-    default = getattr(params.defaults, key)
-    mapping = {source: getattr(limits, key) for source, limits in params.by_source.items()}
-    if not mapping:
-        return pl.lit(default)
-    return pl.col("source").replace_strict(mapping, default=default)
-
-
 def build_filters(params: CleanParams) -> list[Filter]:
     """The filters in order; each threshold is looked up per row from its source."""
-    chars, lim = pl.col("score_chars"), (lambda key: per_source(params, key))
-    answer_chars = pl.col("score_output_prose_chars")
-    question_judged = ((pl.col("score_prose_chars") - answer_chars) >= lim("lang_min_chars")) \
-        & pl.col("score_chinese").is_not_null()
-    answer_judged = (answer_chars >= lim("lang_min_chars")) & pl.col("score_chinese_output").is_not_null()
-    answer_chinese = answer_judged & (pl.col("score_chinese_output") >= lim("min_chinese"))
-    blank = lambda name: pl.col(name).str.strip_chars() == ""  # noqa: E731
-    return [
-        Filter("clean_empty_instruction", blank("instruction"), pl.lit("instruction is empty after cleaning")),
-        Filter("clean_empty_output", blank("output") & ~lim("allow_empty_output"),
-               pl.lit("output is empty after cleaning (allow_empty_output is false for this source)")),
-        Filter("clean_too_short", chars < lim("min_chars"),
-               pl.format("{} characters < min_chars {}", chars, lim("min_chars"))),
-        Filter("clean_too_long", chars > lim("max_chars"),
-               pl.format("{} characters > max_chars {}", chars, lim("max_chars"))),
-        Filter("clean_not_chinese", question_judged & (pl.col("score_chinese") < lim("min_chinese")) & ~answer_chinese,
-               pl.format("question's Chinese score {} < min_chinese {}, and no Chinese answer",
-                         pl.col("score_chinese"), lim("min_chinese"))),
-        Filter("clean_answer_not_chinese",
-               answer_judged & (pl.col("score_chinese_output") < lim("min_chinese"))
-               & ~pl.col("instruction").str.contains(FOREIGN_ANSWER_WANTED),
-               pl.format("answer's Chinese score {} < min_chinese {}", pl.col("score_chinese_output"),
-                         lim("min_chinese"))),
-        Filter("clean_char_repetition", pl.col("score_char_rep") > lim("max_char_rep"),
-               pl.format("character repetition {} > max_char_rep {}", pl.col("score_char_rep"), lim("max_char_rep"))),
-        Filter("clean_line_repetition", pl.col("score_line_rep") > lim("max_line_rep"),
-               pl.format("line repetition {} > max_line_rep {}", pl.col("score_line_rep"), lim("max_line_rep"))),
-        Filter("clean_flagged_words", pl.col("score_flagged") > lim("max_flagged_words"),
-               pl.format("{} flagged words > max_flagged_words {}", pl.col("score_flagged"), lim("max_flagged_words"))),
-    ]
+    return build(FILTERS, params)
+
+
+if __name__ == "__main__":
+    print(docs_table(FILTERS), end="")

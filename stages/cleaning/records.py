@@ -4,8 +4,9 @@
 sources (a removed source's leftover folder is never read), runs
 `clean_records` on them (on the configured engine: this process, or Ray
 blocks through `stages.engine.frames.map_files`) and writes through the stage
-contract. `clean_records`: the texts (`texts.clean_texts`), then the score
-columns (`scores`), then the per-source thresholds (`filters.build_filters`).
+contract. `clean_records`: the texts (`texts.clean_texts`), then every registered
+filter's score columns (`registry.add_scores`), then the per-source thresholds
+(`filters.build_filters`).
 """
 
 from __future__ import annotations
@@ -18,11 +19,9 @@ from typing import Any
 
 import polars as pl
 
-from stages.cleaning import langid
-from stages.cleaning.filters import CleanParams, build_filters
-from stages.cleaning.scores import (SCORE_COLUMNS, flagged_count, flagged_words, joined_prose, prose_chars,
-                                    quote_aware_share, repeated_share, repetition_text, repetition_units,
-                                    total_chars)
+from stages.cleaning.filters import SCORE_COLUMNS, SCORES, CleanParams, build_filters
+from stages.cleaning.registry import add_scores
+from stages.cleaning.scores import PROSE_FIELDS
 from stages.cleaning.steps import TEXT_FIELDS, StepTimer
 from stages.cleaning.texts import Cleaned, clean_texts
 from stages.engine.config import EngineParams
@@ -48,49 +47,11 @@ def load_raw(raw_dir: Path, sources: Sequence[str]) -> pl.DataFrame:
     return pl.concat(frames, how="vertical")
 
 
-def score_language(texts: pl.Series, params: CleanParams, context: pl.Series | None = None) -> pl.Series:
-    lang = params.langid
-    return langid.chinese_scores(texts, lang.max_chars, tuple(lang.chinese_labels), lang.han_share_chinese,
-                                 lang.han_share_other, context=context)
-
-
-def score_text(frame: pl.DataFrame, fields: list[str], prose_fields: list[str], params: CleanParams) -> pl.DataFrame:
-    """Length, repetition and flagged-word scores."""
-    frame = frame.with_columns(repetition_text("_prose_output", "_prose_instruction").alias("_rep_text"))
-    chunks, lines = repetition_units(pl.col("_rep_text"), params.repetition.chunk_chars,
-                                     params.repetition.window_chars)
-    frame = frame.with_columns(
-        total_chars(fields).alias("score_chars"),
-        prose_chars(prose_fields).alias("score_prose_chars"),
-        prose_chars(prose_fields[2:]).alias("score_output_prose_chars"),
-        flagged_count(prose_fields, flagged_words()).alias("score_flagged"),
-        chunks.alias("_chunks"),
-        lines.alias("_lines"),
-    ).with_columns(
-        repeated_share(pl.col("_chunks")).alias("score_char_rep"),
-        repeated_share(pl.col("_lines")).alias("score_line_rep"),
-    )
-    has_answer = frame.select(pl.col("output").str.strip_chars() != "").to_series()
-    question = frame.select(pl.when(has_answer).then(joined_prose(prose_fields[:2])).otherwise(pl.lit(""))
-                            .alias("q")).to_series()
-    frame = frame.with_columns(quote_aware_share(frame["_chunks"], question, frame["score_char_rep"]))
-    return frame.drop("_rep_text", "_chunks", "_lines")
-
-
 def score_records(records: pl.DataFrame, cleaned: Cleaned, params: CleanParams, timer: StepTimer) -> pl.DataFrame:
     """The record frame with cleaned texts and every score column."""
-    fields = list(TEXT_FIELDS)
-    prose_fields = [f"_prose_{name}" for name in fields]
-    view = cleaned.prose.rename(dict(zip(fields, prose_fields)))
-    frame = pl.concat([records.drop(fields), cleaned.texts, view], how="horizontal")
-    with timer.step("score:text"):
-        frame = score_text(frame, fields, prose_fields, params)
-    with timer.step("score:langid"):
-        question = frame.select(joined_prose(prose_fields[:2]).alias("q")).to_series()
-        answer = frame.select(joined_prose(prose_fields[2:]).alias("a")).to_series()
-        scores = [score_language(question, params).alias("score_chinese"),
-                  score_language(answer, params, context=question).alias("score_chinese_output")]
-    return frame.with_columns(scores).drop(prose_fields)
+    view = cleaned.prose.rename(dict(zip(TEXT_FIELDS, PROSE_FIELDS)))
+    frame = pl.concat([records.drop(TEXT_FIELDS), cleaned.texts, view], how="horizontal")
+    return add_scores(frame, SCORES, params, timer).drop(PROSE_FIELDS)
 
 
 def clean_records(records: pl.DataFrame, params: CleanParams,

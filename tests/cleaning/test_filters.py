@@ -4,9 +4,10 @@ import polars as pl
 import pytest
 
 from stages.cleaning import langid
-from stages.cleaning.filters import REASONS, CleanParams
+from stages.cleaning.filters import FILTERS, REASONS, SCORE_COLUMNS, CleanParams
+from stages.cleaning.registry import limits_of
 from stages.cleaning.records import clean_records
-from stages.cleaning.scores import SCORE_COLUMNS, flagged_words
+from stages.cleaning.scores import flagged_words
 from stages.lib.params import parse_section
 from tests.cleaning.fixtures import PROSE, FakeModel, clean_params, frame, row, settings
 
@@ -91,8 +92,7 @@ def test_flagged_word_list_is_ours_and_lower_case():
     assert len(words) > 50 and "代开发票" in words and all(w == w.lower() for w in words)
 
 
-ALLOWED_LIMITS = ("allow_empty_output, lang_min_chars, max_char_rep, max_chars, max_flagged_words, max_line_rep, "
-                  "min_chars, min_chinese")
+ALLOWED_LIMITS = ", ".join(sorted(limit.name for limit in limits_of(FILTERS)))  # what `defaults` may hold
 
 
 @pytest.mark.parametrize("change, message", [
@@ -101,7 +101,7 @@ ALLOWED_LIMITS = ("allow_empty_output, lang_min_chars, max_char_rep, max_chars, 
     (lambda p: p["defaults"].update(max_char_rep=float("inf")),
      "clean.defaults.max_char_rep: must be a finite number, got .inf"),
     (lambda p: p["defaults"].update(min_chars=-1), "clean.defaults.min_chars: must be a whole number >= 0, got -1"),
-    (lambda p: p["defaults"].pop("max_chars"), "clean.defaults.max_chars: missing required key"),
+    (lambda p: p.pop("defaults"), "clean.defaults: missing required key"),
     (lambda p: p["by_source"].update(x={"max_char": 3}),
      f"clean.by_source.x.max_char: unknown key (did you mean max_chars?); allowed: {ALLOWED_LIMITS}"),
     (lambda p: p["by_source"].update(x={"allow_empty_output": "yes"}),
@@ -143,3 +143,11 @@ def test_by_source_overrides_are_merged_over_the_defaults():
     assert params.by_source["ruozhiba"].min_chars == 2 and params.by_source["ruozhiba"].allow_empty_output
     assert params.by_source["ruozhiba"].max_chars == params.defaults.max_chars == 2000
     assert params.defaults.min_chars == 7
+
+
+def test_a_limit_left_out_takes_its_filters_default():
+    params = clean_params()
+    del params["defaults"]["max_flagged_words"], params["defaults"]["min_chars"]
+    settings_ = parse_section(CleanParams, params, "clean")
+    assert settings_.defaults.max_flagged_words == 0 and settings_.defaults.min_chars == 4
+    assert settings_.by_source["ruozhiba"].max_flagged_words == 0 and settings_.by_source["ruozhiba"].min_chars == 2

@@ -27,10 +27,6 @@ from stages.lib.cli import (PATH, doc_summary, echo_summary, example, in_option,
 from stages.lib.errors import clear_errors
 from stages.lib.params import load_section
 
-DECISIONS = click.option("--decisions", default="review/decisions.jsonl", show_default=True, type=PATH,
-                         help="The append-only decisions file.")
-
-
 @click.group(help=doc_summary(__doc__), epilog=example(__doc__))
 def cli() -> None:
     pass
@@ -39,7 +35,8 @@ def cli() -> None:
 @cli.command("export")
 @in_option("Records to choose the queue from (data/review/records.parquet: edited text as it now reads).")
 @out_option("Folder for label_studio.json and argilla.json (replaced as a whole).")
-@DECISIONS
+@click.option("--decisions", default="review/decisions.jsonl", show_default=True, type=PATH,
+              help="Decisions file: records with a decision on their present text are left out.")
 @click.option("--id", "ids", multiple=True, help="Also queue this record id (repeatable).")
 @params_option()
 @clear_errors
@@ -60,7 +57,8 @@ def export_command(in_path: Path, out_dir: Path, decisions: Path, ids: tuple[str
 
 @cli.command("import")
 @in_option("A Label Studio JSON export or an Argilla records export (JSON).")
-@DECISIONS
+@click.option("--decisions", default="review/decisions.jsonl", show_default=True, type=PATH,
+              help="The append-only decisions file to append to.")
 @click.option("--candidates", type=PATH, help="Records every decision must name (the review stage's --in); "
               "a decision for any other id is a bad entry.")
 @clear_errors
@@ -83,7 +81,7 @@ def import_command(in_path: Path, decisions: Path, candidates: Path | None) -> N
 
 @cli.command("apply")
 @in_option("Candidate records (data/familiarity/records.parquet).")
-@DECISIONS
+@click.option("--decisions", required=True, type=PATH, help="The decisions file (review/decisions.jsonl).")
 @out_option()
 @reports_option("Folder for agreement.json and agreement.md.")
 @metrics_option()

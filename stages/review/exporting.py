@@ -75,7 +75,8 @@ def predictions(row: dict[str, Any], scores: list[str]) -> list[dict[str, Any]]:
         found.append({"model_version": name, "score": float(row[name]), "result": []})
     verdict = row.get(JUDGE_VERDICT)
     if verdict is not None or row.get("judge_score") is not None:
-        label = f"judge {row.get('judge_model') or ''} rubric {row.get('judge_rubric') or ''}".strip()
+        label = " ".join(["judge", *filter(None, [row.get("judge_model")]),
+                          *(f"rubric {r}" for r in filter(None, [row.get("judge_rubric")]))])
         choice = VERDICT_DECISION.get(verdict or "")
         result = [{"from_name": "decision", "to_name": "output", "type": "choices",
                    "value": {"choices": [choice]}}] if choice else []

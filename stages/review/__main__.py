@@ -27,6 +27,7 @@ from stages.lib.cli import (PATH, doc_summary, echo_summary, example, in_option,
 from stages.lib.errors import clear_errors
 from stages.lib.params import load_section
 
+
 @click.group(help=doc_summary(__doc__), epilog=example(__doc__))
 def cli() -> None:
     pass

@@ -39,7 +39,7 @@ def text_sha256_expr() -> pl.Expr:
 
 
 def pseudonym(tool: str, user_key: Any) -> str:
-    digest = hashlib.sha256(f"{tool}\x00{user_key}".encode("utf-8")).hexdigest()
+    digest = hashlib.sha256(f"{tool}\x00{user_key}".encode()).hexdigest()
     return f"{TOOL_PREFIX[tool]}-{digest[:12]}"
 
 

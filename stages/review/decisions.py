@@ -20,7 +20,7 @@ import json
 import os
 import re
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -68,8 +68,8 @@ def utc_stamp(text: Any) -> str | None:
     except ValueError:
         return None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc).strftime(STAMP)
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime(STAMP)
 
 
 def edit_problem(edits: Any) -> str | None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -154,7 +154,7 @@ def argilla_record(path: Path, record: dict[str, Any], parsed: Parsed, now: str)
 
 def parse_export(path: Path, now: str | None = None) -> Parsed:
     """The decisions of a Label Studio or Argilla export, and one problem line per bad entry."""
-    now = now or datetime.now(timezone.utc).strftime(STAMP)
+    now = now or datetime.now(UTC).strftime(STAMP)
     parsed = Parsed()
     for index, entry in enumerate(read_export(path), start=1):
         if isinstance(entry, dict) and isinstance(entry.get("data"), dict) and "annotations" in entry:

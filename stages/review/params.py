@@ -26,7 +26,7 @@ class NearestParams(Params):
     count: NonNegativeInt = 0
 
     @model_validator(mode="after")
-    def _complete(self) -> "NearestParams":
+    def _complete(self) -> NearestParams:
         if self.count and (self.column is None or self.threshold is None):
             raise key_problem("count", f"{self.count} needs both column and threshold (null = off: count 0)")
         return self

@@ -36,7 +36,7 @@ def test_a_per_source_sample_carries_id_text_sha256_revision_and_scores(tmp_path
     assert task["predictions"] == [{"model_version": "ppl", "score": task["data"]["scores"]["ppl"], "result": []}]
     argilla = json.loads((tmp_path / "queue" / "argilla.json").read_text(encoding="utf-8"))
     assert argilla[0]["metadata"]["sha256"] == sha(row) and argilla[0]["fields"]["output"] == row["output"]
-    again, same = export(tmp_path, {"per_source": 2, "seed": 1}, ppl=[float(i) for i in range(9)])
+    _, same = export(tmp_path, {"per_source": 2, "seed": 1}, ppl=[float(i) for i in range(9)])
     assert same == studio  # seeded: the same queue
 
 

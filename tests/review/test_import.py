@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from stages.review.__main__ import cli
 from stages.review.content import pseudonym
 from stages.review.decisions import read_decisions
-from tests.review.helpers import (ls_annotation, ls_result, ls_task, record, sha, write_json, write_records)
+from tests.review.helpers import ls_annotation, ls_result, ls_task, record, sha, write_json, write_records
 
 ROW1, ROW2, ROW3 = record("zhihu-1"), record("zhihu-2", output="三"), record("zhihu-3")
 

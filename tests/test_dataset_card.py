@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import polars as pl
 import pytest
 import yaml
 from huggingface_hub import DatasetCard
@@ -103,3 +104,19 @@ def test_title_and_description_name_the_languages_most_rows_first():
 def test_size_category_follows_hugging_face_bands(count, label):
     assert size_category(count) == label
 
+
+
+def test_the_card_gives_the_share_verified_per_source_and_by_whom(tmp_path):
+    """Issue 25: the share reviewed per source and the pseudonymous reviewers, from the review stage's verified_by."""
+    records = rows("zhihu", CHINESE[:10]) + rows("exam", CHINESE[10:14])
+    frame = tmp_path / "records.parquet"
+    by = ["ls-aaaaaaaaaaaa,ls-bbbbbbbbbbbb", "ls-aaaaaaaaaaaa"] + [None] * 12
+    records_frame(records).with_columns(pl.Series("verified_by", by),
+                                        pl.Series("human_verified", [True, True, True] + [False] * 11)).write_parquet(frame)
+    wanted = parameter_names(load_suite_config(SFT_SUITE))
+    offered = {"min_rows": 1, "configured_sources": ["exam", "zhihu"], "max_chars": 16000}
+    assemble([frame], None, tmp_path / "sft", tmp_path / "m.json", AssembleParams(eval_share=0.5), tmp_path / "no.lock",
+             SFT_SUITE, tmp_path / "reports", {k: v for k, v in offered.items() if k in wanted})
+    card = (tmp_path / "sft" / "README.md").read_text(encoding="utf-8")
+    assert "| exam | 4 | 0 (0.0%) | 0 (0.0%) | - |" in card
+    assert "| zhihu | 10 | 3 (30.0%) | 2 (20.0%) | ls-aaaaaaaaaaaa (2), ls-bbbbbbbbbbbb (1) |" in card

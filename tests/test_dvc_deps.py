@@ -75,8 +75,12 @@ def imported_modules(path: Path, loading: bool = True) -> set[str]:
 
 
 def closure(module: str, loading: bool) -> set[Path]:
+    """`module`'s files, recursively (`python -m` of a package runs its __main__, so that counts too)."""
     seen: set[Path] = set()
     todo = [module]
+    main = module_file(f"{module}.__main__")
+    if main is not None and main.name == "__main__.py":
+        todo.append(f"{module}.__main__")
     while todo:
         name = todo.pop()
         parts = name.split(".")

@@ -21,7 +21,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.e2e
 DATA_STAGES = ("train_quality", "clean", "normalize", "dedup", "validate", "base_model", "rewrite",
-               "familiarity", "assemble")
+               "familiarity", "review", "assemble")
 
 
 def run(cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:

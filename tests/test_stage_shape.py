@@ -19,12 +19,25 @@ from tests.test_dvc_deps import imported_modules, stages
 from tests.project import project
 
 ROOT = Path(__file__).resolve().parents[1]
-STAGE_FILES = sorted(p for p in (ROOT / "stages").glob("*.py") if p.name != "__init__.py")
-STAGE_MODULES = {p.stem for p in STAGE_FILES}
+# a stage is a module stages/<stage>.py, or a package whose command is stages/<stage>/__main__.py
+STAGE_FILES = sorted([p for p in (ROOT / "stages").glob("*.py") if p.name != "__init__.py"]
+                     + list((ROOT / "stages").glob("*/__main__.py")))
+
+
+def stage_name(path: Path) -> str:
+    return path.parent.name if path.name == "__main__.py" else path.stem
+
+
+def command_module(stage: str) -> str:
+    """The module holding the stage's `cli`: stages.<stage>, or stages.<stage>.__main__ for a package."""
+    return f"stages.{stage}.__main__" if (ROOT / "stages" / stage / "__main__.py").is_file() else f"stages.{stage}"
+
+
+STAGE_MODULES = {stage_name(p) for p in STAGE_FILES}
 # flags that meant the same thing under other names before (issue 15): one vocabulary now
 RETIRED_FLAGS = {"--input", "--records", "--raw", "--data", "--base", "--plots", "--model", "--quality-model"}
 CONTRACT_STAGES = {"scrape", "clean", "train_quality", "normalize", "dedup", "validate", "rewrite", "familiarity",
-                   "assemble"}
+                   "review", "assemble"}
 
 
 def params() -> dict:
@@ -49,23 +62,23 @@ def dvc_command(body: dict) -> list[str]:
 
 
 def commands(module: str) -> dict[str, click.Command]:
-    cli = importlib.import_module(f"stages.{module}").cli
+    cli = importlib.import_module(command_module(module)).cli
     if isinstance(cli, click.Group):
         return {f"{module} {name}": cmd for name, cmd in cli.commands.items()}
     return {module: cli}
 
 
-@pytest.mark.parametrize("path", STAGE_FILES, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", STAGE_FILES, ids=stage_name)
 def test_no_stage_module_imports_another(path):
     others = sorted(n for n in imported_modules(path)
-                    if n.startswith("stages.") and n.split(".")[1] in STAGE_MODULES - {path.stem})
+                    if n.startswith("stages.") and n.split(".")[1] in STAGE_MODULES - {stage_name(path)})
     assert not others, f"{path.name} imports stage modules {others}: shared code belongs in a package"
 
 
 MAX_COMMAND_STATEMENTS = 6  # parse params, call the package, print the summary: a few lines, no logic
 
 
-@pytest.mark.parametrize("path", STAGE_FILES, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", STAGE_FILES, ids=stage_name)
 def test_stage_modules_are_thin(path):
     """At the top level only imports, the commands and `main`; each command a few statements: logic lives in
     the packages."""
@@ -87,7 +100,7 @@ def test_stage_modules_are_thin(path):
 
 @pytest.mark.parametrize("module", sorted(STAGE_MODULES))
 def test_one_flag_vocabulary_and_run_only_beside_another_subcommand(module):
-    cli = importlib.import_module(f"stages.{module}").cli
+    cli = importlib.import_module(command_module(module)).cli
     if isinstance(cli, click.Group):
         assert len(cli.commands) >= 2, f"{module}: a group with one subcommand; make it a plain command"
     for name, command in commands(module).items():
@@ -95,7 +108,7 @@ def test_one_flag_vocabulary_and_run_only_beside_another_subcommand(module):
         assert not flags & RETIRED_FLAGS, f"{name}: use --in/--out/--reports/--base-model, not {flags & RETIRED_FLAGS}"
         if any(p.name == "params_path" for p in command.params):
             assert "--params" in flags
-        if module in CONTRACT_STAGES and not name.endswith(("fetch-hub", "rules")):
+        if module in CONTRACT_STAGES and not name.endswith(("fetch-hub", "rules", "review export", "review import")):
             needed = {"--out", "--metrics"} | ({"--in"} if module != "scrape" else set())
             assert needed <= flags, f"{name}: a record stage takes {sorted(needed)}, has {sorted(flags)}"
 
@@ -113,12 +126,12 @@ def test_the_help_example_is_the_command_dvc_runs(stage):
     """So the example works on the shipped sample: `dvc repro` runs exactly it."""
     body = stages()[stage]
     argv = dvc_command(body)
-    module = importlib.import_module(argv[2])
+    module = importlib.import_module(command_module(argv[2].split(".", 1)[1]))
     examples = [shlex.split(cmd) for cmd in example_commands(module.__doc__)]
     assert argv in examples, f"{stage}: no example in {argv[2]} is the dvc.yaml cmd {shlex.join(argv)}"
 
 
 @pytest.mark.parametrize("stage", sorted(CONTRACT_STAGES))
 def test_contract_stages_print_the_one_summary_line(stage):
-    text = (ROOT / "stages" / f"{stage}.py").read_text(encoding="utf-8")
-    assert "echo_summary(" in text, f"stages/{stage}.py prints its own summary line"
+    path = next(p for p in STAGE_FILES if stage_name(p) == stage)
+    assert "echo_summary(" in path.read_text(encoding="utf-8"), f"{path.relative_to(ROOT)} prints its own summary line"

@@ -274,6 +274,21 @@ def text_blocks(texts: list[dict[str, Any]]) -> list[Block]:
     return blocks
 
 
+def review_blocks(decisions: list[dict[str, Any]]) -> list[Block]:
+    """A record's review history: who decided what, when, on which text, and whether it counted."""
+    blocks: list[Block] = [Heading(2, "Review")]
+    if not decisions:
+        return blocks + [Para("No review decisions.")]
+    rows = []
+    for d in decisions:
+        what = d["decision"] + (f" ({d['reason']})" if d.get("reason") else "")
+        if d.get("edits"):
+            what += f": {d['edits']}"
+        rows.append([value(d["reviewed_at"]), value(d["reviewer"]), what, f"{d['status']}: {value(d['status_detail'])}",
+                     f"{d['tool']} task {d['task_id']}", value(d["sha256"])[:12]])
+    return blocks + [Table(["reviewed at", "reviewer", "decision", "status", "from", "text sha256"], rows)]
+
+
 def trace_blocks(result: dict[str, Any]) -> list[Block]:
     blocks: list[Block] = [Heading(1, f"Trace {result['id']} at {short(result['rev'])}")]
     if not result["found"]:
@@ -329,6 +344,7 @@ def trace_blocks(result: dict[str, Any]) -> list[Block]:
                             [[r["stage"], r["id"], value(r["rule"]), value(r["model"])] for r in result["rewrites"]]))
     else:
         blocks.append(Para("No rewrites derived from it."))
+    blocks += review_blocks(result.get("review") or [])
     blocks.append(Heading(2, "SFT set"))
     mine = [s for s in result["sft"] if s["id"] == result["id"]]
     if mine:

@@ -17,6 +17,7 @@ from pathlib import PurePosixPath
 
 from stages.auditing.revisions import Side
 from stages.lib.errors import StageError
+from stages.review.decisions import LOG_FILE
 
 RECORDS = "records.parquet"
 REJECTED = "rejected.parquet"
@@ -103,6 +104,12 @@ def discover(side: Side) -> Pipeline:
     if not stages:
         notes.append(f"{side.label}: no pipeline stages in dvc.yaml")
     return Pipeline(stages, notes)
+
+
+def review_logs(side: Side, pipeline: Pipeline) -> list[tuple[str, str]]:
+    """(stage, path) of every review decision log (the review stage's `decisions.parquet`) at this side."""
+    return [(stage.name, f"{stage.record_dir}/{LOG_FILE}") for stage in pipeline.stages
+            if stage.record_dir and side.is_file(f"{stage.record_dir}/{LOG_FILE}")]
 
 
 def require_data(side: Side, pipeline: Pipeline) -> None:

@@ -8,7 +8,8 @@ kept records whose instruction, input or output differ from the version an
 earlier stage left (or, for a rewrite, from its parent) are counted under
 each transform tag the stage added (`edited` when it added none), with up to
 `examples` before/after pairs per tag. Rows are read one stage at a time; only
-the id and text columns of the latest version of each record are held.
+the id and text columns of the latest version of each record are held. Review: the review stage's
+decisions per status, and every stale decision (made on text the record no longer has) listed.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import polars as pl
 
 from stages.auditing.render import Block, Diff, Heading, Items, Para, Table, short, value
 from stages.auditing.revisions import Side
-from stages.auditing.stages import StageInfo, discover, require_data
+from stages.auditing.stages import StageInfo, discover, require_data, review_logs
 from stages.auditing.textdiff import record_diff
 
 SUMMARY_KIND = "cqia-audit-summary"
@@ -146,8 +147,25 @@ def summary(side: Side, examples: int = 3) -> dict[str, Any]:
                          f"{sum(g['rows_dropped'].values())} (metrics and parquet files disagree)")
         stages.append(g)
     return json.loads(json.dumps({"kind": SUMMARY_KIND, "version": SUMMARY_VERSION, "rev": side.describe(),
-                                  "examples": examples, "stages": stages, "notes": notes},
+                                  "examples": examples, "stages": stages, "review": review_section(side, pipeline),
+                                  "notes": notes},
                                  ensure_ascii=False, default=str))
+
+
+STALE_COLUMNS = ["id", "reviewer", "reviewed_at", "decision", "reason", "sha256", "current_sha256", "tool", "task_id"]
+
+
+def review_section(side: Side, pipeline: Any) -> dict[str, Any] | None:
+    """Decisions per status and the stale ones, from the review stage's log; None without a review stage."""
+    logs = review_logs(side, pipeline)
+    if not logs:
+        return None
+    stage, path = logs[0]
+    log = _read(side, path, [*STALE_COLUMNS, "status"])
+    statuses = dict(log.group_by("status").len().sort("status").iter_rows()) if log.height else {}
+    stale = log.filter(pl.col("status") == "stale").sort("id", "reviewed_at") if log.height else log
+    return {"stage": stage, "decisions": log.height, "statuses": statuses,
+            "stale": stale.select([c for c in STALE_COLUMNS if c in stale.columns]).to_dicts()}
 
 
 # -- layout (formats.py writes the blocks as a table, Markdown or HTML) ---------------------------
@@ -181,6 +199,15 @@ def summary_blocks(result: dict[str, Any]) -> list[Block]:
             for r in rows:
                 origin = f", from {r['from']}" if r["from"] != r["id"] else ""
                 blocks.append(Diff(f"{r['id']} ({value(r['source'])}{origin})", r["diff"]))
+    review = result.get("review")
+    if review is not None:
+        blocks += [Heading(2, f"Review ({review['stage']})"),
+                   Para(f"{review['decisions']} decisions: {_counts(review['statuses'])}. Stale: made on text the "
+                        "record no longer has (changed upstream or by a later edit), so not applied; review them again.")]
+        if review["stale"]:
+            blocks.append(Table(["id", "reviewer", "reviewed at", "decision", "seen sha256", "now"],
+                                [[r["id"], value(r["reviewer"]), value(r["reviewed_at"]), value(r["decision"]),
+                                  value(r["sha256"])[:12], value(r["current_sha256"])[:12]] for r in review["stale"]]))
     if result["notes"]:
         blocks += [Heading(2, "Notes"), Items(list(result["notes"]))]
     return blocks

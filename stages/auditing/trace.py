@@ -7,7 +7,8 @@ does not appear (the other sources' `scrape@<key>`) are left out. Also: the
 raw location (`source_uri`), `raw_sha256` and the stage's other outputs (the
 raw capture archive), the duplicate cluster (any `clusters.parquet` output) and
 kept partner, rewrites derived from it (records with `parent_id` = ID), and
-where it is in the SFT set (`*.jsonl` outputs whose lines carry `"id"`).
+where it is in the SFT set (`*.jsonl` outputs whose lines carry `"id"`), and its review history (every
+decision of the review stage's `decisions.parquet` log: who, when, what, applied, stale or other status).
 `texts`: the instruction, input and output as each stage left them, with a
 marked diff (`- old`, `+ new`, `~` inline `[-del-]{+ins+}`) where they changed.
 """
@@ -21,7 +22,7 @@ import polars as pl
 
 from stages.auditing.revisions import Side
 from stages.auditing.textdiff import record_diff
-from stages.auditing.stages import CLUSTERS, Pipeline, StageInfo, discover, require_data
+from stages.auditing.stages import CLUSTERS, Pipeline, StageInfo, discover, require_data, review_logs
 
 TRACE_KIND = "cqia-audit-trace"
 TRACE_VERSION = 1
@@ -173,9 +174,12 @@ def trace(side: Side, record_id: str) -> dict[str, Any]:
         "duplicates": None,
         "rewrites": sorted(rewrites, key=lambda r: (r["stage"], r["id"])),
         "sft": [],
+        "review": [{"stage": name, **row} for name, path in review_logs(side, pipeline)
+                   for row in _rows(side, path, "id", record_id)],
         "texts": texts,
         "notes": notes,
     }
+    result["review"].sort(key=lambda r: (r["reviewed_at"], r["tool"], r["task_id"], r["annotation_id"]))
     if first is None:
         result["notes"].append(f"{record_id}: not found in any stage's records or rejected rows at {side.label}")
         return _json_safe(result)

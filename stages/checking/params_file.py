@@ -30,6 +30,7 @@ SECTION_MODELS: dict[str, str] = {
     "model": "stages.llm.base:ModelParams",
     "rewrite": "stages.llm.settings:RewriteParams",
     "familiarity": "stages.llm.perplexity:FamiliarityParams",
+    "review": "stages.review.params:ReviewParams",
     "assemble": "stages.sft.mix:AssembleParams",
     "train": "stages.sft.training:TrainParams",
     "evaluate": "stages.evalkit.tasks:EvaluateParams",

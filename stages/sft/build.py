@@ -24,7 +24,7 @@ from stages.lib.io import write_json, write_text
 from stages.lib.record import RECORD_SCHEMA
 from stages.sft.card import chat_rows, fingerprint, jsonl, upstream_outputs
 from stages.sft.decontam import decontaminate
-from stages.sft.hf_card import curation_steps, dataset_card, kept_dropped_csv, language_counts
+from stages.sft.hf_card import curation_steps, dataset_card, kept_dropped_csv, language_counts, review_summary
 from stages.sft.mix import AssembleParams, choose
 from stages.validation import failure_message, run_suite, write_reports
 from stages.validation.derived import record_languages
@@ -38,12 +38,15 @@ def read_records(path: Path, what: str) -> pl.DataFrame:
 
 
 def candidates(frames: list[pl.DataFrame], scores: pl.DataFrame | None) -> pl.DataFrame:
-    """Stack record frames; a row is a rewrite when it has a `parent_id`; `ppl` from the frame or `scores`."""
+    """Stack record frames; a row is a rewrite when it has a `parent_id`; `ppl` from the frame or `scores`;
+    `verified_by` (the review stage's reviewers, for the card) when the frame has it."""
     parts = []
     for frame in frames:
         is_rewrite = pl.col("parent_id").is_not_null() if "parent_id" in frame.columns else pl.lit(False)
         ppl = pl.col("ppl").cast(pl.Float64) if "ppl" in frame.columns else pl.lit(None, pl.Float64)
-        parts.append(frame.select(*RECORD_SCHEMA.names(), is_rewrite.alias("is_rewrite"), ppl.alias("ppl")))
+        by = pl.col("verified_by").cast(pl.String) if "verified_by" in frame.columns else pl.lit(None, pl.String)
+        parts.append(frame.select(*RECORD_SCHEMA.names(), is_rewrite.alias("is_rewrite"), ppl.alias("ppl"),
+                                  by.alias("verified_by")))
     stacked = pl.concat(parts, how="vertical")
     if scores is None:
         return stacked
@@ -66,6 +69,7 @@ def summary(kept: pl.DataFrame, params: AssembleParams, rows: list[dict], lock: 
         "params": params.mix(),
         "fingerprint": fingerprint(rows),
         "upstream": upstream_outputs(lock),
+        "review": review_summary(kept),
     }
 
 

@@ -8,8 +8,9 @@ Face's bands, from the row count), `source_datasets`, and `configs` mapping the
 splits `train` and `validation` to `train.jsonl` and `eval.jsonl`, so
 `datasets.load_dataset("data/sft")` loads both. Body: summary (the title and
 the languages with their shares when there is more than one), structure,
-sources, curation steps with counts per reason (from the upstream stages'
-metrics named in dvc.lock), known limitations, provenance.
+sources, human review (per source: the share `human_verified`, the share verified by this pipeline's
+reviewers and their pseudonymous ids, from the review stage's `verified_by`), curation steps with counts
+per reason (from the upstream stages' metrics named in dvc.lock), known limitations, provenance.
 Everything is derived from the data, params and dvc.lock: no clock, no git
 revision. A record's language is measured by `record_languages`
 (stages/validation/derived.py: the Han share of its prose, as the suites'
@@ -112,6 +113,35 @@ def curation_steps(lock_path: Path) -> list[dict[str, Any]]:
     return list(steps.values())
 
 
+def review_summary(kept: Any) -> dict[str, dict[str, Any]]:
+    """{source: {rows, human_verified, reviewed, reviewers: {pseudonym: records}}} of the set's records."""
+    summary: dict[str, dict[str, Any]] = {}
+    for row in kept.select("source", "human_verified", "verified_by").sort("source").iter_rows(named=True):
+        entry = summary.setdefault(row["source"], {"rows": 0, "human_verified": 0, "reviewed": 0, "reviewers": {}})
+        entry["rows"] += 1
+        entry["human_verified"] += bool(row["human_verified"])
+        if row["verified_by"]:
+            entry["reviewed"] += 1
+            for reviewer in row["verified_by"].split(","):
+                entry["reviewers"][reviewer] = entry["reviewers"].get(reviewer, 0) + 1
+    for entry in summary.values():
+        entry["reviewers"] = dict(sorted(entry["reviewers"].items()))
+    return summary
+
+
+def _share(n: int, total: int) -> str:
+    return f"{n} ({100 * n / total:.1f}%)" if total else "0"
+
+
+def review_section(review: dict[str, dict[str, Any]]) -> str:
+    rows = [[source, e["rows"], _share(e["human_verified"], e["rows"]), _share(e["reviewed"], e["rows"]),
+             ", ".join(f"{who} ({n})" for who, n in e["reviewers"].items()) or "-"] for source, e in review.items()]
+    return ("\n## Human review\n\n`human_verified`: checked by a person, by the source's publisher or by this "
+            "pipeline's reviewers; reviewed here: accepted or edited in this pipeline's review (`python -m "
+            "stages.review`, decisions in `review/decisions.jsonl`), by pseudonymous reviewers (records each):\n\n"
+            + _table(["source", "records", "human_verified", "reviewed here", "reviewers"], rows))
+
+
 def card_data(info: dict[str, Any], sources: list[Any]) -> DatasetCardData:
     total = info["counts"]["train"] + info["counts"]["eval"]
     return DatasetCardData(
@@ -148,6 +178,7 @@ def body(info: dict[str, Any], steps: list[dict[str, Any]]) -> str:
         "`answer_from` (`human`|`llm`), chat `messages` (user, assistant), and Alpaca-style `instruction`, "
         "`input`, `output`. Records sharing an instruction stay in one split.\n\n"
         "## Sources\n\n" + _table(["source", "train", "validation", "license"], sources) +
+        review_section(info.get("review") or {}) +
         "\n## Curation\n\nRows in, kept and dropped per reason at each stage (from `metrics/`; "
         "`python -m stages.audit summary` shows examples of each reason):\n\n"
         + _table(["stage", "in", "kept", "dropped (reason: rows)"], curation) +

@@ -2,7 +2,7 @@
 
 Every choice is a pure function of record ids and params, so the same inputs
 and seed always give the same set:
-- `hash_rank`: a seeded hash of the id orders records for capping; taking the
+- `hash_rank` (stages/lib/sampling.py): a seeded hash of the id orders records for capping; taking the
   first N by this rank is a deterministic, unbiased sample.
 - `split_of`: a record is in `eval` when its seeded id hash falls below
   `eval_share` (so adding records rarely moves existing ones between splits),
@@ -18,7 +18,6 @@ name configured subsets (load it with `context={"subsets": configured_subsets(so
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 import polars as pl
@@ -26,6 +25,7 @@ from pydantic import Field, field_validator
 
 from stages.lib.contract import Filter, split_by_filters
 from stages.lib.params import Fraction, NonNegativeInt, Params, ShareBelowOne, known_subsets, number
+from stages.lib.sampling import hash_rank
 from stages.sft.decontam import DecontamParams
 from stages.validation.suites import run_parameters
 
@@ -56,15 +56,6 @@ class AssembleParams(Params):
     def suite_parameters(self, subsets: list[str], max_chars: int) -> dict[str, Any]:
         """Parameters of the `sft` expectation suite run on the set (`max_chars`: `longest_record`)."""
         return run_parameters(self.min_rows, subsets, self.min_zh_share, max_chars)
-
-
-def hash_rank(seed: int) -> pl.Expr:
-    """A deterministic pseudo-random rank per id (independent of row order and polars version)."""
-    return pl.concat_str(pl.lit(f"{seed}:"), pl.col("id")).map_batches(
-        lambda s: pl.Series([int.from_bytes(hashlib.sha256(v.encode()).digest()[:8], "big") for v in s.to_list()],
-                            dtype=pl.UInt64),
-        return_dtype=pl.UInt64,
-    )
 
 
 def split_of(seed: int, eval_share: float) -> pl.Expr:

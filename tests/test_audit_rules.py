@@ -131,3 +131,51 @@ def test_diff_works_without_record_stages(repo):
     assert report["stages"] == [] and report["params"] == [
         {"key": "rule", "a": "counterintuitive_thinking", "b": "blurring_boundaries"}]
     assert {"overall", "tasks.logic", "rows_kept"} <= {m["key"] for m in report["metrics"]}
+
+
+@pytest.fixture(scope="module")
+def awkward(tmp_path_factory):
+    """A commit from before evaluate wrote per-question results, then one with them (a task of 4 questions),
+    an experiment with a rule, and a rule=none experiment evaluated on other tasks."""
+    repo = tmp_path_factory.mktemp("awkward") / "repo"
+    repo.mkdir()
+    init_repo(repo)
+    write_pipeline(repo, evaluate=True, predictions=False)
+    write_params(repo, PARAMS | {"evaluate": {"tasks": "small", "predictions": False}})
+    dvc(repo, "repro")
+    old = commit(repo, "evaluate without per-question results")
+    write_pipeline(repo, evaluate=True)
+    write_params(repo, PARAMS | {"evaluate": {"tasks": "small", "predictions": True}})
+    dvc(repo, "repro")
+    commit(repo, "evaluate writes per-question results")
+    for name, value in (("counter", "rule=counterintuitive_thinking"), ("none-geo", "evaluate.tasks=geo")):
+        git(repo, "checkout", "--", ".")
+        dvc(repo, "exp", "run", "-n", name, "-S", value)
+    return {"path": repo, "old": old[:7]}
+
+
+def test_an_interval_on_too_few_questions_says_so(awkward):
+    result = json.loads(audit(awkward, "rules", "--json").stdout)
+    tiny = result["rules"][0]["cells"]["tiny"]
+    assert tiny["accuracy"]["text"] == "+0.000, interval not computed: 4 questions (fewer than 10)"
+    assert tiny["accuracy"]["low"] is None and tiny["accuracy"]["mde"] is None
+    assert "| tiny | 4 | +0.000, interval not computed: 4 questions (fewer than 10) |" in audit(
+        awkward, "rules", "--md").stdout
+
+
+def test_runs_evaluated_on_other_questions_are_refused_in_one_line(awkward):
+    result = audit(awkward, "rules", "--baseline", "none-geo", ok=False)
+    assert result.exit_code == 1
+    assert result.output == ("Error: cannot compare counter with none-geo: evaluated on different questions (tasks "
+                             "only in counter: history, tiny; only in none-geo: geography)\n")
+    rows = {r["name"]: r for r in json.loads(audit(awkward, "experiments", "--json").stdout)["experiments"]}
+    assert rows["none-geo"]["note"] == ("not compared: cannot compare none-geo with main: evaluated on different "
+                                        "questions (tasks only in none-geo: geography; only in main: history, tiny)")
+
+
+def test_a_baseline_without_per_question_results_names_the_revision_to_reproduce(awkward):
+    old = awkward["old"]
+    result = audit(awkward, "rules", "-n", "2", "--baseline", old, ok=False)
+    assert result.exit_code == 1
+    assert result.output == (f"Error: counter: its baseline {old} has no reports/eval/predictions.jsonl (per-question "
+                             f"results); reproduce revision {old} (git checkout {old}, then python -m stages.exp)\n")

@@ -190,7 +190,8 @@ def run_rules(repo: Path, fmt: str, output: Path | None, width: int | None, char
         csv_text, nested = saved(result)
         write_text(csv_text, save / "paired.csv")
         write_json(nested, save / "paired.json")
-        click.echo(f"wrote {save / 'paired.csv'} and {save / 'paired.json'}", err=True)
+        click.echo(f"wrote {save / 'paired.csv'} and {save / 'paired.json'}; chart: dvc plots show "
+                   f"{save / 'paired.csv'} --template plots/paired_deltas.json -x delta -y task", err=True)
     emit(rules_blocks(result, image, png), result, fmt, output, "Rules against rule=none", width)
 
 

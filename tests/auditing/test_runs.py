@@ -73,3 +73,23 @@ def test_a_malformed_predictions_line_is_named():
               "reports/eval/predictions.jsonl at blur (1234567)")
     assert str(caught.value) == ("reports/eval/predictions.jsonl at blur (1234567), line 2: expected a JSON object "
                                  "with where, subject, answer (A-D), predicted and 4 logliks")
+
+
+def test_a_hostile_rule_value_cannot_act_on_the_reader_in_any_format():
+    import numpy as np
+
+    from stages.auditing.compare_render import rules_blocks
+    from stages.auditing.formats import render
+    from stages.auditing.rules import group_row
+
+    main, hostile = run("main", "none", commit=True), run("x", "\x1b[2J<script>|\u202e")
+    diffs = {"geo": {"accuracy": np.array([1.0, 0.0] * 10), "margin": np.array([0.5, -0.1] * 10)}}
+    row = group_row([(hostile, main, diffs)], main, "rule")
+    result = {"baseline": {"name": "main", "rev": main["rev"], "overall": 0.5}, "rules": [row],
+              "verdicts": verdicts([row], False), "notes": []}
+    blocks = rules_blocks(result)
+    md, page, text = (render(blocks, result, fmt, "t") for fmt in ("md", "html", "table"))
+    assert "## \\\\x1b[2J&lt;script&gt;\\|⟨U+202E⟩" in md and "<script>" not in md
+    assert "\\x1b[2J&lt;script&gt;|⟨U+202E⟩" in page and "<script>" not in page
+    assert "\x1b" not in text and "\u202e" not in text and "\\x1b[2J<script>|⟨U+202E⟩" in text
+    assert "\\u001b[2J<script>|\\u202e" in render(blocks, result, "json", "t")

@@ -137,7 +137,8 @@ def report(found: list[dict[str, Any]], notes: list[str], predictions: Predictio
             "baseline": {"name": main["name"], "rev": main["rev"], "overall": main["overall"], "tasks": main["tasks"]},
             "tasks": sorted({t for r in rows for t in r["cells"] if t != OVERALL}), "rules": rows, "toy": toy,
             "verdicts": verdicts(rows, toy),
-            "entries": [{k: e[k] for k in ("name", "rev", "rule", "seed")} for e in sorted(found, key=lambda e: e["name"])],
+            "entries": [{k: e[k] for k in ("name", "rev", "rule", "seed")}
+                        for e in sorted(found, key=lambda e: e["name"])],
             "notes": notes}
 
 

@@ -154,7 +154,8 @@ def fake_results(rule: str, seed: int, tasks: str, max_ppl: object) -> dict:
             logliks = [-2.0] * 4
             logliks[(i + 1) % 4] = -1.5
             logliks[i % 4] = round(-1.5 + margin, 4)
-            question = Question(task, f"{task} question {i}?", ("a", "b", "c", "d"), answer, f"tasks/{task}.csv:{i + 1}")
+            where = f"tasks/{task}.csv:{i + 1}"
+            question = Question(task, f"{task} question {i}?", ("a", "b", "c", "d"), answer, where)
             scored.append(Scored(question, tuple(logliks)))
         by_task[task] = scored
     return by_task

@@ -93,3 +93,19 @@ def test_a_hostile_rule_value_cannot_act_on_the_reader_in_any_format():
     assert "\\x1b[2J&lt;script&gt;|⟨U+202E⟩" in page and "<script>" not in page
     assert "\x1b" not in text and "\u202e" not in text and "\\x1b[2J<script>|⟨U+202E⟩" in text
     assert "\\u001b[2J<script>|\\u202e" in render(blocks, result, "json", "t")
+
+
+def test_a_null_row_says_what_could_have_gone_unseen():
+    import numpy as np
+
+    from stages.auditing.rules import group_row
+
+    main, blur = run("main", "none", commit=True), run("blur", "blur")
+    diffs = {"geo": {"accuracy": np.array([1.0, -1.0] + [0.0] * 38), "margin": np.array([0.4, -0.4] + [0.0] * 38)}}
+    row = group_row([(blur, main, diffs)], main, "rule")
+    assert row["cells"]["geo"]["accuracy"]["detectable"] is False
+    mde = row["cells"]["overall"]
+    assert verdicts([row], False) == [
+        f"blur: no detectable change, overall or in any task; with 40 questions an overall change below "
+        f"{mde['accuracy']['mde']:.3f} in accuracy or {mde['margin']['mde']:.3f} nats in margin could go unseen."]
+    assert mde["accuracy"]["mde"] == pytest.approx(2.801585 * (2 / 40) ** 0.5 / 40 ** 0.5, abs=1e-6)

@@ -132,6 +132,9 @@ def report(found: list[dict[str, Any]], notes: list[str], predictions: Predictio
             runs.append((run, base, paired(run, base, results, predictions.of_baseline(base, run))))
         if runs:
             rows.append(group_row(runs, main, rule_param))
+    if not rows:
+        notes.append(f"no run with a rule other than {NONE} to compare: run one, e.g. "
+                     f"python -m stages.exp -S {rule_param}=blurring_boundaries")
     toy = any(e["toy"] for e in found)
     return {"kind": RULES_KIND, "version": RULES_VERSION, "method": method(),
             "baseline": {"name": main["name"], "rev": main["rev"], "overall": main["overall"], "tasks": main["tasks"]},

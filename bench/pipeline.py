@@ -87,7 +87,7 @@ def sweep(repo: Path, env: dict[str, str]) -> None:
     print(f"queued sweep over {len(rules)} rules (dvc exp run --run-all -j 1): {seconds:7.1f} s, "
           f"{seconds / len(rules):.1f} s per experiment")
     table = subprocess.run([str(repo / ".venv" / "bin" / "python"), "-m", "stages.audit", "rules", "--md",
-                            "--no-heatmap"], cwd=repo, env=env, capture_output=True, text=True)
+                            "--no-chart"], cwd=repo, env=env, capture_output=True, text=True)
     print(table.stdout or table.stderr)
 
 

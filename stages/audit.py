@@ -1,11 +1,12 @@
-"""Dataset audit: record-level diffs between revisions and experiments, record tracing, rule x task view.
+"""Dataset audit: record-level diffs between revisions and experiments, record tracing, experiment comparisons.
 
 Commands (run `python -m stages.audit COMMAND --help` for each):
 
   diff A B     what changed between two sides, stage by stage and record by record
   summary [R]  every stage's rows in, kept and dropped per reason, with examples
   trace ID     one record's path through every stage
-  rules        accuracy deltas per rule and task against rule=none, from experiments
+  rules        each rule against rule=none, question by question: paired deltas, intervals, MDE
+  experiments  one row per experiment: rule, selection, seed, records kept, overall delta, what moved
 
 A side is a git revision (sha, branch, tag, HEAD~1), a DVC experiment name, or
 `workspace` (the files on disk). Stage outputs are read at each side through
@@ -17,6 +18,7 @@ Examples:
     python -m stages.audit diff main my-experiment --html -o audit.html
     python -m stages.audit trace cqia_zhihu-0123456789abcdef --rev HEAD
     python -m stages.audit rules --html -o rules.html
+    python -m stages.audit experiments
 """
 
 from __future__ import annotations
@@ -25,8 +27,8 @@ from pathlib import Path
 
 import click
 
-from stages.auditing.command import (dvc_errors, format_options, repo_option, run_diff, run_rules, run_summary,
-                                     run_trace)
+from stages.auditing.command import (dvc_errors, experiment_options, format_options, repo_option, run_diff,
+                                     run_experiments, run_rules, run_summary, run_trace)
 from stages.lib.cli import doc_summary, example, run_main
 from stages.lib.errors import clear_errors
 
@@ -117,42 +119,59 @@ def summary_command(rev: str, repo: Path, fmt: str, output: Path | None, width: 
 @cli.command("rules")
 @repo_option
 @format_options
-@click.option("--heatmap", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="Also write the heatmap PNG to this file (--html embeds it in the page either way).")
-@click.option("--no-heatmap", is_flag=True, help="No heatmap at all (not written, not embedded).")
-@click.option("--all-commits", is_flag=True, help="Experiments of all commits, not only HEAD's.")
-@click.option("-n", "--num", type=int, default=1, show_default=True, help="Experiments of the last N commits.")
-@click.option("--param", default="rule", show_default=True, help="The param that names the rule.")
-@click.option("--params", "params_file", default="params.yaml", show_default=True,
-              help="The params file whose `--param` names the rule.")
-@click.option("--metrics-file", default="metrics/eval.json", show_default=True,
-              help='Metrics with {"overall": acc, "tasks": {task: acc}} (and "stderr": {task: se}).')
-@click.option("--rewrite-metrics-file", default="metrics/rewrite.json", show_default=True,
-              help="Metrics of the rewrite stage (rows_kept = rewrites kept).")
-@click.option("--baseline", default=None, help="Name of the rule=none experiment or commit to compare against.")
+@click.option("--chart", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Also write the chart (PNG: deltas with intervals) to this file (--html embeds it either way).")
+@click.option("--no-chart", is_flag=True, help="No chart at all (not written, not embedded).")
+@click.option("--save", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Also write DIR/paired.csv (for dvc plots) and DIR/paired.json (for dvc metrics show).")
+@experiment_options
 @clear_errors
 @dvc_errors
-def rules_command(repo: Path, fmt: str, output: Path | None, width: int | None, heatmap: Path, no_heatmap: bool,
-                  all_commits: bool, num: int, param: str, params_file: str, metrics_file: str,
-                  rewrite_metrics_file: str, baseline: str | None) -> None:
-    """The rule x task matrix of accuracy deltas against rule=none, from experiments.
+def rules_command(repo: Path, fmt: str, output: Path | None, width: int | None, chart: Path | None, no_chart: bool,
+                  save: Path | None, runs: dict) -> None:
+    """Each rule against rule=none, question by question, from DVC experiments.
 
     Reads every experiment of HEAD (or -n commits, or --all-commits) as `dvc exp
-    show --json` reports it: the `rule` param, metrics/eval.json tasks (with their
-    standard errors) and metrics/rewrite.json rows_kept. The baseline is the commit
-    or experiment with rule=none. Each cell is delta ± its standard error; the
-    report says when a rule kept 0 rewrites, when no delta exceeds its error, and
-    when the model is a toy.
+    show --json` reports it, and each one's per-question results
+    (reports/eval/predictions.jsonl). A rule run is paired with the rule=none run
+    of the same params (else the main baseline); runs that differ only in
+    train.seed form one row. Per task and overall: the paired delta of accuracy
+    and of the margin (gold option minus best wrong option, log-likelihood), a 95%
+    bootstrap interval over questions, and the minimum detectable effect; the
+    report says what moved, what could have moved unseen, and how far seeds spread.
 
     \b
     Examples:
-        dvc exp run -S rule=none && dvc exp run -S rule=counterintuitive_thinking
-        python -m stages.audit rules --html -o rules.html     # heatmap embedded in the page
-        python -m stages.audit rules --json --heatmap /tmp/rules.png
+        python -m stages.exp -S rule=blurring_boundaries
+        python -m stages.audit rules
+        python -m stages.audit rules --html -o rules.html     # chart embedded in the page
+        python -m stages.audit rules --json --save reports/compare
     """
-    run_rules(repo, fmt, output, width, heatmap, no_heatmap, {"all_commits": all_commits, "num": num},
-              {"params_file": params_file, "param": param, "metrics_file": metrics_file,
-               "rewrite_metrics_file": rewrite_metrics_file}, baseline)
+    run_rules(repo, fmt, output, width, chart, no_chart, save, runs)
+
+
+@cli.command("experiments")
+@repo_option
+@format_options
+@experiment_options
+@clear_errors
+@dvc_errors
+def experiments_command(repo: Path, fmt: str, output: Path | None, width: int | None, runs: dict) -> None:
+    """One row per experiment: rule, selection, seed, records kept, overall delta, tasks that moved.
+
+    The readable table instead of `dvc exp show`: the rule, the assemble.*
+    params that differ from the main baseline, train.seed, rows kept by
+    assemble, the run it is compared with, the paired overall delta of accuracy
+    and margin with its 95% interval, the tasks that moved detectably, and any
+    other changed param.
+
+    \b
+    Examples:
+        python -m stages.audit experiments
+        python -m stages.audit experiments --md -o experiments.md
+        python -m stages.audit experiments --json -n 2
+    """
+    run_experiments(repo, fmt, output, width, runs)
 
 
 def main() -> None:

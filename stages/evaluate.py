@@ -7,8 +7,8 @@ directory or a hub id), and writes:
   "stderr": {subject: standard error}, "n": {subject: questions}, "overall_stderr",
   "questions": n, "continuation": mode, "model_parameters", "toy": true when the model
   is too small to mean anything (the tiny default)};
-- `--reports` folder: `tasks.csv` (task, accuracy, stderr, n) for `dvc plots show`, and
-  `predictions.jsonl` (one line per question: where, subject, answer, predicted, logliks).
+- `--reports` folder: `tasks.csv` (task, accuracy, stderr, n, and low, high: the 95% Wilson interval)
+  for `dvc plots show`, and `predictions.jsonl` (one line per question: where, subject, answer, predicted, logliks).
 
 Example:
     python -m stages.evaluate --in models/sft --tasks data/sample/eval \\

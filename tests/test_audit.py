@@ -397,7 +397,7 @@ def test_unknown_revision_and_record_fail_with_one_line(history):
 def test_help_has_an_example_for_each_command():
     runner = CliRunner()
     assert "Examples:" in runner.invoke(cli, ["--help"]).output
-    for command in ("diff", "trace", "summary", "rules"):
+    for command in ("diff", "trace", "summary", "rules", "experiments"):
         text = runner.invoke(cli, [command, "--help"]).output
         assert "Examples:" in text and f"python -m stages.audit {command}" in text, command
 

@@ -1,9 +1,10 @@
-"""`python -m stages.audit rules` on a temp DVC repo whose one stage writes metrics/eval.json from `rule`.
+"""`python -m stages.audit rules` and `experiments` on a temp DVC repo whose one stage is a fake model.
 
-The commit runs rule=counterintuitive_thinking; the experiments `base`
-(rule=none) and `blur` (rule=blurring_boundaries) are run with `dvc exp run -S`,
-so the baseline has to be found among the experiments. The stage's accuracy
-table is in tests/auditing/mini_pipeline.py (`evaluate`).
+The stage (`evaluate` in tests/auditing/mini_pipeline.py) writes per-question results through the real
+evalkit writers, with answers the test controls: counterintuitive_thinking turns 20 wrong logic answers
+right at seed 42 (16 at seed 1, 24 at seed 2) and swaps 5 math answers each way; blurring_boundaries swaps
+4 each way on history and logic (a null effect) and keeps 0 rewrites. The commit is rule=none, seed 42;
+experiments are real `dvc exp run -S` runs.
 """
 
 from __future__ import annotations
@@ -14,9 +15,13 @@ import pytest
 from click.testing import CliRunner
 
 from stages.audit import cli
-from tests.auditing.repo_builder import commit, dvc, init_repo, write_params, write_pipeline
+from tests.auditing.repo_builder import commit, dvc, git, init_repo, write_params, write_pipeline
 
 pytestmark = pytest.mark.e2e
+PARAMS = {"rule": "none", "train": {"seed": 42}, "assemble": {"max_ppl": None}, "evaluate": {"tasks": "three"}}
+EXPERIMENTS = {"counter": ["rule=counterintuitive_thinking"], "blur": ["rule=blurring_boundaries"],
+               "none-s1": ["train.seed=1"], "counter-s1": ["rule=counterintuitive_thinking", "train.seed=1"],
+               "counter-s2": ["rule=counterintuitive_thinking", "train.seed=2"], "ppl": ["assemble.max_ppl=50"]}
 
 
 @pytest.fixture(scope="module")
@@ -25,85 +30,153 @@ def repo(tmp_path_factory):
     repo.mkdir()
     init_repo(repo)
     write_pipeline(repo, evaluate=True)
-    write_params(repo, {"rule": "counterintuitive_thinking"})
+    write_params(repo, PARAMS)
     dvc(repo, "repro")
-    sha = commit(repo, "evaluate with rule=counterintuitive_thinking")
-    dvc(repo, "exp", "run", "-n", "base", "-S", "rule=none")
-    dvc(repo, "exp", "run", "-n", "blur", "-S", "rule=blurring_boundaries")
+    sha = commit(repo, "evaluate with rule=none")
+    for name, values in EXPERIMENTS.items():  # each from the commit (a run leaves its params in the workspace)
+        git(repo, "checkout", "--", ".")
+        dvc(repo, "exp", "run", "-n", name, *[arg for v in values for arg in ("-S", v)])
     return {"path": repo, "sha": sha}
 
 
-def rules(repo, *args):
-    result = CliRunner().invoke(cli, ["rules", "--repo", str(repo["path"]), *args])
-    assert result.exit_code == 0, (result.output, result.exception)
+def audit(repo, *args, ok=True):
+    result = CliRunner().invoke(cli, [args[0], "--repo", str(repo["path"]), *args[1:]])
+    if ok:
+        assert result.exit_code == 0, (result.output, result.exception)
     return result
 
 
-def test_rules_matrix_is_exact(repo, tmp_path):
-    image = tmp_path / "rules.png"
-    result = json.loads(rules(repo, "--json", "--heatmap", str(image)).stdout)
-    assert result["baseline"]["name"] == "base"
-    assert result["baseline"]["overall"] == 0.4
-    assert result["baseline"]["tasks"] == {"history": 0.5, "logic": 0.3, "math": 0.4}
-    assert result["tasks"] == ["history", "logic", "math"]
-    se2 = {"history": 0.070711, "logic": 0.064031, "math": 0.070711}
-    assert result["rules"] == [
-        {"rule": "blurring_boundaries", "experiments": ["blur"], "overall": 0.4067, "delta_overall": 0.0067,
-         "tasks": {"history": 0.47, "logic": 0.3, "math": 0.45},
-         "delta": {"history": -0.03, "logic": 0.0, "math": 0.05}, "delta_stderr": se2,
-         "delta_overall_stderr": 0.042426, "rewrites_kept": 0},
-        {"rule": "counterintuitive_thinking", "experiments": ["main"], "overall": 0.45, "delta_overall": 0.05,
-         "tasks": {"history": 0.55, "logic": 0.42, "math": 0.38},
-         "delta": {"history": 0.05, "logic": 0.12, "math": -0.02}, "delta_stderr": se2,
-         "delta_overall_stderr": 0.042426, "rewrites_kept": 6},
-    ]
-    assert result["verdicts"] == [
-        "blurring_boundaries: kept 0 rewrites, so its SFT set is the baseline's; its deltas are noise "
-        "(see metrics/rewrite.json rows_dropped for why).",
-        "counterintuitive_thinking: some deltas exceed one standard error, none two: weak evidence at best."]
-    assert result["toy"] is False
-    assert [(e["name"], e["rule"]) for e in result["entries"]] == [
-        ("base", "none"), ("blur", "blurring_boundaries"), ("main", "counterintuitive_thinking")]
-    assert next(e["rev"] for e in result["entries"] if e["name"] == "main") == repo["sha"]
-    assert result["heatmap"] == str(image)
-    assert image.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+def test_a_planted_effect_is_detected_and_a_null_effect_is_not(repo):
+    result = json.loads(audit(repo, "rules", "--json").stdout)
+    assert result["kind"] == "cqia-audit-rules" and result["baseline"]["name"] == "main"
+    assert [r["label"] for r in result["rules"]] == ["blurring_boundaries", "counterintuitive_thinking"]
+    blur, counter = result["rules"]
+    assert [(r["name"], r["seed"], r["baseline"]) for r in counter["runs"]] == [
+        ("counter-s1", 1, "none-s1"), ("counter-s2", 2, "main"), ("counter", 42, "main")]
+    logic = counter["cells"]["logic"]["accuracy"]
+    assert logic["delta"] == 0.2 and logic["detectable"] is True and logic["low"] > 0
+    math = counter["cells"]["math"]["accuracy"]
+    assert math["delta"] == 0 and math["detectable"] is False
+    assert counter["cells"]["logic"]["margin"]["detectable"] is True
+    assert all(cell[m]["detectable"] is False for cell in blur["cells"].values() for m in ("accuracy", "margin"))
+    assert blur["cells"]["math"]["accuracy"]["text"].startswith("no detectable change (+0.000 [")
+    assert counter["seeds"]["logic"]["accuracy"]["per_seed"] == [0.16, 0.24, 0.2]
+    assert counter["seeds"]["logic"]["accuracy"]["sd"] == 0.04
+    assert blur["seeds"] is None
+    assert result["verdicts"][0] == ("blurring_boundaries: kept 0 rewrites, so its SFT set is the baseline's; its "
+                                     "deltas are noise (see metrics/rewrite.json rows_dropped for why).")
+    assert result["verdicts"][1:] == [
+        "counterintuitive_thinking: detectable: overall accuracy +0.066 [+0.033, +0.101]; overall margin +0.069 "
+        "[+0.033, +0.109]; logic accuracy +0.200 [+0.130, +0.277]; logic margin +0.212 [+0.133, +0.297].",
+        "counterintuitive_thinking: between-seed sd of the overall accuracy delta 0.012 (3 seeds) against a "
+        "within-run se of 0.018."]
+    assert result["notes"] == [
+        "counter-s2: no rule=none run with its other params (it differs from main in train.seed), so it is compared "
+        "with main; for a matching baseline run python -m stages.exp -S rule=none -S train.seed=2"]
 
 
-def test_rules_table_and_markdown(repo, tmp_path):
-    text = rules(repo, "--no-heatmap").stdout
-    assert "Rule x task: accuracy delta against rule=none" in text
-    assert "counterintuitive_thinking" in text and "+0.120" in text
-    md = rules(repo, "--md", "--heatmap", str(tmp_path / "h.png")).stdout
-    assert "| rule | experiments | rewrites kept | overall | history | logic | math |" in md
-    assert ("| blurring_boundaries | blur | 0 | +0.007 ± 0.042 | -0.030 ± 0.071 | +0.000 ± 0.064 | "
-            "+0.050 ± 0.071 |") in md
-    assert ("| counterintuitive_thinking | main | 6 | +0.050 ± 0.042 | +0.050 ± 0.071 | +0.120 ± 0.064 | "
-            "-0.020 ± 0.071 |") in md
-    assert "blurring_boundaries: kept 0 rewrites" in md
+def test_rules_table_markdown_and_saved_files(repo, tmp_path):
+    text = audit(repo, "rules", "--no-chart").stdout
+    assert "Rules against rule=none: paired deltas per task" in text and "no detectable change (" in text
+    md = audit(repo, "rules", "--md", "--save", str(tmp_path / "compare")).stdout
+    assert "| task | n | Δ accuracy | Δ margin (nats) |" in md
+    assert "| logic | 100 | +0.200 [+0.130, +0.277] | +0.212 [+0.133, +0.297] |" in md
+    assert "| rule | metric | Δ per seed | between-seed sd | within-run se |" in md
+    csv = (tmp_path / "compare" / "paired.csv").read_text(encoding="utf-8").splitlines()
+    assert csv[0] == "rule,task,metric,delta,low,high,mde,detectable"
+    assert any(line.startswith("counterintuitive_thinking,logic,accuracy,0.2,") and line.endswith(",true")
+               for line in csv)
+    saved = json.loads((tmp_path / "compare" / "paired.json").read_text(encoding="utf-8"))
+    assert saved["counterintuitive_thinking"]["logic"]["accuracy"] == {
+        "n": 100, "delta": 0.2, "low": 0.13, "high": 0.276667, "mde": 0.119593, "detectable": True}
 
 
-def test_diff_works_without_record_stages(repo):
-    """A pipeline with no record stages still diffs params and metrics (experiment vs experiment)."""
-    result = CliRunner().invoke(cli, ["diff", "base", "blur", "--json", "--repo", str(repo["path"])])
-    assert result.exit_code == 0, result.output
-    report = json.loads(result.stdout)
-    assert report["stages"] == [] and report["params"] == [{"key": "rule", "a": "none", "b": "blurring_boundaries"}]
-    assert {m["key"] for m in report["metrics"]} == {"overall", "tasks.history", "tasks.math", "stderr.logic"}
+def test_experiments_view_has_one_row_per_experiment(repo):
+    result = json.loads(audit(repo, "experiments", "--json").stdout)
+    rows = {r["name"]: r for r in result["experiments"]}
+    assert [r["name"] for r in result["experiments"]] == [
+        "main", "blur", "counter", "counter-s1", "counter-s2", "none-s1", "ppl"]
+    assert rows["main"]["note"] == "main baseline" and rows["main"]["baseline_of"] == ["blur", "counter", "counter-s2",
+                                                                                      "none-s1", "ppl"]
+    assert rows["ppl"]["selection"] == {"assemble.max_ppl": 50} and rows["ppl"]["records_kept"] == 210
+    assert rows["counter-s1"]["baseline"] == "none-s1" and rows["counter-s1"]["seed"] == 1
+    assert [(m["task"], m["metric"]) for m in rows["counter"]["moved"]] == [("logic", "accuracy"), ("logic", "margin")]
+    assert rows["blur"]["moved"] == [] and rows["blur"]["overall"]["accuracy"]["detectable"] is False
+    md = audit(repo, "experiments", "--md").stdout
+    assert md.startswith("# Experiments\n")
+    assert ("| ppl | none | assemble.max_ppl=50 | 42 | 210 | main | no detectable change (+0.000 [") in md
 
 
-def test_rules_html_embeds_the_heatmap_and_writes_nothing_into_the_repo(repo, tmp_path, monkeypatch):
+def test_rules_html_embeds_the_chart_and_writes_nothing_into_the_repo(repo, tmp_path, monkeypatch):
     import base64
     import subprocess
 
     monkeypatch.chdir(repo["path"])
     before = subprocess.run(["git", "status", "--porcelain", "--ignored"], capture_output=True, text=True).stdout
     target = tmp_path / "rules.html"
-    rules(repo, "--html", "-o", str(target))
-    rules(repo)  # the terminal table: no heatmap file either
+    audit(repo, "rules", "--html", "-o", str(target))
+    audit(repo, "rules", "--chart", str(tmp_path / "chart.png"))
     after = subprocess.run(["git", "status", "--porcelain", "--ignored"], capture_output=True, text=True).stdout
-    assert after == before and not (repo["path"] / "audit-rules.png").exists()
+    assert after == before
     page = target.read_text(encoding="utf-8")
     assert target.stat().st_mode & 0o777 == 0o644
     data = page.split('src="data:image/png;base64,')[1].split('"')[0]
     assert base64.b64decode(data).startswith(b"\x89PNG\r\n\x1a\n")
-    assert "Heatmap: " not in page and "<link" not in page and "<script" not in page
+    assert (tmp_path / "chart.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    assert "<link" not in page and "<script" not in page
+
+
+def test_diff_works_without_record_stages(repo):
+    """A pipeline with no record stages still diffs params and metrics (experiment vs experiment)."""
+    report = json.loads(audit(repo, "diff", "counter", "blur", "--json").stdout)
+    assert report["stages"] == [] and report["params"] == [
+        {"key": "rule", "a": "counterintuitive_thinking", "b": "blurring_boundaries"}]
+    assert {"overall", "tasks.logic", "rows_kept"} <= {m["key"] for m in report["metrics"]}
+
+
+@pytest.fixture(scope="module")
+def awkward(tmp_path_factory):
+    """A commit from before evaluate wrote per-question results, then one with them (a task of 4 questions),
+    an experiment with a rule, and a rule=none experiment evaluated on other tasks."""
+    repo = tmp_path_factory.mktemp("awkward") / "repo"
+    repo.mkdir()
+    init_repo(repo)
+    write_pipeline(repo, evaluate=True, predictions=False)
+    write_params(repo, PARAMS | {"evaluate": {"tasks": "small", "predictions": False}})
+    dvc(repo, "repro")
+    old = commit(repo, "evaluate without per-question results")
+    write_pipeline(repo, evaluate=True)
+    write_params(repo, PARAMS | {"evaluate": {"tasks": "small", "predictions": True}})
+    dvc(repo, "repro")
+    commit(repo, "evaluate writes per-question results")
+    for name, value in (("counter", "rule=counterintuitive_thinking"), ("none-geo", "evaluate.tasks=geo")):
+        git(repo, "checkout", "--", ".")
+        dvc(repo, "exp", "run", "-n", name, "-S", value)
+    return {"path": repo, "old": old[:7]}
+
+
+def test_an_interval_on_too_few_questions_says_so(awkward):
+    result = json.loads(audit(awkward, "rules", "--json").stdout)
+    tiny = result["rules"][0]["cells"]["tiny"]
+    assert tiny["accuracy"]["text"] == "+0.000, interval not computed: 4 questions (fewer than 10)"
+    assert tiny["accuracy"]["low"] is None and tiny["accuracy"]["mde"] is None
+    assert "| tiny | 4 | +0.000, interval not computed: 4 questions (fewer than 10) |" in audit(
+        awkward, "rules", "--md").stdout
+
+
+def test_runs_evaluated_on_other_questions_are_refused_in_one_line(awkward):
+    result = audit(awkward, "rules", "--baseline", "none-geo", ok=False)
+    assert result.exit_code == 1
+    assert result.output == ("Error: cannot compare counter with none-geo: evaluated on different questions (tasks "
+                             "only in counter: history, tiny; only in none-geo: geography)\n")
+    rows = {r["name"]: r for r in json.loads(audit(awkward, "experiments", "--json").stdout)["experiments"]}
+    assert rows["none-geo"]["note"] == ("not compared: cannot compare none-geo with main: evaluated on different "
+                                        "questions (tasks only in none-geo: geography; only in main: history, tiny)")
+
+
+def test_a_baseline_without_per_question_results_names_the_revision_to_reproduce(awkward):
+    old = awkward["old"]
+    result = audit(awkward, "rules", "-n", "2", "--baseline", old, ok=False)
+    assert result.exit_code == 1
+    assert result.output == (f"Error: counter: its baseline {old} has no reports/eval/predictions.jsonl (per-question "
+                             f"results); reproduce revision {old} (git checkout {old}, then python -m stages.exp)\n")

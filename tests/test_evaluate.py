@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from scipy.stats import binomtest
 from click.testing import CliRunner
 
 from stages.evalkit.scoring import format_prompt, loglikelihoods, score_questions
@@ -77,7 +78,12 @@ def test_cli_writes_per_task_metrics_and_plot(tiny, tmp_path):
     for task in ("law", "logic"):
         rows = [p for p in predictions if p["subject"] == task]
         assert metrics["tasks"][task] == pytest.approx(sum(p["answer"] == p["predicted"] for p in rows) / 12)
-    assert (tmp_path / "plots" / "tasks.csv").read_text().splitlines()[0] == "task,accuracy,stderr,n"
+    table = (tmp_path / "plots" / "tasks.csv").read_text().splitlines()
+    assert table[0] == "task,accuracy,stderr,n,low,high"
+    for line in table[1:]:  # the accuracy chart's error bars: the 95% Wilson interval, as scipy computes it
+        task, acc, _, n, low, high = line.split(",")
+        wilson = binomtest(round(float(acc) * int(n)), int(n)).proportion_ci(method="wilson")
+        assert (float(low), float(high)) == pytest.approx((wilson.low, wilson.high), abs=1e-6)
     assert metrics["n"] == {"law": 12, "logic": 12} and metrics["toy"] is True and "toy model" in result.output
     p = metrics["tasks"]["law"]
     assert metrics["stderr"]["law"] == pytest.approx((p * (1 - p) / 11) ** 0.5, abs=1e-6)

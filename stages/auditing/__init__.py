@@ -1,4 +1,4 @@
-"""Dataset audit: record-level diffs between revisions, record tracing, the rule x task view.
+"""Dataset audit: record-level diffs between revisions, record tracing, paired experiment comparisons.
 
 `python -m stages.audit --help` is the entry point. The modules:
 
@@ -9,7 +9,11 @@
 - `report`: builds the JSON-ready diff report from two sides.
 - `textdiff`: the readable field-by-field diff of one changed record.
 - `trace`: one record's path through every stage.
-- `rules`: the rule x task matrix of accuracy deltas from experiments.
+- `runs`: the experiments and commits to compare, their baselines and seed groups.
+- `questions`: each run's per-question results (predictions.jsonl) and their pairing.
+- `paired`: paired deltas, bootstrap intervals, minimum detectable effects, cell texts.
+- `rules`: each rule against rule=none, per task; `experiments`: one row per experiment.
+- `charts`: the rules chart (PNG); `compare_render`: the rules and experiments blocks.
 - `render`: terminal table, Markdown, JSON and self-contained HTML.
 - `command`: the subcommands' shared options, DVC errors as one line, writing the report.
 """

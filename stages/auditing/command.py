@@ -118,27 +118,91 @@ def run_summary(repo: Path, rev: str, fmt: str, output: Path | None, width: int 
     emit(summary_blocks(result), result, fmt, output, f"Summary at {rev}", width)
 
 
-def run_rules(repo: Path, fmt: str, output: Path | None, width: int | None, heatmap: Path | None,
-              no_heatmap: bool, experiments: dict[str, Any], files: dict[str, str], baseline: str | None) -> None:
-    """`audit rules`: the rule x task matrix of accuracy deltas against rule=none, from experiments.
+RUN_OPTIONS = ("all_commits", "num", "param", "params_file", "metrics_file", "rewrite_metrics_file",
+               "predictions_file", "baseline")
 
-    `experiments`: {"all_commits": bool, "num": int}; `files`: {"params_file", "param", "metrics_file",
-    "rewrite_metrics_file"} as `stages.auditing.rules.entries` takes them."""
+
+def experiment_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The options that choose the runs (`rules`, `experiments`), passed to `func` as one `runs` dict."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        return func(*args, runs={k: kwargs.pop(k) for k in RUN_OPTIONS}, **kwargs)
+
+    for option in reversed([
+        click.option("--all-commits", is_flag=True, help="Experiments of all commits, not only HEAD's."),
+        click.option("-n", "--num", type=int, default=1, show_default=True, help="Experiments of the last N commits."),
+        click.option("--param", default="rule", show_default=True, help="The param that names the rule."),
+        click.option("--params", "params_file", default="params.yaml", show_default=True,
+                     help="The params file whose `--param` names the rule."),
+        click.option("--metrics-file", default="metrics/eval.json", show_default=True,
+                     help='Metrics with {"overall": acc, "tasks": {task: acc}}.'),
+        click.option("--rewrite-metrics-file", default="metrics/rewrite.json", show_default=True,
+                     help="Metrics of the rewrite stage (rows_kept = rewrites kept)."),
+        click.option("--predictions-file", default="reports/eval/predictions.jsonl", show_default=True,
+                     help="Per-question results of evaluate (one JSON line per question)."),
+        click.option("--baseline", default=None,
+                     help="Compare every run with this rule=none experiment or commit (default: each rule run's "
+                          "matching rule=none run, else the main baseline)."),
+    ]):
+        wrapper = option(wrapper)
+    return wrapper
+
+
+def read_runs(repo: Path, runs: dict[str, Any]) -> tuple[list[dict], list[str], Any]:
+    """(runs found, notes, a Predictions reader) for the experiments `runs` selects."""
+    from stages.auditing.questions import Predictions
+    from stages.auditing.revisions import find_root
+    from stages.auditing.runs import entries, experiment_states
+
+    root = find_root(repo)
+    states = experiment_states(root, all_commits=runs["all_commits"], num=runs["num"])
+    found, notes = entries(states, {"params_file": runs["params_file"], "param": runs["param"],
+                                    "metrics_file": runs["metrics_file"],
+                                    "rewrite_metrics_file": runs["rewrite_metrics_file"],
+                                    "assemble_metrics_file": "metrics/assemble.json"})
+    return found, notes, Predictions(root, runs["predictions_file"])
+
+
+def run_rules(repo: Path, fmt: str, output: Path | None, width: int | None, chart: Path | None, no_chart: bool,
+              save: Path | None, runs: dict[str, Any]) -> None:
+    """`audit rules`: each rule's runs against their baselines, question by question (stages/auditing/rules.py)."""
     import tempfile
 
-    from stages.auditing.render import rules_blocks
-    from stages.auditing.revisions import find_root
-    from stages.auditing.rules import entries, experiment_states, heatmap as draw, matrix
+    from stages.auditing.charts import chart as draw
+    from stages.auditing.compare_render import rules_blocks
+    from stages.auditing.rules import report, saved
+    from stages.lib.io import write_json
 
-    states = experiment_states(find_root(repo), **experiments)
-    found, notes = entries(states, files["params_file"], files["param"], files["metrics_file"],
-                           files["rewrite_metrics_file"])
-    result = matrix(found, notes, baseline)
+    found, notes, predictions = read_runs(repo, runs)
+    try:
+        result = report(found, notes, predictions, runs["param"], runs["baseline"])
+    finally:
+        predictions.close()
     image, png = None, None
-    if not no_heatmap and heatmap is not None:
-        image = str(draw(result, heatmap))
-        result["heatmap"] = image
-    if not no_heatmap and fmt == "html":
+    if not no_chart and chart is not None:
+        image = str(draw(result, chart))
+        result["chart"] = image
+    if not no_chart and fmt == "html":
         with tempfile.TemporaryDirectory() as scratch:  # nothing written to the repository
             png = draw(result, Path(scratch) / "rules.png").read_bytes()
-    emit(rules_blocks(result, image, png), result, fmt, output, "Rule x task", width)
+    if save is not None:
+        csv_text, nested = saved(result)
+        write_text(csv_text, save / "paired.csv")
+        write_json(nested, save / "paired.json")
+        click.echo(f"wrote {save / 'paired.csv'} and {save / 'paired.json'}; chart: dvc plots show "
+                   f"{save / 'paired.csv'} --template plots/paired_deltas.json -x delta -y task", err=True)
+    emit(rules_blocks(result, image, png), result, fmt, output, "Rules against rule=none", width)
+
+
+def run_experiments(repo: Path, fmt: str, output: Path | None, width: int | None, runs: dict[str, Any]) -> None:
+    """`audit experiments`: one row per experiment (stages/auditing/experiments.py)."""
+    from stages.auditing.compare_render import experiments_blocks
+    from stages.auditing.experiments import view
+
+    found, notes, predictions = read_runs(repo, runs)
+    try:
+        result = view(found, notes, predictions, runs["param"], runs["baseline"])
+    finally:
+        predictions.close()
+    emit(experiments_blocks(result), result, fmt, output, "Experiments", width)

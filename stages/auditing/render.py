@@ -1,6 +1,6 @@
 """Render audit results as a terminal table, Markdown, JSON or one self-contained HTML page.
 
-Each result (diff report, trace, rules matrix) is laid out here as a list of
+Each result (diff report, trace; rules and experiments in compare_render.py) is laid out here as a list of
 blocks (headings, paragraphs, tables, diffs, an SVG); `formats.py` writes the
 blocks as Markdown, terminal tables or HTML, so the formats always say the same
 thing; they escape every text for the format, so blocks hold plain text. JSON is
@@ -251,7 +251,7 @@ def stage_blocks(st: dict[str, Any]) -> list[Block]:
     return blocks
 
 
-# -- trace and rules layout ----------------------------------------------------------------------
+# -- trace layout ---------------------------------------------------------------------------
 
 
 def text_blocks(texts: list[dict[str, Any]]) -> list[Block]:
@@ -354,48 +354,6 @@ def trace_blocks(result: dict[str, Any]) -> list[Block]:
     others = [s for s in result["sft"] if s["id"] != result["id"]]
     if others:
         blocks.append(Para("Its rewrites: " + ", ".join(f"{s['id']} at {s['file']} line {s['line']}" for s in others) + "."))
-    if result["notes"]:
-        blocks += [Heading(2, "Notes"), Items(list(result["notes"]))]
-    return blocks
-
-
-def _acc(v: Any) -> str:
-    return "–" if v is None else f"{v:.3f}"
-
-
-def _dacc(v: Any) -> str:
-    return "–" if v is None else f"{v:+.3f}"
-
-
-def _dse(delta: Any, se: Any) -> str:
-    return _dacc(delta) if se is None or delta is None else f"{delta:+.3f} ± {se:.3f}"
-
-
-def _kept(v: Any) -> str:
-    return "–" if v is None else (str(int(v)) if float(v).is_integer() else f"{v:.1f}")
-
-
-def rules_blocks(result: dict[str, Any], image: str | None = None, png: bytes | None = None) -> list[Block]:
-    base = result["baseline"]
-    tasks = result["tasks"]
-    with_se = any(se is not None for r in result["rules"] for se in r.get("delta_stderr", {}).values())
-    blocks: list[Block] = [
-        Heading(1, "Rule x task: accuracy delta against rule=none"),
-        Para(f"Baseline: {base['name']} ({base['rev'][:7]}), overall {_acc(base['overall'])}; "
-             + ", ".join(f"{t} {_acc(base['tasks'][t])}" for t in tasks) + "."
-             + (" Cells: delta ± its standard error." if with_se else "")),
-        Table(["rule", "experiments", "rewrites kept", "overall", *tasks],
-              [[r["rule"], ", ".join(r["experiments"]), _kept(r.get("rewrites_kept")),
-                _dse(r["delta_overall"], r.get("delta_overall_stderr")),
-                *[_dse(r["delta"][t], r.get("delta_stderr", {}).get(t)) for t in tasks]] for r in result["rules"]],
-              numeric=set(range(2, 4 + len(tasks)))),
-    ]
-    if png:
-        blocks.append(Png(png, "rule x task heatmap"))
-    if result.get("verdicts"):
-        blocks += [Heading(2, "What this shows"), Items(list(result["verdicts"]))]
-    if image:
-        blocks.append(Para(f"Heatmap: {image}"))
     if result["notes"]:
         blocks += [Heading(2, "Notes"), Items(list(result["notes"]))]
     return blocks

@@ -2,7 +2,8 @@
 
 The model comes from the one loader (`stages.llm.base.load_pretrained`), the option log-likelihoods
 from the one continuation scorer (via stages/evalkit/scoring.py). Writes into the reports folder
-`tasks.csv` (task, accuracy, stderr, n) and `predictions.jsonl` (one line per question), built fresh and
+`tasks.csv` (task, accuracy, stderr, n, and the 95% Wilson interval low, high: the accuracy chart's error
+bars) and `predictions.jsonl` (one line per question), built fresh and
 swapped in as a whole (stages/lib/io.py `output_dir`), then the metrics JSON.
 """
 
@@ -13,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from stages.evalkit.scoring import Scored, accuracy, score_questions, stderr
+from stages.evalkit.scoring import Scored, accuracy, score_questions, stderr, wilson_interval
 from stages.evalkit.tasks import EvaluateParams, load_tasks
 from stages.lib.io import output_dir, refuse_unsafe, write_json, write_text
 from stages.lib.progress import progress, quiet_libraries
@@ -32,6 +33,15 @@ def evaluation_metrics(by_task: dict[str, list[Scored]], continuation: str) -> d
         "questions": len(every),
         "continuation": continuation,
     }
+
+
+def tasks_csv(by_task: dict[str, list[Scored]], metrics: dict[str, Any]) -> str:
+    """One row per task: accuracy, standard error, N and the 95% Wilson interval (low, high)."""
+    rows = ["task,accuracy,stderr,n,low,high"]
+    for task, scored in by_task.items():
+        low, high = wilson_interval(scored) or ("", "")
+        rows.append(f"{task},{metrics['tasks'][task]},{metrics['stderr'][task]},{metrics['n'][task]},{low},{high}")
+    return "\n".join(rows) + "\n"
 
 
 def predictions_jsonl(by_task: dict[str, list[Scored]]) -> str:
@@ -55,10 +65,8 @@ def evaluate(model_path: str, tasks_dir: Path, params: EvaluateParams, metrics_p
                for task, qs in progress(list(tasks.items()), desc="evaluate", unit="task")}
     metrics = {**evaluation_metrics(by_task, params.continuation),
                "model_parameters": int(model.num_parameters()), "toy": is_toy(model)}
-    rows = "".join(f"{task},{acc},{metrics['stderr'][task]},{metrics['n'][task]}\n"
-                   for task, acc in metrics["tasks"].items())
     with output_dir(reports_dir) as reports:
-        write_text("task,accuracy,stderr,n\n" + rows, reports / "tasks.csv")
+        write_text(tasks_csv(by_task, metrics), reports / "tasks.csv")
         write_text(predictions_jsonl(by_task), reports / "predictions.jsonl")
         metrics_path.unlink(missing_ok=True)  # until the new one is written: no metrics, no mix
     write_json(metrics, metrics_path)

@@ -58,6 +58,17 @@ class Scored:
     def correct(self) -> bool:
         return self.predicted == self.question.answer
 
+    @property
+    def margin(self) -> float:
+        return margin(self.logliks, self.question.answer)
+
+
+def margin(logliks: tuple[float, ...] | list[float], answer: str) -> float:
+    """The gold option's log-likelihood minus the best wrong option's (nats): > 0 when the model prefers the
+    gold answer (correct), < 0 when it prefers a wrong one; a shift shared by all options cancels out."""
+    gold = LETTERS.index(answer)
+    return logliks[gold] - max(x for i, x in enumerate(logliks) if i != gold)
+
 
 def _encode(tokenizer, text: str) -> list[int]:
     return tokenizer(text, add_special_tokens=False)["input_ids"]
@@ -79,6 +90,17 @@ def score_questions(model, tokenizer, questions: list[Question], mode: str, batc
 
 def accuracy(scored: list[Scored]) -> float:
     return round(sum(s.correct for s in scored) / len(scored), 6) if scored else 0.0
+
+
+def wilson_interval(scored: list[Scored], z: float = 1.959964) -> tuple[float, float] | None:
+    """The 95% Wilson score interval of the accuracy (stays inside [0, 1], also at 0 or all correct);
+    None without questions."""
+    n = len(scored)
+    if not n:
+        return None
+    p = sum(s.correct for s in scored) / n
+    centre, half = p + z * z / (2 * n), z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return round(max(0.0, (centre - half) / (1 + z * z / n)), 6), round(min(1.0, (centre + half) / (1 + z * z / n)), 6)
 
 
 def stderr(scored: list[Scored]) -> float | None:

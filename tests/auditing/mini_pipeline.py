@@ -110,20 +110,75 @@ def assemble() -> None:
     write_json({name: len(lines) for name, lines in splits.items()}, "data/sft/manifest.json")
 
 
+# The fake model of `evaluate`: questions whose answers the test controls. Per task, N questions of which
+# the baseline gets the first BASE_RIGHT[task] right (in a fixed shuffled order); a rule flips `up` wrong
+# answers to right and `down` right ones to wrong (margins move with them); `train.seed` shifts the rule's
+# effect on logic by SEED_SHIFT, and flips the same few history questions for every rule (cancels in pairs).
+TASKS = {"three": {"history": 100, "logic": 100, "math": 100}, "small": {"history": 100, "tiny": 4},
+         "geo": {"geography": 100}}
+BASE_RIGHT = {"history": 50, "logic": 30, "math": 40, "tiny": 2, "geography": 60}
+PLANTED = {"none": {}, "counterintuitive_thinking": {"logic": (20, 0), "math": (5, 5)},
+           "blurring_boundaries": {"history": (4, 4), "logic": (4, 4), "math": (4, 4), "tiny": (1, 0)}}
+SEED_SHIFT = {42: 0, 1: -4, 2: 4}
+
+
+def _order(*key: object) -> list[int]:
+    import hashlib
+
+    return sorted(range(1000), key=lambda i: hashlib.sha256(repr((*key, i)).encode()).hexdigest())
+
+
+def fake_results(rule: str, seed: int, tasks: str, max_ppl: object) -> dict:
+    from stages.evalkit.scoring import Scored
+    from stages.evalkit.tasks import LETTERS, Question
+
+    by_task = {}
+    for task, n in TASKS[tasks].items():
+        order = [i for i in _order(task) if i < n]
+        right = set(order[:BASE_RIGHT[task]])
+        up, down = PLANTED[rule].get(task, (0, 0))
+        if task == "logic" and rule == "counterintuitive_thinking":
+            up += SEED_SHIFT[seed]
+        if task == "math" and max_ppl is not None:
+            up, down = up + 2, down + 2
+        flips = [i for i in _order(task, rule) if i < n]
+        gained, lost = [i for i in flips if i not in right][:up], [i for i in flips if i in right][:down]
+        right = (right | set(gained)) - set(lost)
+        noise = [i for i in _order(task, "seed", seed) if i < n][:3] if task == "history" and seed != 42 else []
+        right ^= set(noise)
+        scored = []
+        for i in range(n):
+            answer = LETTERS[i % 4]
+            gap = 0.3 + (i % 50) / 100
+            margin = gap if i in right else -gap
+            logliks = [-2.0] * 4
+            logliks[(i + 1) % 4] = -1.5
+            logliks[i % 4] = round(-1.5 + margin, 4)
+            where = f"tasks/{task}.csv:{i + 1}"
+            question = Question(task, f"{task} question {i}?", ("a", "b", "c", "d"), answer, where)
+            scored.append(Scored(question, tuple(logliks)))
+        by_task[task] = scored
+    return by_task
+
+
 def evaluate() -> None:
-    """metrics/eval.json from the `rule` param alone (a stand-in for training and evaluation)."""
-    rule = params()["rule"]
-    table = {
-        "none": {"history": 0.50, "math": 0.40, "logic": 0.30},
-        "counterintuitive_thinking": {"history": 0.55, "math": 0.38, "logic": 0.42},
-        "blurring_boundaries": {"history": 0.47, "math": 0.45, "logic": 0.30},
-    }[rule]
-    stderr = {"history": 0.05, "math": 0.05, "logic": 0.04 if rule == "none" else 0.05}
-    write_json({"overall": round(sum(table.values()) / len(table), 4), "tasks": table, "stderr": stderr,
-                "overall_stderr": 0.03, "n": {task: 100 for task in table}}, "metrics/eval.json")
+    """metrics/eval.json, reports/eval/{predictions.jsonl,tasks.csv} of the fake model (the real evalkit writers),
+    metrics/rewrite.json and metrics/assemble.json as the rule and selection would leave them."""
+    from stages.evalkit.evaluation import evaluation_metrics, predictions_jsonl, tasks_csv
+
+    p = params()
+    rule, seed, evaluate_ = p["rule"], p["train"]["seed"], p.get("evaluate", {})
+    by_task = fake_results(rule, seed, evaluate_.get("tasks", "three"), p["assemble"].get("max_ppl"))
+    metrics = {**evaluation_metrics(by_task, "letter"), "toy": False}
+    write_json(metrics, "metrics/eval.json")
+    if evaluate_.get("predictions", True):
+        write_text(predictions_jsonl(by_task), "reports/eval/predictions.jsonl")
+        write_text(tasks_csv(by_task, metrics), "reports/eval/tasks.csv")
     kept = {"none": 0, "counterintuitive_thinking": 6, "blurring_boundaries": 0}[rule]
     write_json({"rows_in": 6, "rows_kept": kept, "rows_dropped": {"rewrite_unparseable": 6 - kept}},
                "metrics/rewrite.json")
+    write_json({"rows_in": 250, "rows_kept": 240 + kept - (30 if p["assemble"].get("max_ppl") else 0)},
+               "metrics/assemble.json")
 
 
 if __name__ == "__main__":

@@ -66,13 +66,18 @@ def mini_stage(cmd: str, deps: list[str], params: list[str], out: str, metrics: 
     return stage
 
 
-def write_pipeline(repo: Path, *, evaluate: bool = False) -> None:
+def write_pipeline(repo: Path, *, evaluate: bool = False, predictions: bool = True) -> None:
+    """The mini pipeline; `evaluate`: only the fake-model evaluate stage (with its per-question results unless
+    `predictions` is false, as before evaluate wrote them)."""
     project = yaml.safe_load((ROOT / "dvc.yaml").read_text(encoding="utf-8"))
     stages = {"scrape": project["stages"]["scrape"]}
     if evaluate:
+        outs = [{"reports/eval/predictions.jsonl": {"cache": False}}, {"reports/eval/tasks.csv": {"cache": False}}]
         stages = {"evaluate": {"cmd": "python -m mini.pipeline evaluate", "deps": ["mini/pipeline.py"],
-                               "params": ["rule"], "metrics": [{"metrics/eval.json": {"cache": False}},
-                                                                   {"metrics/rewrite.json": {"cache": False}}]}}
+                               "params": ["rule", "train", "assemble", "evaluate"],
+                               **({"outs": outs} if predictions else {}),
+                               "metrics": [{f"metrics/{name}.json": {"cache": False}}
+                                           for name in ("eval", "rewrite", "assemble")]}}
     else:
         stages["clean"] = mini_stage("clean", ["data/raw"], ["clean"], "data/clean", "metrics/clean.json")
         stages["dedup"] = mini_stage("dedup", ["data/clean"], [], "data/dedup", "metrics/dedup.json")

@@ -18,6 +18,8 @@ import polars as pl
 import pytest
 import yaml
 
+from tests.project import fresh_repo
+
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.e2e
 DATA_STAGES = ("train_quality", "clean", "normalize", "dedup", "validate", "base_model", "rewrite",
@@ -36,26 +38,6 @@ def run(cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedPr
 
 def dvc(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
     return run([sys.executable, "-m", "dvc", *args], cwd, check)
-
-
-def project_files() -> list[str]:
-    """Tracked and untracked-but-not-ignored files, as a clean clone would have them, minus run results."""
-    out = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True,
-                         text=True, check=True).stdout.split("\n")
-    skip = ("metrics/", "reports/", "dvc.lock")
-    return [f for f in out if f and (ROOT / f).is_file() and not f.startswith(skip)]
-
-
-def fresh_repo(parent: Path) -> Path:
-    """A new git repo holding the project as committed code and inputs, with nothing run yet."""
-    repo = parent / "repo"
-    for name in project_files():
-        (repo / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(ROOT / name, repo / name)
-    run(["git", "init", "-q", "-b", "main"], repo)
-    run(["git", "add", "-A"], repo)
-    run(["git", "commit", "-qm", "copy of the project"], repo)
-    return repo
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +101,7 @@ def test_push_and_pull_use_the_local_remote_outside_the_repo(repo):
     remote = (repo / ".." / "cqia-sft-dvc-store").resolve()
     dvc("push", cwd=repo)
     assert remote.is_dir() and any(remote.rglob("*"))
-    target = repo / "data" / "raw" / "cqia_douban" / "records.parquet"
+    target = repo / "data" / "clean" / "records.parquet"  # data/raw is not cached (dvc.yaml: cache: false)
     content = target.read_bytes()
     shutil.rmtree(target.parent)
     shutil.rmtree(repo / ".dvc" / "cache")
@@ -188,16 +170,13 @@ def test_experiment_table_after_a_rule_experiment_is_readable(repo):
     assert not any("seconds" in column or column.startswith("deps") for column in header), header
 
 
-def test_a_failed_experiment_is_undone_by_the_readme_command(repo):
+def test_a_bad_experiment_value_is_refused_by_the_readme_command_before_dvc_starts(repo):
     commit_run(repo)
     dvc("checkout", "--force", cwd=repo)
-    failed = dvc("exp", "run", "-S", "assemble.eval_share=1.5", cwd=repo, check=False)
-    assert failed.returncode != 0 and "assemble.eval_share: must be in [0, 1), got 1.5" in failed.stdout + failed.stderr
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    command = "git checkout HEAD -- params.yaml dvc.lock metrics reports && dvc checkout"
-    assert command in readme
-    run(["git", "checkout", "HEAD", "--", "params.yaml", "dvc.lock", "metrics", "reports"], repo)
-    dvc("checkout", cwd=repo)
+    failed = run([sys.executable, "-m", "stages.exp", "-S", "assemble.eval_share=1.5"], repo, check=False)
+    assert failed.returncode == 1
+    assert "params.yaml: assemble.eval_share: must be in [0, 1), got 1.5" in failed.stderr
+    assert "python -m stages.exp -S" in (ROOT / "README.md").read_text(encoding="utf-8")
     assert run(["git", "status", "--porcelain"], repo).stdout == ""
     assert "Data and pipelines are up to date." in dvc("repro", cwd=repo).stdout
 

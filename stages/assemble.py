@@ -1,8 +1,8 @@
 """Stage `assemble`: the SFT set from validated records and rule rewrites.
 
-Reads candidate records (curated records and rewrites; `data/familiarity/records.parquet`
-holds both, with their `ppl`). Mixes curated records and rewrites by params (per-source caps, rewrite share,
-seed), optionally drops records above a perplexity bound, splits train/eval
+Reads candidate records (curated records and rewrites; `data/judge/records.parquet`
+holds both, with their `ppl` and judge scores). Mixes curated records and rewrites by params
+(per-source caps, rewrite share, seed), optionally drops records above a perplexity bound, splits train/eval
 from a seeded hash of `id`, and writes into `--out`:
 `train.jsonl`, `eval.jsonl` (chat `messages` + Alpaca columns), `README.md`
 (a Hugging Face dataset card: splits `train` and `validation` = eval.jsonl),
@@ -19,7 +19,7 @@ pass the `sft` expectation suite (`--suite`; reports in `--reports`). Params:
 
 Example:
     # dvc.yaml passes data/sample/eval and ${evaluate.tasks} (data/sample/eval by default)
-    python -m stages.assemble --in data/familiarity/records.parquet \\
+    python -m stages.assemble --in data/judge/records.parquet \\
         --out data/sft --metrics metrics/assemble.json \\
         --suite schemas/expectations/sft.json --reports reports/assemble \\
         --eval-tasks data/sample/eval --eval-tasks data/sample/eval

@@ -1,5 +1,8 @@
 """Every stage command has one shape (stages/lib/cli.py): thin, the same flags, an example that is the
-command DVC runs, `run` only where a second subcommand exists, and no stage imports another."""
+command DVC runs, `run` only where a second subcommand exists, and no stage imports another.
+
+A stage command is a module `stages/<stage>.py`, or `stages/<stage>/__main__.py` for a stage whose code
+is its own package (`python -m stages.<stage>`)."""
 
 from __future__ import annotations
 
@@ -19,12 +22,25 @@ from tests.test_dvc_deps import imported_modules, stages
 from tests.project import project
 
 ROOT = Path(__file__).resolve().parents[1]
-STAGE_FILES = sorted(p for p in (ROOT / "stages").glob("*.py") if p.name != "__init__.py")
-STAGE_MODULES = {p.stem for p in STAGE_FILES}
+STAGE_FILES = sorted([*(p for p in (ROOT / "stages").glob("*.py") if p.name != "__init__.py"),
+                      *(ROOT / "stages").glob("*/__main__.py")])
+
+
+def stage_name(path: Path) -> str:
+    return path.parent.name if path.name == "__main__.py" else path.stem
+
+
+def command_module(stage: str) -> str:
+    """The module that holds a stage's command: `stages.<stage>`, or its package's `__main__`."""
+    package = (ROOT / "stages" / stage / "__main__.py").is_file()
+    return f"stages.{stage}.__main__" if package else f"stages.{stage}"
+
+
+STAGE_MODULES = {stage_name(p) for p in STAGE_FILES}
 # flags that meant the same thing under other names before (issue 15): one vocabulary now
 RETIRED_FLAGS = {"--input", "--records", "--raw", "--data", "--base", "--plots", "--model", "--quality-model"}
 CONTRACT_STAGES = {"scrape", "clean", "train_quality", "normalize", "dedup", "validate", "rewrite", "familiarity",
-                   "assemble"}
+                   "judge", "assemble"}
 
 
 def params() -> dict:
@@ -49,23 +65,24 @@ def dvc_command(body: dict) -> list[str]:
 
 
 def commands(module: str) -> dict[str, click.Command]:
-    cli = importlib.import_module(f"stages.{module}").cli
+    cli = importlib.import_module(command_module(module)).cli
     if isinstance(cli, click.Group):
         return {f"{module} {name}": cmd for name, cmd in cli.commands.items()}
     return {module: cli}
 
 
-@pytest.mark.parametrize("path", STAGE_FILES, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", STAGE_FILES, ids=stage_name)
 def test_no_stage_module_imports_another(path):
+    commands_of_others = {command_module(stage) for stage in STAGE_MODULES - {stage_name(path)}}
     others = sorted(n for n in imported_modules(path)
-                    if n.startswith("stages.") and n.split(".")[1] in STAGE_MODULES - {path.stem})
+                    if any(n == c or n.startswith(f"{c}.") for c in commands_of_others))
     assert not others, f"{path.name} imports stage modules {others}: shared code belongs in a package"
 
 
 MAX_COMMAND_STATEMENTS = 6  # parse params, call the package, print the summary: a few lines, no logic
 
 
-@pytest.mark.parametrize("path", STAGE_FILES, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", STAGE_FILES, ids=stage_name)
 def test_stage_modules_are_thin(path):
     """At the top level only imports, the commands and `main`; each command a few statements: logic lives in
     the packages."""
@@ -87,7 +104,7 @@ def test_stage_modules_are_thin(path):
 
 @pytest.mark.parametrize("module", sorted(STAGE_MODULES))
 def test_one_flag_vocabulary_and_run_only_beside_another_subcommand(module):
-    cli = importlib.import_module(f"stages.{module}").cli
+    cli = importlib.import_module(command_module(module)).cli
     if isinstance(cli, click.Group):
         assert len(cli.commands) >= 2, f"{module}: a group with one subcommand; make it a plain command"
     for name, command in commands(module).items():
@@ -113,12 +130,12 @@ def test_the_help_example_is_the_command_dvc_runs(stage):
     """So the example works on the shipped sample: `dvc repro` runs exactly it."""
     body = stages()[stage]
     argv = dvc_command(body)
-    module = importlib.import_module(argv[2])
+    module = importlib.import_module(command_module(argv[2].removeprefix("stages.")))
     examples = [shlex.split(cmd) for cmd in example_commands(module.__doc__)]
     assert argv in examples, f"{stage}: no example in {argv[2]} is the dvc.yaml cmd {shlex.join(argv)}"
 
 
 @pytest.mark.parametrize("stage", sorted(CONTRACT_STAGES))
 def test_contract_stages_print_the_one_summary_line(stage):
-    text = (ROOT / "stages" / f"{stage}.py").read_text(encoding="utf-8")
-    assert "echo_summary(" in text, f"stages/{stage}.py prints its own summary line"
+    path = ROOT.joinpath(*command_module(stage).split(".")).with_suffix(".py")
+    assert "echo_summary(" in path.read_text(encoding="utf-8"), f"{path} prints its own summary line"

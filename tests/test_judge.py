@@ -187,13 +187,15 @@ BROKEN = [
     (lambda text: text.replace("  discard_below: 5 ", "  discard_below: 5: 6 ", 1),
      ":31:19: not valid YAML: mapping values are not allowed here\n"),
     (lambda text: text.replace("retry: |", "retri: |"), ": unknown key(s) retri; allowed: "),
+    (lambda text: text.replace("rationale: 用一两句话说明评分的主要理由\n", ""), ": missing required key(s) rationale\n"),
     (lambda text: text.replace("  {question}\n", "  {questoin}\n"), ".user: unknown placeholder(s) questoin; "),
     (lambda text: text.replace("- name: clarity", "- name: accuracy"), ".dimensions[3].name: duplicate dimension "
                                                                        "'accuracy'"),
 ]
 
 
-@pytest.mark.parametrize("edit, message", BROKEN, ids=["syntax", "unknown-key", "placeholder", "duplicate"])
+@pytest.mark.parametrize("edit, message", BROKEN, ids=["syntax", "unknown-key", "missing", "placeholder",
+                                                                "duplicate"])
 def test_a_broken_rubric_is_one_line_for_the_stage_and_for_check(tmp_path, edit, message):
     from stages.check import cli as check_cli
 

@@ -1,8 +1,9 @@
 """Stage `assemble`: the SFT set from validated records and rule rewrites.
 
 Reads candidate records (curated records and rewrites; `data/review/records.parquet`
-holds both, with their `ppl` and the human review applied: `verified_by`). Mixes curated records and rewrites by params (per-source caps, rewrite share,
-seed), optionally drops records above a perplexity bound, splits train/eval
+holds both, with their `ppl`, `ifd` and judge scores and the human review applied: `verified_by`).
+Mixes curated records and rewrites by params
+(per-source caps, rewrite share, seed), optionally drops records above a perplexity bound, splits train/eval
 from a seeded hash of `id`, and writes into `--out`:
 `train.jsonl`, `eval.jsonl` (chat `messages` + Alpaca columns), `README.md`
 (a Hugging Face dataset card: splits `train` and `validation` = eval.jsonl),

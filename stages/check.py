@@ -7,7 +7,8 @@ paths and the scrape stage refuses them too), checks each source (kind, keys, gl
 every other section with the typed model its stage loads it with (wrong types,
 non-finite numbers, out-of-range values, unknown keys, `by_source` keys that
 name no configured subset), `rule` against the rule catalog, and reports
-unknown sections. The checks live in stages/checking/.
+unknown sections; it also checks the judge's rubric file (`--rubric`: YAML or JSON syntax, fields,
+placeholders, the answer schema it names). The checks live in stages/checking/.
 
 Example:
     python -m stages.check --params params.yaml
@@ -28,8 +29,10 @@ from stages.lib.cli import PATH, doc_summary, example, run_main
               help="Params file to check.")
 @click.option("--rules", "rules_path", default="schemas/rules.yaml", show_default=True, type=PATH,
               help="Rule catalog that `rule` must name a rule of.")
-def cli(params_path: Path, rules_path: Path) -> None:
-    problems = params_problems(params_path, rules_path)
+@click.option("--rubric", "rubric_path", default="schemas/judge/rubric.yaml", show_default=True, type=PATH,
+              help="The judge stage's rubric file.")
+def cli(params_path: Path, rules_path: Path, rubric_path: Path) -> None:
+    problems = params_problems(params_path, rules_path, rubric_path)
     for problem in problems:
         click.echo(problem, err=True)
     if problems:

@@ -34,8 +34,8 @@ def params_with(tmp_path: Path, edit, monkeypatch) -> Path:
 
 
 def check(params: Path):
-    return CliRunner().invoke(cli, ["--params", str(params), "--rules",
-                                                    str(ROOT / "schemas" / "rules.yaml")])
+    return CliRunner().invoke(cli, ["--params", str(params), "--rules", str(ROOT / "schemas" / "rules.yaml"),
+                                    "--rubric", str(ROOT / "schemas" / "judge" / "rubric.yaml")])
 
 
 def test_shipped_params_pass(tmp_path, monkeypatch):

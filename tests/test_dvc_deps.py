@@ -127,7 +127,7 @@ def test_deps_cover_the_import_closure_and_params_sections(stage):
     body = stages()[stage]
     module = re.search(r"python -m (stages\.[a-z_.]+)", body["cmd"]).group(1)
     deps = [d for d in body.get("deps", []) if "${" not in d]
-    files = import_closure(module)
+    files = import_closure(module) | import_closure(f"{module}.__main__")  # a package stage runs its __main__
     missing = sorted(p.relative_to(ROOT).as_posix() for p in files if not covered(p, deps))
     assert not missing, f"{stage}: dvc.yaml deps miss files its command imports: {missing}"
     listed = {p.split(".")[0] for p in body.get("params", []) if isinstance(p, str)}

@@ -23,7 +23,7 @@ from tests.project import fresh_repo
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.e2e
 DATA_STAGES = ("train_quality", "clean", "normalize", "dedup", "validate", "base_model", "rewrite",
-               "familiarity", "review", "assemble")
+               "familiarity", "judge", "review", "assemble")
 
 
 def run(cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
@@ -60,7 +60,7 @@ def test_every_stage_keeps_rows_in_equal_kept_plus_dropped(repo):
                for p in (repo / "metrics").rglob("*.json")}
     assert {f"scrape/{name}.json" for name in sources} <= set(metrics)
     contract = {name: m for name, m in metrics.items() if "rows_in" in m}
-    assert {"clean.json", "normalize.json", "dedup.json", "rewrite.json", "familiarity.json",
+    assert {"clean.json", "normalize.json", "dedup.json", "rewrite.json", "familiarity.json", "judge.json",
             "assemble.json"} <= set(contract)
     for name, m in contract.items():
         assert m["rows_in"] == m["rows_kept"] + sum(m["rows_dropped"].values()), name

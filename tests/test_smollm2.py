@@ -2,9 +2,10 @@
 
 One module, one converted model, a handful of English MMLU-layout records:
 base_model converts the GGUF offline, rewrite generates and parses real replies
-through the chat template, familiarity scores real perplexities, train runs two
-trl steps, evaluate scores per task with standard errors. Slow on CPU (about two
-minutes on a 2-core machine); deselect with `-m "not smollm2"`.
+through the chat template, familiarity scores real perplexities, the judge reads
+real score probabilities, train runs two trl steps, evaluate scores per task with
+standard errors. Slow on CPU (about three minutes on a 2-core machine, the judge's
+two records nearly one of them); deselect with `-m "not smollm2"`.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ PARAMS = {
                 "generation": {"max_new_tokens": 96, "temperature": 0.0, "top_p": 1.0, "seed": 0},
                 "transformers": {"model": "base", "batch_size": 4}},
     "familiarity": {"batch_size": 4, "max_length": 256},
+    "judge": {"backend": "transformers", "max_chars": 300, "generation": {"max_new_tokens": 4}},
     "train": {"seed": 42, "max_steps": 2, "batch_size": 2, "max_length": 256, "learning_rate": 1e-5, "threads": 2,
               "logging_steps": 1},
     "evaluate": {"continuation": "letter", "batch_size": 8, "threads": 2},
@@ -144,3 +146,26 @@ def test_a_real_model_finds_the_right_answer_more_familiar(run):
         ("What is the capital of France?", "", "The capital of France is Tokyo."),
     ], batch_size=2, max_length=128)
     assert right.ppl < wrong.ppl and right.tokens == wrong.tokens
+
+
+def test_the_judge_reads_real_score_probabilities(run):
+    """The local judge on a real Llama tokenizer and chat template: every score a probability-weighted mean
+    in [1, 10], the rationale generated up to its closing quote, a rerun served from the cache."""
+    from stages.judge.__main__ import cli as judge_cli
+
+    pl.read_parquet(run / "records.parquet").head(2).write_parquet(run / "judge-in.parquet")
+    args = ["--params", str(run / "params.yaml"), "--in", str(run / "judge-in.parquet"), "--rubric",
+            str(ROOT / "schemas" / "judge" / "rubric.yaml"), "--base-model", str(run / "models" / "base"),
+            "--cache", str(run / "judge-cache"), "--out", str(run / "judge"), "--metrics", str(run / "judge.json"),
+            "--reports", str(run / "reports" / "judge")]
+    invoke(judge_cli, args)
+    metrics = json.loads((run / "judge.json").read_text())
+    assert (metrics["judged"], metrics["calls"], metrics["failures"], metrics["rows_dropped"]) == (2, 2, {}, {})
+    judged = pl.read_parquet(run / "judge" / "records.parquet")
+    scores = judged.select("judge_score", "judge_accuracy", "judge_helpfulness", "judge_completeness", "judge_clarity")
+    assert all(1.0 <= value <= 10.0 for row in scores.rows() for value in row)
+    assert scores["judge_score"].n_unique() == 2  # read from each record's own probabilities
+    assert judged["judge_model"].str.starts_with("smollm2-135m-").all()
+    assert '"' not in "".join(judged["judge_rationale"])
+    invoke(judge_cli, args)
+    assert json.loads((run / "judge.json").read_text())["cache_hits"] == 2

@@ -1,5 +1,8 @@
 """Every stage command has one shape (stages/lib/cli.py): thin, the same flags, an example that is the
-command DVC runs, `run` only where a second subcommand exists, and no stage imports another."""
+command DVC runs, `run` only where a second subcommand exists, and no stage imports another.
+
+A stage command is a module `stages/<stage>.py`, or `stages/<stage>/__main__.py` for a stage whose code
+is its own package (`python -m stages.<stage>`)."""
 
 from __future__ import annotations
 
@@ -29,15 +32,16 @@ def stage_name(path: Path) -> str:
 
 
 def command_module(stage: str) -> str:
-    """The module holding the stage's `cli`: stages.<stage>, or stages.<stage>.__main__ for a package."""
-    return f"stages.{stage}.__main__" if (ROOT / "stages" / stage / "__main__.py").is_file() else f"stages.{stage}"
+    """The module that holds a stage's command: `stages.<stage>`, or its package's `__main__`."""
+    package = (ROOT / "stages" / stage / "__main__.py").is_file()
+    return f"stages.{stage}.__main__" if package else f"stages.{stage}"
 
 
 STAGE_MODULES = {stage_name(p) for p in STAGE_FILES}
 # flags that meant the same thing under other names before (issue 15): one vocabulary now
 RETIRED_FLAGS = {"--input", "--records", "--raw", "--data", "--base", "--plots", "--model", "--quality-model"}
 CONTRACT_STAGES = {"scrape", "clean", "train_quality", "normalize", "dedup", "validate", "rewrite", "familiarity",
-                   "review", "assemble"}
+                   "judge", "review", "assemble"}
 
 
 def params() -> dict:
@@ -70,8 +74,9 @@ def commands(module: str) -> dict[str, click.Command]:
 
 @pytest.mark.parametrize("path", STAGE_FILES, ids=stage_name)
 def test_no_stage_module_imports_another(path):
+    commands_of_others = {command_module(stage) for stage in STAGE_MODULES - {stage_name(path)}}
     others = sorted(n for n in imported_modules(path)
-                    if n.startswith("stages.") and n.split(".")[1] in STAGE_MODULES - {stage_name(path)})
+                    if any(n == c or n.startswith(f"{c}.") for c in commands_of_others))
     assert not others, f"{path.name} imports stage modules {others}: shared code belongs in a package"
 
 
@@ -126,7 +131,7 @@ def test_the_help_example_is_the_command_dvc_runs(stage):
     """So the example works on the shipped sample: `dvc repro` runs exactly it."""
     body = stages()[stage]
     argv = dvc_command(body)
-    module = importlib.import_module(command_module(argv[2].split(".", 1)[1]))
+    module = importlib.import_module(command_module(argv[2].removeprefix("stages.")))
     examples = [shlex.split(cmd) for cmd in example_commands(module.__doc__)]
     assert argv in examples, f"{stage}: no example in {argv[2]} is the dvc.yaml cmd {shlex.join(argv)}"
 

@@ -21,6 +21,7 @@ from stages.lib.snapshot import Snapshot
 
 PARAMS = Path("params.yaml")
 RULES = Path("schemas/rules.yaml")
+RUBRIC = Path("schemas/judge/rubric.yaml")
 TIMINGS = Path("reports/timings")  # wall times of the stages (stages/lib/timings.py), not a DVC output
 NO_WORKSPACE = {"--queue", "--temp", "--run-all"}  # DVC runs these in temporary folders
 
@@ -54,7 +55,7 @@ def check_overrides(overrides: list[str]) -> list[str]:
                 if override.startswith(("+", "~")) or "=" not in override:
                     return [f"-S {override}: {exc}: {exc.__cause__}".splitlines()[0]]
                 apply_overrides(trial, ["+" + override])
-        problems = params_problems(trial, RULES)
+        problems = params_problems(trial, RULES, RUBRIC)
     finally:
         trial.unlink(missing_ok=True)
     return [problem.replace(str(trial), str(PARAMS)).replace(trial.name, str(PARAMS)) for problem in problems]
@@ -78,7 +79,7 @@ def run_experiment(values: tuple[str, ...], dvc_args: tuple[str, ...]) -> int:
     if not PARAMS.is_file() and not PARAMS.is_symlink():
         raise StageError(f"{PARAMS}: not found (run this in the project's folder)")
     load_params(PARAMS)  # refuses a symlinked file (DVC would write through it), duplicate keys, bad encodings
-    problems = check_overrides(overrides_for_params(values)) if values else params_problems(PARAMS, RULES)
+    problems = check_overrides(overrides_for_params(values)) if values else params_problems(PARAMS, RULES, RUBRIC)
     if problems:
         raise StageError("\n".join(problems))
     command = [sys.executable, "-m", "dvc", "exp", "run", *(arg for v in values for arg in ("-S", v)), *dvc_args]

@@ -1,5 +1,7 @@
 """Every problem in a params file, one line each: the sources one by one (and their paths), every other
-section with its typed model (`SECTION_MODELS`), `rule` against the rule catalog, unknown sections.
+section with its typed model (`SECTION_MODELS`), `rule` against the rule catalog, unknown sections; and
+the judge's rubric file (stages/judge/rubric.py), which a syntax error or a missing field would
+otherwise stop the judge stage with in the middle of `dvc repro`.
 
 `by_source` keys are checked against the subsets of the configured sources when those parse
 (`context={"subsets": ...}`, see stages/lib/params.py `known_subsets`). Paths in params (`sources.*.path`,
@@ -30,6 +32,7 @@ SECTION_MODELS: dict[str, str] = {
     "model": "stages.llm.base:ModelParams",
     "rewrite": "stages.llm.settings:RewriteParams",
     "familiarity": "stages.llm.perplexity:FamiliarityParams",
+    "judge": "stages.judge.settings:JudgeParams",
     "review": "stages.review.params:ReviewParams",
     "assemble": "stages.sft.mix:AssembleParams",
     "train": "stages.sft.training:TrainParams",
@@ -81,12 +84,16 @@ def section_problem(section: str, raw: Any, params_path: Path, subsets: list[str
     return problem_of(lambda: parse_section(section_model(section), raw, f"{params_path}: {section}", context))
 
 
-def params_problems(params_path: Path, rules_path: Path) -> list[str]:
-    """Every problem in the params file, one line each (the file itself unreadable: one line)."""
+def params_problems(params_path: Path, rules_path: Path, rubric_path: Path) -> list[str]:
+    """Every problem in the params file and the rubric file, one line each (the params file itself
+    unreadable: one line)."""
+    from stages.judge.rubric import load_rubric
+
+    rubric = problem_of(lambda: load_rubric(rubric_path))
     try:
         params = load_params(params_path)
     except ValueError as exc:
-        return [str(exc)]
+        return [str(exc), *([rubric] if rubric else [])]
     known = sorted([*SECTION_MODELS, *OTHER_SECTIONS])
     problems = [f"{params_path}: missing section '{section}'" for section in known
                 if section not in params and section not in OPTIONAL_SECTIONS]
@@ -105,6 +112,7 @@ def params_problems(params_path: Path, rules_path: Path) -> list[str]:
         problems.append(problem_of(lambda: load_catalog(rules_path).resolve(params["rule"], f"{params_path}: rule")))
     problems += [f"{params_path}: unknown section '{section}' (no stage reads it; a typo?)"
                  for section in sorted(set(params) - set(known), key=str)]
+    problems.append(rubric)
     unique: dict[str, None] = {}
     for problem in problems:
         if problem:

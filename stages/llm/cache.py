@@ -1,9 +1,10 @@
 """Content-addressed cache of LLM responses, so no call is paid for twice.
 
-The key is the sha256 of the canonical JSON of the request:
+The key is the sha256 of the canonical JSON of the request. For rewrite (`Request`):
 `{"backend", "model", "messages", "generation"}` where `model` is the backend's
 model identity (for local models it includes a hash of the weights) and
-`generation` the generation parameters. The endpoint URL and the API key are not
+`generation` the generation parameters; any other `Keyed` request (the judge's)
+names its own fields. The endpoint URL and the API key are not
 part of the request and are never stored: the same model behind another URL
 reuses its answers.
 
@@ -24,15 +25,26 @@ match its file name is ignored (counted as a miss) and overwritten.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from stages.lib.io import write_json
 from stages.llm.prompts import Messages, sha256_of
 from stages.llm.screen import NO_KEY, KeyGuard, strings
 
 FINISH_REASONS = frozenset({"stop", "length", "tool_calls", "content_filter", "function_call"})
+
+
+class Keyed(Protocol):
+    """What the cache stores an answer under: a `key` (sha256 hex) and the request as a dict (kept in the
+    entry). `Request` is rewrite's; the judge stage keys its entries by what the judge reads
+    (stages/judge/cache_key.py)."""
+
+    @property
+    def key(self) -> str: ...
+
+    def as_dict(self) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True)
@@ -51,17 +63,28 @@ class Request:
         return sha256_of(self.as_dict())
 
 
+def _count(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
 @dataclass(frozen=True)
 class Response:
-    """What the stage keeps of a model's reply: its text, and a finish reason from `FINISH_REASONS` or None."""
+    """What the stage keeps of a model's reply: its text, and a finish reason from `FINISH_REASONS` or None.
+    `prompt_tokens`/`completion_tokens` are what the call cost (an endpoint's `usage`, a local model's counts;
+    None when unknown); they are not cached, not compared, and a cached answer cost nothing."""
 
     text: str
     finish_reason: str | None = None
+    prompt_tokens: int | None = field(default=None, compare=False)
+    completion_tokens: int | None = field(default=None, compare=False)
 
     @classmethod
-    def of(cls, text: Any, finish_reason: Any) -> Response:
-        """A response from untrusted fields: text as a string, an unknown finish reason dropped."""
-        return cls("" if text is None else str(text), finish_reason if finish_reason in FINISH_REASONS else None)
+    def of(cls, text: Any, finish_reason: Any, usage: Any = None) -> Response:
+        """A response from untrusted fields: text as a string, an unknown finish reason dropped, token counts
+        kept only when they are whole numbers >= 0."""
+        usage = usage if isinstance(usage, dict) else {}
+        return cls("" if text is None else str(text), finish_reason if finish_reason in FINISH_REASONS else None,
+                   _count(usage.get("prompt_tokens")), _count(usage.get("completion_tokens")))
 
 
 @dataclass(frozen=True)
@@ -81,7 +104,7 @@ class ResponseCache:
     def path_for(self, key: str) -> Path:
         return self.root / key[:2] / f"{key}.json"
 
-    def get(self, request: Request, guard: KeyGuard = NO_KEY) -> Response | Removed | None:
+    def get(self, request: Keyed, guard: KeyGuard = NO_KEY) -> Response | Removed | None:
         """The cached response, None (a miss), or `Removed` when the entry's file holds the key `guard` finds."""
         key = request.key
         path = self.path_for(key)
@@ -101,7 +124,7 @@ class ResponseCache:
         response = entry["response"]
         return Response.of(response.get("text"), response.get("finish_reason"))
 
-    def put(self, request: Request, response: Response, guard: KeyGuard = NO_KEY) -> bool:
+    def put(self, request: Keyed, response: Response, guard: KeyGuard = NO_KEY) -> bool:
         """Store the entry; False (nothing written) when any of its strings holds the API key."""
         key = request.key
         entry = {"key": key, "request": request.as_dict(),
@@ -112,7 +135,7 @@ class ResponseCache:
         self.stored += 1
         return True
 
-    def discard(self, request: Request) -> None:
+    def discard(self, request: Keyed) -> None:
         """Remove the entry for `request` (e.g. an answer whose parsed record leaks the API key)."""
         self.path_for(request.key).unlink(missing_ok=True)
 

@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 QUESTION_MARK = "【问题】"
 ANSWER_MARK = "【回答】"
@@ -54,7 +56,14 @@ def _from_markers(text: str) -> tuple[str, str] | None:
     return text[q + len(QUESTION_MARK):a].strip(), text[a + len(ANSWER_MARK):].strip()
 
 
-def _from_json(text: str) -> tuple[str, str] | None:
+def strip_think(raw: str | None) -> str:
+    """The reply without a reasoning model's `<think>...</think>` block, stripped."""
+    return _THINK.sub("", raw or "").strip()
+
+
+def json_objects(text: str) -> Iterator[dict[str, Any]]:
+    """The JSON objects a reply holds, in the order tried: each ```json fence, then the span from the
+    first `{` to the last `}` (the judge stage reads its answers the same way)."""
     candidates = [m.group(1) for m in _FENCE.finditer(text)]
     bare = _OBJECT.search(text)
     if bare:
@@ -64,7 +73,13 @@ def _from_json(text: str) -> tuple[str, str] | None:
             data = json.loads(candidate)
         except json.JSONDecodeError:
             continue
-        if isinstance(data, dict) and isinstance(data.get("instruction"), str) and isinstance(data.get("output"), str):
+        if isinstance(data, dict):
+            yield data
+
+
+def _from_json(text: str) -> tuple[str, str] | None:
+    for data in json_objects(text):
+        if isinstance(data.get("instruction"), str) and isinstance(data.get("output"), str):
             return data["instruction"].strip(), data["output"].strip()
     return None
 
@@ -84,7 +99,7 @@ def _from_english(text: str) -> tuple[str, str] | None:
 
 
 def parse_answer(raw: str) -> Parsed:
-    text = _THINK.sub("", raw or "").strip()
+    text = strip_think(raw)
     if not text:
         return Parsed("empty", detail="the model returned an empty answer")
     pair = _from_markers(text) or _from_json(text) or _from_english(text)

@@ -20,15 +20,14 @@ configured subset fails like a `by_source` key does.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import ValidationInfo, field_validator
-from pydantic_core import PydanticCustomError
 
 from stages.lib.params import Block, Names, NonNegativeInt, Params, known_subsets
 from stages.llm.backends import GenerationParams
 from stages.llm.backends.hf_local import TransformersParams
-from stages.llm.backends.openai_chat import OpenAIParams
+from stages.llm.backends.openai_chat import OpenAIParams, openai_block_needed
 from stages.validation.suites import ZhShare
 
 
@@ -51,9 +50,4 @@ class RewriteParams(Params):
         known_subsets(dict.fromkeys(sources), info)
         return sources
 
-    @field_validator("openai")
-    @classmethod
-    def _needed(cls, openai: OpenAIParams | None, info: ValidationInfo) -> Any:
-        if openai is None and info.data.get("backend") == "openai":
-            raise PydanticCustomError("value_rule", "backend openai needs base_url and model")
-        return openai
+    _needed = field_validator("openai")(openai_block_needed)

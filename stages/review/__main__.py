@@ -10,8 +10,8 @@ Commands (`python -m stages.review COMMAND --help` for each):
 Examples:
     python -m stages.review export --in data/review/records.parquet --out review/queue
     python -m stages.review import --in ~/Downloads/project-1-at-2025-01-01.json \\
-        --candidates data/familiarity/records.parquet
-    python -m stages.review apply --in data/familiarity/records.parquet \\
+        --candidates data/judge/records.parquet
+    python -m stages.review apply --in data/judge/records.parquet \\
         --decisions review/decisions.jsonl --out data/review --reports reports/review \\
         --metrics metrics/review.json
 """
@@ -68,7 +68,7 @@ def import_command(in_path: Path, decisions: Path, candidates: Path | None) -> N
 
     \b
     Example:
-        python -m stages.review import --in project-1-export.json --candidates data/familiarity/records.parquet
+        python -m stages.review import --in project-1-export.json --candidates data/judge/records.parquet
     """
     from stages.review.importing import import_line, run_import
 
@@ -81,7 +81,7 @@ def import_command(in_path: Path, decisions: Path, candidates: Path | None) -> N
 
 
 @cli.command("apply")
-@in_option("Candidate records (data/familiarity/records.parquet).")
+@in_option("Candidate records (data/judge/records.parquet).")
 @click.option("--decisions", required=True, type=PATH, help="The decisions file (review/decisions.jsonl).")
 @out_option()
 @reports_option("Folder for agreement.json and agreement.md.")
@@ -92,7 +92,7 @@ def apply_command(in_path: Path, decisions: Path, out_dir: Path, reports_dir: Pa
 
     \b
     Example:
-        python -m stages.review apply --in data/familiarity/records.parquet \\
+        python -m stages.review apply --in data/judge/records.parquet \\
             --decisions review/decisions.jsonl --out data/review --reports reports/review \\
             --metrics metrics/review.json
     """

@@ -19,13 +19,19 @@ behaviour) pairs checked in order; the default is "ok":
 - corrupt_gzip  200 with `Content-Encoding: gzip` and a body that is not gzip
 - echo_prompt   200 with the system and user messages as the answer (a prompt-injection outcome)
 - echo_rule     200 with 【问题】/【回答】 holding the rule's lines of the user message
+- judge         200 with a valid judge answer (`judge_answer`: the dimensions named in the prompt's format line)
+- judge_not_json, judge_out_of_range (overall 11), judge_missing_dimension (the first one left out):
+                200 with that kind of invalid judge answer, every time
+- judge_invalid_once  not JSON on the first attempt, a valid judge answer on the retry
 - leak:<field>:<form>  the API key (from the Authorization header) written as `key_forms(key)[form]`
                 (tests/llm/leaks.py) into one field: `content` (after a good answer), `json` (a JSON
                 answer whose output spells the key in \\u escapes; no form), `finish_reason`, `id`,
                 `model`, `system_fingerprint`, `tool_call`, `logprobs`, `second_choice`, `error400`
                 (a 400 error's message), `malformed` (a body that is not JSON)
 
-It records every request (path, body, Authorization header) and the largest
+Attempts are counted per conversation (its first user message), so a retry turn is attempt 2. Every
+completion reports `usage`: prompt_tokens = characters of the messages, completion_tokens = characters
+of the answer. It records every request (path, body, Authorization header) and the largest
 number of requests it handled at once.
 """
 
@@ -33,6 +39,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import threading
 import time
 from collections import Counter
@@ -47,9 +54,36 @@ def answer_for(user: str) -> str:
     return f"【问题】改写后的问题 {tag}：月亮的名字会不会发光？\n【回答】名字不会发光，发光的是被太阳照亮的月球表面。（{tag}）"
 
 
+
+def judge_scores(user: str) -> dict:
+    """The valid judge answer for a prompt: scores from a hash of the user message, for the dimensions its
+    format line names in `"dimensions":{"accuracy":<1-10>,...}`)."""
+    shape = re.search(r'"dimensions":\{(.*?)\}', user)
+    names = re.findall(r'"([a-z][a-z0-9_]*)":<1-10>', shape.group(1) if shape else "")
+    tag = int(hashlib.sha256(user.encode("utf-8")).hexdigest()[:12], 16)
+    overall = 1 + tag % 10
+    return {"dimensions": {name: 1 + (tag >> (4 * (k + 1))) % 10 for k, name in enumerate(names)},
+            "overall": overall, "verdict": "keep" if overall >= 8 else "discard" if overall < 5 else "review",
+            "rationale": f"回答基本准确，条理清楚（{tag % 1000}）。"}
+
+
+def judge_answer(user: str, kind: str = "judge") -> str:
+    answer = judge_scores(user)
+    if kind == "judge_not_json":
+        return "这条回答还不错，我给八分。"
+    if kind == "judge_out_of_range":
+        answer["overall"] = 11
+    if kind == "judge_missing_dimension":
+        answer["dimensions"].pop(next(iter(answer["dimensions"])))
+    return json.dumps(answer, ensure_ascii=False)
+
+
 def completion(content: str, body: dict[str, Any]) -> dict[str, Any]:
+    prompt = sum(len(str(m.get("content", ""))) for m in body.get("messages", []))
     return {"id": "chatcmpl-test", "object": "chat.completion", "model": body.get("model"),
-            "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}]}
+            "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}],
+            "usage": {"prompt_tokens": prompt, "completion_tokens": len(content),
+                      "total_tokens": prompt + len(content)}}
 
 
 class ChatServer:
@@ -57,6 +91,7 @@ class ChatServer:
         self.behaviours = behaviours or []
         self.slow_s = slow_s
         self.requests: list[dict[str, Any]] = []
+        self.usage: list[dict[str, int]] = []  # the usage of every judge answer sent
         self.attempts: Counter[str] = Counter()
         self.in_flight = 0
         self.max_in_flight = 0
@@ -136,6 +171,13 @@ class ChatServer:
                     return self.leak(behaviour, user, body)
                 messages = body.get("messages", [])
                 rule_lines = [line for line in user.splitlines() if line.startswith(("规则说明：", "对回答的要求："))]
+                if behaviour.startswith("judge"):
+                    kind = "judge_not_json" if behaviour == "judge_invalid_once" and attempt == 1 else behaviour
+                    content = judge_answer(user, "judge" if kind == "judge_invalid_once" else kind)
+                    reply = completion(content, body)
+                    with server.lock:
+                        server.usage.append(reply["usage"])
+                    return self.send(200, json.dumps(reply, ensure_ascii=False).encode("utf-8"))
                 content = {"garbage": "我觉得这个问题很有意思，但我不想改写。", "empty": "",
                            "echo_auth": f"{answer_for(user)}\n(debug: {self.headers.get('Authorization')})",
                            "echo_prompt": "\n".join(m["content"] for m in messages if m["role"] != "assistant"),

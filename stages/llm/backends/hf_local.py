@@ -101,8 +101,10 @@ class LocalBackend:
             self.calls += len(batch)
             for row, index in enumerate(batch):
                 new_ids = output[row, inputs["input_ids"].shape[1]:].tolist()
-                finish = "stop" if stop_ids & set(new_ids) else "length"
+                stop = next((k for k, token in enumerate(new_ids) if token in stop_ids), None)
                 text = tokenizer.decode(new_ids, skip_special_tokens=True)
-                results[index] = Response(text=text, finish_reason=finish)
+                results[index] = Response(text=text, finish_reason="length" if stop is None else "stop",
+                                          prompt_tokens=len(encoded[index]),
+                                          completion_tokens=len(new_ids) if stop is None else stop + 1)
                 on_response(index, results[index])
         return results

@@ -1,15 +1,16 @@
 """Backend `openai`: any OpenAI-compatible `POST <base_url>/chat/completions` endpoint.
 
 Works with vLLM, SGLang, Ollama (`http://127.0.0.1:11434/v1`) and hosted APIs.
-Settings come from `params.yaml: rewrite.openai`; the API key is read from the
+Settings come from `params.yaml: rewrite.openai` (or `judge.openai`: `section` names the one in use, for
+messages); the API key is read from the
 environment variable named by `api_key_env` and sent only as the
 `Authorization: Bearer` header. It is never stored in params, cache entries,
 records, metrics or messages: every text of the endpoint that goes into an
 error message (its error text through `said`, a body snippet, an exception's
 text) passes through `redact`, which withholds it when `guard`
 (stages/llm/screen.py) finds the key in it in any form. Of a completion only
-`choices[0].message.content` and a known `finish_reason` are kept
-(`Response.of`); ids, model names, fingerprints, tool calls, logprobs and
+`choices[0].message.content`, a known `finish_reason` and the `usage` token counts
+are kept (`Response.of`); ids, model names, fingerprints, tool calls, logprobs and
 further choices are never read.
 
 Up to `concurrency` requests run at once (threads sharing one httpx client).
@@ -36,7 +37,8 @@ from typing import Annotated, Any
 
 import httpx
 import tenacity
-from pydantic import model_validator
+from pydantic import ValidationInfo, model_validator
+from pydantic_core import PydanticCustomError
 
 from stages.lib.errors import StageError
 from stages.lib.params import NonNegativeInt, Params, PositiveInt, PositiveNumber, key_problem, rule
@@ -51,7 +53,8 @@ WITHHELD = "<withheld: it contains the API key>"
 
 
 class OpenAIParams(Params):
-    """`params.yaml: rewrite.openai`: the endpoint, the NAME of the key's environment variable, retries."""
+    """`params.yaml: rewrite.openai` (and `judge.openai`): the endpoint, the NAME of the key's environment
+    variable, retries."""
 
     # no {got} in these two messages: a mistyped URL may hold credentials, a pasted key must not be echoed
     base_url: Annotated[str, rule(lambda v: v.startswith(("http://", "https://")),
@@ -71,6 +74,14 @@ class OpenAIParams(Params):
         if isinstance(data, dict) and "api_key" in data:  # named like an unknown key: rewrite.openai.api_key: ...
             raise key_problem("api_key", "never put a key in params; name its environment variable in api_key_env")
         return super()._known_keys(data)
+
+
+def openai_block_needed(openai: OpenAIParams | None, info: ValidationInfo) -> OpenAIParams | None:
+    """A section's `openai` validator (`field_validator("openai")(openai_block_needed)`): the block is
+    required when the section's `backend` is openai."""
+    if openai is None and info.data.get("backend") == "openai":
+        raise PydanticCustomError("value_rule", "backend openai needs base_url and model")
+    return openai
 
 
 class RetryableStatus(Exception):
@@ -100,8 +111,9 @@ def _error_message(response: httpx.Response) -> str:
 class OpenAIChatBackend:
     name = "openai"
 
-    def __init__(self, settings: OpenAIParams) -> None:
+    def __init__(self, settings: OpenAIParams, section: str = "rewrite") -> None:
         self.settings = settings
+        self.where = f"{section}.openai"  # the params keys messages point at
         self.url = settings.base_url.rstrip("/") + "/chat/completions"
         self._key = os.environ.get(settings.api_key_env, "") if settings.api_key_env else ""
         self.guard = KeyGuard(self._key, f"environment variable {settings.api_key_env}")
@@ -140,19 +152,20 @@ class OpenAIChatBackend:
         if status in RETRY_STATUS:
             raise RetryableStatus(status, self.said(response), _retry_after(response))
         if status in (401, 403):
-            env = self.settings.api_key_env or "(none: set rewrite.openai.api_key_env)"
+            env = self.settings.api_key_env or f"(none: set {self.where}.api_key_env)"
             raise StageError(f"{self.url}: HTTP {status} ({self.said(response)}): the endpoint "
                              f"refused the request; put the API key in the environment variable {env}")
         if status == 404:
             raise StageError(f"{self.url}: HTTP 404 ({self.said(response)}): check "
-                             "rewrite.openai.base_url (it usually ends in /v1) and rewrite.openai.model")
+                             f"{self.where}.base_url (it usually ends in /v1) and {self.where}.model")
         if status >= 400:
             return Failure(f"HTTP {status}: {self.said(response)}")
         return self._parse_body(response)
 
     def _parse_body(self, response: httpx.Response) -> Result:
         try:
-            choice = response.json()["choices"][0]
+            body = response.json()
+            choice = body["choices"][0]
             content = choice["message"]["content"]
             if content is not None and not isinstance(content, str):
                 raise TypeError("content is not a string")
@@ -160,7 +173,7 @@ class OpenAIChatBackend:
             snippet = repr(" ".join(response.text.split())[:120])
             return Failure(f"malformed response ({type(exc).__name__}: {self.redact(str(exc))}): "
                            f"{WITHHELD if self.guard.leaks(response.text) else snippet}")
-        return Response.of(content, choice.get("finish_reason"))
+        return Response.of(content, choice.get("finish_reason"), body.get("usage"))
 
     def _complete(self, client: httpx.Client, messages: Messages, generation: GenerationParams) -> Result:
         body = {"model": self.settings.model, "messages": messages, "max_tokens": generation.max_new_tokens,
@@ -176,7 +189,7 @@ class OpenAIChatBackend:
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             raise StageError(f"cannot reach {self.url} after {attempts} attempts "
                              f"({type(exc).__name__}: {self.redact(str(exc))}); start the server or fix "
-                             "rewrite.openai.base_url") from None
+                             f"{self.where}.base_url") from None
         except httpx.TimeoutException as exc:
             return Failure(f"timed out after {attempts} attempts of {self.settings.timeout_s}s "
                            f"({type(exc).__name__})")

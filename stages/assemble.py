@@ -60,7 +60,7 @@ def cli(in_path: tuple[Path, ...], scores: Path | None, out_dir: Path, metrics_p
         lock: Path, suite: str, reports_dir: Path, eval_tasks: tuple[Path, ...]) -> None:
     sources = load_sources(params_path)
     context = subset_context(sources)
-    params = load_section("assemble", params_path, AssembleParams, context=context)
+    params = load_section(AssembleParams, params_path, context=context)
     metrics = assemble(list(in_path), scores, out_dir, metrics_path, params, lock, suite, reports_dir,
                        params.suite_parameters(context["subsets"], longest_record(params_path, context["subsets"])),
                        list(eval_tasks), sources=list(sources.values()))

@@ -45,7 +45,7 @@ from stages.llm.build import build_base_model
 @metrics_option("Metrics JSON (what was built).")
 @clear_errors
 def cli(params_path: Path, in_path: Path, out_dir: Path, metrics_path: Path) -> None:
-    settings = load_section("model", params_path, ModelParams)
+    settings = load_section(ModelParams, params_path)
     metrics = build_base_model(settings, in_path, out_dir, metrics_path)
     click.echo(f"base_model: {metrics['kind']} {metrics['name']} -> {out_dir}")
 

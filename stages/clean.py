@@ -45,7 +45,7 @@ from stages.lib.params import load_section
 @clear_errors
 def cli(in_path: Path, out_dir: Path, metrics_path: Path, params_path: Path) -> None:
     sources = load_sources(params_path)
-    params = load_section("clean", params_path, CleanParams, subset_context(sources))
+    params = load_section(CleanParams, params_path, subset_context(sources))
     metrics = run_clean(in_path, out_dir, metrics_path, params, sorted(sources), load_engine(str(params_path)))
     echo_summary("clean", metrics)
 

@@ -43,7 +43,7 @@ from stages.lib.params import load_section
 @params_option()
 @clear_errors
 def cli(in_path: Path, out_dir: Path, metrics_path: Path, params_path: Path) -> None:
-    params = load_section("dedup", params_path, DedupParams)
+    params = load_section(DedupParams, params_path)
     metrics, _ = run_dedup(in_path, out_dir, metrics_path, params, load_engine(params_path))
     echo_summary("dedup", metrics)
 

@@ -36,7 +36,7 @@ from stages.lib.params import load_section
 @reports_option("Folder for tasks.csv and predictions.jsonl (reports/eval).")
 @clear_errors
 def cli(model_path: str, tasks_dir: Path, params_path: Path, metrics_path: Path, reports_dir: Path) -> None:
-    params = load_section("evaluate", params_path, EvaluateParams)
+    params = load_section(EvaluateParams, params_path)
     metrics = evaluate(model_path, tasks_dir, params, metrics_path, reports_dir)
     click.echo(evaluation_line(metrics))
 

@@ -56,7 +56,7 @@ from stages.llm.perplexity import FamiliarityParams
 @clear_errors
 def cli(params_path: Path, in_path: Path, rewrites_path: Path | None, base_model: Path, out_dir: Path,
         reports_dir: Path, metrics_path: Path) -> None:
-    settings = load_section("familiarity", params_path, FamiliarityParams)
+    settings = load_section(FamiliarityParams, params_path)
     metrics = run_familiarity(settings, in_path, rewrites_path, base_model, out_dir, reports_dir, metrics_path)
     median = "n/a" if metrics["ppl_median"] is None else f"{metrics['ppl_median']:.1f}"
     echo_summary("familiarity", metrics, f"{metrics['scored']} scored, median ppl {median}")

@@ -44,7 +44,7 @@ from stages.lib.params import load_section
 @params_option()
 @clear_errors
 def cli(in_path: Path, out_dir: Path, metrics_path: Path, params_path: Path) -> None:
-    params = load_section("normalize", params_path, NormalizeParams, subset_context(load_sources(params_path)))
+    params = load_section(NormalizeParams, params_path, subset_context(load_sources(params_path)))
     metrics = run_normalize(in_path, out_dir, metrics_path, params, load_engine(str(params_path)))
     echo_summary("normalize", metrics)
 

@@ -57,7 +57,7 @@ from stages.lib.cli import (PATH, base_model_option, doc_summary, echo_summary, 
 from stages.lib.errors import clear_errors
 from stages.lib.params import load_section
 from stages.llm.rewriting import RewritePaths, run_rewrite
-from stages.llm.rules import load_catalog
+from stages.llm.rules import choose_rule, load_catalog
 from stages.llm.settings import RewriteParams
 from stages.validation.suites import longest_record
 
@@ -83,10 +83,10 @@ def run_command(params_path: Path, in_path: Path, rules_path: Path, base_model: 
                 out_dir: Path, metrics_path: Path, suite: str, reports_dir: Path) -> None:
     """Rewrite seed records with the rule in params.yaml: rule."""
     context = subset_context(load_sources(params_path))
-    settings = load_section("rewrite", params_path, RewriteParams, context)
-    rule = load_section("rule", params_path)
+    settings = load_section(RewriteParams, params_path, context)
+    choice = choose_rule(rules_path, load_section("rule", params_path), f"{params_path}: rule")
     paths = RewritePaths(in_path, rules_path, base_model, cache_dir, out_dir, metrics_path, suite, reports_dir)
-    metrics = run_rewrite(rule, settings, context["subsets"], paths, rule_key=f"{params_path}: rule",
+    metrics = run_rewrite(choice, settings, context["subsets"], paths,
                           max_chars=longest_record(params_path, context["subsets"]))
     echo_summary("rewrite", metrics, f"rule {metrics['rule']}; cache {metrics['cache_hits']} hits, "
                                      f"{metrics['cache_misses']} misses")

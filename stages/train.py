@@ -37,7 +37,7 @@ from stages.sft.training import TrainParams
 @clear_errors
 def cli(base_model: Path, in_path: Path, out_dir: Path, metrics_path: Path, reports_dir: Path,
         params_path: Path) -> None:
-    params = load_section("train", params_path, TrainParams)
+    params = load_section(TrainParams, params_path)
     metrics = train(base_model, in_path, out_dir, metrics_path, reports_dir, params)
     click.echo(train_line(metrics))
 

@@ -42,7 +42,7 @@ from stages.lib.params import load_section
 @params_option()
 @clear_errors
 def cli(in_path: Path, out_dir: Path, metrics_path: Path, params_path: Path) -> None:
-    params = load_section("train_quality", params_path, TrainQualityParams)
+    params = load_section(TrainQualityParams, params_path)
     metrics = run_train_quality(in_path, out_dir, metrics_path, params)
     echo_summary("train_quality", metrics, model_summary(metrics))
 

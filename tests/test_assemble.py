@@ -12,7 +12,6 @@ from stages.lib.params import parse_section
 from stages.lib.record import records_frame
 from stages.sft.build import assemble
 from stages.sft.card import fingerprint
-from stages.sft.hf_card import license_fields
 from stages.sft.mix import AssembleParams, choose
 from tests.lib.test_record import sample_row
 

@@ -11,9 +11,9 @@ import yaml
 from click.testing import CliRunner
 
 from stages.check import cli
-from stages.checking.params_file import SECTION_MODELS
+from stages.checking.sections import declared_sections
 from stages.lib.params import Params
-from tests.project import project
+from tests.project import project, shipped_params
 
 ROOT = Path(__file__).resolve().parents[1]
 BAD_NAME = ("params.yaml: sources.../../../victim: source names must match [a-z0-9_]+ (they prefix record ids "
@@ -96,11 +96,24 @@ def test_a_section_is_checked_with_its_model_and_the_configured_subsets(tmp_path
                              "segmentfault, wiki, xhs, zhihu\n")
 
 
-def test_every_section_has_its_typed_model():
-    from stages.checking.params_file import section_model
+def test_every_section_of_the_shipped_params_is_declared_by_its_model():
+    from stages.checking.params_file import OTHER_SECTIONS
 
-    for section in SECTION_MODELS:
-        assert issubclass(section_model(section), Params), section
+    declared = declared_sections()
+    assert set(declared) == set(shipped_params()) - set(OTHER_SECTIONS)
+    for section, model in declared.items():
+        assert issubclass(model, Params) and model.section == section, section
+
+
+def test_a_section_declared_twice_fails_at_import_naming_both_places(tmp_path):
+    (tmp_path / "twice.py").write_text(
+        "from stages.lib.params import Params\n\n\nclass Dedup(Params, section='dedup'):\n    x: int = 1\n")
+    code = "import stages.dedupe.config, twice"
+    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
+                            env={**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(tmp_path)])})
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1] == ("ValueError: params section 'dedup' is declared twice: "
+                                              "stages.dedupe.config:DedupParams and twice:Dedup")
 
 
 def test_the_evaluation_tasks_folder_must_exist(tmp_path, monkeypatch):

@@ -9,10 +9,13 @@ from pathlib import Path
 
 import pytest
 import yaml
+
+from stages.checking.sections import declared_sections
 from tests.project import project
 
 ROOT = Path(__file__).resolve().parents[1]
 SECTION_CALL = re.compile(r"""load_section\(\s*["']([a-z_]+)["']""")
+MODEL_CALL = re.compile(r"""load_section\(\s*([A-Z][A-Za-z0-9_]*)""")
 SECTION_INDEX = re.compile(r"""params\[\s*["']([a-z_]+)["']\s*\]""")
 
 
@@ -100,8 +103,12 @@ def import_closure(module: str) -> set[Path]:
 
 
 def sections_read(files: set[Path]) -> set[str]:
+    """Sections the files read: `load_section(Model, ...)` (the section `Model` declares) and
+    `load_section("sources", ...)` (a section without a model)."""
     text = "\n".join(path.read_text(encoding="utf-8") for path in files)
-    return set(SECTION_CALL.findall(text)) | set(SECTION_INDEX.findall(text))
+    by_model = {model.__name__: section for section, model in declared_sections().items()}
+    named = {by_model[name] for name in MODEL_CALL.findall(text) if name in by_model}
+    return named | set(SECTION_CALL.findall(text)) | set(SECTION_INDEX.findall(text))
 
 
 def stages() -> dict[str, dict]:
@@ -203,8 +210,9 @@ def test_imports_and_section_reads_are_ones_the_checks_above_can_see(path):
             assert node.level == 0, f"{rel}:{node.lineno}: relative import (use stages....)"
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "load_section":
             first = node.args[0] if node.args else None
-            assert isinstance(first, ast.Constant) and isinstance(first.value, str), \
-                f"{rel}:{node.lineno}: load_section with a computed section name"
+            literal = isinstance(first, ast.Constant) and isinstance(first.value, str)
+            model = isinstance(first, ast.Name) and any(m.__name__ == first.id for m in declared_sections().values())
+            assert literal or model, f"{rel}:{node.lineno}: load_section with a computed section or an undeclared model"
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "load_params":
             assert rel in RAW_PARAMS_READERS, f"{rel}:{node.lineno}: reads params.yaml around load_section"
 

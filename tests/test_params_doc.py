@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from stages.checking.params_file import SECTION_MODELS, section_model
+from stages.checking.sections import declared_sections
 from stages.ingest.sources import SOURCE_KINDS
 from stages.lib.params import Params
 
@@ -44,9 +44,9 @@ def undocumented(model: type[Params], text: str) -> list[str]:
             if not re.search(r"[`.]" + re.escape(key.rsplit(".", 1)[-1]) + r"(`|\.[a-z_<])", text)]
 
 
-@pytest.mark.parametrize("section", sorted(SECTION_MODELS))
+@pytest.mark.parametrize("section", sorted(declared_sections()))
 def test_every_key_of_the_section_is_documented(section):
-    missing = undocumented(section_model(section), section_text(section))
+    missing = undocumented(declared_sections()[section], section_text(section))
     assert not missing, f"docs/params.md section `{section}` does not document {missing}"
 
 

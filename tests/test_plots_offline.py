@@ -20,7 +20,7 @@ import matplotlib
 import pytest
 
 from stages.sft.hf_card import kept_dropped_csv
-from tests.auditing.repo_builder import ROOT, git, run
+from tests.auditing.repo_builder import git, run
 from tests.project import project
 
 pytestmark = pytest.mark.e2e

@@ -1,5 +1,5 @@
 """Every problem in a params file, one line each: the sources one by one (and their paths), every other
-section with its typed model (`SECTION_MODELS`), `rule` against the rule catalog, unknown sections; and
+section with the typed model it declares (`declared_sections`), `rule` against the rule catalog, unknown sections; and
 the judge's rubric file (stages/judge/rubric.py), which a syntax error or a missing field would
 otherwise stop the judge stage with in the middle of `dvc repro`.
 
@@ -11,7 +11,6 @@ not to the params file's folder.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,25 +18,9 @@ from typing import Any
 from stages.ingest.sources import parse_source, parse_sources
 from stages.ingest.subsets import configured_subsets
 from stages.lib.errors import StageError
-from stages.lib.params import FROM_FILE, Params, load_params, parse_section
+from stages.checking.sections import declared_sections
+from stages.lib.params import FROM_FILE, load_params, parse_section
 
-# section -> "module:Class", the typed model its stage validates the section with at load
-SECTION_MODELS: dict[str, str] = {
-    "clean": "stages.cleaning.filters:CleanParams",
-    "normalize": "stages.cleaning.normalize_text:NormalizeParams",
-    "train_quality": "stages.cleaning.quality:TrainQualityParams",
-    "dedup": "stages.dedupe.config:DedupParams",
-    "engine": "stages.engine.config:EngineParams",
-    "validate": "stages.validation.suites:ValidateParams",
-    "model": "stages.llm.base:ModelParams",
-    "rewrite": "stages.llm.settings:RewriteParams",
-    "familiarity": "stages.llm.perplexity:FamiliarityParams",
-    "judge": "stages.judge.settings:JudgeParams",
-    "review": "stages.review.params:ReviewParams",
-    "assemble": "stages.sft.mix:AssembleParams",
-    "train": "stages.sft.training:TrainParams",
-    "evaluate": "stages.evalkit.tasks:EvaluateParams",
-}
 OTHER_SECTIONS = ("sources", "rule")  # checked on their own: source by source, and against the rule catalog
 OPTIONAL_SECTIONS = {"engine"}  # without it the stages run locally (stages.engine.config.load_engine)
 
@@ -50,11 +33,6 @@ def problem_of(check: Callable[[], Any]) -> str | None:
     except CHECK_ERRORS as exc:
         return str(exc) if isinstance(exc, (ValueError, StageError)) else f"{type(exc).__name__}: {exc}"
     return None
-
-
-def section_model(section: str) -> type[Params]:
-    module, _, name = SECTION_MODELS[section].partition(":")
-    return getattr(importlib.import_module(module), name)
 
 
 def source_problems(raw: Any, params_path: Path) -> list[str]:
@@ -81,7 +59,7 @@ def subsets_of(raw: Any, params_path: Path) -> list[str] | None:
 
 def section_problem(section: str, raw: Any, params_path: Path, subsets: list[str] | None) -> str | None:
     context = {**FROM_FILE, "subsets": subsets}  # as the stage loads it; no subsets: `sources` itself is bad
-    return problem_of(lambda: parse_section(section_model(section), raw, f"{params_path}: {section}", context))
+    return problem_of(lambda: parse_section(declared_sections()[section], raw, f"{params_path}: {section}", context))
 
 
 def params_problems(params_path: Path, rules_path: Path, rubric_path: Path) -> list[str]:
@@ -94,22 +72,22 @@ def params_problems(params_path: Path, rules_path: Path, rubric_path: Path) -> l
         params = load_params(params_path)
     except ValueError as exc:
         return [str(exc), *([rubric] if rubric else [])]
-    known = sorted([*SECTION_MODELS, *OTHER_SECTIONS])
+    known = sorted([*declared_sections(), *OTHER_SECTIONS])
     problems = [f"{params_path}: missing section '{section}'" for section in known
                 if section not in params and section not in OPTIONAL_SECTIONS]
     if "sources" in params:
         problems += source_problems(params["sources"], params_path)
     subsets = subsets_of(params.get("sources"), params_path)
-    for section in SECTION_MODELS:
+    for section in declared_sections():
         if section in params:
             problems.append(section_problem(section, params[section], params_path, subsets))
     tasks = params.get("evaluate", {}).get("tasks") if isinstance(params.get("evaluate"), dict) else None
     if isinstance(tasks, str) and not Path(tasks).is_dir():
         problems.append(f"{params_path}: evaluate.tasks: {tasks} not found (a folder of task CSV files)")
     if "rule" in params:
-        from stages.llm.rules import load_catalog
+        from stages.llm.rules import choose_rule
 
-        problems.append(problem_of(lambda: load_catalog(rules_path).resolve(params["rule"], f"{params_path}: rule")))
+        problems.append(problem_of(lambda: choose_rule(rules_path, params["rule"], f"{params_path}: rule")))
     problems += [f"{params_path}: unknown section '{section}' (no stage reads it; a typo?)"
                  for section in sorted(set(params) - set(known), key=str)]
     problems.append(rubric)

@@ -187,7 +187,7 @@ class Repetition(Params):
         return value
 
 
-class CleanParams(Params):
+class CleanParams(Params, section="clean"):
     """`params.yaml: clean`. `by_source` entries override some `defaults` keys; each is stored merged
     over the defaults, and its key must name a configured subset (context `subsets`)."""
 

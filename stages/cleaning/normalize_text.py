@@ -55,7 +55,7 @@ _BETWEEN_HAN = r"(\p{Han})[ \t]*([,.;:?!])[ \t]*(\p{Han})"
 _HAN_PARENS = r"\(([^()\nA-Za-z]*\p{Han}[^()\nA-Za-z]*)\)"
 
 
-class NormalizeParams(Params):
+class NormalizeParams(Params, section="normalize"):
     """`params.yaml: normalize`. `opencc_by_source` keys must name configured subsets (context `subsets`)."""
 
     opencc_default: OpenCCConfig

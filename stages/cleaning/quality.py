@@ -36,7 +36,7 @@ GOOD, BAD = "__label__good", "__label__bad"
 MODEL_NAME = "model.bin"
 
 
-class TrainQualityParams(Params):
+class TrainQualityParams(Params, section="train_quality"):
     """`params.yaml: train_quality`."""
 
     enabled: bool

@@ -32,7 +32,7 @@ OPEN_FRACTION = check(lambda v: 0.0 < v < 1.0, "a number in (0, 1)")
 FRACTION = check(lambda v: 0.0 < v <= 1.0, "a number in (0, 1]")
 
 
-class DedupParams(Params):
+class DedupParams(Params, section="dedup"):
     """Settings of the dedup stage; params.yaml says what each one means."""
 
     required_in_file: ClassVar[tuple[str, ...]] = REQUIRED

@@ -26,7 +26,7 @@ class RayParams(Params):
     block_rows: Annotated[int, check(lambda v: v >= 1, "an integer >= 1")] = 4096
 
 
-class EngineParams(Params):
+class EngineParams(Params, section="engine"):
     """`kind` local or ray; for ray: the cluster address (None: RAY_ADDRESS, else start a local
     cluster with `num_cpus`, None = all cores) and the rows per block of the Ray Dataset."""
 
@@ -45,4 +45,4 @@ def ray_engine(**ray: Any) -> EngineParams:
 
 def load_engine(path: str | os.PathLike = str(DEFAULT_PARAMS)) -> EngineParams:
     """The engine section of a params file; `local` when the file has none."""
-    return load_section("engine", path, EngineParams, optional=True)
+    return load_section(EngineParams, path, optional=True)

@@ -29,7 +29,7 @@ _SPLIT_SUFFIX = re.compile(r"_(test|val|dev)$")
 Continuation = Literal["letter", "text", "cloze"]  # how options are scored (stages/evalkit/scoring.py)
 
 
-class EvaluateParams(Params):
+class EvaluateParams(Params, section="evaluate"):
     """`evaluate` in params.yaml (see the comments there)."""
 
     tasks: str = "data/sample/eval"  # used by dvc.yaml's cmd (--tasks ${evaluate.tasks}), not read here

@@ -49,7 +49,7 @@ from stages.lib.params import load_section
 @clear_errors
 def cli(params_path: Path, in_path: Path, rubric_path: Path, base_model: Path, cache_dir: Path, out_dir: Path,
         metrics_path: Path, reports_dir: Path) -> None:
-    settings = load_section("judge", params_path, JudgeParams)
+    settings = load_section(JudgeParams, params_path)
     paths = JudgePaths(in_path, rubric_path, base_model, cache_dir, out_dir, metrics_path, reports_dir)
     metrics = run_judge(settings, paths)
     median = "n/a" if metrics["score_median"] is None else f"{metrics['score_median']:.2f}"

@@ -30,7 +30,7 @@ from stages.llm.backends.hf_local import TransformersParams
 from stages.llm.backends.openai_chat import OpenAIParams, openai_block_needed
 
 
-class JudgeParams(Params):
+class JudgeParams(Params, section="judge"):
     """`params.yaml: judge`: whether and how the judge stage scores every candidate."""
 
     enabled: bool = True

@@ -7,11 +7,11 @@ keys fail with one line naming the key, e.g.
     params.yaml: clean.defaults.min_chars: must be an integer, got '4'
     params.yaml: clean.by_source.segmentfualt: names no configured subset (did you mean segmentfault?); ...
 
-    class DedupParams(Params):
+    class ExampleParams(Params, section="example"):   # declares the model of `params.yaml: example`
         num_perm: PositiveInt = 128
         threshold: Fraction
 
-    settings = load_section("<section>", "params.yaml", DedupParams)  # "dedup" in the stage
+    settings = load_section(ExampleParams, "params.yaml")
 
 Field types: `PositiveInt`, `NonNegativeInt`, `PositiveFloat`, `NonNegativeFloat`, `Fraction`,
 `Number` (an int or float kept as YAML wrote it), `PositiveNumber`, `number(ok, phrase)`, `Names`
@@ -19,9 +19,11 @@ Field types: `PositiveInt`, `NonNegativeInt`, `PositiveFloat`, `NonNegativeFloat
 (`must be <phrase>, got <value>`) and `rule(ok, message)` (worded in full); `known_subsets`.
 
 The file itself is read by stages/lib/yamlfile.py (a key given twice, deep nesting, bad UTF-8: one
-line each); a symlinked params file is refused. A stage names each section it reads in a
-`load_section("<section>", ...)` call (tests/test_dvc_deps.py reads those calls to keep `dvc.yaml`
-params honest). Keys that must name configured subsets
+line each); a symlinked params file is refused. Each section's model declares its section where
+the code is (`section="dedup"` above; a second model for one section fails at import); `stages.check`
+and the tests find every declared section (stages/checking/sections.py), and a stage reads its
+sections through `load_section(Model, ...)` calls (tests/test_dvc_deps.py reads those calls to keep
+`dvc.yaml` params honest). Keys that must name configured subsets
 (`by_source` mappings) are checked against `context={"subsets": [...]}` (see `known_subsets`).
 """
 
@@ -75,6 +77,13 @@ class Params(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False,
                               validate_default=True)
     required_in_file: ClassVar[tuple[str, ...]] = ()
+    section: ClassVar[str | None] = None  # the params.yaml section a stage's model declares (`declare_section`)
+
+    def __init_subclass__(cls, section: str | None = None, **kwargs: Any) -> None:
+        """`class DedupParams(Params, section="dedup")` declares the model of `params.yaml: dedup`."""
+        super().__init_subclass__(**kwargs)
+        if section is not None:
+            declare_section(section, cls)
 
     @model_validator(mode="before")
     @classmethod
@@ -95,6 +104,24 @@ class Params(BaseModel):
                     *(field.alias or name for name, field in cls.model_fields.items() if field.is_required())]
         require_known(data, allowed, "unknown key", "allowed", [key for key in required if key not in data])
         return data
+
+
+# params.yaml section -> its model, filled as the modules declaring them are imported
+# (stages/checking/sections.py imports every one of them for `stages.check` and the tests)
+SECTIONS: dict[str, type[Params]] = {}
+
+
+def _place(model: type) -> str:
+    return f"{model.__module__}:{model.__qualname__}"
+
+
+def declare_section(section: str, model: type[Params]) -> None:
+    """Register `model` as the one model of `params.yaml: <section>`; a second model is an import error."""
+    known = SECTIONS.get(section)
+    if known is not None and _place(known) != _place(model):
+        raise ValueError(f"params section '{section}' is declared twice: {_place(known)} and {_place(model)}")
+    model.section = section
+    SECTIONS[section] = model
 
 
 def key_problem(key: Any, text: str) -> PydanticCustomError:
@@ -238,20 +265,26 @@ def parse_section(model: type[M], raw: Any, where: str, context: dict[str, Any] 
         raise ValueError(first_problem(exc, where)) from None
 
 
-def load_section(section: str, path: str | Path = DEFAULT_PARAMS, model: type[M] | None = None,
-                 context: dict[str, Any] | None = None, optional: bool = False) -> Any:
-    """params[section], validated into `model` when one is given; ValueError names the missing section
-    or the bad key (`params.yaml: dedup.threshold: must be between 0 and 1, got 2`). The context holds
-    `FROM_FILE`, so a model may require in the file keys that code may leave to their defaults. An
-    `optional` section that the file lacks is the model's defaults."""
+def load_section(section: str | type[M], path: str | Path = DEFAULT_PARAMS, context: dict[str, Any] | None = None,
+                 optional: bool = False) -> Any:
+    """A section of the params file: `load_section(ExampleParams)` reads the section the model declares
+    (`params.yaml: example`) and validates it; `load_section("<name>")` returns a section without a model
+    as written. ValueError names the missing section or the bad key (`params.yaml: dedup.threshold: must
+    be between 0 and 1, got 2`). The context holds `FROM_FILE`, so a model may require in the file keys
+    that code may leave to their defaults. An `optional` section that the file lacks is the model's
+    defaults."""
+    model = None if isinstance(section, str) else section
+    name = section if model is None else model.section
+    if name is None:
+        raise TypeError(f"{_place(section)} declares no params section (class X(Params, section=...))")
     data = load_params(path)
-    if section not in data and optional and model is not None:
+    if name not in data and optional and model is not None:
         return model()
-    if section not in data:
-        raise ValueError(f"{path}: missing section '{section}'")
+    if name not in data:
+        raise ValueError(f"{path}: missing section '{name}'")
     if model is None:
-        return data[section]
-    return parse_section(model, data[section], f"{path}: {section}", {**FROM_FILE, **(context or {})})
+        return data[name]
+    return parse_section(model, data[name], f"{path}: {name}", {**FROM_FILE, **(context or {})})
 
 
 def require_keys(where: str, settings: dict[str, Any], allowed: set[str], required: set[str]) -> None:

@@ -71,7 +71,7 @@ def _known_base(base: str) -> str:
         {"base": repr(base), "aliases": ", ".join(known_aliases())})
 
 
-class ModelParams(Params):
+class ModelParams(Params, section="model"):
     """`params.yaml: model`: which base model, and the tiny one's settings (`model.base: tiny`).
 
     `base` is `tiny`, a packaged alias (stages/llm/packaged.py: `smollm2-135m`), a hub id or a

@@ -40,7 +40,7 @@ class FilterParams(Params):
     keep_quantile: Annotated[Number, check(lambda v: 0 < v <= 1, "in (0, 1] or null")] | None = None
 
 
-class FamiliarityParams(Params):
+class FamiliarityParams(Params, section="familiarity"):
     """`params.yaml: familiarity`."""
 
     batch_size: PositiveInt = 8

@@ -26,7 +26,7 @@ from stages.llm.cache import Removed, Request, Response, ResponseCache
 from stages.llm.columns import EXTRA, EXTRA_COLUMNS
 from stages.llm.parse import Parsed, parse_answer
 from stages.llm.prompts import build_messages, canonical_json, prefill_of, prompt_sha256, question_text
-from stages.llm.rules import Catalog, Rule, load_catalog
+from stages.llm.rules import Rule, RuleChoice
 from stages.llm.screen import ECHO_NGRAM, ECHO_THRESHOLD, KeyGuard, echo_share
 from stages.llm.settings import RewriteParams
 from stages.validation import failure_message, run_suite, write_reports
@@ -166,10 +166,10 @@ def frames(rows: list[dict[str, Any]]) -> tuple[pl.DataFrame, pl.DataFrame]:
             pl.DataFrame(rejected, schema={**REJECTED_SCHEMA, **EXTRA}))
 
 
-def rewrite_records(records: pl.DataFrame, catalog: Catalog, rule_name: Any, settings: RewriteParams,
+def rewrite_records(records: pl.DataFrame, choice: RuleChoice, settings: RewriteParams,
                     base_model: Path, cache: ResponseCache) -> RewriteResult:
     """Everything but the writing: seeds, prompts, answers, parsed records."""
-    rule = catalog.resolve(rule_name)
+    catalog, rule = choice.catalog, choice.rule
     if rule is None:
         empty_kept, empty_rejected = frames([])
         return RewriteResult(empty_kept, empty_rejected, 0,
@@ -215,24 +215,21 @@ class RewritePaths:
     reports: Path
 
 
-def run_rewrite(rule_name: Any, settings: RewriteParams, subsets: list[str], paths: RewritePaths, *,
-                max_chars: int, rule_key: str = "params.yaml: rule") -> dict[str, Any]:
-    """The whole stage: rewrite the seeds with `rule_name` (or nothing for `none`), check, write; the metrics.
-    `rule_key` names the params file and key in the error for an unknown rule; `max_chars` is the suite's
-    length bound (`stages.validation.suites.longest_record`)."""
+def run_rewrite(choice: RuleChoice, settings: RewriteParams, subsets: list[str], paths: RewritePaths, *,
+                max_chars: int) -> dict[str, Any]:
+    """The whole stage: rewrite the seeds with the chosen rule (nothing for `none`), check, write; the
+    metrics. `max_chars` is the suite's length bound (`stages.validation.suites.longest_record`)."""
     started = time.perf_counter()
     quiet_libraries()  # library progress bars only on a terminal
-    catalog = load_catalog(paths.rules)
-    catalog.resolve(rule_name, rule_key)  # fail on an unknown rule before reading anything else
     cache = ResponseCache(paths.cache)
     cache.ensure_root()
-    if rule_name == "none":
+    if choice.rule is None:
         records = pl.DataFrame(schema=RECORD_SCHEMA)
     elif not paths.records.is_file():
         raise FileNotFoundError(f"{paths.records}: records not found")
     else:
         records = pl.read_parquet(paths.records)
-    result = rewrite_records(records, catalog, rule_name, settings, paths.base_model, cache)
+    result = rewrite_records(records, choice, settings, paths.base_model, cache)
     reports = check_rewrites(result.kept, paths, run_parameters(0, subsets, settings.min_zh_share, max_chars))
     return write_stage_outputs("rewrite", paths.out, paths.metrics, kept=result.kept, rejected=result.rejected,
                                rows_in=result.rows_in, started=started, extra_columns=EXTRA_COLUMNS,

@@ -77,6 +77,26 @@ class Catalog:
         return self.rules[name]
 
 
+@dataclass(frozen=True)
+class RuleChoice:
+    """`params.yaml: rule` resolved once against the catalog: `rule` is the catalog's Rule, or None for
+    `none` (no rewriting). Everything after loading asks `choice.rule is None`, never the name."""
+
+    catalog: Catalog
+    rule: Rule | None
+
+    @property
+    def name(self) -> str:
+        return NONE if self.rule is None else self.rule.name
+
+
+def choose_rule(catalog_path: str | Path, value: Any, where: str = "params.yaml: rule") -> RuleChoice:
+    """The value of `params.yaml: rule` checked against the catalog at `catalog_path` (one line naming the
+    params file and the known rules when it is not one of them)."""
+    catalog = load_catalog(catalog_path)
+    return RuleChoice(catalog, catalog.resolve(value, where))
+
+
 def template_fields(template: str) -> set[str]:
     """Placeholder names used in a str.format template; ValueError on a malformed template."""
     fields = set()

@@ -31,7 +31,7 @@ from stages.llm.backends.openai_chat import OpenAIParams, openai_block_needed
 from stages.validation.suites import ZhShare
 
 
-class RewriteParams(Params):
+class RewriteParams(Params, section="rewrite"):
     """`params.yaml: rewrite`: seeds, backend and generation of the rewrite stage."""
 
     backend: Literal["transformers", "openai"]

@@ -51,7 +51,7 @@ def export_command(in_path: Path, out_dir: Path, decisions: Path, ids: tuple[str
     from stages.review.exporting import export_queue
     from stages.review.params import ReviewParams
 
-    counts = export_queue(load_section("review", params_path, ReviewParams), in_path, decisions, out_dir, list(ids))
+    counts = export_queue(load_section(ReviewParams, params_path), in_path, decisions, out_dir, list(ids))
     click.echo(f"export: {counts['tasks']} tasks ({', '.join(f'{k} {v}' for k, v in counts['why'].items()) or 'none'}; "
                f"{counts['already_reviewed']} already reviewed left out) in {out_dir}")
 

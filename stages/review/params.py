@@ -41,7 +41,7 @@ class QueueParams(Params):
     include_reviewed: bool = False
 
 
-class ReviewParams(Params):
+class ReviewParams(Params, section="review"):
     """`params.yaml: review`."""
 
     guidelines: Name = "1"

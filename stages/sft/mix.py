@@ -34,7 +34,7 @@ MaxPpl = number(lambda v: v > 0, "a positive number or null")
 MIX_KEYS = ("seed", "eval_share", "source_caps", "rewrite_share", "max_ppl", "system_prompt", "min_rows")
 
 
-class AssembleParams(Params):
+class AssembleParams(Params, section="assemble"):
     """`assemble` in params.yaml (see the comments there)."""
 
     seed: int = 42

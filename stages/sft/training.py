@@ -48,7 +48,7 @@ class LoraParams(Params):
     target_modules: list[str] = Field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
 
 
-class TrainParams(Params):
+class TrainParams(Params, section="train"):
     """`train` in params.yaml (see the comments there)."""
 
     seed: NonNegativeInt = 42

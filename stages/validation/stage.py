@@ -31,7 +31,7 @@ DEFAULT_SUITE = SUITES_DIR / "records.json"
 def suite_parameters(params_path: str | Path) -> dict[str, Any]:
     """The `records` suite's parameters: `validate.min_rows` (and `min_zh_share`), `configured_sources`,
     and `max_chars` from `clean`."""
-    settings = load_section("validate", params_path, ValidateParams)
+    settings = load_section(ValidateParams, params_path)
     subsets = configured_sources(params_path)
     return settings.suite_parameters(subsets, longest_record(params_path, subsets))
 

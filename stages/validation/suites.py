@@ -131,7 +131,7 @@ def longest_record(params_path: str | Path, subsets: list[str]) -> int:
     """`max_chars` for the suites: the largest `clean` lets any configured subset keep."""
     from stages.cleaning.filters import CleanParams, longest_allowed
 
-    clean = load_section("clean", params_path, CleanParams, context={"subsets": subsets})
+    clean = load_section(CleanParams, params_path, context={"subsets": subsets})
     return longest_allowed(clean, subsets)
 
 
@@ -142,7 +142,7 @@ def run_parameters(min_rows: int, subsets: list[str], min_zh_share: float | None
     return {"min_rows": min_rows, "configured_sources": subsets, "max_chars": max_chars, **zh}
 
 
-class ValidateParams(Params):
+class ValidateParams(Params, section="validate"):
     """`params.yaml: validate`: what the `records` suite's parameters take from the run."""
 
     min_rows: NonNegativeInt

@@ -19,7 +19,7 @@ def parse_params(section):
 
 
 def test_params_yaml_section_parses_to_the_documented_defaults():
-    params = load_section("dedup", project() / "params.yaml", DedupParams)
+    params = load_section(DedupParams, project() / "params.yaml")
     assert params == DedupParams() == parse_params(GOOD)
     assert params.banding() == (21, 6)
 

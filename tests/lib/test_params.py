@@ -92,24 +92,34 @@ def test_models_are_frozen():
         parse_section(Section, {}, "x").kind = "ray"
 
 
-def test_load_section_names_the_file_and_a_missing_section(tmp_path):
+class Declared(Section, section="lib_test_declared"):
+    """A section model declared by this test module (stages.check sees only models under stages/)."""
+
+
+class Absent(Section, section="lib_test_absent"):
+    pass
+
+
+def test_load_section_reads_the_section_its_model_declares_and_names_the_file(tmp_path):
     path = tmp_path / "p.yaml"
-    path.write_text("clean:\n  rate: 0\n", encoding="utf-8")
+    path.write_text("lib_test_declared:\n  rate: 0\n", encoding="utf-8")
     with pytest.raises(ValueError) as err:
-        load_section("clean", path, Section)
-    assert str(err.value) == f"{path}: clean.rate: must be a positive number, got 0.0"
+        load_section(Declared, path)
+    assert str(err.value) == f"{path}: lib_test_declared.rate: must be a positive number, got 0.0"
     with pytest.raises(ValueError) as err:
-        load_section("dedup", path, Section)
-    assert str(err.value) == f"{path}: missing section 'dedup'"
+        load_section(Absent, path)
+    assert str(err.value) == f"{path}: missing section 'lib_test_absent'"
+    with pytest.raises(TypeError, match="declares no params section"):
+        load_section(Section, path)
 
 
 def test_an_optional_section_the_file_lacks_is_the_defaults_and_is_still_checked_when_present(tmp_path):
     path = tmp_path / "p.yaml"
-    path.write_text("clean:\n  rate: 0\n", encoding="utf-8")
-    assert load_section("dedup", path, Section, optional=True) == Section()
+    path.write_text("lib_test_declared:\n  rate: 0\n", encoding="utf-8")
+    assert load_section(Absent, path, optional=True) == Absent()
     with pytest.raises(ValueError) as err:
-        load_section("clean", path, Section, optional=True)
-    assert str(err.value) == f"{path}: clean.rate: must be a positive number, got 0.0"
+        load_section(Declared, path, optional=True)
+    assert str(err.value) == f"{path}: lib_test_declared.rate: must be a positive number, got 0.0"
 
 
 def test_a_yaml_syntax_error_is_one_line_with_file_line_and_column(tmp_path):

@@ -16,10 +16,11 @@ from typing import Any
 
 import polars as pl
 
-from stages.cleaning.normalize_text import (NormalizeParams, PUNCT_HINT, WIDTH_HINT, convert_script,
-                                           normalise_punct, normalise_width)
+from stages.cleaning.normalize_text import (NormalizeParams, PUNCT_HINT, WIDTH_HINT, convert_text, normalise_punct,
+                                           normalise_width)
+from stages.cleaning.opencc_tables import changing_pattern
 from stages.cleaning.segments import CODE_MATH_URL, CODE_MATH_URL_HINT, SENTINEL, mask, unmask
-from stages.cleaning.steps import TEXT_FIELDS, StepTimer, TransformLog, apply_expr, changed_rows
+from stages.cleaning.steps import TEXT_FIELDS, StepTimer, TransformLog, apply_expr, apply_python
 from stages.engine.config import EngineParams
 from stages.lib.contract import write_stage_outputs
 from stages.lib.errors import StageError
@@ -27,19 +28,14 @@ from stages.lib.record import RECORD_SCHEMA, empty_rejected
 
 
 def convert_masked(masked: pl.DataFrame, configs: pl.Series, log: TransformLog) -> pl.DataFrame:
-    """OpenCC per config group; records whose text changed get `opencc:<config>`."""
-    columns = {name: masked[name] for name in masked.columns}
+    """OpenCC per config group, only on texts holding a key it replaces (`opencc_tables`); records
+    whose text changed get `opencc:<config>`."""
     for config in sorted(set(configs.to_list())):
-        rows = (configs == config).arg_true()
-        group = masked.select(pl.all().gather(rows))
-        converted = pl.DataFrame([pl.Series(name, convert_script(group[name].to_list(), config), dtype=pl.String)
-                                  for name in masked.columns])
-        flags = pl.Series([False] * masked.height, dtype=pl.Boolean)
-        flags = flags.scatter(rows, changed_rows(group, converted))
-        log.record(f"opencc:{config}", flags)
-        for name in masked.columns:
-            columns[name] = columns[name].clone().scatter(rows, converted[name])
-    return pl.DataFrame(list(columns.values()))
+        group = None if configs.n_unique() == 1 else dict.fromkeys(masked.columns, (configs == config).arg_true())
+        convert = functools.partial(convert_text, config=config)
+        masked, changed = apply_python(masked, convert, changing_pattern(config), group)
+        log.record(f"opencc:{config}", changed)
+    return masked
 
 
 def normalize_texts(texts: pl.DataFrame, configs: pl.Series, params: NormalizeParams,

@@ -27,21 +27,21 @@ TEXT_FIELDS = ("instruction", "input", "output")
 
 ExprStep = Callable[[pl.Expr], pl.Expr]
 TextFunc = Callable[[str], str]
-Hint = str | ExprStep | None
+Hint = str | ExprStep | tuple[str | ExprStep, ...] | None
 
 
 def hinted_rows(column: pl.Series, hint: Hint, within: pl.Series | None = None) -> pl.Series | None:
     """Row numbers the step may change: those the hint selects (among `within`, when given).
 
-    None means every row (no hint, no `within`).
+    A tuple of hints is read in turn, each only on the rows the one before selected (a cheap scan
+    first, a sharper one second). None means every row (no hint, no `within`).
     """
-    if within is not None:
-        if hint is None or within.len() == 0:
-            return within
-        return within.filter(_selected(column.gather(within), hint))
-    if hint is None:
-        return None
-    return _selected(column, hint).arg_true()
+    rows = within
+    for one in hint if isinstance(hint, tuple) else (hint,):
+        if one is None or (rows is not None and rows.len() == 0):
+            continue
+        rows = _selected(column, one).arg_true() if rows is None else rows.filter(_selected(column.gather(rows), one))
+    return rows
 
 
 def _selected(column: pl.Series, hint: str | ExprStep) -> pl.Series:

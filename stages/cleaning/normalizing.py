@@ -1,8 +1,9 @@
 """The `normalize` stage's work on record frames: OpenCC per source, width, punctuation.
 
 `run_normalize` reads one records.parquet (the `train_quality` stage's kept
-records), runs `normalize_records` on it (in this process, or in Ray blocks
-through `stages.engine.frames.map_files`) and writes it through the stage
+records), runs `normalize_records` on it (in this process, in batches with
+progress through `stages.engine.batches.map_batches`, or in Ray blocks through
+`stages.engine.frames.map_files`) and writes it through the stage
 contract: every row is kept, extra columns (the score columns) are carried in
 their order. The text tables are in `normalize_text`.
 """
@@ -21,6 +22,7 @@ from stages.cleaning.normalize_text import (NormalizeParams, PUNCT_HINT, WIDTH_H
 from stages.cleaning.opencc_tables import changing_pattern
 from stages.cleaning.segments import CODE_MATH_URL, CODE_MATH_URL_HINT, SENTINEL, mask, unmask
 from stages.cleaning.steps import TEXT_FIELDS, StepTimer, TransformLog, apply_expr, apply_python
+from stages.engine.batches import map_batches
 from stages.engine.config import EngineParams
 from stages.lib.contract import write_stage_outputs
 from stages.lib.errors import StageError
@@ -102,7 +104,7 @@ def run_normalize(input_path: Path, out_dir: Path, metrics_path: Path, params: N
     else:
         records = pl.read_parquet(input_path)
         columns, rows_in = records.schema, records.height
-        out, extra = normalize_records(records, params)
+        out, _, extra = map_batches(records, functools.partial(normalize_block, params=params), "normalize")
     extra_columns = tuple(name for name in columns if name not in RECORD_SCHEMA)
     return write_stage_outputs("normalize", out_dir, metrics_path, kept=out, rejected=empty_rejected(),
                                rows_in=rows_in, started=started, extra_columns=extra_columns,

@@ -1,6 +1,6 @@
-"""Progress in the record stages: clean and normalize work in batches with a line per batch on standard
-error (interval 0), their one-line summary on standard output unchanged, and the same files however the
-records are cut into batches."""
+"""Progress in the record stages: scrape reports per input file, clean and normalize work in batches with a
+line per batch on standard error (interval 0), their one-line summary on standard output unchanged, and the
+same files however the records are cut into batches."""
 
 import json
 
@@ -13,6 +13,7 @@ from stages.engine import batches
 from stages.normalize import cli as normalize_cli
 from tests.cleaning.fixtures import clean_params, frame, row, sources_params
 from tests.test_clean import write_raw
+from tests.test_scrape import invoke, write_cqia, write_params
 
 NORMALIZE = {"opencc_default": "t2s", "opencc_by_source": {}, "width": True, "punct": True}
 
@@ -83,3 +84,18 @@ def test_normalize_reports_each_batch_and_writes_the_same_files(tmp_path, monkey
     same_outputs(tmp_path, "whole", "batched")
     assert set(pl.read_parquet(tmp_path / "batched" / "records.parquet")["instruction"]) == {
         "体育运动，很好", "数据", "ABC123"}
+
+
+def test_scrape_reports_each_input_file_with_its_share_of_the_input(tmp_path, monkeypatch):
+    folder = tmp_path / "cqia"
+    folder.mkdir()
+    write_cqia(folder / "zhihu.jsonl")
+    write_cqia(folder / "wiki.jsonl")
+    params = write_params(tmp_path, {"cqia": {"kind": "cqia_jsonl", "path": str(folder)}})
+    progress_on(monkeypatch, 1)
+    result = invoke(params, tmp_path, "cqia")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("scrape[cqia]: 18 in, 6 kept, 12 dropped (") and result.stdout.count("\n") == 1
+    assert [line.split(", ")[0] for line in result.stderr.splitlines()] == [
+        "scrape[cqia]: 9 records (50% of the input)", "scrape[cqia]: 18 records (100% of the input)",
+        "scrape[cqia]: done"]

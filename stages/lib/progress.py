@@ -10,8 +10,8 @@ One call gives a stage (or a pass of one) its progress; `update` it as work is d
             shown.update(batch.height)           # records done (optionally fraction=... of the work)
 
 or wrap an iterable: `for task in progress(tasks, desc="evaluate", unit="task"): ...`. A tracker has
-`update(n=1, fraction=None)`, `set_postfix(**values)` (shown after the counts, e.g. a loss), `close()`
-and `n` (done so far). `fraction` is the share of the work done where the count alone does not say it
+`update(n=1, fraction=None)`, `set_postfix(**values)` (shown after the counts, e.g. a loss), `close()`,
+`n` (done so far) and `total` (may grow: a crawl finds links), as a tqdm bar has. `fraction` is the share of the work done where the count alone does not say it
 (scrape knows its input bytes, not its records); the ETA comes from it, else from `n / total`.
 
 Where it goes, always standard error (standard output keeps the stage's one-line summary):
@@ -95,6 +95,9 @@ class Lines:
     def set_postfix(self, **values: Any) -> None:
         self.postfix = ", ".join(f"{key}={value}" for key, value in values.items())
 
+    def refresh(self) -> None:
+        """(A bar redraws here; a line waits for its interval.)"""
+
     def tick(self) -> None:
         """Write a line if an interval has passed since the last one (or the start)."""
         with self.lock:
@@ -139,12 +142,16 @@ class Lines:
 class Off:
     """No progress (switched off): the same calls, doing nothing."""
 
-    n = 0
+    def __init__(self, total: int | None = None) -> None:
+        self.n, self.total = 0, total
 
     def update(self, n: int = 1, fraction: float | None = None) -> None:
         self.n += n
 
     def set_postfix(self, **values: Any) -> None:
+        pass
+
+    def refresh(self) -> None:
         pass
 
     def close(self) -> None:
@@ -177,7 +184,7 @@ def tracker(desc: str, total: int | None = None, unit: str = "record") -> Any:
                             delay=DELAY, dynamic_ncols=True)
     if shown == "lines":
         return Lines(desc, total, unit, sys.stderr, interval(), CLOCK, HEARTBEAT)
-    return Off()
+    return Off(total)
 
 
 def bar(total: int | None, desc: str, unit: str = "it") -> Any:

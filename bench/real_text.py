@@ -13,6 +13,7 @@ on the same text. Prints medians over `--repeats` rounds and every round's figur
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import statistics
@@ -59,7 +60,8 @@ def repeated(records: pl.DataFrame, target_mb: float) -> pl.DataFrame:
 
 
 def measure(corpus: Path, params: Path) -> dict:
-    """One round in this process: clean then normalize in memory (no writes), seconds and MB."""
+    """One round in this process: clean then normalize in memory (no writes), seconds and MB, and the
+    wall seconds of each step (`StepTimer`; the steps of a baseline may be named otherwise)."""
     import yaml
 
     from stages.cleaning.filters import CleanParams
@@ -73,16 +75,22 @@ def measure(corpus: Path, params: Path) -> dict:
     records = pl.read_parquet(corpus)
     clean_settings = parse_section(CleanParams, config["clean"], "clean")
     norm_settings = parse_section(NormalizeParams, config["normalize"], "normalize")
-    timer = StepTimer()
+    timer, norm_timer = StepTimer(), StepTimer()
     started = time.perf_counter()
     kept, rejected, _ = clean_records(records, clean_settings, timer)
     clean_s = time.perf_counter() - started
     started = time.perf_counter()
-    normalize_records(kept, norm_settings)
+    if "timer" in inspect.signature(normalize_records).parameters:
+        normalize_records(kept, norm_settings, norm_timer)
+    else:  # a baseline without it
+        normalize_records(kept, norm_settings)
     normalize_s = time.perf_counter() - started
-    langid_s = timer.seconds.get("score:langid", 0.0)
+    langid_s = sum(v for k, v in timer.seconds.items() if k in ("score:langid", "score:score_chinese",
+                                                                   "score:score_chinese_output"))
+    steps = {**{f"clean {k}": v for k, v in timer.seconds.items()},
+             **{f"normalize {k}": v for k, v in norm_timer.seconds.items()}}
     return {"mb": text_mb(records), "clean_s": clean_s, "normalize_s": normalize_s, "langid_s": langid_s,
-            "kept": kept.height, "rejected": rejected.height}
+            "kept": kept.height, "rejected": rejected.height, "steps": steps}
 
 
 def opencc_mb_s(corpus: Path) -> float:
@@ -174,13 +182,25 @@ def main(data_dir: Path, target_mb: float, repeats: int, rev: str, measure_path:
             speeds = [r["mb"] / (r["clean_s"] + r["normalize_s"]) for r in results]
             clean = [r["mb"] / r["clean_s"] for r in results]
             langid = [r["langid_s"] / r["clean_s"] for r in results]
+            ratios = [speed / opencc for speed, opencc in zip(speeds, opencc_speeds)]
             click.echo(f"{name}: clean + normalize {statistics.median(speeds):.1f} MB/s (rounds: "
-                       f"{', '.join(f'{s:.1f}' for s in speeds)}); clean alone {statistics.median(clean):.1f} MB/s; "
-                       f"language step {statistics.median(langid):.0%} of clean; kept {results[0]['kept']}, "
+                       f"{', '.join(f'{s:.1f}' for s in speeds)}); {statistics.median(ratios):.3f} of OpenCC t2s "
+                       f"(rounds: {', '.join(f'{r:.3f}' for r in ratios)}); clean alone {statistics.median(clean):.1f} "
+                       f"MB/s; language step {statistics.median(langid):.0%} of clean; kept {results[0]['kept']}, "
                        f"rejected {results[0]['rejected']}")
         click.echo(f"OpenCC t2s alone: {statistics.median(opencc_speeds):.1f} MB/s (rounds: "
                    f"{', '.join(f'{s:.1f}' for s in opencc_speeds)}); load average now {load_average()}")
+        click.echo(where_the_time_goes(rounds["this checkout"]))
 
 
-if __name__ == "__main__":
-    main()
+def where_the_time_goes(results: list[dict], shown: int = 14) -> str:
+    """This checkout's steps by median wall seconds, with their share of clean + normalize."""
+    total = statistics.median(r["clean_s"] + r["normalize_s"] for r in results)
+    steps = {name: statistics.median(r["steps"].get(name, 0.0) for r in results) for name in results[0]["steps"]}
+    glue = statistics.median(r["clean_s"] + r["normalize_s"] - sum(r["steps"].values()) for r in results)
+    ranked = sorted(steps.items(), key=lambda item: -item[1])
+    rows = ranked[:shown] + [(f"{len(ranked) - shown} other steps", sum(s for _, s in ranked[shown:])),
+                             ("outside any step (frames, filters' glue)", glue)]
+    lines = [f"where the time goes (this checkout, medians of {len(results)} rounds, {total:.2f} s in all):"]
+    lines += [f"  {name:42s} {seconds:6.2f} s {seconds / total:6.1%}" for name, seconds in rows]
+    return "\n".join(lines)

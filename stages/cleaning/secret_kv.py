@@ -79,8 +79,8 @@ def _unfolded_word(word: str) -> str:
 
 # Where NAME can match (a superset: no look-around) on the text before folding: a sharper hint, read only
 # in the texts the first one selects (most of which hold `key` in some other word).
-_NAMES_HINT = ("(?i:(?:" + "|".join(map(_unfolded_word, _KEY_PREFIXES)) + f"){_unfolded(' _-')}?{_unfolded_word('key')}|"
-               + "|".join(map(_unfolded_word, ("secret", "token", "pass", "pwd", "masterauth", "authorization",
+_NAMES_HINT = ("(?i:(?:" + "|".join(map(_unfolded_word, _KEY_PREFIXES))
+               + f"){_unfolded(' _-')}?{_unfolded_word('key')}|" + "|".join(map(_unfolded_word, ("secret", "token", "pass", "pwd", "masterauth", "authorization",
                                                "bearer", "identified by")))
                + rf")|{_ZH_NAMES}|[\s\x1c-\x1f]{_unfolded('-')}[pｐuｕ]")
 SECRET_KV_HINT = (_WORDS_HINT, _NAMES_HINT)  # the texts a value can be scrubbed in: both hold

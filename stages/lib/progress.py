@@ -11,8 +11,9 @@ One call gives a stage (or a pass of one) its progress; `update` it as work is d
 
 or wrap an iterable: `for task in progress(tasks, desc="evaluate", unit="task"): ...`. A tracker has
 `update(n=1, fraction=None)`, `set_postfix(**values)` (shown after the counts, e.g. a loss), `close()`,
-`n` (done so far) and `total` (may grow: a crawl finds links), as a tqdm bar has. `fraction` is the share of the work done where the count alone does not say it
-(scrape knows its input bytes, not its records); the ETA comes from it, else from `n / total`.
+`n` (done so far) and `total` (may grow: a crawl finds links), as a tqdm bar has. `fraction` is the
+share of the work done where the count alone does not say it (scrape knows its input bytes, not its
+records); the ETA comes from it, else from `n / total`.
 
 Where it goes, always standard error (standard output keeps the stage's one-line summary):
 - a terminal: a tqdm bar (count, rate, ETA), drawn only once the run has taken `DELAY` seconds and

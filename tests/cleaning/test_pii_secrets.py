@@ -121,8 +121,8 @@ def written_texts() -> list[str]:
     texts = [text for _, _, text, _ in planted()] + [text for _, text in lookalikes()]
     wide = str.maketrans({chr(code): chr(code + 0xFEE0) for code in range(0x21, 0x7F)})
     texts += [text.translate(wide) for text in texts]
-    return texts + ["ａｐｉ＿ｋｅｙ＝sk12345678abcdefgh, key", "apİ_key = 'abc123def456' key", "ıdentified by 'pw123456'",
-                    "mysql　－ｐSecret123 key", "curl －ｕ admin:Secret1 key", "ſecret_key=abcdef1234567890 key"]
+    return texts + ["ａｐｉ＿ｋｅｙ＝sk12345678abcdefgh, key", "apİ_key = 'abc123def456' key",
+                    "ıdentified by 'pw123456'", "mysql　－ｐSecret123 key", "curl －ｕ admin:Secret1 key", "ſecret_key=abcdef1234567890 key"]
 
 
 def test_the_sharper_hint_never_skips_a_text_the_scrub_changes():

@@ -96,7 +96,8 @@ def test_the_interval_can_be_set_and_postfix_values_follow_the_counts(log, monke
         shown.set_postfix(loss="1.2345")
         log.clock.now += 5
         shown.update(4)
-    assert log.stream.getvalue().splitlines()[0] == "train: 4 of 20 steps (20%), 0.80 steps/s, ETA 20s, 5s elapsed, loss=1.2345"
+    assert log.stream.getvalue().splitlines()[0] == (
+        "train: 4 of 20 steps (20%), 0.80 steps/s, ETA 20s, 5s elapsed, loss=1.2345")
 
 
 @pytest.mark.parametrize("env", [{"CI": "true"}, {"CQIA_NO_PROGRESS": "1"}, {"CI": "1", "CQIA_NO_PROGRESS": "1",

@@ -204,3 +204,7 @@ def where_the_time_goes(results: list[dict], shown: int = 14) -> str:
     lines = [f"where the time goes (this checkout, medians of {len(results)} rounds, {total:.2f} s in all):"]
     lines += [f"  {name:42s} {seconds:6.2f} s {seconds / total:6.1%}" for name, seconds in rows]
     return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()

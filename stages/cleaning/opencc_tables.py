@@ -49,19 +49,24 @@ def _as_text(paths: list[Path], tool: Path, tmp: Path) -> list[Path]:
     return [dumps.get(path, path) for path in paths]
 
 
-def changing_keys(config_path: Path) -> set[str]:
-    """The keys of a config's dictionaries that OpenCC replaces by something else."""
+def entries(config_path: Path) -> list[tuple[str, str]]:
+    """(key, first value) of every entry of every dictionary a config names."""
     share = config_path.parent
     tool = share.parents[1] / "bin" / "opencc_dict"
     files = [share / name for name in dict.fromkeys(_dict_files(json.loads(config_path.read_text(encoding="utf-8"))))]
-    keys = set()
+    found = []
     with tempfile.TemporaryDirectory(prefix="opencc-") as tmp:
         for text in _as_text(files, tool, Path(tmp)):
             for line in text.read_text(encoding="utf-8").splitlines():
                 key, _, values = line.partition("\t")
-                if key and values.split(" ")[0] != key:
-                    keys.add(key)
-    return keys
+                if key:
+                    found.append((key, values.split(" ")[0]))
+    return found
+
+
+def changing_keys(config_path: Path) -> set[str]:
+    """The keys of a config's dictionaries that OpenCC replaces by something else."""
+    return {key for key, value in entries(config_path) if value != key}
 
 
 def pattern_of(keys: set[str]) -> str:

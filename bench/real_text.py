@@ -5,14 +5,19 @@ code (nothing is copied into the repository), repeats the records (ids made uniq
 `--target-mb` MB of UTF-8 text, and then, in fresh processes taking turns, runs clean and normalize in
 memory with this checkout's code and params and with a baseline git revision's (its `stages/` and
 params.yaml extracted to a temporary folder). In the same run it times OpenCC's t2s converter alone
-on the same text. Prints medians over `--repeats` rounds and every round's figures.
+on the same text. Prints medians over `--repeats` rounds and every round's figures (speed, and its
+ratio to OpenCC's in the same round), and where this checkout's time goes, step by step. A round
+times OpenCC's and fastText's loading (about 0.15 s each) unless `--warm`; OpenCC alone is timed
+after loading its converter.
 
     python bench/real_text.py                          # 100 MB, 3 rounds, baseline 18475cb
+    python bench/real_text.py --target-mb 30 --repeats 5 --baseline a3cb8ec --warm
     python bench/real_text.py --target-mb 20 --repeats 1 --baseline none
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import statistics
@@ -58,8 +63,10 @@ def repeated(records: pl.DataFrame, target_mb: float) -> pl.DataFrame:
     return pl.concat(copies)
 
 
-def measure(corpus: Path, params: Path) -> dict:
-    """One round in this process: clean then normalize in memory (no writes), seconds and MB."""
+def measure(corpus: Path, params: Path, warm: bool = False) -> dict:
+    """One round in this process: clean then normalize in memory (no writes), seconds and MB, and the
+    wall seconds of each step (`StepTimer`; the steps of a baseline may be named otherwise). `warm`: load
+    OpenCC and fastText before the clock starts, as `opencc_mb_s` does with its converter."""
     import yaml
 
     from stages.cleaning.filters import CleanParams
@@ -73,16 +80,28 @@ def measure(corpus: Path, params: Path) -> dict:
     records = pl.read_parquet(corpus)
     clean_settings = parse_section(CleanParams, config["clean"], "clean")
     norm_settings = parse_section(NormalizeParams, config["normalize"], "normalize")
-    timer = StepTimer()
+    timer, norm_timer = StepTimer(), StepTimer()
+    if warm:
+        from stages.cleaning.langid import load_model
+        from stages.cleaning.normalize_text import converter
+
+        load_model()
+        converter(norm_settings.opencc_default)
     started = time.perf_counter()
     kept, rejected, _ = clean_records(records, clean_settings, timer)
     clean_s = time.perf_counter() - started
     started = time.perf_counter()
-    normalize_records(kept, norm_settings)
+    if "timer" in inspect.signature(normalize_records).parameters:
+        normalize_records(kept, norm_settings, norm_timer)
+    else:  # a baseline without it
+        normalize_records(kept, norm_settings)
     normalize_s = time.perf_counter() - started
-    langid_s = timer.seconds.get("score:langid", 0.0)
+    langid_s = sum(v for k, v in timer.seconds.items() if k in ("score:langid", "score:score_chinese",
+                                                                   "score:score_chinese_output"))
+    steps = {**{f"clean {k}": v for k, v in timer.seconds.items()},
+             **{f"normalize {k}": v for k, v in norm_timer.seconds.items()}}
     return {"mb": text_mb(records), "clean_s": clean_s, "normalize_s": normalize_s, "langid_s": langid_s,
-            "kept": kept.height, "rejected": rejected.height}
+            "kept": kept.height, "rejected": rejected.height, "steps": steps}
 
 
 def opencc_mb_s(corpus: Path) -> float:
@@ -128,9 +147,10 @@ def extract(rev: str, into: Path) -> Path:
     return into
 
 
-def run_round(code: Path, corpus: Path) -> dict:
+def run_round(code: Path, corpus: Path, warm: bool) -> dict:
     env = {**os.environ, "BENCH_CODE": str(code)}
     cmd = [sys.executable, __file__, "--measure", str(corpus), "--params", str(code / "params.yaml")]
+    cmd += ["--warm"] if warm else []
     result = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if result.returncode != 0:
         raise click.ClickException(f"round with {code} failed:\n{result.stderr[-2000:]}")
@@ -147,13 +167,15 @@ def load_average() -> str:
 @click.option("--target-mb", default=100.0, show_default=True, help="Repeat the real records to about this size.")
 @click.option("--repeats", default=3, show_default=True, help="Rounds per code version (medians are reported).")
 @click.option("--baseline", "rev", default=BASELINE, show_default=True, help="Git revision, or 'none'.")
+@click.option("--warm", is_flag=True, help="Load OpenCC and fastText before the clock starts (as OpenCC alone is "
+                                           "timed after loading its converter); default: their loading is timed.")
 @click.option("--measure", "measure_path", type=click.Path(path_type=Path), hidden=True)
 @click.option("--params", "params_path", type=click.Path(path_type=Path), hidden=True)
-def main(data_dir: Path, target_mb: float, repeats: int, rev: str, measure_path: Path | None,
+def main(data_dir: Path, target_mb: float, repeats: int, rev: str, warm: bool, measure_path: Path | None,
          params_path: Path | None) -> None:
     """Time clean + normalize on real text. Example: python bench/real_text.py --target-mb 100"""
     if measure_path is not None:
-        click.echo(json.dumps(measure(measure_path, params_path)))
+        click.echo(json.dumps(measure(measure_path, params_path, warm)))
         return
     with tempfile.TemporaryDirectory(prefix="real-text-") as tmp:
         corpus = Path(tmp) / "corpus.parquet"
@@ -168,18 +190,34 @@ def main(data_dir: Path, target_mb: float, repeats: int, rev: str, measure_path:
         opencc_speeds = []
         for _ in range(repeats):
             for name, code in versions.items():
-                rounds[name].append(run_round(code, corpus))
+                rounds[name].append(run_round(code, corpus, warm))
             opencc_speeds.append(opencc_mb_s(corpus))
         for name, results in rounds.items():
             speeds = [r["mb"] / (r["clean_s"] + r["normalize_s"]) for r in results]
             clean = [r["mb"] / r["clean_s"] for r in results]
             langid = [r["langid_s"] / r["clean_s"] for r in results]
+            ratios = [speed / opencc for speed, opencc in zip(speeds, opencc_speeds)]
             click.echo(f"{name}: clean + normalize {statistics.median(speeds):.1f} MB/s (rounds: "
-                       f"{', '.join(f'{s:.1f}' for s in speeds)}); clean alone {statistics.median(clean):.1f} MB/s; "
-                       f"language step {statistics.median(langid):.0%} of clean; kept {results[0]['kept']}, "
+                       f"{', '.join(f'{s:.1f}' for s in speeds)}); {statistics.median(ratios):.3f} of OpenCC t2s "
+                       f"(rounds: {', '.join(f'{r:.3f}' for r in ratios)}); clean alone {statistics.median(clean):.1f} "
+                       f"MB/s; language step {statistics.median(langid):.0%} of clean; kept {results[0]['kept']}, "
                        f"rejected {results[0]['rejected']}")
         click.echo(f"OpenCC t2s alone: {statistics.median(opencc_speeds):.1f} MB/s (rounds: "
                    f"{', '.join(f'{s:.1f}' for s in opencc_speeds)}); load average now {load_average()}")
+        click.echo(where_the_time_goes(rounds["this checkout"]))
+
+
+def where_the_time_goes(results: list[dict], shown: int = 14) -> str:
+    """This checkout's steps by median wall seconds, with their share of clean + normalize."""
+    total = statistics.median(r["clean_s"] + r["normalize_s"] for r in results)
+    steps = {name: statistics.median(r["steps"].get(name, 0.0) for r in results) for name in results[0]["steps"]}
+    glue = statistics.median(r["clean_s"] + r["normalize_s"] - sum(r["steps"].values()) for r in results)
+    ranked = sorted(steps.items(), key=lambda item: -item[1])
+    rows = ranked[:shown] + [(f"{len(ranked) - shown} other steps", sum(s for _, s in ranked[shown:])),
+                             ("outside any step (frames, filters' glue)", glue)]
+    lines = [f"where the time goes (this checkout, medians of {len(results)} rounds, {total:.2f} s in all):"]
+    lines += [f"  {name:42s} {seconds:6.2f} s {seconds / total:6.1%}" for name, seconds in rows]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,9 @@ configs; `t2s` (character and phrase level), `tw2sp` (Taiwan standard plus
 Taiwan-to-mainland vocabulary: 軟體 -> 软件, 記憶體 -> 内存), `tw2s`, `hk2s`
 (Hong Kong variants such as 衞 -> 卫). A conversion is repeated until the text
 stops changing (at most `MAX_ROUNDS`): a few OpenCC mappings are chains
-(薴 -> 苧 -> 苎), and a second pass must find nothing left to convert.
+(薴 -> 苧 -> 苎), and a second pass must find nothing left to convert. Only texts
+holding a key OpenCC would replace are passed to it (`opencc_tables`): the
+others come back unchanged anyway.
 
 Width (`normalize:width`): full-width Latin letters and digits to ASCII
 (Ａ-Ｚ, ａ-ｚ, ０-９ -> A-Z, a-z, 0-9). Full-width punctuation is the Chinese
@@ -81,18 +83,20 @@ def _convert_once(convert: Any, text: str) -> str:
     return convert(text)
 
 
-def convert_script(texts: list[str], config: str) -> list[str]:
-    """OpenCC `config` applied to each text until it is stable."""
+def convert_text(text: str, config: str) -> str:
+    """OpenCC `config` applied to `text` until it is stable."""
     convert = converter(config).convert
-    out = []
-    for text in texts:
-        previous, current = text, _convert_once(convert, text)
-        rounds = 1
-        while current != previous and rounds < MAX_ROUNDS:  # unchanged means stable
-            previous, current = current, _convert_once(convert, current)
-            rounds += 1
-        out.append(current)
-    return out
+    previous, current = text, _convert_once(convert, text)
+    rounds = 1
+    while current != previous and rounds < MAX_ROUNDS:  # unchanged means stable
+        previous, current = current, _convert_once(convert, current)
+        rounds += 1
+    return current
+
+
+def convert_script(texts: list[str], config: str) -> list[str]:
+    """`convert_text` on each text."""
+    return [convert_text(text, config) for text in texts]
 
 
 def normalise_width(text: pl.Expr) -> pl.Expr:

@@ -1,8 +1,9 @@
 """The `normalize` stage's work on record frames: OpenCC per source, width, punctuation.
 
 `run_normalize` reads one records.parquet (the `train_quality` stage's kept
-records), runs `normalize_records` on it (in this process, or in Ray blocks
-through `stages.engine.frames.map_files`) and writes it through the stage
+records), runs `normalize_records` on it (in this process, in batches with
+progress through `stages.engine.batches.map_batches`, or in Ray blocks through
+`stages.engine.frames.map_files`) and writes it through the stage
 contract: every row is kept, extra columns (the score columns) are carried in
 their order. The text tables are in `normalize_text`.
 """
@@ -16,10 +17,12 @@ from typing import Any
 
 import polars as pl
 
-from stages.cleaning.normalize_text import (NormalizeParams, PUNCT_HINT, WIDTH_HINT, convert_script,
-                                           normalise_punct, normalise_width)
+from stages.cleaning.normalize_text import (NormalizeParams, PUNCT_HINT, WIDTH_HINT, convert_text, normalise_punct,
+                                           normalise_width)
+from stages.cleaning.opencc_tables import changing_pattern
 from stages.cleaning.segments import CODE_MATH_URL, CODE_MATH_URL_HINT, SENTINEL, mask, unmask
-from stages.cleaning.steps import TEXT_FIELDS, StepTimer, TransformLog, apply_expr, changed_rows
+from stages.cleaning.steps import TEXT_FIELDS, StepTimer, TransformLog, apply_expr, apply_python
+from stages.engine.batches import map_batches
 from stages.engine.config import EngineParams
 from stages.lib.contract import write_stage_outputs
 from stages.lib.errors import StageError
@@ -27,19 +30,14 @@ from stages.lib.record import RECORD_SCHEMA, empty_rejected
 
 
 def convert_masked(masked: pl.DataFrame, configs: pl.Series, log: TransformLog) -> pl.DataFrame:
-    """OpenCC per config group; records whose text changed get `opencc:<config>`."""
-    columns = {name: masked[name] for name in masked.columns}
+    """OpenCC per config group, only on texts holding a key it replaces (`opencc_tables`); records
+    whose text changed get `opencc:<config>`."""
     for config in sorted(set(configs.to_list())):
-        rows = (configs == config).arg_true()
-        group = masked.select(pl.all().gather(rows))
-        converted = pl.DataFrame([pl.Series(name, convert_script(group[name].to_list(), config), dtype=pl.String)
-                                  for name in masked.columns])
-        flags = pl.Series([False] * masked.height, dtype=pl.Boolean)
-        flags = flags.scatter(rows, changed_rows(group, converted))
-        log.record(f"opencc:{config}", flags)
-        for name in masked.columns:
-            columns[name] = columns[name].clone().scatter(rows, converted[name])
-    return pl.DataFrame(list(columns.values()))
+        group = None if configs.n_unique() == 1 else dict.fromkeys(masked.columns, (configs == config).arg_true())
+        convert = functools.partial(convert_text, config=config)
+        masked, changed = apply_python(masked, convert, changing_pattern(config), group)
+        log.record(f"opencc:{config}", changed)
+    return masked
 
 
 def normalize_texts(texts: pl.DataFrame, configs: pl.Series, params: NormalizeParams,
@@ -106,7 +104,7 @@ def run_normalize(input_path: Path, out_dir: Path, metrics_path: Path, params: N
     else:
         records = pl.read_parquet(input_path)
         columns, rows_in = records.schema, records.height
-        out, extra = normalize_records(records, params)
+        out, _, extra = map_batches(records, functools.partial(normalize_block, params=params), "normalize")
     extra_columns = tuple(name for name in columns if name not in RECORD_SCHEMA)
     return write_stage_outputs("normalize", out_dir, metrics_path, kept=out, rejected=empty_rejected(),
                                rows_in=rows_in, started=started, extra_columns=extra_columns,

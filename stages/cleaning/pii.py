@@ -90,15 +90,28 @@ FOLD = str.maketrans({**{chr(0xFF10 + i): str(i) for i in range(10)},
                       **{chr(0xFF21 + i): chr(0x41 + i) for i in range(26)},
                       **{chr(0xFF41 + i): chr(0x61 + i) for i in range(26)},
                       "＠": "@", "．": ".", "－": "-", "（": "(", "）": ")", "＋": "+", "　": " ", "＿": "_"})
+_FOLDABLE = re.compile("[" + "".join(re.escape(chr(code)) for code in FOLD) + "]")
+
+
+def fold(text: str) -> str:
+    """`text` with FOLD applied (a quick scan first: most texts have nothing to fold, and translating
+    costs 15x the scan)."""
+    return text.translate(FOLD) if _FOLDABLE.search(text) else text
+
+
 _EDGE_L, _EDGE_R = r"(?<![0-9A-Za-z])", r"(?![0-9A-Za-z])"
+# Every match starts at `(` or `+`, or at a digit, or at a letter of an e-mail's local part, none of them
+# glued to a letter or digit before it: as a lookahead this lets the regex engine give up at most positions
+# at once (4x faster on the texts the hint selects; the same matches).
+_CONTACT_START = r"(?:(?=[(+])|(?<![0-9A-Za-z])(?=[0-9]|[A-Za-z][A-Za-z0-9._%+-]*@))"
 _CONTACT = re.compile(
-    rf"(?P<email>{_EDGE_L}[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+    rf"{_CONTACT_START}(?:(?P<email>{_EDGE_L}[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
     rf"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.[A-Za-z]{{2,24}}{_EDGE_R})"
     rf"|(?P<number>{_EDGE_L}(?:[0-9]{{17}}[0-9Xx]|[1-9][0-9]{{5}}[ -][0-9]{{8}}[ -][0-9]{{3}}[0-9Xx]"
     rf"|[0-9]{{4}}(?:[ -]?[0-9]{{4}}){{3}}(?:[ -]?[0-9]{{1,3}})?){_EDGE_R})"
     rf"|(?P<mobile>(?:(?P<cc>\(\+?86\) ?|\+86[- .]?|{_EDGE_L}0086[- ]?)|{_EDGE_L}(?P<glued>86[- ]?)?)"
     rf"1[3-9][0-9](?:(?P<sep> ?[-.] ?| ?)[0-9]{{4}}(?P=sep)[0-9]{{4}}|(?P<split>[- ])[0-9]{{8}}){_EDGE_R})"
-    rf"|(?P<landline>(?:\(0[0-9]{{2,3}}\) ?|{_EDGE_L}0[0-9]{{2,3}}-)[0-9]{{7,8}}{_EDGE_R})"
+    rf"|(?P<landline>(?:\(0[0-9]{{2,3}}\) ?|{_EDGE_L}0[0-9]{{2,3}}-)[0-9]{{7,8}}{_EDGE_R}))"
 )
 _URL_USERINFO = re.compile(r"://[^\s/@]*$")
 _ID_CARD = re.compile(r"[1-9][0-9]{5}(?:18|19|20)[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])[0-9]{3}[0-9Xx]")
@@ -168,7 +181,7 @@ def _contacts(folded: str) -> Iterator[tuple[re.Match[str], str]]:
 def scrub_contacts(text: str) -> str:
     """Phones, ID and bank card numbers and e-mail addresses, found on the width-folded text."""
     parts, last = [], 0
-    for match, placeholder in _contacts(text.translate(FOLD)):
+    for match, placeholder in _contacts(fold(text)):
         parts += [text[last:match.start()], placeholder]
         last = match.end()
     return "".join(parts) + text[last:] if parts else text
@@ -181,7 +194,7 @@ _KIND_OF = {PLACEHOLDERS[kind]: kind for kind in CONTACT_KINDS}
 def count_contacts(text: str) -> dict[str, int]:
     """What `scrub_contacts` would replace in `text`, per kind."""
     counts = dict.fromkeys(CONTACT_KINDS, 0)
-    for _, placeholder in _contacts(text.translate(FOLD)):
+    for _, placeholder in _contacts(fold(text)):
         counts[_KIND_OF[placeholder]] += 1
     return counts
 

@@ -29,10 +29,12 @@ from stages.cleaning.segments import CODE_MATH_URL, CODE_MATH_URL_HINT, mask
 from stages.cleaning.steps import TEXT_FIELDS
 from stages.lib.contract import Filter, split_by_filters, write_stage_outputs
 from stages.lib.errors import StageError
+from stages.lib.progress import tracker
 from stages.lib.record import RECORD_SCHEMA
 
 QUALITY_COLUMN = "score_quality"
 REASON = "quality_low"
+SCORE_BATCH = 20_000  # records per predict call (one progress update each)
 
 
 def read_clean(in_dir: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -69,7 +71,9 @@ def train_model(kept: pl.DataFrame, kept_features: list[str], rejected: pl.DataF
     if min(len(good), len(bad)) < params.min_examples:
         raise StageError(f"train_quality: {len(good)} good and {len(bad)} bad examples; each needs at least "
                          f"min_examples ({params.min_examples}): adjust positive or negative_reasons")
-    model = quality.train(good, bad, params, target)
+    with tracker("train_quality: train", total=len(good) + len(bad), unit="example") as shown:
+        model = quality.train(good, bad, params, target)
+        shown.update(len(good) + len(bad))
     predicted = quality.good_probability(model, good + bad)
     correct = sum(p >= 0.5 for p in predicted[:len(good)]) + sum(p < 0.5 for p in predicted[len(good):])
     return model, {"good_examples": len(good), "bad_examples": len(bad),
@@ -90,7 +94,11 @@ def score_and_filter(kept: pl.DataFrame, model: Any | None, params: TrainQuality
     `kept_features` are `feature_texts(kept)` when the caller has them already."""
     scores: list[float | None] = [None] * kept.height
     if model is not None and kept.height:
-        scores = list(quality.good_probability(model, kept_features or feature_texts(kept)))
+        features, scores = kept_features or feature_texts(kept), []
+        with tracker("train_quality: score", total=len(features), unit="record") as shown:
+            for start in range(0, len(features), SCORE_BATCH):
+                scores += quality.good_probability(model, features[start:start + SCORE_BATCH])
+                shown.update(len(features[start:start + SCORE_BATCH]))
     scored = kept.with_columns(pl.Series(QUALITY_COLUMN, scores, dtype=pl.Float64))
     return split_by_filters(scored, quality_filters(params))
 

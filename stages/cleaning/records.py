@@ -2,8 +2,9 @@
 
 `run_clean` reads `<raw>/<name>/records.parquet` for exactly the configured
 sources (a removed source's leftover folder is never read), runs
-`clean_records` on them (on the configured engine: this process, or Ray
-blocks through `stages.engine.frames.map_files`) and writes through the stage
+`clean_records` on them (on the configured engine: this process, in batches
+with progress through `stages.engine.batches.map_batches`, or Ray blocks
+through `stages.engine.frames.map_files`) and writes through the stage
 contract. `clean_records`: the texts (`texts.clean_texts`), then every registered
 filter's score columns (`registry.add_scores`), then the per-source thresholds
 (`filters.build_filters`).
@@ -24,6 +25,7 @@ from stages.cleaning.registry import add_scores
 from stages.cleaning.scores import PROSE_FIELDS
 from stages.cleaning.steps import TEXT_FIELDS, StepTimer
 from stages.cleaning.texts import Cleaned, clean_texts
+from stages.engine.batches import map_batches
 from stages.engine.config import EngineParams
 from stages.lib.contract import split_by_filters, write_stage_outputs
 from stages.lib.errors import StageError
@@ -85,7 +87,7 @@ def run_clean(raw_dir: Path, out_dir: Path, metrics_path: Path, params: CleanPar
         rows_in = parquet_rows(files)
     else:
         records = load_raw(raw_dir, sources)
-        kept, rejected, extra = clean_records(records, params)
+        kept, rejected, extra = map_batches(records, functools.partial(clean_records, params=params), "clean")
         rows_in = records.height
     return write_stage_outputs("clean", out_dir, metrics_path, kept=kept, rejected=rejected, rows_in=rows_in,
                                started=started, extra_columns=SCORE_COLUMNS, extra_metrics=extra)

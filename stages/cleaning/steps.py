@@ -27,27 +27,21 @@ TEXT_FIELDS = ("instruction", "input", "output")
 
 ExprStep = Callable[[pl.Expr], pl.Expr]
 TextFunc = Callable[[str], str]
-Hint = str | ExprStep | None
-
-
-def changed_rows(old: pl.DataFrame, new: pl.DataFrame) -> pl.Series:
-    """True where any column of `new` differs from `old` (same columns, same rows)."""
-    flags = pl.DataFrame([(new[name] != old[name]).fill_null(True).alias(name) for name in old.columns])
-    return flags.select(pl.any_horizontal(pl.all()).alias("changed")).to_series()
+Hint = str | ExprStep | tuple[str | ExprStep, ...] | None
 
 
 def hinted_rows(column: pl.Series, hint: Hint, within: pl.Series | None = None) -> pl.Series | None:
     """Row numbers the step may change: those the hint selects (among `within`, when given).
 
-    None means every row (no hint, no `within`).
+    A tuple of hints is read in turn, each only on the rows the one before selected (a cheap scan
+    first, a sharper one second). None means every row (no hint, no `within`).
     """
-    if within is not None:
-        if hint is None or within.len() == 0:
-            return within
-        return within.filter(_selected(column.gather(within), hint))
-    if hint is None:
-        return None
-    return _selected(column, hint).arg_true()
+    rows = within
+    for one in hint if isinstance(hint, tuple) else (hint,):
+        if one is None or (rows is not None and rows.len() == 0):
+            continue
+        rows = _selected(column, one).arg_true() if rows is None else rows.filter(_selected(column.gather(rows), one))
+    return rows
 
 
 def _selected(column: pl.Series, hint: str | ExprStep) -> pl.Series:
@@ -121,14 +115,19 @@ class TransformLog:
         return {tag: n for tag, n in sorted(counts.items()) if n}
 
     def append_to(self, transforms: pl.Series) -> pl.Series:
-        """`transforms` with each record's tags appended in step order."""
-        if not self.changed:
+        """`transforms` with each record's tags appended in step order (lists are built only for the
+        records some step changed, with only the tags that changed something: most records have none)."""
+        tags = [tag for tag, flags in self.changed.items() if flags.any()]
+        if not tags:
             return transforms
-        flags = pl.DataFrame([transforms.alias("transforms"), *self.changed.values()])
-        tags = [pl.when(pl.col(tag)).then(pl.lit(tag)) for tag in self.changed]
-        return flags.select(
-            pl.concat_list(pl.col("transforms"), *tags).list.drop_nulls().alias("transforms")
-        ).to_series()
+        flags = pl.DataFrame([transforms.alias("transforms"), *(self.changed[tag] for tag in tags)])
+        flags = flags.with_row_index("_row")
+        touched = flags.select(pl.any_horizontal(tags)).to_series()
+        appended = flags.filter(touched).select(
+            "_row", pl.concat_list("transforms", *[pl.when(pl.col(tag)).then(pl.lit(tag)) for tag in tags])
+            .list.drop_nulls().alias("transforms"))
+        untouched = flags.filter(~touched).select("_row", "transforms")
+        return pl.concat([untouched, appended]).sort("_row")["transforms"]
 
 
 class StepTimer:

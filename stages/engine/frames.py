@@ -18,6 +18,7 @@ from typing import Any
 import polars as pl
 import pyarrow as pa
 
+from stages.engine.batches import add_metrics
 from stages.engine.config import EngineParams
 from stages.engine.session import BlockFailure, connect, quiet_ray_data, stage_error
 from stages.lib.errors import StageError
@@ -25,16 +26,6 @@ from stages.lib.errors import StageError
 StageFn = Callable[[pl.DataFrame], tuple[pl.DataFrame, pl.DataFrame, dict[str, Any]]]
 METRICS = "_engine_metrics"
 STATUS = "_engine_kept"
-
-
-def add_metrics(total: dict[str, Any], part: dict[str, Any]) -> dict[str, Any]:
-    """Sum nested count dictionaries (`transforms`, `pii`, `opencc_records`)."""
-    for key, value in part.items():
-        if isinstance(value, dict):
-            total[key] = add_metrics(dict(total.get(key, {})), value)
-        else:
-            total[key] = total.get(key, 0) + value
-    return total
 
 
 def describe(exc: Exception) -> str:

@@ -17,7 +17,7 @@ from typing import Any
 from stages.evalkit.scoring import Scored, accuracy, score_questions, stderr, wilson_interval
 from stages.evalkit.tasks import EvaluateParams, load_tasks
 from stages.lib.io import output_dir, refuse_unsafe, write_json, write_text
-from stages.lib.progress import progress, quiet_libraries
+from stages.lib.progress import quiet_libraries, tracker
 from stages.lib.timings import write_timings
 from stages.llm.base import is_toy, load_pretrained
 
@@ -61,8 +61,11 @@ def evaluate(model_path: str, tasks_dir: Path, params: EvaluateParams, metrics_p
     refuse_unsafe(metrics_path)  # before the scoring, not after it
     tasks = load_tasks(tasks_dir, params.subjects)
     model, tokenizer = load_pretrained(model_path, threads=params.threads, quiet=True)
-    by_task = {task: score_questions(model, tokenizer, qs, params.continuation, params.batch_size)
-               for task, qs in progress(list(tasks.items()), desc="evaluate", unit="task")}
+    by_task = {}
+    with tracker("evaluate", total=sum(len(qs) for qs in tasks.values()), unit="question") as shown:
+        for task, qs in tasks.items():
+            by_task[task] = score_questions(model, tokenizer, qs, params.continuation, params.batch_size)
+            shown.update(len(qs))
     metrics = {**evaluation_metrics(by_task, params.continuation),
                "model_parameters": int(model.num_parameters()), "toy": is_toy(model)}
     with output_dir(reports_dir) as reports:

@@ -131,13 +131,20 @@ class FileSource(Source):
         return sorted({self.subset_of(file) for file in files})
 
     def read_files(self, files: list[Path] | None = None) -> tuple[Rows, Rows]:
-        """(kept rows, rejected rows) of the input files (`files()` unless given), in order."""
+        """(kept rows, rejected rows) of the input files (`files()` unless given), in order; progress per file
+        (records read, and the share of the input bytes that gives the ETA)."""
+        from stages.lib.progress import tracker
+
         kept: Rows = []
         rejected: Rows = []
-        for file in self.files() if files is None else files:
-            more_kept, more_rejected = self.read_file(file)
-            kept += more_kept
-            rejected += more_rejected
+        files = self.files() if files is None else files
+        sizes = [file.stat().st_size if file.is_file() else 0 for file in files]
+        with tracker(f"scrape[{self.name}]", unit="record") as shown:
+            for index, file in enumerate(files):
+                more_kept, more_rejected = self.read_file(file)
+                kept += more_kept
+                rejected += more_rejected
+                shown.update(len(more_kept) + len(more_rejected), fraction=sum(sizes[:index + 1]) / (sum(sizes) or 1))
         return kept, rejected
 
     def load(self, archive_dir: Path) -> tuple[Rows, Rows]:

@@ -52,11 +52,11 @@ from urllib.robotparser import RobotFileParser
 import httpx
 from bs4 import BeautifulSoup
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, retry_if_result, stop_after_attempt
-from tqdm import tqdm
 
 from stages.ingest.page_text import header, lenient_text
 from stages.ingest.kinds.http import HttpParams
 from stages.ingest.warc_archive import ArchivedOutcome, Failure, Fetched, WarcArchive, decoded_body, read_archive
+from stages.lib.progress import tracker
 
 MAX_RETRY_AFTER_S = 60.0
 TRANSIENT = (httpx.TransportError, TimeoutError)
@@ -182,7 +182,7 @@ class Crawler:
         self._robots_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._queue: asyncio.Queue[str] = asyncio.Queue()
         self._seen: set[str] = set()
-        self._bar = tqdm(total=0, unit="url", desc="crawl", disable=None)
+        self._bar = tracker("scrape: crawl", total=0, unit="url")  # the total grows as links are found
 
     async def run(self, seeds: list[str]) -> CrawlStats:
         for seed in seeds:

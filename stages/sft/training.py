@@ -132,16 +132,14 @@ def model_card(base: str, manifest: dict[str, Any], params: TrainParams, losses:
 
 
 def quiet_progress(trainer: Any) -> None:
-    """Replace the Trainer's printed log dicts with one bar (steps, ETA, loss) on a terminal, nothing elsewhere."""
+    """Replace the Trainer's printed log dicts and bar with our progress (steps, ETA, loss: stages.lib.progress)."""
     from transformers import TrainerCallback
     from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
-    from stages.lib.progress import bar, enabled
+    from stages.lib.progress import bar
 
     trainer.remove_callback(PrinterCallback)
     trainer.remove_callback(ProgressCallback)
-    if not enabled():
-        return
 
     class LossBar(TrainerCallback):
         shown: Any = None

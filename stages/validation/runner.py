@@ -30,6 +30,7 @@ from typing import Any
 import polars as pl
 
 from stages.lib.errors import StageError
+from stages.lib.progress import tracker
 from stages.validation.derived import DERIVED, add_derived
 from stages.validation.suites import SEVERITIES, build_suite, load_suite_config, parameter_names, referenced_columns
 
@@ -215,6 +216,15 @@ def to_pandas(frame: pl.DataFrame, derived: list[str]) -> Any:
     return pd.concat([base, derived_frame.to_pandas()], axis=1) if derived else base
 
 
+def result_format(frame: pl.DataFrame) -> dict[str, Any]:
+    """GX's result format: summaries, up to MAX_IDS unexpected ids when the frame has ids."""
+    chosen: dict[str, Any] = {"result_format": "SUMMARY", "partial_unexpected_count": MAX_IDS,
+                              "return_unexpected_index_query": False}
+    if ID_COLUMN in frame.columns:
+        chosen["unexpected_index_column_names"] = [ID_COLUMN]
+    return chosen
+
+
 def run_suite(frame: pl.DataFrame, suite: str | Path, parameters: Mapping[str, Any]) -> SuiteResult:
     """Validate every row of `frame` against `suite` (a name in schemas/expectations/ or a path).
 
@@ -229,24 +239,25 @@ def run_suite(frame: pl.DataFrame, suite: str | Path, parameters: Mapping[str, A
         missing, extra = sorted(needed - set(parameters)), sorted(set(parameters) - needed)
         raise StageError(f"suite {config['name']}: parameters missing {missing}, not used by the suite {extra}")
     gx_suite = build_suite(config)
-    clock = time.perf_counter()
-    with_derived, skipped = add_derived(frame, referenced_columns(config) & set(DERIVED))
-    seconds = {"derive": time.perf_counter() - clock}
-    result_format: dict[str, Any] = {
-        "result_format": "SUMMARY",
-        "partial_unexpected_count": MAX_IDS,
-        "return_unexpected_index_query": False,
-    }
-    if ID_COLUMN in frame.columns:
-        result_format["unexpected_index_column_names"] = [ID_COLUMN]
     batch_definition = _batch_definition()
-    clock = time.perf_counter()
-    pandas_frame = to_pandas(with_derived, [c for c in with_derived.columns if c in DERIVED])
-    seconds["to_pandas"] = time.perf_counter() - clock
-    clock = time.perf_counter()
-    batch = batch_definition.get_batch(batch_parameters={"dataframe": pandas_frame})
-    validation = batch.validate(gx_suite, result_format=result_format, expectation_parameters=dict(parameters))
-    seconds["gx"] = time.perf_counter() - clock
+    with tracker(f"validate[{config['name']}]", total=3, unit="phase") as shown:  # phases: no row-wise step
+        shown.set_postfix(phase="derived columns")
+        clock = time.perf_counter()
+        with_derived, skipped = add_derived(frame, referenced_columns(config) & set(DERIVED))
+        seconds = {"derive": time.perf_counter() - clock}
+        shown.set_postfix(phase="to pandas")
+        shown.update(1)
+        clock = time.perf_counter()
+        pandas_frame = to_pandas(with_derived, [c for c in with_derived.columns if c in DERIVED])
+        seconds["to_pandas"] = time.perf_counter() - clock
+        shown.set_postfix(phase="expectations (GX)")
+        shown.update(1)
+        clock = time.perf_counter()
+        batch = batch_definition.get_batch(batch_parameters={"dataframe": pandas_frame})
+        validation = batch.validate(gx_suite, result_format=result_format(frame),
+                                    expectation_parameters=dict(parameters))
+        seconds["gx"] = time.perf_counter() - clock
+        shown.update(1)
     gx_result = validation.to_json_dict()
     gx_result.get("meta", {}).get("batch_markers", {}).pop("ge_load_time", None)
     by_id = {r["expectation_config"].get("id"): r for r in gx_result["results"]}

@@ -2,6 +2,8 @@
 and 11-digit numbers in arithmetic left alone; recall per type and false scrubs per look-alike family on the
 written corpus (bench/pii_corpus.py, bench/pii_lookalikes.py)."""
 
+import re
+
 import pytest
 
 from bench.pii import measure, summary
@@ -64,3 +66,14 @@ def test_corpus_recall_and_false_scrubs():
     assert len(false) >= 13
     for family, (bad, total) in false.items():
         assert total >= 100 and bad / total <= 0.01, (family, result["false_examples"])
+
+
+def test_the_contact_start_lookahead_finds_the_same_matches():
+    from stages.cleaning.pii import _CONTACT, _CONTACT_START, fold
+    from tests.cleaning.test_pii_secrets import written_texts
+
+    plain = re.compile(_CONTACT.pattern.removeprefix(_CONTACT_START))
+    texts = [fold(text) for text in written_texts()]
+    found = [[m.span() for m in _CONTACT.finditer(text)] for text in texts]
+    assert sum(map(len, found)) > 1000
+    assert found == [[m.span() for m in plain.finditer(text)] for text in texts]

@@ -2,11 +2,15 @@
 lines; the key stays, prose about keys stays, and placeholder values are neither scrubbed nor counted."""
 
 import json
+import re
 
 import polars as pl
 import pytest
 
+from stages.cleaning import secret_kv
+from stages.cleaning.pii import fold
 from stages.cleaning.secret_kv import entropy, is_name, is_secret_value, looks_random
+from stages.cleaning.steps import hinted_rows
 from tests.cleaning.fixtures import PROSE, clean_many, clean_one, clean_params, frame, row
 from tests.test_clean import run_cli
 
@@ -106,3 +110,35 @@ def test_clean_counts_secret_values_in_metrics_and_tags_the_record(tmp_path):
     kept = pl.read_parquet(tmp_path / "clean" / "records.parquet").row(0, named=True)
     assert kept["output"] == PROSE + "包括 api_key=<SECRET> 这一段。"
     assert kept["instruction"] == "api_key 写在代码里会被别人盗用吗？" and kept["transforms"] == ["pii:secret_kv"]
+
+
+def written_texts() -> list[str]:
+    """The planted PII corpus and its look-alikes, each also in full-width characters, and texts that only
+    fold into a secret-like key (`ａｐｉ＿ｋｅｙ`, a dotless ı, an ideographic space before `－ｐ`)."""
+    from bench.pii_corpus import planted
+    from bench.pii_lookalikes import lookalikes
+
+    texts = [text for _, _, text, _ in planted()] + [text for _, text in lookalikes()]
+    wide = str.maketrans({chr(code): chr(code + 0xFEE0) for code in range(0x21, 0x7F)})
+    texts += [text.translate(wide) for text in texts]
+    return texts + ["ａｐｉ＿ｋｅｙ＝sk12345678abcdefgh, key", "apİ_key = 'abc123def456' key",
+                    "ıdentified by 'pw123456'", "mysql　－ｐSecret123 key", "curl －ｕ admin:Secret1 key", "ſecret_key=abcdef1234567890 key"]
+
+
+def test_the_sharper_hint_never_skips_a_text_the_scrub_changes():
+    texts = written_texts()
+    column = pl.Series("text", texts)
+    words = set(hinted_rows(column, secret_kv._WORDS_HINT).to_list())
+    both = set(hinted_rows(column, secret_kv.SECRET_KV_HINT).to_list())
+    changed = {i for i in words if secret_kv.scrub_secret_values(texts[i]) != texts[i]}
+    assert len(changed) > 300 and changed <= both
+    other_words = pl.Series("text", ["keyboard shortcuts", "the monkey and the key", "按 Enter key 确认"])
+    assert hinted_rows(other_words, secret_kv._WORDS_HINT).len() == 3
+    assert hinted_rows(other_words, secret_kv.SECRET_KV_HINT).len() == 0
+
+
+def test_the_name_start_lookahead_finds_the_same_matches():
+    plain = re.compile(secret_kv.NAME + secret_kv.ASSIGN + secret_kv.VALUE)
+    for text in written_texts():
+        folded = fold(text)
+        assert [m.span() for m in secret_kv.SECRET_KV.finditer(folded)] == [m.span() for m in plain.finditer(folded)]

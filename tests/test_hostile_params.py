@@ -17,10 +17,12 @@ from click.testing import CliRunner
 from stages.check import cli as check_cli
 from stages.lib.cli import example_commands
 from tests.project import project, shipped_params
+from tests.test_stage_shape import command_module
 
 RULES = str(project() / "schemas" / "rules.yaml")
-STAGES = ("assemble", "base_model", "clean", "dedup", "evaluate", "familiarity", "normalize", "rewrite", "scrape",
-          "train", "train_quality", "validate")
+RUBRIC = str(project() / "schemas" / "judge" / "rubric.yaml")
+STAGES = ("assemble", "base_model", "clean", "dedup", "evaluate", "familiarity", "judge", "normalize", "rewrite",
+          "scrape", "train", "train_quality", "validate")  # review's apply reads no params
 DEDUP = {"fields": ["instruction", "input", "output"], "ngram": 5, "num_perm": 128, "seed": 1, "threshold": 0.8,
          "verify": "exact"}
 ALLOWED = ("allowed: answer_threshold, bands, batch_size, bucket_window, fields, min_candidate_recall, ngram, "
@@ -29,7 +31,7 @@ ALLOWED = ("allowed: answer_threshold, bands, batch_size, bucket_window, fields,
 
 def stage_argv(stage: str) -> tuple[click.Command, list[str]]:
     """The stage's command and its help example's arguments (the command dvc.yaml runs)."""
-    module = importlib.import_module(f"stages.{stage}")
+    module = importlib.import_module(command_module(stage))
     argv = shlex.split(example_commands(module.__doc__)[0])[3:]
     if isinstance(module.cli, click.Group):
         return module.cli.commands[argv[0]], argv[1:]
@@ -42,7 +44,7 @@ def run_stage(stage: str) -> click.testing.Result:
 
 
 def run_check(params: str = "params.yaml") -> click.testing.Result:
-    return CliRunner().invoke(check_cli, ["--params", params, "--rules", RULES])
+    return CliRunner().invoke(check_cli, ["--params", params, "--rules", RULES, "--rubric", RUBRIC])
 
 
 def listing(folder: Path) -> list[str]:

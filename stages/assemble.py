@@ -39,7 +39,7 @@ from stages.lib.errors import clear_errors
 from stages.lib.params import load_section
 from stages.sft.build import assemble, set_line
 from stages.sft.mix import AssembleParams
-from stages.validation.suites import longest_record
+from stages.validation.suites import clean_bounds
 
 
 @click.command(help=doc_summary(__doc__), epilog=example(__doc__))
@@ -62,7 +62,7 @@ def cli(in_path: tuple[Path, ...], scores: Path | None, out_dir: Path, metrics_p
     context = subset_context(sources)
     params = load_section(AssembleParams, params_path, context=context)
     metrics = assemble(list(in_path), scores, out_dir, metrics_path, params, lock, suite, reports_dir,
-                       params.suite_parameters(context["subsets"], longest_record(params_path, context["subsets"])),
+                       params.suite_parameters(context["subsets"], clean_bounds(params_path, context["subsets"])),
                        list(eval_tasks), sources=list(sources.values()))
     echo_summary("assemble", metrics, set_line(metrics))
 

@@ -59,7 +59,7 @@ from stages.lib.params import load_section
 from stages.llm.rewriting import RewritePaths, run_rewrite
 from stages.llm.rules import choose_rule, load_catalog
 from stages.llm.settings import RewriteParams
-from stages.validation.suites import longest_record
+from stages.validation.suites import clean_bounds
 
 
 @click.group(help=doc_summary(__doc__), epilog=example(__doc__))
@@ -87,7 +87,7 @@ def run_command(params_path: Path, in_path: Path, rules_path: Path, base_model: 
     choice = choose_rule(rules_path, load_section("rule", params_path), f"{params_path}: rule")
     paths = RewritePaths(in_path, rules_path, base_model, cache_dir, out_dir, metrics_path, suite, reports_dir)
     metrics = run_rewrite(choice, settings, context["subsets"], paths,
-                          max_chars=longest_record(params_path, context["subsets"]))
+                          bounds=clean_bounds(params_path, context["subsets"]))
     echo_summary("rewrite", metrics, f"rule {metrics['rule']}; cache {metrics['cache_hits']} hits, "
                                      f"{metrics['cache_misses']} misses")
 

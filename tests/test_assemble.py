@@ -13,6 +13,7 @@ from stages.lib.record import records_frame
 from stages.sft.build import assemble
 from stages.sft.card import fingerprint
 from stages.sft.mix import AssembleParams, choose
+from stages.validation.suites import CleanBounds
 from tests.lib.test_record import sample_row
 
 SFT_SUITE = Path(__file__).resolve().parents[1] / "schemas" / "expectations" / "sft.json"
@@ -108,7 +109,8 @@ def test_assemble_writes_chat_files_card_and_manifest_byte_identically(tmp_path)
     params = AssembleParams(eval_share=0.5, system_prompt=None)
     for name in ("a", "b"):
         metrics = assemble([curated, rewrites], None, tmp_path / name, tmp_path / f"{name}.json", params, lock,
-                           SFT_SUITE, tmp_path / f"reports-{name}", {"min_rows": 5, "configured_sources": SOURCES, "max_chars": 16000})
+                           SFT_SUITE, tmp_path / f"reports-{name}", {"min_rows": 5, "configured_sources": SOURCES, "max_chars": 16000,
+                                                                 "chinese_sources": SOURCES})
     for file in ("train.jsonl", "eval.jsonl", "manifest.json", "README.md", "records.parquet", "rejected.parquet"):
         assert (tmp_path / "a" / file).read_bytes() == (tmp_path / "b" / file).read_bytes(), file
     assert metrics["rows_in"] == 17 and metrics["rows_dropped"] == {"assemble_empty_output": 3}
@@ -162,7 +164,8 @@ def test_a_failed_sft_suite_stops_assemble_with_the_expectation_named(tmp_path):
     curated, rewrites, lock = write_inputs(tmp_path)
     with pytest.raises(StageError) as info:
         assemble([curated, rewrites], None, tmp_path / "out", tmp_path / "m.json", AssembleParams(eval_share=0.5), lock,
-                 SFT_SUITE, tmp_path / "reports", {"min_rows": 1000, "configured_sources": SOURCES, "max_chars": 16000})
+                 SFT_SUITE, tmp_path / "reports", {"min_rows": 1000, "configured_sources": SOURCES, "max_chars": 16000,
+                                                 "chinese_sources": SOURCES})
     message = str(info.value)
     assert message.startswith("validation failed: suite 'sft' has 1 failed critical expectation(s) on 14 rows")
     assert "expect_table_row_count_to_be_between" in message
@@ -215,9 +218,10 @@ def test_min_zh_share_out_of_range_is_refused():
 
 
 def test_min_zh_share_reaches_the_suite_only_when_set():
-    assert parse_params({}).suite_parameters(["zhihu"], 30000) == {"min_rows": 1, "configured_sources": ["zhihu"],
-                                                                   "max_chars": 30000}
-    assert parse_params({"min_zh_share": 0}).suite_parameters(["zhihu"], 30000)["min_zh_share"] == 0.0
+    bounds = CleanBounds(30000, ["zhihu"])
+    assert parse_params({}).suite_parameters(["zhihu"], bounds) == {"min_rows": 1, "configured_sources": ["zhihu"],
+                                                                    "max_chars": 30000, "chinese_sources": ["zhihu"]}
+    assert parse_params({"min_zh_share": 0}).suite_parameters(["zhihu"], bounds)["min_zh_share"] == 0.0
 
 
 def test_the_manifest_keeps_numbers_as_written():

@@ -37,7 +37,8 @@ def rows(source: str, texts: list[tuple[str, str]], license_text: str = "CC0-1.0
 def build(tmp_path: Path, records: list[dict], suite_params: dict) -> tuple[str, dict]:
     frame = tmp_path / "records.parquet"
     records_frame(records).write_parquet(frame)
-    offered = {"min_rows": 1, "configured_sources": sorted({r["source"] for r in records}), "max_chars": 16000,
+    sources = sorted({r["source"] for r in records})
+    offered = {"min_rows": 1, "configured_sources": sources, "max_chars": 16000, "chinese_sources": sources,
                **suite_params}
     wanted = parameter_names(load_suite_config(SFT_SUITE))  # the suite refuses parameters it does not use
     assemble([frame], None, tmp_path / "sft", tmp_path / "m.json", AssembleParams(eval_share=0.5), tmp_path / "no.lock",
@@ -114,7 +115,8 @@ def test_the_card_gives_the_share_verified_per_source_and_by_whom(tmp_path):
     records_frame(records).with_columns(pl.Series("verified_by", by),
                                         pl.Series("human_verified", [True, True, True] + [False] * 11)).write_parquet(frame)
     wanted = parameter_names(load_suite_config(SFT_SUITE))
-    offered = {"min_rows": 1, "configured_sources": ["exam", "zhihu"], "max_chars": 16000}
+    offered = {"min_rows": 1, "configured_sources": ["exam", "zhihu"], "max_chars": 16000,
+               "chinese_sources": ["exam", "zhihu"]}
     assemble([frame], None, tmp_path / "sft", tmp_path / "m.json", AssembleParams(eval_share=0.5), tmp_path / "no.lock",
              SFT_SUITE, tmp_path / "reports", {k: v for k, v in offered.items() if k in wanted})
     card = (tmp_path / "sft" / "README.md").read_text(encoding="utf-8")

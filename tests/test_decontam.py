@@ -47,7 +47,7 @@ def test_copied_and_lightly_edited_questions_are_removed_and_named(tmp_path):
     records_frame(rows).write_parquet(records)
     (tmp_path / "dvc.lock").write_text("schema: '2.0'\nstages: {}\n", encoding="utf-8")
     suite_params = {"min_rows": 1, "configured_sources": SOURCES, "min_zh_share": 0.0,  # English records
-                    "max_chars": 16000}
+                    "max_chars": 16000, "chinese_sources": []}
     metrics = assemble([records], None, tmp_path / "out", tmp_path / "m.json", AssembleParams(eval_share=0.3),
                        tmp_path / "dvc.lock", SFT_SUITE, tmp_path / "reports", suite_params, [tasks])
     assert metrics["rows_dropped"] == {"decontam_eval_overlap": 3}

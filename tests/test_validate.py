@@ -185,7 +185,7 @@ def test_min_zh_share_is_passed_to_the_suites_only_when_set(tmp_path):
     path.write_text(yaml.safe_dump({"validate": {"min_rows": 1, "min_zh_share": 0}, "sources": sources,
                                     "clean": clean}))
     assert suite_parameters(path) == {"min_rows": 1, "configured_sources": ["mmlu"], "min_zh_share": 0.0,
-                                      "max_chars": MAX_CHARS}
+                                      "max_chars": MAX_CHARS, "chinese_sources": ["mmlu"]}
     path.write_text(yaml.safe_dump({"validate": {"min_rows": 1, "min_zh_share": 2}, "sources": sources,
                                     "clean": clean}))
     with pytest.raises(ValueError, match=r"validate.min_zh_share: must be a number in \[0, 1\], got 2"):
@@ -291,3 +291,22 @@ def test_the_suites_length_bound_is_the_largest_clean_limit_of_a_configured_subs
     data["clean"] = clean_section(wiki={"max_chars": 100})  # tighter than the defaults: the defaults still apply
     params.write_text(yaml.safe_dump(data), encoding="utf-8")
     assert suite_parameters(params)["max_chars"] == MAX_CHARS
+
+
+def test_records_of_a_source_clean_keeps_english_are_not_held_to_the_chinese_share(tmp_path):
+    """`clean.by_source.<s>.min_chinese: 0` keeps a source English on purpose (MMLU seeds): the suites'
+    Chinese-share check reads the same params and leaves those records alone, however many they are."""
+    from tests.validation.samples import english_rows
+
+    frame = pl.concat([sample_records(), english_rows(6)])  # 6 of 18 records English: far over 5%
+    data = yaml.safe_load(write_params(tmp_path / "params.yaml").read_text(encoding="utf-8"))
+    data["sources"]["src_mmlu"] = {"kind": "mmlu_csv", "path": "data/mmlu", "subset": "mmlu"}
+    data["clean"] = clean_section(mmlu={"min_chinese": 0.0})
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(data), encoding="utf-8")
+    assert "mmlu" not in suite_parameters(tmp_path / "params.yaml")["chinese_sources"]
+    result = invoke(tmp_path, frame, tmp_path / "params.yaml")
+    assert result.exit_code == 0, result.output
+    data["clean"] = clean_section()  # clean wants mmlu Chinese too: then the suite does as well
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(data), encoding="utf-8")
+    refused = invoke(tmp_path, frame, tmp_path / "params.yaml")
+    assert refused.exit_code == 1 and "expect_column_values_to_be_between(zh_share" in refused.output

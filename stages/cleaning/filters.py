@@ -222,6 +222,13 @@ def longest_allowed(params: CleanParams, subsets: list[str]) -> int:
     return max(limits, default=params.defaults.max_chars)
 
 
+def chinese_required(params: CleanParams, subsets: list[str]) -> list[str]:
+    """The configured subsets whose records clean requires to be Chinese (`min_chinese` above 0): the
+    suites' Chinese-share check applies to these only, so a source clean keeps English on purpose
+    (`by_source: {mmlu: {min_chinese: 0.0}}`) cannot fail it."""
+    return sorted(s for s in subsets if params.by_source.get(s, params.defaults).min_chinese > 0)
+
+
 def build_filters(params: CleanParams) -> list[Filter]:
     """The filters in order; each threshold is looked up per row from its source."""
     return build(FILTERS, params)

@@ -30,7 +30,7 @@ from stages.llm.rules import Rule, RuleChoice
 from stages.llm.screen import ECHO_NGRAM, ECHO_THRESHOLD, KeyGuard, echo_share
 from stages.llm.settings import RewriteParams
 from stages.validation import failure_message, run_suite, write_reports
-from stages.validation.suites import run_parameters
+from stages.validation.suites import CleanBounds, run_parameters
 
 REASON = {"empty": "rewrite_empty_answer", "unparseable": "rewrite_unparseable"}
 SECRET_REASON = "rewrite_secret_in_output"
@@ -216,9 +216,9 @@ class RewritePaths:
 
 
 def run_rewrite(choice: RuleChoice, settings: RewriteParams, subsets: list[str], paths: RewritePaths, *,
-                max_chars: int) -> dict[str, Any]:
+                bounds: CleanBounds) -> dict[str, Any]:
     """The whole stage: rewrite the seeds with the chosen rule (nothing for `none`), check, write; the
-    metrics. `max_chars` is the suite's length bound (`stages.validation.suites.longest_record`)."""
+    metrics. `bounds` are the suite's limits taken from clean (`stages.validation.suites.clean_bounds`)."""
     started = time.perf_counter()
     quiet_libraries()  # library progress bars only on a terminal
     cache = ResponseCache(paths.cache)
@@ -230,7 +230,7 @@ def run_rewrite(choice: RuleChoice, settings: RewriteParams, subsets: list[str],
     else:
         records = pl.read_parquet(paths.records)
     result = rewrite_records(records, choice, settings, paths.base_model, cache)
-    reports = check_rewrites(result.kept, paths, run_parameters(0, subsets, settings.min_zh_share, max_chars))
+    reports = check_rewrites(result.kept, paths, run_parameters(0, subsets, settings.min_zh_share, bounds))
     return write_stage_outputs("rewrite", paths.out, paths.metrics, kept=result.kept, rejected=result.rejected,
                                rows_in=result.rows_in, started=started, extra_columns=EXTRA_COLUMNS,
                                extra_metrics={**cache.counts(), **result.metrics},

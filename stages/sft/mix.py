@@ -27,7 +27,7 @@ from stages.lib.contract import Filter, split_by_filters
 from stages.lib.params import Fraction, NonNegativeInt, Params, ShareBelowOne, known_subsets, number
 from stages.lib.sampling import hash_rank
 from stages.sft.decontam import DecontamParams
-from stages.validation.suites import run_parameters
+from stages.validation.suites import CleanBounds, run_parameters
 
 RewriteShare = number(lambda v: 0 <= v <= 1, "in [0, 1] or null")
 MaxPpl = number(lambda v: v > 0, "a positive number or null")
@@ -53,9 +53,9 @@ class AssembleParams(Params, section="assemble"):
         """The params that choose the mix, as data/sft/manifest.json records them."""
         return {key: getattr(self, key) for key in MIX_KEYS}
 
-    def suite_parameters(self, subsets: list[str], max_chars: int) -> dict[str, Any]:
-        """Parameters of the `sft` expectation suite run on the set (`max_chars`: `longest_record`)."""
-        return run_parameters(self.min_rows, subsets, self.min_zh_share, max_chars)
+    def suite_parameters(self, subsets: list[str], bounds: CleanBounds) -> dict[str, Any]:
+        """Parameters of the `sft` expectation suite run on the set (`bounds`: `clean_bounds`)."""
+        return run_parameters(self.min_rows, subsets, self.min_zh_share, bounds)
 
 
 def split_of(seed: int, eval_share: float) -> pl.Expr:

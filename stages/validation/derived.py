@@ -58,6 +58,7 @@ the list checks) is not computed or is all false; the suite's
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 from dataclasses import dataclass
 
 import polars as pl
@@ -210,11 +211,14 @@ DERIVED: dict[str, Derived] = {
 }
 
 
-def add_derived(frame: pl.DataFrame, names: set[str]) -> tuple[pl.DataFrame, dict[str, str]]:
+def add_derived(frame: pl.DataFrame, names: set[str],
+                parameters: dict[str, Any] | None = None) -> tuple[pl.DataFrame, dict[str, str]]:
     """Add the requested derived columns; return the frame and {skipped column: why}.
 
     A derived column is skipped when one of its input columns is missing; the
-    expectations on it then report that reason instead of a GX error.
+    expectations on it then report that reason instead of a GX error. `parameters` holds the
+    values derived columns read (`chinese_sources`: `zh_share` is null, so not checked, for the
+    records of other sources: clean keeps those English on purpose).
     """
     clashes = sorted(set(frame.columns) & set(DERIVED))
     if clashes:
@@ -242,7 +246,12 @@ def add_derived(frame: pl.DataFrame, names: set[str]) -> tuple[pl.DataFrame, dic
     if "zh_share" in names and "zh_share" not in skipped:
         work = work.with_columns(script_counts(pl.col(PROSE)))
     temporary = [TEXT, PROSE, HAN_COUNT, LATIN_COUNT, *(PII + kind for kind in PII_KINDS)]
-    return work.with_columns(exprs).drop(temporary, strict=False), skipped
+    done = work.with_columns(exprs).drop(temporary, strict=False)
+    chinese = (parameters or {}).get("chinese_sources")
+    if chinese is not None and "zh_share" in done.columns and "source" in done.columns:
+        done = done.with_columns(pl.when(pl.col("source").is_in(list(chinese))).then(pl.col("zh_share"))
+                                 .otherwise(None).alias("zh_share"))
+    return done, skipped
 
 
 def record_languages(frame: pl.DataFrame) -> pl.Series:

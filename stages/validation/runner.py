@@ -32,7 +32,8 @@ import polars as pl
 from stages.lib.errors import StageError
 from stages.lib.progress import tracker
 from stages.validation.derived import DERIVED, add_derived
-from stages.validation.suites import SEVERITIES, build_suite, load_suite_config, parameter_names, referenced_columns
+from stages.validation.suites import (SEVERITIES, build_suite, derived_parameters, load_suite_config, parameter_names,
+                                      referenced_columns)
 
 MAX_IDS = 10
 ID_COLUMN = "id"
@@ -243,7 +244,8 @@ def run_suite(frame: pl.DataFrame, suite: str | Path, parameters: Mapping[str, A
     with tracker(f"validate[{config['name']}]", total=3, unit="phase") as shown:  # phases: no row-wise step
         shown.set_postfix(phase="derived columns")
         clock = time.perf_counter()
-        with_derived, skipped = add_derived(frame, referenced_columns(config) & set(DERIVED))
+        with_derived, skipped = add_derived(frame, referenced_columns(config) & set(DERIVED),
+                                            derived_parameters(config, parameters))
         seconds = {"derive": time.perf_counter() - clock}
         shown.set_postfix(phase="to pandas")
         shown.update(1)

@@ -23,17 +23,17 @@ from stages.lib.record import RECORD_SCHEMA, empty_rejected
 from stages.lib.timings import write_timings
 from stages.validation.report import failure_message, metrics, write_reports
 from stages.validation.runner import SuiteResult, run_suite
-from stages.validation.suites import SUITES_DIR, ValidateParams, longest_record
+from stages.validation.suites import SUITES_DIR, ValidateParams, clean_bounds
 
 DEFAULT_SUITE = SUITES_DIR / "records.json"
 
 
 def suite_parameters(params_path: str | Path) -> dict[str, Any]:
     """The `records` suite's parameters: `validate.min_rows` (and `min_zh_share`), `configured_sources`,
-    and `max_chars` from `clean`."""
+    and `max_chars`, `chinese_sources` from `clean`."""
     settings = load_section(ValidateParams, params_path)
     subsets = configured_sources(params_path)
-    return settings.suite_parameters(subsets, longest_record(params_path, subsets))
+    return settings.suite_parameters(subsets, clean_bounds(params_path, subsets))
 
 
 def schema_problems(frame: pl.DataFrame) -> list[str]:

@@ -21,9 +21,12 @@ parameters, `{"$PARAMETER": "<name>"}` in kwargs (e.g. `min_rows`,
 - `min_zh_share`: a stage section's `min_zh_share` (a `ZhShare` field: validate, rewrite,
   assemble), passed only when set, else the suite's default applies;
 - `max_chars`: the longest record `clean` lets through, the largest `max_chars` of `params.yaml: clean`
-  over the configured subsets (`longest_record`): a suite never bounds a length tighter than the
-  filter that judged it, so a record clean keeps cannot stop validate (one source of truth for lengths).
-`run_parameters` builds the four.
+  over the configured subsets, and `chinese_sources`, the subsets clean requires to be Chinese
+  (`min_chinese` above 0; `clean_bounds`): a suite never bounds a length tighter than the filter that
+  judged it, nor asks a source clean keeps English on purpose to be Chinese, so a record clean keeps
+  cannot stop validate (one source of truth for limits). `chinese_sources` is read by the `zh_share`
+  derived column (an expectation's `meta.parameters`, see `parameter_names`).
+`run_parameters` builds them.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from __future__ import annotations
 import json
 import uuid
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 
 from stages.lib.errors import StageError
 from stages.lib.params import NonNegativeInt, Params, check, load_section
@@ -97,7 +100,8 @@ def build_suite(config: dict[str, Any]) -> Any:
 
 
 def parameter_names(config: dict[str, Any]) -> set[str]:
-    """Names of the `{"$PARAMETER": name}` references in the suite's kwargs."""
+    """Names of the `{"$PARAMETER": name}` references in the suite's kwargs, and in an expectation's
+    `meta.parameters` (values a derived column reads, e.g. `zh_share`'s `chinese_sources`)."""
     names: set[str] = set()
 
     def visit(value: Any) -> None:
@@ -112,6 +116,16 @@ def parameter_names(config: dict[str, Any]) -> set[str]:
 
     for exp in config["expectations"]:
         visit(exp["kwargs"])
+        visit((exp.get("meta") or {}).get("parameters"))
+    return names
+
+
+def derived_parameters(config: dict[str, Any], parameters: dict[str, Any]) -> dict[str, Any]:
+    """The run's values of the parameters the suite's derived columns read (`meta.parameters`)."""
+    names: dict[str, Any] = {}
+    for exp in config["expectations"]:
+        for key, ref in ((exp.get("meta") or {}).get("parameters") or {}).items():
+            names[key] = parameters[ref["$PARAMETER"]] if isinstance(ref, dict) and "$PARAMETER" in ref else ref
     return names
 
 
@@ -127,19 +141,29 @@ def referenced_columns(config: dict[str, Any]) -> set[str]:
 ZhShare = Annotated[float, check(lambda v: 0 <= v <= 1, "a number in [0, 1]")] | None
 
 
-def longest_record(params_path: str | Path, subsets: list[str]) -> int:
-    """`max_chars` for the suites: the largest `clean` lets any configured subset keep."""
-    from stages.cleaning.filters import CleanParams, longest_allowed
+class CleanBounds(NamedTuple):
+    """What the suites take from `params.yaml: clean`, so they never contradict the filter that judged a
+    record: the longest record it keeps, and the subsets it requires to be Chinese."""
+
+    max_chars: int
+    chinese_sources: list[str]
+
+
+def clean_bounds(params_path: str | Path, subsets: list[str]) -> CleanBounds:
+    """`max_chars` (the largest `clean` lets any configured subset keep) and `chinese_sources`."""
+    from stages.cleaning.filters import CleanParams, chinese_required, longest_allowed
 
     clean = load_section(CleanParams, params_path, context={"subsets": subsets})
-    return longest_allowed(clean, subsets)
+    return CleanBounds(longest_allowed(clean, subsets), chinese_required(clean, subsets))
 
 
-def run_parameters(min_rows: int, subsets: list[str], min_zh_share: float | None, max_chars: int) -> dict[str, Any]:
-    """A suite run's parameters from params.yaml: `min_rows`, `configured_sources`, `max_chars` and
-    `min_zh_share` (passed only when set, else the suite's default applies)."""
+def run_parameters(min_rows: int, subsets: list[str], min_zh_share: float | None,
+                   bounds: CleanBounds) -> dict[str, Any]:
+    """A suite run's parameters from params.yaml: `min_rows`, `configured_sources`, `max_chars`,
+    `chinese_sources` and `min_zh_share` (passed only when set, else the suite's default applies)."""
     zh = {} if min_zh_share is None else {"min_zh_share": float(min_zh_share)}
-    return {"min_rows": min_rows, "configured_sources": subsets, "max_chars": max_chars, **zh}
+    return {"min_rows": min_rows, "configured_sources": subsets, "max_chars": bounds.max_chars,
+            "chinese_sources": list(bounds.chinese_sources), **zh}
 
 
 class ValidateParams(Params, section="validate"):
@@ -148,5 +172,5 @@ class ValidateParams(Params, section="validate"):
     min_rows: NonNegativeInt
     min_zh_share: ZhShare = None
 
-    def suite_parameters(self, subsets: list[str], max_chars: int) -> dict[str, Any]:
-        return run_parameters(self.min_rows, subsets, self.min_zh_share, max_chars)
+    def suite_parameters(self, subsets: list[str], bounds: CleanBounds) -> dict[str, Any]:
+        return run_parameters(self.min_rows, subsets, self.min_zh_share, bounds)

@@ -66,6 +66,13 @@ def record(index: int, source: str, instruction: str, input_: str, output: str) 
     }
 
 
+def english_rows(count: int) -> pl.DataFrame:
+    """`count` English MMLU-style records of source `mmlu` (written for the tests)."""
+    rows = [record(100 + i, "mmlu", f"Which planet is number {i + 1} from the sun? A. Mercury B. Venus C. Earth",
+                   "", "C. Earth is the third planet from the sun.") for i in range(count)]
+    return records_frame(rows).sort("id")
+
+
 def sample_records() -> pl.DataFrame:
     """12 records, sorted by id; one ruozhiba record has no answer yet (as before the rewrite stage)."""
     rows = [record(i, *qa) for i, qa in enumerate(QA)]
@@ -97,7 +104,7 @@ MAX_CHARS = 16000  # the suites' `max_chars` in these tests: clean.defaults.max_
 
 
 def parameters(frame: pl.DataFrame) -> dict[str, Any]:
-    return {"min_rows": frame.height, "configured_sources": SOURCES, "max_chars": MAX_CHARS}
+    return {"min_rows": frame.height, "configured_sources": SOURCES, "max_chars": MAX_CHARS, "chinese_sources": SOURCES}
 
 
 def clean_section(**by_source: dict[str, Any]) -> dict[str, Any]:

@@ -166,7 +166,7 @@ def test_suite_files_are_complete_and_every_expectation_has_a_breaker(suite):
     keys = [key(exp) for exp in config["expectations"]]
     assert len(keys) == len(set(keys)), "expectation keys must be unique within a suite"
     assert set(keys) <= set(BREAKERS), f"no breaker for {sorted(set(keys) - set(BREAKERS))}"
-    assert parameter_names(config) == {"min_rows", "configured_sources", "min_zh_share", "max_chars"}
+    assert parameter_names(config) == {"min_rows", "configured_sources", "min_zh_share", "max_chars", "chinese_sources"}
     assert config["parameter_defaults"] == {"min_zh_share": 0.2}  # run_suite fills it unless a stage sets it
 
 
@@ -230,7 +230,7 @@ def test_a_missing_column_is_reported_on_its_derived_checks_not_as_a_gx_error():
 def test_wrong_parameters_and_bad_suites_stop_with_a_clear_error(tmp_path):
     sample = sample_records()
     with pytest.raises(StageError, match=r"parameters missing \['configured_sources'\], not used by the suite \[\]"):
-        run_suite(sample, "records", {"min_rows": 1, "max_chars": 16000})
+        run_suite(sample, "records", {"min_rows": 1, "max_chars": 16000, "chinese_sources": []})
     bad = tmp_path / "bad.json"
     bad.write_text('{"name": "bad", "expectations": [{"type": "expect_column_values_to_be_unique", '
                    '"kwargs": {"column": "id"}, "description": "ids are unique"}]}', encoding="utf-8")

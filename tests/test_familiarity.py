@@ -113,9 +113,9 @@ def test_length_batching_gives_the_numbers_of_scoring_each_record_alone(loaded):
     assert batched[3] == single[3] and batched[3].ifd is None and batched[3].loss_alone is None
 
 
-def test_ppl_keeps_its_bits_when_the_answer_alone_rows_join_the_batch(loaded):
-    """The prompted sequences are batched as before IFD (sorted by length, `batch_size` at a time), and the
-    answer-alone rows never widen a batch, so ppl is bit for bit what scoring the prompted answers gave."""
+def test_ppl_keeps_its_bits_from_before_ifd(loaded):
+    """The prompted sequences are batched as before IFD (sorted by length, `batch_size` at a time, the model's
+    full logits), so ppl is bit for bit what scoring the prompted answers alone gave."""
     model, tokenizer = loaded
     scores = answer_perplexities(model, tokenizer, SCORED_ROWS, batch_size=2, max_length=256)
     encoded = {i: encode_pair(tokenizer, *row, 256)[:2] for i, row in enumerate(SCORED_ROWS) if row[2]}

@@ -24,11 +24,12 @@ tokens (at least half of `max_length`, more when the prompt is short) and the
 prompt keeps its last; `tokens` says how many output tokens were scored (both
 losses score those tokens). Records with an empty output are not scored (None).
 
-Prompted sequences are sorted by length and right-padded, `batch_size` at a time;
-each batch also holds those records' answer-alone sequences, which are never
-longer, so one forward pass gives both losses and the batch is no wider than
-without them: ppl keeps its bits from before IFD. Scores depend on the batch
-only through float rounding.
+Sequences are sorted by length and right-padded, `batch_size` at a time: first
+the prompted ones, batched exactly as before IFD (a sequence's float rounding
+depends on its batch's width, so ppl keeps its bits), then the answer-alone ones
+by their own length (padding them into their records' batches would cost about
+17% more tokens on real records: bench/RESULTS.md). Scores depend on the batch
+only through float rounding; results come back in the order of the rows.
 
 `FamiliarityParams` is `params.yaml: familiarity`: `batch_size`, `max_length`, `device`
 and `threads` for the scoring here, and the stage's optional filter (stages/llm/familiarity.py).
@@ -124,28 +125,36 @@ def batch_nll(model: Any, pad_id: int, pairs: Sequence[tuple[list[int], list[int
     return [(-total, count) for total, count in continuation_logprobs(model, pad_id, pairs)]
 
 
+def length_batches(pairs: dict[int, tuple[list[int], list[int]]], batch_size: int) -> list[list[int]]:
+    """The keys of `pairs`, sorted by sequence length (then key) and cut into batches of `batch_size`."""
+    order = sorted(pairs, key=lambda i: (len(pairs[i][0]) + len(pairs[i][1]), i))
+    return [order[start:start + batch_size] for start in range(0, len(order), batch_size)]
+
+
 def answer_perplexities(model: Any, tokenizer: Any, rows: Sequence[tuple[str, str, str]], batch_size: int,
                         max_length: int) -> list[AnswerPerplexity]:
-    """ppl and the two IFD losses of each (instruction, input, output)'s output.
+    """ppl and the two IFD losses of each (instruction, input, output)'s output, in the order of `rows`.
 
-    Batches are the prompt + output sequences sorted by length, `batch_size` at a time (so ppl keeps
-    its bits from before IFD); each batch also holds the same records' answer-alone sequences, which
-    are never longer, so one forward pass scores both.
+    The prompted sequences are batched by length exactly as before IFD (so ppl keeps its bits); the
+    answer-alone sequences are batched by their own length after them (no padding to the prompted widths).
     """
     results: list[AnswerPerplexity] = [AnswerPerplexity(None, 0)] * len(rows)
     encoded = {}
     for index, (instruction, input_text, output) in enumerate(rows):
         if output and output.strip():
             encoded[index] = encode_pair(tokenizer, instruction, input_text, output, max_length)
-    order = sorted((i for i in encoded if encoded[i][1]), key=lambda i: (len(encoded[i][0]) + len(encoded[i][1]), i))
+    prompted = {i: (prompt, answer) for i, (prompt, answer, _) in encoded.items() if answer}
     context = alone_context(tokenizer)
+    alone = {i: (context[-len(prompt):], answer) for i, (prompt, answer) in prompted.items()}
+    jobs = [(prompted, batch) for batch in length_batches(prompted, batch_size)]
+    jobs += [(alone, batch) for batch in length_batches(alone, batch_size)]
     pad_id = pad_id_of(tokenizer)
-    for start in progress(range(0, len(order), batch_size), desc="perplexity", unit="batch"):
-        batch = order[start:start + batch_size]
-        pairs = [encoded[i][:2] for i in batch]
-        alone = [(context[-len(prompt):], answer) for prompt, answer in pairs]
-        scores = batch_nll(model, pad_id, pairs + alone)
-        for index, (total, count), (total_alone, _) in zip(batch, scores, scores[len(batch):]):
-            ppl = math.exp(min(total / count, 700.0)) if count else None  # 700: stay inside float range
-            results[index] = AnswerPerplexity(ppl, count, encoded[index][2], total / count, total_alone / count)
+    nll: dict[tuple[int, int], tuple[float, int]] = {}
+    for pairs, batch in progress(jobs, desc="perplexity", unit="batch"):
+        for index, scored in zip(batch, batch_nll(model, pad_id, [pairs[i] for i in batch])):
+            nll[id(pairs), index] = scored
+    for index in prompted:
+        (total, count), (total_alone, _) = nll[id(prompted), index], nll[id(alone), index]
+        ppl = math.exp(min(total / count, 700.0))  # 700: stay inside float range
+        results[index] = AnswerPerplexity(ppl, count, encoded[index][2], total / count, total_alone / count)
     return results

@@ -45,6 +45,8 @@ def sample_records(data: Path, count: int) -> pl.DataFrame:
     from bench.real_text import real_records
 
     records = real_records(data).filter(pl.col("output").str.strip_chars() != "")
+    if records.height < count:
+        raise click.ClickException(f"{data}: {records.height} records with an answer, {count} asked for (--data?)")
     key = [hashlib.sha256(i.encode()).hexdigest() for i in records["id"]]
     return records.with_columns(pl.Series("_key", key)).sort("_key").head(count).drop("_key")
 

@@ -17,7 +17,7 @@ from stages.llm.base import load_model, read_model_dir
 from stages.llm.columns import EXTRA
 from stages.llm.familiarity import EXTRA_COLUMNS, run_familiarity
 from stages.llm.perplexity import FamiliarityParams, alone_context, answer_perplexities, encode_pair
-from stages.llm.scorer import continuation_logprobs, pad_id_of
+from stages.llm.scorer import continuation_logprobs, pad_id_of, picked_logprobs
 from tests.llm.fixtures import curated_frame, tiny_model_dir, write_curated
 
 
@@ -137,6 +137,15 @@ def test_ppl_keeps_its_bits_from_before_ifd(loaded):
             assert scores[i].ppl == math.exp(min(total / len(answer), 700.0))
 
 
+def test_the_gpu_formula_for_log_probabilities_agrees_with_the_cpu_one():
+    logits = torch.randn(5, 300, generator=torch.Generator().manual_seed(0)) * 8
+    targets = torch.tensor([0, 17, 299, 5, 5])
+    exact = picked_logprobs(logits, targets, exact=True)
+    assert exact.dtype == torch.float64 and exact.tolist() == pytest.approx(
+        [torch.log_softmax(logits.double(), -1)[i, t].item() for i, t in enumerate(targets.tolist())], rel=0)
+    assert picked_logprobs(logits, targets, exact=False).tolist() == pytest.approx(exact.tolist(), rel=1e-5)
+
+
 class HalvedLogits(torch.nn.Module):
     """A causal LM whose logits are not its head applied to its decoder's states (like logit soft-capping)."""
 
@@ -199,7 +208,8 @@ def test_every_candidate_gets_a_ppl_and_summaries_are_written(tmp_path):
     assert kept.filter(pl.col("output") == "").select(scores).null_count().row(0) == (2, 2, 2, 2)  # ruozhiba titles
     assert kept.filter(pl.col("output") != "").select(scores).null_count().row(0) == (0, 0, 0, 0)
     assert kept.filter(pl.col("output") == "")["ppl_tokens"].to_list() == [0, 0]
-    assert (metrics["scored"], metrics["unscored"], metrics["threshold"], metrics["device"]) == (9, 2, None, "cpu")
+    device = "cuda" if torch.cuda.is_available() else "cpu"  # device: auto
+    assert (metrics["scored"], metrics["unscored"], metrics["threshold"], metrics["device"]) == (9, 2, None, device)
     assert metrics["ifd_above_1"] == (kept["ifd"] > 1).sum() and metrics["ifd_median"] > 0
     assert set(metrics["ppl_median_by_answer_from"]) == {"human", "llm"}
     assert kept.filter(pl.col("answer_from") == "llm")["rule"].to_list() == ["blurring_boundaries"]

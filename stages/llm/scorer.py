@@ -10,8 +10,9 @@ The language-model head runs only at those positions (the decoder's last hidden
 states there times the head), not at every position of the padded batch, when the
 model's logits are exactly `head(decoder(...))`: checked on its first batch against
 the model's own logits (bit for bit on CPU), else every batch takes the full logits.
-Log-probabilities are taken in float64 on each pair's rows, so a pair's numbers do
-not depend on the other rows of its batch, only on the batch's width (float rounding).
+On CPU, log-probabilities are a float64 log-softmax of each pair's rows, so a pair's
+numbers do not depend on the other rows of its batch, only on the batch's width
+(float rounding); on a GPU they are float32 (`picked_logprobs`).
 Inputs go to the model's device; results come back as Python floats.
 """
 
@@ -42,11 +43,23 @@ def continuation_logprobs(model: Any, pad_id: int, pairs: Sequence[Pair]) -> lis
             if not continuation:
                 results.append((0.0, 0))
                 continue
-            logprobs = torch.log_softmax(logits.double(), dim=-1)
-            targets = torch.tensor(list(continuation), dtype=torch.long, device=logprobs.device)
-            picked = logprobs[torch.arange(len(continuation), device=logprobs.device), targets]
+            targets = torch.tensor(list(continuation), dtype=torch.long, device=logits.device)
+            picked = picked_logprobs(logits, targets, exact=logits.device.type == "cpu")
             results.append((float(picked.sum()), len(continuation)))
     return results
+
+
+def picked_logprobs(logits: Any, targets: Any, exact: bool) -> Any:
+    """log p of each row's target token. `exact` (CPU): a float64 log-softmax over the vocabulary, the bits
+    these scores have always had; else (GPU) float32 `logit - logsumexp`, which reads the logits once and
+    writes no vocabulary-sized tensor (a GPU scoring a small model is bound by that memory traffic)."""
+    import torch
+
+    rows = torch.arange(len(targets), device=logits.device)
+    if exact:
+        return torch.log_softmax(logits.double(), dim=-1)[rows, targets]
+    logits = logits.float()
+    return logits[rows, targets] - torch.logsumexp(logits, dim=-1)
 
 
 def _device_of(model: Any) -> Any:

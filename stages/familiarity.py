@@ -19,8 +19,9 @@ Every record gets `ppl` (answer-only perplexity, prompt tokens masked out, see
 stages/llm/perplexity.py), `ppl_tokens` (response tokens scored),
 `loss_answer_given_question` and `loss_answer_alone` (mean loss per response token
 with and without the question) and `ifd`, their ratio. Records with an empty
-output are not SFT candidates: the scores are null and no filter drops them. Rewrites keep their `parent_id`, `rule`, `model`, `prompt_sha256`
-columns (null for curated records).
+output are not SFT candidates: the scores are null and no filter drops them.
+Rewrites keep their `parent_id`, `rule`, `model`, `prompt_sha256` columns (null
+for curated records).
 
 The filter is off by default. With `max_ppl` and/or `keep_quantile` (keep the
 most familiar fraction, e.g. 0.8), scored records above the lower of the two

@@ -35,7 +35,7 @@ def continuation_logprobs(model: Any, pad_id: int, pairs: Sequence[Pair]) -> lis
     if any(len(context) == 0 for context, _ in pairs):
         raise ValueError("continuation_logprobs: every context needs at least one token")
     input_ids, attention = _right_padded(pad_id, [list(c) + list(o) for c, o in pairs], _device_of(model))
-    spans = [torch.arange(len(c) - 1, len(c) + len(o) - 1) for c, o in pairs]
+    spans = [torch.arange(len(c) - 1, len(c) + len(o) - 1, device=input_ids.device) for c, o in pairs]
     results = []
     with torch.no_grad():
         for row, logits in enumerate(_logits_at(model, input_ids, attention, spans)):
@@ -92,12 +92,12 @@ def _logits_at(model: Any, input_ids: Any, attention: Any, spans: Sequence[Any])
         logits = model(input_ids=input_ids, attention_mask=attention, use_cache=False).logits
         full = [logits[row, span] for row, span in enumerate(spans)]
         exact = input_ids.device.type == "cpu"
-        _HEAD_SPLITS[model] = all(torch_same(a, b, exact) for a, b in zip(fast, full))
+        _HEAD_SPLITS[model] = all(_same(a, b, exact) for a, b in zip(fast, full))
         return full
     return fast
 
 
-def torch_same(a: Any, b: Any, exact: bool) -> bool:
+def _same(a: Any, b: Any, exact: bool) -> bool:
     import torch
 
     return bool(torch.equal(a, b)) if exact else bool(torch.allclose(a.float(), b.float(), rtol=2e-2, atol=2e-2))

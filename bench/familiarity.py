@@ -130,6 +130,7 @@ def main(data_dir: Path, models: str, count: int, rounds: int, rev: str, threads
         return
     from bench.real_text import extract
 
+    os.environ.setdefault("CQIA_NO_PROGRESS", "1")
     with tempfile.TemporaryDirectory(prefix="familiarity-bench-") as tmp:
         records = Path(tmp) / "records.parquet"
         sample_records(data_dir, count).write_parquet(records)

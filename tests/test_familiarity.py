@@ -17,6 +17,7 @@ from stages.llm.base import load_model, read_model_dir
 from stages.llm.columns import EXTRA
 from stages.llm.familiarity import EXTRA_COLUMNS, run_familiarity
 from stages.llm.perplexity import FamiliarityParams, alone_context, answer_perplexities, encode_pair
+from stages.llm import scorer
 from stages.llm.scorer import continuation_logprobs, pad_id_of, picked_logprobs
 from tests.llm.fixtures import curated_frame, tiny_model_dir, write_curated
 
@@ -180,6 +181,7 @@ def test_the_scorer_keeps_the_models_own_logits_when_the_head_alone_would_differ
         assert got == pytest.approx(expected, rel=1e-6)
         plain = [total for total, _ in continuation_logprobs(model, 0, pairs)]
         assert plain != pytest.approx(expected, rel=1e-3)
+    assert (scorer._HEAD_SPLITS[halved], scorer._HEAD_SPLITS[model]) == (False, True)  # the plain model: head only
 
 
 def rewrites_frame() -> pl.DataFrame:

@@ -8,8 +8,9 @@ from the logits at len(context)+i-1. A context must hold at least one token.
 
 The language-model head runs only at those positions (the decoder's last hidden
 states there times the head), not at every position of the padded batch, when the
-model's logits are exactly `head(decoder(...))`: checked on its first batch against
-the model's own logits (bit for bit on CPU), else every batch takes the full logits.
+model's logits are exactly `head(decoder(...))`: checked once per model on a short
+probe against its own logits (bit for bit on CPU), else every batch takes the
+full logits.
 On CPU, log-probabilities are a float64 log-softmax of each pair's rows, so a pair's
 numbers do not depend on the other rows of its batch, only on the batch's width
 (float rounding); on a GPU they are float32 (`picked_logprobs`).
@@ -81,26 +82,32 @@ def _right_padded(pad_id: int, sequences: Sequence[Sequence[int]], device: Any) 
 
 def _logits_at(model: Any, input_ids: Any, attention: Any, spans: Sequence[Any]) -> list[Any]:
     """Each row's logits at its `spans` positions: the head on those hidden states only when that is exact."""
-    split = _HEAD_SPLITS.get(model)
-    if split is False or not hasattr(model, "get_decoder") or model.get_output_embeddings() is None:
+    if model not in _HEAD_SPLITS:
+        _HEAD_SPLITS[model] = _head_alone_is_exact(model, input_ids[:1, :PROBE_TOKENS], attention[:1, :PROBE_TOKENS])
+    if not _HEAD_SPLITS[model]:
         logits = model(input_ids=input_ids, attention_mask=attention, use_cache=False).logits
         return [logits[row, span] for row, span in enumerate(spans)]
     head = model.get_output_embeddings()
     hidden = model.get_decoder()(input_ids=input_ids, attention_mask=attention, use_cache=False).last_hidden_state
-    fast = [head(hidden[row, span]) for row, span in enumerate(spans)]
-    if split is None:  # first batch of this model: keep the head-only path only if it gives the model's logits
-        logits = model(input_ids=input_ids, attention_mask=attention, use_cache=False).logits
-        full = [logits[row, span] for row, span in enumerate(spans)]
-        exact = input_ids.device.type == "cpu"
-        _HEAD_SPLITS[model] = all(_same(a, b, exact) for a, b in zip(fast, full))
-        return full
-    return fast
+    return [head(hidden[row, span]) for row, span in enumerate(spans)]
 
 
-def _same(a: Any, b: Any, exact: bool) -> bool:
+PROBE_TOKENS = 8
+
+
+def _head_alone_is_exact(model: Any, input_ids: Any, attention: Any) -> bool:
+    """Whether the model's logits are its output embeddings applied to its decoder's last hidden states (no
+    soft-capping or scaling after the head), on a short probe: bit for bit on CPU, to bfloat16 rounding on GPU."""
     import torch
 
-    return bool(torch.equal(a, b)) if exact else bool(torch.allclose(a.float(), b.float(), rtol=2e-2, atol=2e-2))
+    if not hasattr(model, "get_decoder") or model.get_output_embeddings() is None:
+        return False
+    full = model(input_ids=input_ids, attention_mask=attention, use_cache=False).logits[0]
+    hidden = model.get_decoder()(input_ids=input_ids, attention_mask=attention, use_cache=False).last_hidden_state
+    head = model.get_output_embeddings()(hidden[0])
+    if input_ids.device.type == "cpu":
+        return bool(torch.equal(head, full))
+    return bool(torch.allclose(head.float(), full.float(), rtol=2e-2, atol=2e-2))
 
 
 def pad_id_of(tokenizer: Any) -> int:

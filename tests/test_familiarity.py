@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 
@@ -83,6 +84,9 @@ def test_ifd_is_the_ratio_of_the_two_losses_computed_by_hand(tmp_path, loaded):
     kept, _, _ = run_stage(tmp_path)
     header = tokenizer("<|im_start|>assistant\n", add_special_tokens=False)["input_ids"]
     assert alone_context(tokenizer) == header  # no BOS in this tokenizer: the answer alone follows the header
+    plain = copy.deepcopy(tokenizer)
+    plain.chat_template = None  # without a template the prompt is `question\n`, and the answer alone follows `\n`
+    assert alone_context(plain) == tokenizer("\n", add_special_tokens=False)["input_ids"]
     picked = kept.filter(pl.col("instruction").is_in(["下列哪种气体在空气中含量最多？", "长城大约有多长？",
                                                       "月亮的名字会发光吗？"]))
     assert picked.height == 3

@@ -115,7 +115,7 @@ def alone_context(tokenizer: Any) -> list[int]:
         marker = with_header[common:]
     bos = tokenizer.bos_token_id
     plain = tokenizer("a", verbose=False)["input_ids"]
-    lead = [bos] if bos is not None and plain[:1] == [bos] and marker[:1] != tokenizer.bos_token else []
+    lead = [bos] if bos is not None and plain[:1] == [bos] else []
     ids = lead + (tokenizer(marker, add_special_tokens=False, verbose=False)["input_ids"] if marker else [])
     return ids or [pad_id_of(tokenizer)]
 

@@ -56,6 +56,9 @@ def build_model(alias: str, records: Path, target: Path) -> Path:
     from stages.llm.base import ModelParams
     from stages.llm.build import build_base_model
 
+    from transformers.utils import logging
+
+    logging.disable_progress_bar()  # the GGUF conversion's bar
     section = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))["model"]
     settings = parse_section(ModelParams, {**section, "base": alias}, "params.yaml: model")
     build_base_model(settings, records, target, target.parent / f"{alias}.json")

@@ -1,4 +1,4 @@
-"""Stage `familiarity`: the base model's perplexity on every SFT candidate response.
+"""Stage `familiarity`: the base model's perplexity and IFD on every SFT candidate response.
 
 Following "I Learn Better If You Speak My Language", a response the model
 already finds familiar (low perplexity before tuning) is easier to learn from.
@@ -9,15 +9,19 @@ the base model (`--base-model`) and `params.yaml: familiarity`:
 familiarity:
   batch_size: 8
   max_length: 1024            # prompt + response tokens per sequence
+  device: auto                # cuda (bfloat16) when torch sees a GPU, else cpu (float32)
+  threads: null               # torch CPU threads; null = torch's default, 1 for the tiny model
   filter: {max_ppl: null, keep_quantile: null}
 ```
 (`FamiliarityParams` in stages/llm/perplexity.py; the run is stages/llm/familiarity.py.)
 
 Every record gets `ppl` (answer-only perplexity, prompt tokens masked out, see
-stages/llm/perplexity.py) and `ppl_tokens` (response tokens scored). Records
-with an empty output are not SFT candidates: `ppl` is null and no filter
-drops them. Rewrites keep their `parent_id`, `rule`, `model`, `prompt_sha256`
-columns (null for curated records).
+stages/llm/perplexity.py), `ppl_tokens` (response tokens scored),
+`loss_answer_given_question` and `loss_answer_alone` (mean loss per response token
+with and without the question) and `ifd`, their ratio. Records with an empty
+output are not SFT candidates: the scores are null and no filter drops them.
+Rewrites keep their `parent_id`, `rule`, `model`, `prompt_sha256` columns (null
+for curated records).
 
 The filter is off by default. With `max_ppl` and/or `keep_quantile` (keep the
 most familiar fraction, e.g. 0.8), scored records above the lower of the two

@@ -1,7 +1,8 @@
-"""Stage `familiarity`: answer-only perplexity (checked by hand), the filter, the summaries."""
+"""Stage `familiarity`: answer-only perplexity and IFD (checked by hand), batching, the filter, the summaries."""
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 
@@ -16,7 +17,9 @@ from stages.lib.params import parse_section
 from stages.llm.base import load_model, read_model_dir
 from stages.llm.columns import EXTRA
 from stages.llm.familiarity import EXTRA_COLUMNS, run_familiarity
-from stages.llm.perplexity import FamiliarityParams, answer_perplexities, encode_pair
+from stages.llm.perplexity import FamiliarityParams, alone_context, answer_perplexities, encode_pair
+from stages.llm import scorer
+from stages.llm.scorer import continuation_logprobs, pad_id_of, picked_logprobs
 from tests.llm.fixtures import curated_frame, tiny_model_dir, write_curated
 
 
@@ -68,6 +71,123 @@ def test_truncation_keeps_the_start_of_the_answer_within_max_length(loaded):
     assert answer == full[: len(answer)]
 
 
+def mean_nll_by_hand(model, context: list[int], answer: list[int]) -> float:
+    """Mean negative log-likelihood of `answer` after `context`: one unpadded sequence, full logits."""
+    with torch.no_grad():
+        logits = model(input_ids=torch.tensor([context + answer])).logits[0]
+    logprobs = torch.log_softmax(logits.double(), dim=-1)
+    return -sum(logprobs[len(context) + k - 1, token].item() for k, token in enumerate(answer)) / len(answer)
+
+
+def test_ifd_is_the_ratio_of_the_two_losses_computed_by_hand(tmp_path, loaded):
+    model, tokenizer = loaded
+    kept, _, _ = run_stage(tmp_path)
+    header = tokenizer("<|im_start|>assistant\n", add_special_tokens=False)["input_ids"]
+    assert alone_context(tokenizer) == header  # no BOS in this tokenizer: the answer alone follows the header
+    plain = copy.deepcopy(tokenizer)
+    plain.chat_template = None  # without a template the prompt is `question\n`, and the answer alone follows `\n`
+    assert alone_context(plain) == tokenizer("\n", add_special_tokens=False)["input_ids"]
+    picked = kept.filter(pl.col("instruction").is_in(["下列哪种气体在空气中含量最多？", "长城大约有多长？",
+                                                      "月亮的名字会发光吗？"]))
+    assert picked.height == 3
+    for row in picked.iter_rows(named=True):
+        question = f"{row['instruction']}\n{row['input']}" if row["input"] else row["instruction"]
+        prompt = tokenizer.apply_chat_template([{"role": "user", "content": question}], tokenize=False,
+                                               add_generation_prompt=True)
+        prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+        answer = tokenizer(row["output"], add_special_tokens=False)["input_ids"]
+        given, alone = mean_nll_by_hand(model, prompt_ids, answer), mean_nll_by_hand(model, header, answer)
+        assert row["loss_answer_given_question"] == pytest.approx(given, rel=1e-6)
+        assert row["loss_answer_alone"] == pytest.approx(alone, rel=1e-6)
+        assert row["ifd"] == pytest.approx(given / alone, rel=1e-6) and row["ppl"] == pytest.approx(math.exp(given))
+
+
+SCORED_ROWS = [("为什么天空是蓝色的？", "", "因为空气分子更容易散射蓝光。"), ("长城大约有多长？", "", "两万多千米，" * 30),
+               ("下列哪种气体在空气中含量最多？", "A. 氧气 B. 氮气", "答案是 B。"), ("空", "", ""),
+               ("计算：三加五乘以二等于多少？", "", "先算乘法，再算加法，结果是十三。"), ("问" * 60, "", "短。")]
+
+
+def test_length_batching_gives_the_numbers_of_scoring_each_record_alone(loaded):
+    model, tokenizer = loaded
+    batched = answer_perplexities(model, tokenizer, SCORED_ROWS, batch_size=4, max_length=256)
+    single = answer_perplexities(model, tokenizer, SCORED_ROWS, batch_size=1, max_length=256)
+    for many, one in zip(batched[:3] + batched[4:], single[:3] + single[4:]):
+        assert (many.tokens, many.truncated) == (one.tokens, one.truncated)
+        for field in ("ppl", "loss", "loss_alone", "ifd"):
+            assert getattr(many, field) == pytest.approx(getattr(one, field), rel=1e-6), field
+    assert batched[3] == single[3] and batched[3].ifd is None and batched[3].loss_alone is None
+
+
+def test_ppl_keeps_its_bits_from_before_ifd(loaded):
+    """The prompted sequences are batched as before IFD (sorted by length, `batch_size` at a time, the model's
+    full logits), so ppl is bit for bit what scoring the prompted answers alone gave."""
+    model, tokenizer = loaded
+    scores = answer_perplexities(model, tokenizer, SCORED_ROWS, batch_size=2, max_length=256)
+    encoded = {i: encode_pair(tokenizer, *row, 256)[:2] for i, row in enumerate(SCORED_ROWS) if row[2]}
+    order = sorted(encoded, key=lambda i: (sum(map(len, encoded[i])), i))
+    for start in range(0, len(order), 2):
+        batch = order[start:start + 2]
+        width = max(sum(map(len, encoded[i])) for i in batch)
+        ids = torch.full((len(batch), width), pad_id_of(tokenizer))
+        mask = torch.zeros((len(batch), width), dtype=torch.long)
+        for row, i in enumerate(batch):
+            ids[row, :sum(map(len, encoded[i]))] = torch.tensor(encoded[i][0] + encoded[i][1])
+            mask[row, :sum(map(len, encoded[i]))] = 1
+        with torch.no_grad():
+            logits = model(input_ids=ids, attention_mask=mask).logits
+        for row, i in enumerate(batch):
+            prompt, answer = encoded[i]
+            logprobs = torch.log_softmax(logits[row, len(prompt) - 1:len(prompt) + len(answer) - 1].double(), dim=-1)
+            total = -float(logprobs[torch.arange(len(answer)), torch.tensor(answer)].sum())
+            assert scores[i].ppl == math.exp(min(total / len(answer), 700.0))
+
+
+def test_the_gpu_formula_for_log_probabilities_agrees_with_the_cpu_one():
+    logits = torch.randn(5, 300, generator=torch.Generator().manual_seed(0)) * 8
+    targets = torch.tensor([0, 17, 299, 5, 5])
+    exact = picked_logprobs(logits, targets, exact=True)
+    assert exact.dtype == torch.float64 and exact.tolist() == pytest.approx(
+        [torch.log_softmax(logits.double(), -1)[i, t].item() for i, t in enumerate(targets.tolist())], rel=0)
+    assert picked_logprobs(logits, targets, exact=False).tolist() == pytest.approx(exact.tolist(), rel=1e-5)
+
+
+class HalvedLogits(torch.nn.Module):
+    """A causal LM whose logits are not its head applied to its decoder's states (like logit soft-capping)."""
+
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+
+    def get_decoder(self):
+        return self.inner.get_decoder()
+
+    def get_output_embeddings(self):
+        return self.inner.get_output_embeddings()
+
+    def forward(self, **kwargs):
+        out = self.inner(**kwargs)
+        out.logits = out.logits / 2
+        return out
+
+
+def test_the_scorer_keeps_the_models_own_logits_when_the_head_alone_would_differ(loaded):
+    model, _ = loaded
+    halved = HalvedLogits(model)
+    pairs = [([5, 6, 7], [8, 9]), ([10], [11, 12, 13])]
+    expected = []
+    for context, answer in pairs:
+        with torch.no_grad():
+            logits = halved(input_ids=torch.tensor([context + answer])).logits[0]
+        logprobs = torch.log_softmax(logits.double(), dim=-1)
+        expected.append(sum(logprobs[len(context) + k - 1, t].item() for k, t in enumerate(answer)))
+    for _ in range(2):  # the first batch decides, the second uses the decision
+        got = [total for total, _ in continuation_logprobs(halved, 0, pairs)]
+        assert got == pytest.approx(expected, rel=1e-6)
+        plain = [total for total, _ in continuation_logprobs(model, 0, pairs)]
+        assert plain != pytest.approx(expected, rel=1e-3)
+    assert (scorer._HEAD_SPLITS[halved], scorer._HEAD_SPLITS[model]) == (False, True)  # the plain model: head only
+
+
 def rewrites_frame() -> pl.DataFrame:
     parent = curated_frame().row(0, named=True)
     row = {**parent, "id": "rewrite-00000000000000aa", "answer_from": "llm", "instruction": "月亮的名字会发光吗？",
@@ -76,11 +196,11 @@ def rewrites_frame() -> pl.DataFrame:
     return pl.DataFrame([row], schema={**curated_frame().schema, **EXTRA})
 
 
-def run_stage(tmp_path, filter_settings=None):
+def run_stage(tmp_path, filter_settings=None, **params):
     records = write_curated(tmp_path / "records.parquet")
     rewrites = tmp_path / "rewrites.parquet"
     rewrites_frame().write_parquet(rewrites)
-    settings = familiarity_params({"batch_size": 4, "max_length": 256, "filter": filter_settings or {}})
+    settings = familiarity_params({"batch_size": 4, "max_length": 256, "filter": filter_settings or {}, **params})
     metrics = run_familiarity(settings, records, rewrites, tiny_model_dir(), tmp_path / "out", tmp_path / "rep",
                               tmp_path / "m.json")
     return (pl.read_parquet(tmp_path / "out" / "records.parquet"),
@@ -89,10 +209,14 @@ def run_stage(tmp_path, filter_settings=None):
 
 def test_every_candidate_gets_a_ppl_and_summaries_are_written(tmp_path):
     kept, rejected, metrics = run_stage(tmp_path)
-    assert rejected.height == 0 and kept.height == 11 and list(kept.columns[-6:]) == list(EXTRA_COLUMNS)
-    assert kept.filter(pl.col("output") == "")["ppl"].is_null().all()  # ruozhiba titles: no answer yet
-    assert kept.filter(pl.col("output") != "")["ppl"].is_not_null().all()
-    assert (metrics["scored"], metrics["unscored"], metrics["threshold"]) == (9, 2, None)
+    assert rejected.height == 0 and kept.height == 11 and list(kept.columns[-9:]) == list(EXTRA_COLUMNS)
+    scores = ["ppl", "ifd", "loss_answer_given_question", "loss_answer_alone"]
+    assert kept.filter(pl.col("output") == "").select(scores).null_count().row(0) == (2, 2, 2, 2)  # ruozhiba titles
+    assert kept.filter(pl.col("output") != "").select(scores).null_count().row(0) == (0, 0, 0, 0)
+    assert kept.filter(pl.col("output") == "")["ppl_tokens"].to_list() == [0, 0]
+    device = "cuda" if torch.cuda.is_available() else "cpu"  # device: auto
+    assert (metrics["scored"], metrics["unscored"], metrics["threshold"], metrics["device"]) == (9, 2, None, device)
+    assert metrics["ifd_above_1"] == (kept["ifd"] > 1).sum() and metrics["ifd_median"] > 0
     assert set(metrics["ppl_median_by_answer_from"]) == {"human", "llm"}
     assert kept.filter(pl.col("answer_from") == "llm")["rule"].to_list() == ["blurring_boundaries"]
     by_source = pl.read_csv(tmp_path / "rep" / "ppl_by_source.csv")
@@ -169,10 +293,37 @@ def test_max_length_below_two_is_out_of_range():
 def test_a_misspelt_key_gets_a_suggestion():
     assert familiarity_error({"batch_sise": 8}) == (
         "params.yaml: familiarity.batch_sise: unknown key (did you mean batch_size?); "
-        "allowed: batch_size, filter, max_length")
+        "allowed: batch_size, device, filter, max_length, threads")
 
 
 def test_an_integer_max_ppl_is_kept_as_written_in_the_detail():
     """`max_ppl: 50` reads `max_ppl 50` in rejected rows' detail, as before the typed params."""
     assert familiarity_params({"filter": {"max_ppl": 50}}).filter.max_ppl == 50
     assert isinstance(familiarity_params({"filter": {"max_ppl": 50}}).filter.max_ppl, int)
+
+
+@pytest.mark.parametrize("raw, message", [
+    ({"device": "gpu"}, "params.yaml: familiarity.device: must be one of auto, cpu, cuda, got 'gpu'"),
+    ({"device": None}, "params.yaml: familiarity.device: must be one of auto, cpu, cuda, got None"),
+    ({"threads": 0}, "params.yaml: familiarity.threads: must be a positive integer, got 0"),
+    ({"threads": "all"}, "params.yaml: familiarity.threads: must be an integer, got 'all'"),
+])
+def test_device_and_threads_are_checked_in_one_line(raw, message):
+    assert familiarity_error(raw) == message
+
+
+def test_the_defaults_pick_the_device_and_the_cores():
+    settings = familiarity_params({})
+    assert (settings.device, settings.threads) == ("auto", None)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a CUDA GPU")
+def test_device_cuda_without_a_gpu_stops_the_stage_in_one_line(tmp_path):
+    records = write_curated(tmp_path / "records.parquet")
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump({"familiarity": {"device": "cuda"}}))
+    result = CliRunner().invoke(cli, ["--params", str(tmp_path / "params.yaml"), "--in", str(records),
+                                      "--base-model", str(tiny_model_dir()), "--out", str(tmp_path / "out"),
+                                      "--reports", str(tmp_path / "rep"), "--metrics", str(tmp_path / "m.json")])
+    assert result.exit_code == 1 and not (tmp_path / "out").exists()
+    assert result.output == (f"Error: params.yaml: familiarity.device: cuda, but torch sees no CUDA GPU "
+                             f"(torch {torch.__version__}); use auto or cpu\n")

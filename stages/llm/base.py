@@ -17,6 +17,9 @@
   (pin it for reproducible caches: the hub can change what a name points to).
 
 `identity` is what response-cache keys use; `name` is what records show.
+
+Scoring stages place the model with `resolve_device` (`auto`, `cpu`, `cuda`) and `place` (on cuda
+the weights are cast to bfloat16).
 """
 
 from __future__ import annotations
@@ -183,6 +186,33 @@ def load_pretrained(name_or_path: str, revision: str | None = None, dtype: str =
         tokenizer.pad_token = tokenizer.eos_token
     model.eval()
     return model, tokenizer
+
+
+Device = Literal["auto", "cpu", "cuda"]
+
+
+def resolve_device(device: str, where: str) -> str:
+    """`cpu` or `cuda` for the `Device` setting at params key `where`: `auto` is cuda when torch sees a GPU;
+    `cuda` without one fails in one line."""
+    if device == "cpu":
+        return "cpu"
+    import torch
+
+    if device == "auto" and not torch.cuda.is_available():
+        return "cpu"
+    if not torch.cuda.is_available():
+        raise ValueError(f"params.yaml: {where}: cuda, but torch sees no CUDA GPU (torch {torch.__version__}); "
+                         "use auto or cpu")
+    return "cuda"
+
+
+def place(model: Any, device: str) -> Any:
+    """The model on `device`: unchanged on cpu, cast to bfloat16 on cuda (the scores then differ from cpu's)."""
+    if device == "cpu":
+        return model
+    import torch
+
+    return model.to(device=device, dtype=torch.bfloat16)
 
 
 TOY_PARAMETERS = 10_000_000

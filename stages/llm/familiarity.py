@@ -1,6 +1,6 @@
-"""The familiarity stage's run: score every candidate's answer-only perplexity, filter, summarise, write.
+"""The familiarity stage's run: score every candidate's answer-only perplexity and IFD, filter, summarise, write.
 
-See stages/familiarity.py for the columns and the filter, stages/llm/perplexity.py for the score.
+See stages/familiarity.py for the columns and the filter, stages/llm/perplexity.py for the scores.
 """
 
 from __future__ import annotations
@@ -15,13 +15,14 @@ from stages.lib.contract import Filter, split_by_filters, write_stage_outputs
 from stages.lib.errors import StageError
 from stages.lib.progress import quiet_libraries
 from stages.lib.record import RECORD_SCHEMA
-from stages.llm.base import load_model, read_model_dir
+from stages.llm.base import load_model, place, read_model_dir, resolve_device
 from stages.llm.columns import EXTRA
-from stages.llm.perplexity import FamiliarityParams, FilterParams, answer_perplexities
+from stages.llm.perplexity import AnswerPerplexity, FamiliarityParams, FilterParams, answer_perplexities
 from stages.llm.report import write_summaries
 
-PPL_COLUMNS = {"ppl": pl.Float64, "ppl_tokens": pl.Int64}
-EXTRA_COLUMNS = (*EXTRA, *PPL_COLUMNS)
+SCORE_COLUMNS = {"ppl": pl.Float64, "ppl_tokens": pl.Int64, "ifd": pl.Float64,
+                 "loss_answer_given_question": pl.Float64, "loss_answer_alone": pl.Float64}
+EXTRA_COLUMNS = (*EXTRA, *SCORE_COLUMNS)
 
 
 def combine(records: pl.DataFrame, rewrites: pl.DataFrame | None) -> pl.DataFrame:
@@ -48,18 +49,19 @@ def threshold(scored: pl.Series, settings: FilterParams) -> tuple[float | None, 
 
 
 def score(frame: pl.DataFrame, model_dir: Path, settings: FamiliarityParams) -> tuple[pl.DataFrame, dict[str, Any]]:
-    """Add `ppl` and `ppl_tokens`; loads the base model only when some output is non-empty."""
+    """Add the `SCORE_COLUMNS`; loads the base model only when some output is non-empty."""
     spec = read_model_dir(model_dir)
+    device = resolve_device(settings.device, "familiarity.device")
     rows = frame.select("instruction", "input", "output").rows()
-    scores = []
+    scores = [AnswerPerplexity(None, 0)] * frame.height
     if any(output and output.strip() for _, _, output in rows):
-        model, tokenizer = load_model(spec)
-        scores = answer_perplexities(model, tokenizer, rows, settings.batch_size, settings.max_length)
-    scored = frame.with_columns(
-        pl.Series("ppl", [s.ppl for s in scores] if scores else [None] * frame.height, dtype=pl.Float64),
-        pl.Series("ppl_tokens", [s.tokens for s in scores] if scores else [0] * frame.height, dtype=pl.Int64),
-    )
-    return scored, {"model": spec.name, "truncated": sum(s.truncated for s in scores)}
+        model, tokenizer = load_model(spec, settings.threads)
+        scores = answer_perplexities(place(model, device), tokenizer, rows, settings.batch_size, settings.max_length)
+    values = {"ppl": [s.ppl for s in scores], "ppl_tokens": [s.tokens for s in scores], "ifd": [s.ifd for s in scores],
+              "loss_answer_given_question": [s.loss for s in scores],
+              "loss_answer_alone": [s.loss_alone for s in scores]}
+    scored = frame.with_columns(pl.Series(name, values[name], dtype=dtype) for name, dtype in SCORE_COLUMNS.items())
+    return scored, {"model": spec.name, "device": device, "truncated": sum(s.truncated for s in scores)}
 
 
 def run_familiarity(settings: FamiliarityParams, records_path: Path, rewrites_path: Path | None, model_dir: Path,
@@ -79,8 +81,10 @@ def run_familiarity(settings: FamiliarityParams, records_path: Path, rewrites_pa
         pl.format("ppl {} > {} ({})", pl.col("ppl").round(3), pl.lit(round(limit, 3)), pl.lit(why)))]
     kept, rejected = split_by_filters(frame, filters)
     medians = frame.group_by("answer_from").agg(pl.col("ppl").median()).drop_nulls().sort("answer_from")
+    ifd = frame["ifd"].drop_nulls()
     extra = {**info, "scored": ppl.len(), "unscored": frame.height - ppl.len(),
              "ppl_median": round(ppl.median(), 4) if ppl.len() else None,
+             "ifd_median": round(ifd.median(), 4) if ifd.len() else None, "ifd_above_1": int((ifd > 1).sum()),
              "threshold": None if limit is None else round(limit, 4),
              "ppl_median_by_answer_from": {k: round(v, 4) for k, v in medians.iter_rows()}}
     return write_stage_outputs("familiarity", out_dir, metrics_path, kept=kept, rejected=rejected,

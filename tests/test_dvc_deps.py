@@ -219,3 +219,15 @@ def test_imports_and_section_reads_are_ones_the_checks_above_can_see(path):
 
 # files that read the whole params file on purpose: the loader itself, `check` (every section) and `exp`
 RAW_PARAMS_READERS = {"stages/lib/params.py", "stages/checking/params_file.py", "stages/checking/experiment.py"}
+
+
+def test_dvc_yaml_passes_dvcs_own_schema():
+    """dvc.yaml as DVC itself validates it before `dvc repro` (a metrics entry left without its options,
+    `- metrics/x.json:` with nothing under it, is the shape that once stopped every DVC command)."""
+    from dvc.schema import COMPILED_MULTI_STAGE_SCHEMA
+
+    document = yaml.safe_load((project() / "dvc.yaml").read_text(encoding="utf-8"))
+    COMPILED_MULTI_STAGE_SCHEMA(document)
+    broken = yaml.safe_load("stages:\n  s:\n    cmd: x\n    metrics:\n      - m.json:\n")
+    with pytest.raises(Exception, match="expected a dictionary"):
+        COMPILED_MULTI_STAGE_SCHEMA(broken)

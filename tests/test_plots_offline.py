@@ -28,6 +28,7 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 REPORTS = {
     "reports/familiarity/ppl_by_source.csv": "source,n,median_ppl\nzhihu,3,12.5\ndouban,2,30.25\n",
     "reports/familiarity/ppl_by_answer_from.csv": "answer_from,n,median_ppl\nhuman,4,14.0\nllm,1,40.0\n",
+    "reports/judge/judge_by_source.csv": "source,n,median_score\nzhihu,3,7.5\ndouban,2,4.0\n",
     "reports/train/loss.csv": "step,loss\n5,6.6\n10,6.1\n15,5.8\n",
     "reports/eval/tasks.csv": "task,accuracy,stderr,n,low,high\nlogic,0.25,0.13,12,0.088942,0.532305\n"
                               "history,0.5,0.15,12,0.253806,0.746194\n",
@@ -88,7 +89,7 @@ def rendered(repo: Path, out: Path, *args: str) -> tuple[list[str], str]:
 def test_every_chart_renders_offline_in_a_headless_browser(tmp_path):
     repo = plots_repo(tmp_path)
     charts, dom = rendered(repo, tmp_path / "out")
-    assert len(charts) == 5 and "Records_kept_and_dropped_per_stage" in charts
+    assert len(charts) == 6 and "Records_kept_and_dropped_per_stage" in charts
     assert '<img src="static/workspace_reports_familiarity_ppl.png"' in dom
     (repo / "reports/compare").mkdir(parents=True)
     (repo / "reports/compare/paired.csv").write_text(paired_csv(), encoding="utf-8")

@@ -155,7 +155,7 @@ def window_hashes(flat: np.ndarray, ngram: int) -> np.ndarray:
     windows = flat.size - ngram + 1
     out = np.empty(max(windows, 0), dtype=U32)
     if windows > 0 and hashmin.available():
-        textkernels.window_kernel()(flat, ngram, out)  # compiled, same values
+        textkernels.window_kernel(ngram)(flat, ngram, out)  # compiled, same values
         return out
     for lo in range(0, windows, CHUNK):
         hi = min(lo + CHUNK, windows)

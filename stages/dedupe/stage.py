@@ -148,17 +148,17 @@ def dedup_records(records: pl.DataFrame, params: DedupParams, engine: EnginePara
 def run_dedup(in_path: Path, out_dir: Path, metrics_path: Path, params: DedupParams,
               engine: EngineParams | None = None, index: Path | None = None) -> tuple[dict, DedupRun]:
     """Read, deduplicate and write records/rejected/clusters parquet files, the metrics and the timings
-    (phases: `read`, the input reading of the passes that decide; `dedup`, the rest of deciding); with
-    `index`, reuse it and write the next one (metrics: `dedup_index`)."""
+    (phases: `read`, the input reading of the passes that decide; `dedup`, the rest of deciding and
+    writing the index); with `index`, reuse it and write the next one (metrics: `dedup_index`)."""
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="dedup-") as work, naming(f"{work} (dedup's work folder)"):
         records = ParquetRecords(Path(in_path), Path(work))
         found, partial, note = open_index(index, params, engine, str(in_path), Path(work))
         plan = make_plan(records, params, Path(work), found)
-        read = records.read_seconds
-        decided = time.perf_counter()
         if index is not None:
             note |= keep_index(index, partial, found, params, records.ids)
+        read = records.read_seconds
+        decided = time.perf_counter()
         batches = (tag_batch(batch, lo, plan, params) for lo, batch in records.batches())
         metrics = write_stage_outputs_streaming(
             "dedup", out_dir, metrics_path, batches=batches, rows_in=plan.status.size, started=started,

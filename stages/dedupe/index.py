@@ -155,3 +155,12 @@ def finish(path: Path, partial: Path, params: DedupParams, ids: pl.Series, array
         path.rename(old)
     partial.rename(path)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def finish_empty(path: Path, partial: Path, params: DedupParams, no_ids: pl.Series) -> None:
+    """An index of no records (the Ray engine keeps no band keys on the driver): valid, reuses nothing."""
+    save_keys(partial, np.zeros((params.banding()[0], 0), dtype=np.uint64))
+    arrays = {name: np.zeros((2, 0), dtype=np.uint64) if width == 2 else np.zeros(0, dtype=bool)
+              for name, width in ARRAYS.items()} | {"chars": np.zeros(0, dtype=np.int64)}
+    memo = pl.DataFrame(schema=MEMO_SCHEMA)
+    finish(path, partial, params, no_ids, arrays, memo, memo)

@@ -86,12 +86,7 @@ def open_index(path: Path | None, params: DedupParams, engine: EngineParams | No
 def keep_index(path: Path, partial: Path, found: Steps | LocalSteps, params: DedupParams, ids: pl.Series) -> dict:
     """Write the next index from this run (an empty one on Ray) and swap it in; its counts for the metrics."""
     if not isinstance(found, LocalSteps):
-        index_files.save_keys(partial, np.zeros((params.banding()[0], 0), dtype=np.uint64))
-        empty = {name: np.zeros((width, 0) if width == 2 else 0, dtype=np.uint64 if width == 2 else bool)
-                 for name, width in index_files.ARRAYS.items()}
-        empty["chars"] = np.zeros(0, dtype=np.int64)
-        memo = pl.DataFrame(schema=index_files.MEMO_SCHEMA)
-        index_files.finish(path, partial, params, ids.head(0), empty, memo, memo)
+        index_files.finish_empty(path, partial, params, ids.head(0))
         return {}
     arrays = found.scan_.arrays
     filled = ~arrays["empty"]

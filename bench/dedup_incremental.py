@@ -64,16 +64,15 @@ def inputs(work: Path, n: int, added: int) -> tuple[Path, Path]:
 
 def child(method: str, corpus: Path, out: Path, index: Path) -> None:
     """One run of the stage (in this fresh process); writes result.json."""
-    import resource
-
     from stages.dedupe.config import DedupParams
+    from stages.dedupe.plan import peak_mb
     from stages.dedupe.stage import run_dedup
 
     started = time.perf_counter()
     metrics, run = run_dedup(corpus, out / "stage", out / "metrics.json", DedupParams(),
                              index=None if method == "full" else index)
     seconds = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = peak_mb()
     digest = hashlib.sha256()
     for name in ("records.parquet", "rejected.parquet", "clusters.parquet"):
         with open(out / "stage" / name, "rb") as handle:

@@ -97,7 +97,8 @@ class LocalSteps:
         for lo, batch in records.batches(scan_columns(params)):
             if not batch.height:
                 continue
-            fp = fingerprints(batch, params)
+            keeps = self.known is not None or self.partial is not None  # without an index, no fingerprints
+            fp = fingerprints(batch, params) if keeps else np.zeros((2, batch.height), dtype=np.uint64)
             ids = records.ids.slice(lo, batch.height)
             at = self.known.match(ids, fp) if self.known else np.full(batch.height, -1, dtype=np.int64)
             new = np.flatnonzero(at < 0)

@@ -73,10 +73,16 @@ class Steps:
 
 
 def peak_mb() -> float:
-    """Peak resident memory of this process so far, in MB (for the benchmark's phase breakdown)."""
+    """Peak resident memory of this process so far, in MB (for the benchmark's phase breakdown): VmHWM, the
+    high-water mark of this program's own memory (ru_maxrss also counts the memory of the process that
+    forked it before exec: a 3.6 GB benchmark driver showed up as its child's peak)."""
     import resource
 
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
+    except (OSError, StopIteration, ValueError):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def text_hashes(text: pl.Series) -> np.ndarray:

@@ -11,7 +11,7 @@ counted in every process that maps them, so the Ray figures are upper bounds.
   ds-best    datasketch at its best (bench/dedup.py's ds-best: bulk MinHash.generator, xxhash, MinHashLSH)
 All runs of one size are checked to give byte-identical records/rejected/clusters files (ours).
 
-The stage process's own peak (ru_maxrss, taken before the check digest reads the output files) is
+The stage process's own peak (VmHWM, taken before the check digest reads the output files) is
 reported next to the sampled peak of the whole process tree.
 
 Example:

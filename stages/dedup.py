@@ -15,10 +15,14 @@ compared. `clusters.parquet` has one row per record of every cluster with more
 than one member, the keeper included: id, cluster_id (smallest member id),
 kept_id, jaccard_to_kept (1.0 for the keeper and for exact copies of it).
 Memory stays bounded: the input is read in batches and only compact per-record
-arrays are held (stages/dedupe/plan.py).
+arrays are held (stages/dedupe/plan.py). With --index, a record whose id and
+content are unchanged since the last run is not sketched again and a pair of
+texts measured then is not measured again (stages/dedupe/index.py); the outputs
+are the same as without it. An index built with other params or code, or a
+damaged one, is not reused: one line says why, and everything is computed.
 
 Example:
-    python -m stages.dedup --in data/normalize/records.parquet --out data/dedup --metrics metrics/dedup.json
+    python -m stages.dedup --in data/normalize/records.parquet --out data/dedup --metrics metrics/dedup.json --index data/dedup_index
 """
 
 from __future__ import annotations
@@ -41,10 +45,12 @@ from stages.lib.params import load_section
 @out_option()
 @metrics_option()
 @params_option()
+@click.option("--index", "index_path", type=click.Path(path_type=Path), default=None,
+              help="Folder of the index kept between runs (reused when it fits, then replaced).")
 @clear_errors
-def cli(in_path: Path, out_dir: Path, metrics_path: Path, params_path: Path) -> None:
+def cli(in_path: Path, out_dir: Path, metrics_path: Path, params_path: Path, index_path: Path | None) -> None:
     params = load_section(DedupParams, params_path)
-    metrics, _ = run_dedup(in_path, out_dir, metrics_path, params, load_engine(params_path))
+    metrics, _ = run_dedup(in_path, out_dir, metrics_path, params, load_engine(params_path), index_path)
     echo_summary("dedup", metrics)
 
 

@@ -61,3 +61,41 @@ def test_the_core_benchmark_runs_both_methods_and_checks_the_signatures(tmp_path
     assert [row[1] for row in rows] == ["core", "ds-best"]
     for row in rows:  # median seconds, docs/s and the ratio to ds-best are all measured figures
         assert float(row[2]) > 0 and int(row[3].replace(",", "")) > 0 and float(row[4]) > 0
+
+
+def run_bench(*args: str, timeout: int = 600) -> str:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, *args], cwd=root, capture_output=True, text=True, timeout=timeout)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+def test_the_sketch_benchmark_times_every_scheme_on_the_same_hashes():
+    out = run_bench("bench/hashmin.py", "--docs", "64", "--chars", "120", "--repeat", "2")
+    rows = {line.split(" | ")[0].strip("| "): line.split(" | ") for line in out.splitlines() if line.startswith("| ")}
+    assert {"affine32", "oph"} <= set(rows) and "7,424 shingles (pre-hashed)" in out  # 64 x (120 - 4)
+    assert float(rows["affine32"][3]) == 1.0 and float(rows["oph"][1]) > 0 and float(rows["oph"][3]) > 0
+
+
+def test_the_recall_benchmark_reports_pairs_at_the_threshold_and_the_planted_corpus(tmp_path):
+    out = run_bench("bench/sketch_recall.py", "--pairs", "40", "--docs", "400", "--work", str(tmp_path))
+    rows = [line.split(" | ") for line in out.splitlines() if line.startswith("| 5 |") or line.startswith("| 2000 |")]
+    assert [row[1] for row in rows] == ["0.800", "0.800"]  # exactly the threshold
+    corpus = {line.split(" | ")[0].strip("| "): line.split(" | ") for line in out.splitlines()
+              if line.startswith("| oph |") or line.startswith("| affine32 |")}
+    assert set(corpus) == {"oph", "affine32"}
+    assert all(float(row[4]) == 1.0 for row in corpus.values())  # precision: every verified pair is true
+
+
+def test_the_incremental_benchmark_checks_that_all_runs_write_the_same_files(tmp_path):
+    out = run_bench("bench/dedup_incremental.py", "--records", "1500", "--added", "30", "--repeat", "1",
+                    "--work", str(tmp_path))
+    assert "outputs byte-identical across all runs: True" in out
+    rows = {line.split(" | ")[1]: line.split(" | ") for line in out.splitlines() if line.startswith("| 1,500 + 30 |")}
+    assert set(rows) == {"incremental", "rebuild", "full"} and float(rows["full"][5]) == 1.0
+    runs = [line for line in out.splitlines() if line.startswith('{"round"')]
+    assert '"reused_records": 1500, "sketched_records": 30' in next(r for r in runs if '"incremental"' in r)

@@ -197,6 +197,32 @@ def test_cli_errors_are_one_line(tmp_path):
     assert result.exit_code == 1 and "missing.parquet: input not found" in result.output
 
 
+def test_cli_keeps_an_index_and_reuses_it(tmp_path):
+    """--index: the first run says there is none (one line on stderr) and writes it; the second reuses it
+    and writes the same files; a changed param is named, and everything is computed again."""
+    planted().write_parquet(tmp_path / "in.parquet")
+    index = tmp_path / "dedup_index"
+
+    def run(name, params):
+        args = ["--in", str(tmp_path / "in.parquet"), "--out", str(tmp_path / name), "--metrics",
+                str(tmp_path / f"{name}.json"), "--params", str(params), "--index", str(index)]
+        result = CliRunner().invoke(cli, args)
+        assert result.exit_code == 0, result.output
+        return result, json.loads((tmp_path / f"{name}.json").read_text())["dedup_index"]
+
+    first, note = run("one", write_params(tmp_path / "params.yaml"))
+    assert first.stderr == f"dedup: not reusing the index: there is no index at {index}; computing every record\n"
+    assert note["used"] is False and sorted(p.name for p in index.iterdir()) == [
+        "answers.arrow", "index.json", "keys.npy", "records.arrow", "texts.arrow"]
+    second, note = run("two", write_params(tmp_path / "params.yaml"))
+    assert second.stderr == "" and note["used"] and note["reused_records"] == 18 and note["sketched_records"] == 0
+    for file in ("records.parquet", "rejected.parquet", "clusters.parquet"):
+        assert (tmp_path / "one" / file).read_bytes() == (tmp_path / "two" / file).read_bytes()
+    third, note = run("three", write_params(tmp_path / "other.yaml", ngram=4))
+    assert third.stderr == ("dedup: not reusing the index: it was built with ngram 5, now 4; computing every "
+                            "record\n") and note["reason"] == "it was built with ngram 5, now 4"
+
+
 def test_cli_help_has_an_example():
     result = CliRunner().invoke(cli, ["--help"])
     assert result.exit_code == 0 and "python -m stages.dedup --in data/normalize/records.parquet" in result.output

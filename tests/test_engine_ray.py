@@ -141,6 +141,19 @@ def test_dedup_over_many_row_groups_is_byte_identical(ray_session, tmp_path):
     assert local["metrics"]["dedup"]["near_duplicates"] > 20 and local["metrics"]["dedup"]["exact_duplicates"] > 0
 
 
+def test_dedup_on_ray_keeps_an_empty_index_and_the_next_local_run_computes_everything(ray_session, tmp_path):
+    """The Ray driver holds no band keys, so with --index it writes a valid index of no records."""
+    corpus = planted_corpus(tmp_path / "corpus.parquet", n_base=100)
+    params = parse_params({**PARAMS["dedup"], "batch_size": 64})
+    index = tmp_path / "index"
+    metrics, _ = run_dedup(corpus, tmp_path / "ray", tmp_path / "ray.json", params, RAY, index=index)
+    assert metrics["dedup_index"] == {"used": False, "reason": "engine ray keeps no band keys"}
+    metrics, _ = run_dedup(corpus, tmp_path / "local", tmp_path / "local.json", params, LOCAL, index=index)
+    assert metrics["dedup_index"]["used"] and metrics["dedup_index"]["reused_records"] == 0
+    for file in ("records.parquet", "rejected.parquet", "clusters.parquet"):
+        assert (tmp_path / "ray" / file).read_bytes() == (tmp_path / "local" / file).read_bytes(), file
+
+
 def crash_once(table, marker: str, **kwargs):
     """distributed.sketch_block, but the first call (per marker file) kills its own worker process."""
     marker = Path(marker)

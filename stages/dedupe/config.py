@@ -14,6 +14,7 @@ from pydantic_core import PydanticCustomError
 
 from stages.dedupe.lsh import recall_params
 from stages.dedupe.minhash import Scheme
+from stages.dedupe.onehash import MAX_BINS
 from stages.lib.params import Params, check, key_problem
 
 TEXT_FIELDS = ("instruction", "input", "output")
@@ -47,7 +48,7 @@ class DedupParams(Params, section="dedup"):
     bands: Annotated[int, between(1)] | None = None
     rows: Annotated[int, between(1)] | None = None
     min_candidate_recall: Annotated[float, OPEN_FRACTION] = 0.99
-    scheme: Scheme = "affine32"
+    scheme: Scheme = "oph"
     bucket_window: Annotated[int, between(1)] = 64
     batch_size: Annotated[int, between(1)] = 4096
     workers: Annotated[int, between(1, 256)] | None = None
@@ -67,6 +68,8 @@ class DedupParams(Params, section="dedup"):
             raise key_problem("bands/rows", f"give both or neither, got bands={self.bands!r}, rows={self.rows!r}")
         if self.bands is not None and self.bands * self.rows > self.num_perm:
             raise key_problem("bands/rows", f"bands * rows = {self.bands * self.rows} exceeds num_perm {self.num_perm}")
+        if self.scheme == "oph" and self.num_perm > MAX_BINS:
+            raise key_problem("scheme", f"oph supports num_perm up to {MAX_BINS}, got {self.num_perm}; use affine32")
         try:
             self.banding()
         except ValueError as exc:

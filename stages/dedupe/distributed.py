@@ -186,7 +186,7 @@ def scan_on_ray(records: Any, params: DedupParams, engine: EngineParams) -> Scan
 
 def near_on_ray(records: Any, scan_: Scan, reps: np.ndarray, params: DedupParams, work: Path,
                 seconds: dict[str, float], engine: EngineParams, source: str) -> NearResult:
-    """`plan.near_local` with the candidates, the spill and the verification on Ray."""
+    """`local.LocalSteps.near` with the candidates, the spill and the verification on Ray (no index)."""
     if reps.size < 2:  # nothing to compare
         none = np.zeros(0, dtype=np.int64)
         return cluster_result(reps.size, 0, none, none, np.zeros(0), lambda a, b: np.zeros(a.size))

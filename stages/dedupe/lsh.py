@@ -23,6 +23,7 @@ import numpy as np
 import polars as pl
 from scipy.integrate import quad
 
+from stages.dedupe import hashmin, setkernels
 from stages.dedupe.shingles import ragged_arange
 
 M1 = np.uint64(0x9E3779B97F4A7C15)
@@ -89,8 +90,12 @@ def _mix64(x: np.ndarray) -> np.ndarray:
 
 
 def band_keys(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:
-    """uint64 of shape (bands, n_docs): the bucket key of each band of each signature."""
+    """uint64 of shape (bands, n_docs): the bucket key of each band of each signature (a compiled loop with
+    numba, `setkernels.band_keys_kernel`, equal to the numpy one below)."""
     keys = np.empty((bands, sig.shape[1]), dtype=np.uint64)
+    if hashmin.available():
+        setkernels.band_keys_kernel()(np.ascontiguousarray(sig), bands, rows, keys)
+        return keys
     for band in range(bands):
         acc = np.full(sig.shape[1], (band * int(M1)) & 0xFFFFFFFFFFFFFFFF, dtype=np.uint64)
         for row in range(band * rows, (band + 1) * rows):

@@ -1,4 +1,5 @@
-"""MinHash signatures of a batch of documents, equal to datasketch's `MinHash.hashvalues`.
+"""MinHash signatures of a batch of documents: `affine32` and `legacy` equal datasketch's
+`MinHash.hashvalues`; `oph` is the one-permutation sketch of `onehash` (same shape, same uses).
 
 datasketch (2.0) draws permutation parameters from `np.random.RandomState(seed)`
 and supports two schemes, both reproduced here bit for bit:
@@ -16,6 +17,9 @@ With numba installed, affine32 signatures come from a compiled loop (`hashmin`, 
 at a time over a chunk of shingle hashes (one multiply, one add, one `minimum.reduceat`
 per permutation); a chunk of 2^16 hashes keeps the temporaries in L2 (2^19 did not, and
 ran at half the speed), and there is no Python loop per shingle or document.
+
+`oph` (`onehash.py`) hashes each shingle once instead of once per permutation; its slots collide
+with probability J as MinHash's do, but it is not datasketch's signature.
 """
 
 from __future__ import annotations
@@ -25,21 +29,24 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
-from stages.dedupe import hashmin
+from stages.dedupe import hashmin, onehash
 from stages.dedupe.shingles import shingle_hashes, text_windows
 
 if TYPE_CHECKING:
     import polars as pl
 
-Scheme = Literal["affine32", "legacy"]
-SCHEMES: tuple[str, ...] = ("affine32", "legacy")
+Scheme = Literal["oph", "affine32", "legacy"]
+SCHEMES: tuple[str, ...] = ("oph", "affine32", "legacy")
 MAX_HASH = np.uint32(0xFFFFFFFF)
 MERSENNE = np.uint64((1 << 61) - 1)
 CHUNK_SHINGLES = 1 << 16  # shingle hashes per chunk: 256 KiB of uint32 temporaries, within L2
 
 
-def permutations(num_perm: int, seed: int, scheme: Scheme = "affine32") -> tuple[np.ndarray, np.ndarray]:
-    """The (a, b) parameters datasketch's `MinHash(num_perm, seed, scheme=...)` uses."""
+def permutations(num_perm: int, seed: int, scheme: Scheme = "affine32") -> tuple[np.ndarray, ...]:
+    """The (a, b) parameters datasketch's `MinHash(num_perm, seed, scheme=...)` uses; for `oph`, the
+    sketch's (a, b, order, rank) (`onehash.parameters`)."""
+    if scheme == "oph":
+        return onehash.parameters(num_perm, seed)
     gen = np.random.RandomState(seed)
     if scheme == "legacy":
         pairs = [(gen.randint(1, MERSENNE, dtype=np.uint64), gen.randint(0, MERSENNE, dtype=np.uint64))
@@ -99,8 +106,17 @@ def signatures(hashes: np.ndarray, offsets: np.ndarray, perms: tuple[np.ndarray,
     Returns uint32 of shape (num_perm, n_docs): column d equals datasketch's
     `hashvalues` for document d (stored as uint32; legacy values fit in 32 bits).
     """
-    a, b = perms
     n_docs = len(offsets) - 1
+    if scheme == "oph":
+        sig = np.full((perms[2].shape[0], n_docs), MAX_HASH, dtype=np.uint32)
+        if hashmin.available():
+            lengths = np.diff(offsets).astype(np.int64)
+            onehash.window_signatures(hashes.astype(np.uint32, copy=False), offsets[:-1].astype(np.int64), lengths,
+                                      np.zeros(n_docs, np.uint32), 1, perms, sig)
+        else:
+            onehash.numpy_signatures(hashes, offsets, int(perms[0][0]), int(perms[1][0]), perms[2], sig)
+        return sig
+    a, b = perms
     sig = np.full((len(a), n_docs), MAX_HASH, dtype=np.uint32)
     if scheme == "affine32" and hashmin.available():
         hashmin.affine_signatures(hashes, offsets, a, b, sig)
@@ -122,12 +138,16 @@ def signatures(hashes: np.ndarray, offsets: np.ndarray, perms: tuple[np.ndarray,
 def text_signatures(texts: Sequence[str] | pl.Series, ngram: int, perms: tuple[np.ndarray, np.ndarray],
                     scheme: Scheme = "affine32") -> np.ndarray:
     """`signatures(*shingle_hashes(texts, ngram), perms, scheme)`, computed from the window hashes in one
-    compiled pass when numba is there (affine32), without building the shingle array."""
-    if scheme != "affine32" or not hashmin.available():
+    compiled pass when numba is there (affine32, oph), without building the shingle array."""
+    if scheme == "legacy" or not hashmin.available():
         return signatures(*shingle_hashes(texts, ngram), perms, scheme)
+    every, starts, lengths, short = text_windows(texts, ngram)
+    if scheme == "oph":
+        sig = np.full((perms[2].shape[0], len(texts)), MAX_HASH, dtype=np.uint32)
+        onehash.window_signatures(every, starts, lengths, short, ngram, perms, sig)
+        return sig
     a, b = perms
     sig = np.full((len(a), len(texts)), MAX_HASH, dtype=np.uint32)
-    every, starts, lengths, short = text_windows(texts, ngram)
     hashmin.window_min_kernel()(every, starts, lengths, short, ngram, a.astype(np.uint32, copy=False),
                                 b.astype(np.uint32, copy=False), sig)
     return sig

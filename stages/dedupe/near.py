@@ -22,6 +22,7 @@ from typing import TypeVar
 import numpy as np
 import polars as pl
 
+from stages.dedupe.components import component_labels
 from stages.dedupe.config import DedupParams
 from stages.dedupe.decision import NearResult, near_pairs
 from stages.dedupe.lsh import band_keys, candidate_pairs
@@ -31,6 +32,7 @@ from stages.dedupe.verify import exact_jaccard
 
 
 T = TypeVar("T")
+SET_DOCS = 1 << 15  # texts whose shingle sets are held at once in verification (~65 MB at 500 characters)
 
 
 def _batches(texts: pl.Series, size: int) -> Iterator[tuple[int, pl.Series]]:
@@ -90,7 +92,8 @@ def sketch(texts: pl.Series, params: DedupParams) -> tuple[np.ndarray, np.ndarra
 
 class TextSets:
     """`decision.PairSets` of texts in memory: the shingle sets of just the texts in the pairs asked,
-    built when asked; or, given `sig` (verify=estimate), the signature estimate."""
+    built when asked, `SET_DOCS` texts at a time; or, given `sig` (verify=estimate), the signature
+    estimate."""
 
     def __init__(self, texts: pl.Series, params: DedupParams, sig: np.ndarray | None = None) -> None:
         self.texts, self.params, self.sig = texts, params, sig
@@ -100,9 +103,17 @@ class TextSets:
             return np.zeros(0)
         if self.sig is not None:
             return estimated_jaccard(self.sig, left, right)
-        docs = np.unique(np.concatenate([left, right]))
+        out = np.empty(left.size, dtype=np.float64)
+        for pairs, docs in set_chunks(left, right):
+            values, offsets = self._sets(docs)
+            out[pairs] = exact_jaccard(values, offsets, np.searchsorted(docs, left[pairs]),
+                                       np.searchsorted(docs, right[pairs]))
+        return out
+
+    def _sets(self, docs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The shingle sets of texts `docs` (sorted), batch by batch (at most one shingle per character: one
+        array of that size is filled, then trimmed)."""
         subset = self.texts.gather(docs)
-        # At most one shingle per character: fill one array of that size batch by batch, then trim it.
         values = np.empty(int(subset.str.len_chars().sum()), dtype=np.uint32)
         offsets = np.zeros(docs.size + 1, dtype=np.int64)
         batches = map_batches(lambda batch: shingle_sets(batch, self.params.ngram), subset, self.params)
@@ -110,11 +121,32 @@ class TextSets:
             base = offsets[lo]
             values[base : base + part.size] = part
             offsets[lo + 1 : lo + part_offsets.size] = base + part_offsets[1:]
-        values = values[: offsets[-1]]
-        return exact_jaccard(values, offsets, np.searchsorted(docs, left), np.searchsorted(docs, right))
+        return values[: offsets[-1]], offsets
 
     def empty(self, docs: np.ndarray) -> np.ndarray:
-        return self.texts.str.len_chars().to_numpy()[docs] == 0
+        return self.texts.str.len_chars().gather(docs).to_numpy() == 0
+
+
+def set_chunks(left: np.ndarray, right: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(pairs, docs) chunks: the indices of some pairs and the sorted texts they need, at most about
+    SET_DOCS texts each. Texts are taken by connected component of the pairs, so a text's set is
+    built once unless its component is larger than a chunk (then the texts of its pairs that cross
+    a chunk boundary are built again in the later chunk)."""
+    docs, inverse = np.unique(np.concatenate([left, right]), return_inverse=True)
+    if docs.size <= SET_DOCS:
+        yield np.arange(left.size), docs
+        return
+    a, b = inverse[: left.size], inverse[left.size :]
+    order = np.argsort(component_labels(docs.size, a, b), kind="stable")
+    position = np.empty(docs.size, dtype=np.int64)
+    position[order] = np.arange(docs.size)
+    chunk = np.maximum(position[a], position[b]) // SET_DOCS
+    by_chunk = np.argsort(chunk, kind="stable")
+    bounds = np.searchsorted(chunk[by_chunk], np.arange(chunk.max() + 2))
+    for c in range(bounds.size - 1):
+        pairs = by_chunk[bounds[c] : bounds[c + 1]]
+        if pairs.size:
+            yield pairs, np.unique(np.concatenate([docs[a[pairs]], docs[b[pairs]]]))
 
 
 def find_near_duplicates(texts: pl.Series, params: DedupParams, answers: pl.Series | None = None) -> NearResult:
@@ -126,6 +158,7 @@ def find_near_duplicates(texts: pl.Series, params: DedupParams, answers: pl.Seri
     """
     keys, sig = sketch(texts, params)
     filled = np.flatnonzero(texts.str.len_chars().to_numpy() > 0)
-    left, right = candidate_pairs(keys[:, filled], params.bucket_window, docs=filled)
+    left, right = candidate_pairs((band[filled] for band in keys), params.bucket_window, docs=filled)
+    del keys
     answer_sets = TextSets(answers, params) if answers is not None else None
     return near_pairs(texts.len(), left, right, TextSets(texts, params, sig), answer_sets, params)

@@ -1,14 +1,15 @@
 """Which record each record is a duplicate of, decided without holding the records in memory.
 
-Pass 1 (`scan`) reads the records a batch at a time and keeps per record only compact arrays: a
-128-bit hash of its dedup text (exact duplicates), its priority keys (the keeper), and the LSH band
-keys of its signature (21 x 8 bytes with the default banding). Exact groups, the priority order and
-the candidate pairs come from those arrays. Pass 2 (`spill.spill_sets`) reads the records again and
-writes the shingle sets (or signatures) of just the records in a candidate pair to a work file; pairs
-are measured a chunk at a time from it (`store.py`) and judged by `decision.near_pairs`, which also
-takes the clusters (connected components of the verified pairs). With `engine: ray` the same passes
-run as Ray tasks over the input's row groups (`distributed.py`): this process keeps the same compact
-arrays and the pairs, never the texts.
+Pass 1 reads the records a batch at a time and keeps per record only compact arrays (`ScanArrays`):
+a 128-bit hash of its dedup text (exact duplicates), its priority keys (the keeper), and the LSH
+band keys of its signature (21 x 8 bytes with the default banding). Exact groups, the priority order
+and the candidate pairs come from those arrays. Pass 2 (`spill.spill_sets`) reads the records again
+and writes the shingle sets (or signatures) of just the records in a candidate pair to a work file;
+pairs are measured a chunk at a time from it (`store.py`) and judged by `decision.near_pairs`, which
+also takes the clusters (connected components of the verified pairs). `local.py` runs the passes in
+this process (reusing a record's arrays and the measured pairs from the index when there is one);
+with `engine: ray` they run as Ray tasks over the input's row groups (`distributed.py`): this process
+keeps the same compact arrays and the pairs, never the texts.
 
 The result is a `Plan`: per row (rows in id order) its status, the row kept in its place, the
 Jaccard similarity to it and the smallest row of its cluster; the outputs are written from it in
@@ -28,13 +29,9 @@ import polars as pl
 
 from stages.dedupe import store
 from stages.dedupe.config import DedupParams
-from stages.dedupe.keeper import priority_keys, priority_rank
-from stages.dedupe.lsh import candidate_pairs
 from stages.dedupe.decision import NearResult, near_pairs
-from stages.dedupe.near import sketch
+from stages.dedupe.keeper import priority_keys, priority_rank
 from stages.dedupe.shingles import dedup_text
-from stages.dedupe.source import prefetched
-from stages.dedupe.spill import answer_check, spill_sets
 
 KEPT, EXACT, NEAR = 0, 1, 2
 HASH_SEEDS = (0x5EED0001D1CE0001, 0x0DD50002BEEF0002)  # two seeded 64-bit polars hashes: 128 bits per text
@@ -42,12 +39,15 @@ HASH_SEEDS = (0x5EED0001D1CE0001, 0x0DD50002BEEF0002)  # two seeded 64-bit polar
 
 @dataclass
 class Scan:
-    """Pass 1's per-row arrays; the band keys only when the near step runs here (not on Ray)."""
+    """Pass 1's per-row arrays; the band keys only when the near step runs here (not on Ray). `arrays` has
+    what the index keeps per record (`ScanArrays`), `fresh` the rows computed in this run (not reused)."""
 
     hashes: np.ndarray  # (2, n) uint64
     empty: np.ndarray
     rank: np.ndarray
     keys: np.ndarray | None = None  # (bands, n) uint64
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+    fresh: np.ndarray | None = None
 
 
 @dataclass
@@ -66,17 +66,23 @@ class Plan:
 @dataclass(frozen=True)
 class Steps:
     """Where pass 1 and the near step run: `scan(records, params)` and `near(records, scan, reps, params,
-    work, seconds)`. `LOCAL` runs both in this process; `distributed.ray_steps` runs them on Ray."""
+    work, seconds)`. `local.LocalSteps` runs both in this process; `distributed.ray_steps` on Ray."""
 
     scan: Callable[..., Scan]
     near: Callable[..., NearResult]
 
 
 def peak_mb() -> float:
-    """Peak resident memory of this process so far, in MB (for the benchmark's phase breakdown)."""
+    """Peak resident memory of this process so far, in MB (for the benchmark's phase breakdown): VmHWM, the
+    high-water mark of this program's own memory (ru_maxrss also counts the memory of the process that
+    forked it before exec: a 3.6 GB benchmark driver showed up as its child's peak)."""
     import resource
 
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
+    except (OSError, StopIteration, ValueError):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def text_hashes(text: pl.Series) -> np.ndarray:
@@ -88,48 +94,46 @@ def scan_columns(params: DedupParams) -> list[str]:
     return sorted(set(params.fields) | {"human_verified", "answer_from", "output"})
 
 
+def fingerprints(batch: pl.DataFrame, params: DedupParams) -> np.ndarray:
+    """(2, n) uint64: two seeded hashes of each record's `scan_columns`, all that pass 1 reads of it (the
+    index reuses a record's arrays only while its id and fingerprint are unchanged)."""
+    row = pl.struct(scan_columns(params))
+    return np.stack([batch.select(row.hash(seed)).to_series().to_numpy() for seed in HASH_SEEDS])
+
+
 def scan_text(batch: pl.DataFrame, params: DedupParams) -> tuple[dict[str, np.ndarray], pl.Series]:
-    """The polars part of pass 1 for one batch: text hashes, emptiness, priority keys; and the dedup text."""
+    """The polars part of pass 1 for one batch: text hashes, emptiness, priority keys, whether the answer
+    is blank (its dedup text would be empty); and the dedup text."""
     text = batch.select(dedup_text(params.fields)).to_series()
     prio = priority_keys(batch)
     found = {"hashes": text_hashes(text), "empty": (text.str.len_bytes() == 0).to_numpy(),
              "verified": prio["verified"].to_numpy(), "human": prio["human"].to_numpy(),
-             "chars": prio["output_chars"].to_numpy()}
+             "chars": prio["output_chars"].to_numpy(),
+             "answer_empty": (batch["output"].fill_null("").str.strip_chars() == "").to_numpy()}
     return found, text
 
 
-def band_keys_of(text: pl.Series, params: DedupParams) -> np.ndarray:
-    """(bands, len(text)) band keys of the texts' signatures (the signatures are not kept)."""
-    return sketch(text, params.model_copy(update={"verify": "exact"}))[0]
-
-
 class ScanArrays:
-    """Pass 1's arrays for n rows, filled batch by batch (`put`) in any order, then `finish`ed."""
+    """Pass 1's arrays for n rows, filled batch by batch (`put`: rows lo.., or the given rows) in any order,
+    then `finish`ed."""
 
     def __init__(self, n: int, bands: int | None) -> None:
         self.arrays = {"hashes": np.empty((2, n), dtype=np.uint64), "empty": np.empty(n, dtype=bool),
                        "verified": np.empty(n, dtype=bool), "human": np.empty(n, dtype=bool),
-                       "chars": np.empty(n, dtype=np.int64)}
+                       "chars": np.empty(n, dtype=np.int64), "answer_empty": np.empty(n, dtype=bool),
+                       "fp": np.zeros((2, n), dtype=np.uint64)}
         if bands is not None:
             self.arrays["keys"] = np.empty((bands, n), dtype=np.uint64)
 
-    def put(self, lo: int, found: dict[str, np.ndarray]) -> None:
+    def put(self, lo: int | np.ndarray, found: dict[str, np.ndarray]) -> None:
         for name, values in found.items():
-            self.arrays[name][..., lo : lo + values.shape[-1]] = values
+            at = slice(lo, lo + values.shape[-1]) if isinstance(lo, int) else lo
+            self.arrays[name][..., at] = values
 
     def finish(self) -> Scan:
         a = self.arrays
-        return Scan(a["hashes"], a["empty"], priority_rank(a["verified"], a["human"], a["chars"]), a.get("keys"))
-
-
-def scan(records: Any, params: DedupParams) -> Scan:
-    """Pass 1 over the records, here: hashes, priority keys and band keys."""
-    arrays = ScanArrays(records.ids.len(), params.banding()[0])
-    # The polars part of the next batch runs in a background thread while this one is sketched.
-    texts = ((lo, *scan_text(batch, params)) for lo, batch in records.batches(scan_columns(params)) if batch.height)
-    for lo, found, text in prefetched(texts):
-        arrays.put(lo, {**found, "keys": band_keys_of(text, params)})
-    return arrays.finish()
+        return Scan(a["hashes"], a["empty"], priority_rank(a["verified"], a["human"], a["chars"]), a.pop("keys", None),
+                    arrays=a)
 
 
 def exact_representatives(scan_: Scan) -> np.ndarray:
@@ -163,29 +167,12 @@ def pair_rows(left: np.ndarray, right: np.ndarray, reps: np.ndarray) -> np.ndarr
     return np.sort(reps[np.unique(np.concatenate([left, right]))])
 
 
-def near_local(records: Any, scan_: Scan, reps: np.ndarray, params: DedupParams, work: Path,
-               seconds: dict[str, float]) -> NearResult:
-    """The near step here: candidates of `reps` (in priority order) from pass 1's band keys, pass 2 (spill
-    their sets), then `verify_candidates`."""
-    started = time.perf_counter()
-    bands, _ = params.banding()
-    left, right = candidate_pairs((scan_.keys[band, reps] for band in range(bands)), params.bucket_window,
-                                  docs=np.arange(reps.size, dtype=np.int64))
-    scan_.keys = None  # the largest array: free it before verification
-    seconds["candidates"] = time.perf_counter() - started
-    rows = pair_rows(left, right, reps)
-    sets, answer_sets = spill_sets(records, rows, params, work, answer_check(params))
-    seconds["spill"] = time.perf_counter() - started - seconds["candidates"]
-    result = verify_candidates(left, right, rows, reps, sets, answer_sets, params)
-    seconds["verify"] = time.perf_counter() - started - seconds["candidates"] - seconds["spill"]
-    return result
+def make_plan(records: Any, params: DedupParams, work: Path, steps: Steps | None = None) -> Plan:
+    """Decide every row's fate, with pass 1 and the near step run by `steps` (here by default, or on Ray)."""
+    if steps is None:
+        from stages.dedupe.local import LocalSteps  # local builds on this module
 
-
-LOCAL = Steps(scan=scan, near=near_local)
-
-
-def make_plan(records: Any, params: DedupParams, work: Path, steps: Steps = LOCAL) -> Plan:
-    """Decide every row's fate, with pass 1 and the near step run by `steps` (here, or on Ray)."""
+        steps = LocalSteps(None, None, work)
     seconds: dict[str, float] = {}
     started = time.perf_counter()
     scan_ = steps.scan(records, params)

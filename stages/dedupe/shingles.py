@@ -25,7 +25,7 @@ import numpy as np
 import polars as pl
 import xxhash
 
-from stages.dedupe import hashmin, textkernels
+from stages.dedupe import hashmin, setkernels, textkernels
 
 U32 = np.uint32
 MAX32 = U32(0xFFFFFFFF)
@@ -123,11 +123,8 @@ def arrow_codepoints(texts: pl.Series) -> tuple[np.ndarray, np.ndarray]:
     buffers = array.buffers()
     offsets = np.frombuffer(buffers[1], dtype=np.int64)[array.offset : array.offset + len(array) + 1]
     data = np.frombuffer(buffers[2], dtype=np.uint8) if buffers[2] is not None else np.zeros(0, dtype=np.uint8)
-    count, decode = textkernels.utf8_kernel()
-    count(data, offsets, lengths)
-    flat = np.empty(int(lengths.sum()), dtype=U32)
-    decode(data, offsets, _lower_table(), flat)
-    return flat, lengths
+    flat = np.empty(int(offsets[-1] - offsets[0]), dtype=U32)  # a code point takes at least one byte
+    return flat[: textkernels.utf8_kernel()(data, offsets, _lower_table(), flat, lengths)], lengths
 
 
 def codepoints(texts: Sequence[str] | pl.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -155,7 +152,7 @@ def window_hashes(flat: np.ndarray, ngram: int) -> np.ndarray:
     windows = flat.size - ngram + 1
     out = np.empty(max(windows, 0), dtype=U32)
     if windows > 0 and hashmin.available():
-        textkernels.window_kernel()(flat, ngram, out)  # compiled, same values
+        textkernels.window_kernel(ngram)(flat, ngram, out)  # compiled, same values
         return out
     for lo in range(0, windows, CHUNK):
         hi = min(lo + CHUNK, windows)
@@ -176,6 +173,12 @@ def shingle_hashes(texts: Sequence[str] | pl.Series, ngram: int) -> tuple[np.nda
     ends = np.cumsum(lengths)
     starts = ends - lengths
     every = window_hashes(flat, ngram)
+    if hashmin.available():  # copy each text's windows in place (the numpy masking below, compiled)
+        long, short = lengths >= ngram, (lengths > 0) & (lengths < ngram)
+        hashes = np.empty(int(offsets[-1]), dtype=U32)
+        setkernels.gather_ranges(every, starts[long], counts[long], hashes, offsets[:-1][long])
+        hashes[offsets[:-1][short]] = short_hashes(flat, starts, lengths, ngram)[short]
+        return hashes, offsets
     # Drop the windows that run past the end of their text: the last ngram - 1 starts of each text.
     valid = np.ones(every.size, dtype=bool)
     tail = ends[:, None] - np.arange(1, ngram, dtype=np.int64)[None, :]

@@ -19,12 +19,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from stages.lib.errors import StageError
 from stages.lib.record import RECORD_SCHEMA
 
 READ_ROWS = 65_536  # rows per batch read from the input file
+
+
+def wanted(rows: np.ndarray, lo: int, hi: int) -> bool:
+    """Some row of `rows` (sorted) is in lo..hi - 1."""
+    return bool(np.searchsorted(rows, hi) > np.searchsorted(rows, lo))
 
 
 def conform_records(frame: pl.DataFrame) -> pl.DataFrame:
@@ -52,10 +58,12 @@ class FrameRecords:
         self.ids = self.frame["id"]
         self.read_seconds = 0.0
 
-    def batches(self, columns: Sequence[str] | None = None) -> Iterator[tuple[int, pl.DataFrame]]:
+    def batches(self, columns: Sequence[str] | None = None,
+                rows: np.ndarray | None = None) -> Iterator[tuple[int, pl.DataFrame]]:
         frame = self.frame if columns is None else self.frame.select(columns)
         for lo in range(0, max(frame.height, 1), self.batch_rows):
-            yield lo, frame.slice(lo, self.batch_rows)
+            if rows is None or wanted(rows, lo, lo + self.batch_rows):
+                yield lo, frame.slice(lo, self.batch_rows)
 
 
 class ParquetRecords:
@@ -81,30 +89,34 @@ class ParquetRecords:
         self.path, self.ids, self.batch_rows = path, ids.rename("id"), batch_rows or READ_ROWS
         self.read_seconds = time.perf_counter() - started
 
-    def batches(self, columns: Sequence[str] | None = None) -> Iterator[tuple[int, pl.DataFrame]]:
-        """(row offset, frame) for each batch. The next row group is read in a background thread while
-        the caller works on this one; `read_seconds` adds up the time the caller waited for input."""
+    def batches(self, columns: Sequence[str] | None = None,
+                rows: np.ndarray | None = None) -> Iterator[tuple[int, pl.DataFrame]]:
+        """(row offset, frame) for each batch; with `rows` (sorted), only the row groups holding one of them
+        are read. The next row group is read in a background thread while the caller works on this one;
+        `read_seconds` adds up the time the caller waited for input."""
         names = list(columns) if columns is not None else RECORD_SCHEMA.names()
-        lo = 0
-        frames = prefetched(self._frames(names))
+        frames = prefetched(self._frames(names, rows))
+        some = False
         while True:
             started = time.perf_counter()
-            frame = next(frames, None)
+            found = next(frames, None)
             self.read_seconds += time.perf_counter() - started
-            if frame is None:
+            if found is None:
                 break
-            yield lo, frame
-            lo += frame.height
-        if lo == 0:
+            some = True
+            yield found
+        if not some and rows is None:
             yield 0, pl.DataFrame(schema={name: RECORD_SCHEMA[name] for name in names})
 
-    def _frames(self, names: list[str]) -> Iterator[pl.DataFrame]:
+    def _frames(self, names: list[str], rows: np.ndarray | None) -> Iterator[tuple[int, pl.DataFrame]]:
         # One row group at a time: `iter_batches` with pyarrow's default pre-buffering kept every row
         # group it had read (RSS grew by the file's size: 1.6 GB after reading 1 GB of parquet).
         for group in self.groups():
+            if rows is not None and not wanted(rows, group.first, group.first + group.rows):
+                continue
             frame = group.read(names)
             for lo in range(0, frame.height, self.batch_rows):
-                yield frame.slice(lo, self.batch_rows)
+                yield group.first + lo, frame.slice(lo, self.batch_rows)
             del frame
 
     def groups(self) -> list[RowGroup]:

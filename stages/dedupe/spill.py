@@ -48,14 +48,15 @@ def write_spill(found: tuple[pl.Series, pl.Series | None], params: DedupParams, 
         write_features(answer_sets, found[1], params, exact=True)
 
 
-def spill_sets(records: Any, rows: np.ndarray, params: DedupParams, work: Path,
-               answers: bool) -> tuple[store.SpilledSets, store.SpilledSets | None]:
-    """Pass 2: the sets of `rows` (sorted), and their answers' sets, written to work files in row order."""
-    texts = store.SpilledSets(work / "sets.u32")
-    answer_sets = store.SpilledSets(work / "answers.u32") if answers else None
+def spill_sets(records: Any, rows: np.ndarray, params: DedupParams, work: Path, answers: bool,
+               name: str = "sets") -> tuple[store.SpilledSets, store.SpilledSets | None]:
+    """Pass 2: the sets of `rows` (sorted), and their answers' sets, written to work files `name`.u32 and
+    `name`-answers.u32 in row order (only the row groups holding one of the rows are read)."""
+    texts = store.SpilledSets(work / f"{name}.u32")
+    answer_sets = store.SpilledSets(work / f"{name}-answers.u32") if answers else None
 
     def chosen() -> Iterator[pl.DataFrame]:
-        for lo, batch in records.batches(spill_columns(params)):
+        for lo, batch in records.batches(spill_columns(params), rows=rows):
             picked = rows[np.searchsorted(rows, lo) : np.searchsorted(rows, lo + batch.height)] - lo
             if picked.size:
                 yield batch[picked]

@@ -6,10 +6,13 @@ frame in memory (tests, benchmarks). Both decide with `plan.make_plan` and cut t
 texts, outputs) and writes records, rejected and clusters through the streaming stage contract
 (`stages.lib.contract.write_stage_outputs_streaming`); work files live in a temporary folder (under
 $TMPDIR) that is removed at the end, and an OS error on them (a full disk) names that folder.
+With `index` (a folder), the local engine reuses what that index holds and writes the next one
+(`index.py`, `local.py`); the outputs are the same with or without it.
 """
 
 from __future__ import annotations
 
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -20,8 +23,10 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from stages.dedupe import index as index_files
 from stages.dedupe.config import DedupParams
-from stages.dedupe.plan import EXACT, KEPT, LOCAL, NEAR, Plan, Steps, make_plan, peak_mb
+from stages.dedupe.local import LocalSteps
+from stages.dedupe.plan import EXACT, KEPT, NEAR, Plan, Steps, make_plan, peak_mb
 from stages.dedupe.source import FrameRecords, ParquetRecords
 from stages.engine.config import EngineParams
 from stages.lib.contract import write_parquet_stream, write_stage_outputs_streaming
@@ -55,13 +60,40 @@ class DedupRun:
     peak_mb: dict[str, float]
 
 
-def steps(engine: EngineParams | None, source: str) -> Steps:
-    """Where pass 1 and the near step run: here (`plan.LOCAL`), or on Ray (same result) with engine: ray."""
+def steps(engine: EngineParams | None, source: str, work: Path) -> Steps | LocalSteps:
+    """Where pass 1 and the near step run: here (`local.LocalSteps`, no index), or on Ray (same result)."""
     if engine is None or engine.kind == "local":
-        return LOCAL
+        return LocalSteps(None, None, work)
     from stages.dedupe.distributed import ray_steps
 
     return ray_steps(engine, source)
+
+
+def open_index(path: Path | None, params: DedupParams, engine: EngineParams | None, source: str,
+               work: Path) -> tuple[Steps | LocalSteps, Path | None, dict]:
+    """The local steps reusing the index at `path` when it can serve (one line on stderr and a full
+    computation when it cannot), the folder the next index goes to, and the metrics' note on the index."""
+    if path is None or (engine is not None and engine.kind != "local"):
+        note = {"used": False, "reason": "engine ray keeps no band keys"} if path is not None else {}
+        return steps(engine, source, work), (index_files.staging(path) if path is not None else None), note
+    known, reason = index_files.reusable(path, params)
+    if known is None:
+        print(f"dedup: not reusing the index: {reason}; computing every record", file=sys.stderr)
+    partial = index_files.staging(path)
+    return LocalSteps(known, partial, work), partial, {"used": known is not None, "reason": reason or None}
+
+
+def keep_index(path: Path, partial: Path, found: Steps | LocalSteps, params: DedupParams, ids: pl.Series) -> dict:
+    """Write the next index from this run (an empty one on Ray) and swap it in; its counts for the metrics."""
+    if not isinstance(found, LocalSteps):
+        index_files.finish_empty(path, partial, params, ids.head(0))
+        return {}
+    arrays = found.scan_.arrays
+    filled = ~arrays["empty"]
+    present = pl.DataFrame({"h0": arrays["hashes"][0, filled], "h1": arrays["hashes"][1, filled]})
+    index_files.finish(path, partial, params, ids, arrays, found.texts.merged(present), found.answers.merged(present))
+    found.scan_ = None  # its arrays are not needed to write the outputs
+    return found.counts
 
 
 def tag_batch(batch: pl.DataFrame, lo: int, plan: Plan, params: DedupParams) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -102,26 +134,30 @@ def dedup_records(records: pl.DataFrame, params: DedupParams, engine: EnginePara
         if engine is not None and engine.kind == "ray":  # Ray tasks read the records from a file
             frames.frame.write_parquet(Path(work) / "records.parquet")
             readable = ParquetRecords(Path(work) / "records.parquet", Path(work))
-        plan = make_plan(readable, params, Path(work), steps(engine, source))
+        plan = make_plan(readable, params, Path(work), steps(engine, source, Path(work)))
     parts = [tag_batch(batch, lo, plan, params) for lo, batch in frames.batches()]
     return DedupResult(pl.concat([p[0] for p in parts]), pl.concat([p[1] for p in parts]),
                        pl.concat(list(cluster_frames(plan))), pairs_frame(plan), plan.stats)
 
 
 def run_dedup(in_path: Path, out_dir: Path, metrics_path: Path, params: DedupParams,
-              engine: EngineParams | None = None) -> tuple[dict, DedupRun]:
+              engine: EngineParams | None = None, index: Path | None = None) -> tuple[dict, DedupRun]:
     """Read, deduplicate and write records/rejected/clusters parquet files, the metrics and the timings
-    (phases: `read`, the input reading of the passes that decide; `dedup`, the rest of deciding)."""
+    (phases: `read`, the input reading of the passes that decide; `dedup`, the rest of deciding and
+    writing the index); with `index`, reuse it and write the next one (metrics: `dedup_index`)."""
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="dedup-") as work, naming(f"{work} (dedup's work folder)"):
         records = ParquetRecords(Path(in_path), Path(work))
-        plan = make_plan(records, params, Path(work), steps(engine, str(in_path)))
+        found, partial, note = open_index(index, params, engine, str(in_path), Path(work))
+        plan = make_plan(records, params, Path(work), found)
+        if index is not None:
+            note |= keep_index(index, partial, found, params, records.ids)
         read = records.read_seconds
         decided = time.perf_counter()
         batches = (tag_batch(batch, lo, plan, params) for lo, batch in records.batches())
         metrics = write_stage_outputs_streaming(
             "dedup", out_dir, metrics_path, batches=batches, rows_in=plan.status.size, started=started,
-            extra_metrics={"dedup": plan.stats},
+            extra_metrics={"dedup": plan.stats, **({"dedup_index": note} if index is not None else {})},
             extra_files=lambda out: write_parquet_stream(cluster_frames(plan), out / "clusters.parquet",
                                                          CLUSTERS_SCHEMA))
     seconds = {**plan.seconds, "read": read, "dedup": decided - started - read,

@@ -124,7 +124,54 @@ class PartedSets:
         return values, offsets
 
 
-Store = SpilledSets | PartedSets
+class RowStore:
+    """Closed `SpilledSets` of several sorted runs of rows (the records read by the scan, then others spilled
+    when a pair needs them), read as one store of the sets of `rows` (all their rows, sorted):
+    position i holds row rows[i]."""
+
+    def __init__(self) -> None:
+        self.parts: list[tuple[np.ndarray, SpilledSets]] = []
+        self.rows = np.zeros(0, dtype=np.int64)
+
+    def add(self, rows: np.ndarray, sets: SpilledSets) -> None:
+        if rows.size:
+            self.parts.append((rows, sets))
+            self.rows = np.sort(np.concatenate([part for part, _ in self.parts]))
+
+    def missing(self, rows: np.ndarray) -> np.ndarray:
+        """The rows of `rows` (sorted, unique) that no part holds."""
+        return rows[~np.isin(rows, self.rows)]
+
+    def _locate(self, positions: np.ndarray) -> list[tuple[SpilledSets, np.ndarray, np.ndarray]]:
+        rows = self.rows[positions]
+        found = []
+        for part_rows, sets in self.parts:
+            mine = np.flatnonzero(np.isin(rows, part_rows))
+            if mine.size:
+                found.append((sets, mine, np.searchsorted(part_rows, rows[mine])))
+        return found
+
+    def sizes(self, positions: np.ndarray) -> np.ndarray:
+        out = np.zeros(positions.size, dtype=np.int64)
+        for sets, mine, local in self._locate(positions):
+            out[mine] = sets.sizes(local)
+        return out
+
+    def gather(self, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(values, offsets) of `positions` (sorted), as `SpilledSets.gather`."""
+        blocks = [(mine, *sets.gather(local)) for sets, mine, local in self._locate(positions)]
+        sizes = np.zeros(positions.size, dtype=np.int64)
+        for mine, _, offsets in blocks:
+            sizes[mine] = np.diff(offsets)
+        offsets = np.zeros(positions.size + 1, dtype=np.int64)
+        np.cumsum(sizes, out=offsets[1:])
+        values = np.empty(int(offsets[-1]), dtype=np.uint32)
+        for mine, part_values, part_offsets in blocks:
+            values[np.repeat(offsets[mine], sizes[mine]) + ragged_arange(sizes[mine])] = part_values
+        return values, offsets
+
+
+Store = SpilledSets | PartedSets | RowStore
 Runner = Callable[[Callable, list[tuple]], list[np.ndarray]]  # runs fn(*args) for each args: here or on Ray
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from stages.dedupe import store
+from stages.dedupe import near, store
 from stages.dedupe.config import DedupParams
 from stages.dedupe.keeper import priority_keys, priority_rank
 from stages.dedupe.near import find_near_duplicates
@@ -62,6 +62,7 @@ def in_memory(records: pl.DataFrame, params: DedupParams):
 @pytest.mark.parametrize("answer_threshold", [0.5, None])
 def test_the_stage_and_the_in_memory_path_decide_the_same(tmp_path, monkeypatch, verify, answer_threshold):
     monkeypatch.setattr(store, "CHUNK_PAIRS", 7)  # the stage verifies its pairs in many chunks
+    monkeypatch.setattr(near, "SET_DOCS", 5)  # and the in-memory path builds its sets a few texts at a time
     params = DedupParams(verify=verify, answer_threshold=answer_threshold, batch_size=16)
     records = corpus()
     texts = records.select(dedup_text(params.fields)).filter(pl.col("text") != "").to_series()

@@ -77,3 +77,12 @@ def test_no_shared_bucket_no_pairs():
     for keys in (np.array([[1, 2, 3]], dtype=np.uint64), np.zeros((3, 0), dtype=np.uint64)):
         left, right = candidate_pairs(keys, window=4)
         assert left.size == right.size == 0
+
+
+def test_compiled_band_keys_equal_the_numpy_path(monkeypatch):
+    from stages.dedupe import hashmin
+
+    sig = np.random.default_rng(3).integers(0, 1 << 32, (128, 500), dtype=np.uint64).astype(np.uint32)
+    compiled = band_keys(sig, 21, 6)
+    monkeypatch.setattr(hashmin, "available", lambda: False)
+    assert np.array_equal(compiled, band_keys(sig, 21, 6)) and compiled.shape == (21, 500)

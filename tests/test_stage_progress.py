@@ -99,3 +99,32 @@ def test_scrape_reports_each_input_file_with_its_share_of_the_input(tmp_path, mo
     assert [line.split(", ")[0] for line in result.stderr.splitlines()] == [
         "scrape[cqia]: 9 records (50% of the input)", "scrape[cqia]: 18 records (100% of the input)",
         "scrape[cqia]: done"]
+
+
+def test_dedup_reports_each_pass_and_writes_the_same_files(tmp_path, monkeypatch):
+    """dedup's passes (sketch, candidate sets, verify, write) each report progress; the files do not change."""
+    from stages.dedup import cli as dedup_cli
+    from stages.dedupe import source
+    from tests.test_dedup import planted, write_params
+
+    planted().write_parquet(tmp_path / "in.parquet")
+    params = write_params(tmp_path / "params.yaml")
+
+    def args(out: str) -> list[str]:
+        return ["--in", str(tmp_path / "in.parquet"), "--out", str(tmp_path / out), "--metrics",
+                str(tmp_path / f"{out}.json"), "--params", str(params)]
+
+    whole = run(dedup_cli, args("whole"))
+    assert whole.exit_code == 0 and whole.stderr == ""
+    progress_on(monkeypatch, 1)
+    monkeypatch.setattr(source, "READ_ROWS", 5)
+    batched = run(dedup_cli, args("batched"))
+    assert batched.exit_code == 0, batched.output
+    assert batched.stdout == whole.stdout
+    lines = batched.stderr.splitlines()
+    for desc, last in (("dedup: sketch", "18 of 18 records (100%)"), ("dedup: candidate sets", "records"),
+                       ("dedup: verify", "pairs (100%)"), ("dedup: write", "18 of 18 records (100%)")):
+        assert any(line.startswith(desc) and last in line for line in lines), (desc, batched.stderr)
+    assert any(line.startswith("dedup: sketch: 5 of 18 records (28%)") for line in lines), batched.stderr
+    for name in ("records.parquet", "rejected.parquet", "clusters.parquet"):
+        assert (tmp_path / "whole" / name).read_bytes() == (tmp_path / "batched" / name).read_bytes()

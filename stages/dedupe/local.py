@@ -34,6 +34,7 @@ from stages.dedupe.plan import Scan, ScanArrays, fingerprints, scan_columns, sca
 from stages.dedupe.shingles import dedup_text
 from stages.dedupe.source import prefetched
 from stages.dedupe.spill import answer_check, spill_sets, write_spill
+from stages.lib.progress import tracker
 
 EARLY_SPILL = 1 << 16  # new records whose sets pass 1 spills at most (beyond n / 10): a few, then pass 2
 
@@ -122,19 +123,21 @@ class LocalSteps:
         early = [store.SpilledSets(fetch.work / "early.u32"),
                  store.SpilledSets(fetch.work / "early-answers.u32") if answer_check(params) else None]
         early_rows: list[np.ndarray] = []
-        for lo, fp, at, new, found, text, answers in prefetched(self._batches(records, params)):
-            arrays.put(lo, {"fp": fp})
-            old = np.flatnonzero(at >= 0)
-            if old.size:
-                arrays.put(lo + old, {name: values[..., at[old]] for name, values in known.arrays.items() if name != "fp"})
-                arrays.put(lo + old, {"keys": known.keys[:, at[old]]})
-            if new.size:
-                arrays.put(lo + new, {**found, "keys": band_keys_of(text, params)})
-                fresh[lo + new] = True
-                if budget >= new.size:
-                    budget -= new.size
-                    write_spill((text, answers), params, early[0], early[1])
-                    early_rows.append(lo + new)
+        with tracker("dedup: sketch", total=n, unit="record") as shown:
+            for lo, fp, at, new, found, text, answers in prefetched(self._batches(records, params)):
+                arrays.put(lo, {"fp": fp})
+                old = np.flatnonzero(at >= 0)
+                if old.size:
+                    arrays.put(lo + old, {name: values[..., at[old]] for name, values in known.arrays.items() if name != "fp"})
+                    arrays.put(lo + old, {"keys": known.keys[:, at[old]]})
+                if new.size:
+                    arrays.put(lo + new, {**found, "keys": band_keys_of(text, params)})
+                    fresh[lo + new] = True
+                    if budget >= new.size:
+                        budget -= new.size
+                        write_spill((text, answers), params, early[0], early[1])
+                        early_rows.append(lo + new)
+                shown.update(fp.shape[1])
         fetch.add(np.concatenate(early_rows) if early_rows else np.zeros(0, dtype=np.int64), early[0].close(),
                   early[1].close() if early[1] is not None else None)
         self.scan_ = scan_ = arrays.finish()
@@ -157,7 +160,9 @@ class LocalSteps:
         hashes = scan_.hashes[:, reps]
         texts = MemoSets(hashes, self.texts, fetch.texts, scan_.empty[reps])
         answers = MemoSets(hashes, self.answers, fetch.answers, scan_.arrays["answer_empty"][reps])
-        result = near_pairs(reps.size, left, right, texts, answers if answer_check(params) else None, params)
+        with tracker("dedup: verify", total=int(left.size), unit="pair") as shown:
+            result = near_pairs(reps.size, left, right, texts, answers if answer_check(params) else None, params)
+            shown.update(int(left.size))
         self.counts |= {"reused_pairs": self.texts.hits + self.answers.hits,
                         "measured_pairs": sum(frame.height for frame in self.texts.added + self.answers.added)}
         seconds["spill"] = fetch.seconds

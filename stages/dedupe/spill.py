@@ -19,6 +19,7 @@ from stages.dedupe.near import batch_signatures, map_batches
 from stages.dedupe.sets import shingle_sets
 from stages.dedupe.shingles import dedup_text
 from stages.dedupe.source import prefetched
+from stages.lib.progress import tracker
 
 
 def answer_check(params: DedupParams) -> bool:
@@ -62,8 +63,10 @@ def spill_sets(records: Any, rows: np.ndarray, params: DedupParams, work: Path, 
                 yield batch[picked]
 
     # As in pass 1, the polars part of the next batch runs in a background thread.
-    for found in prefetched(spill_texts(batch, params, answers) for batch in chosen()):
-        write_spill(found, params, texts, answer_sets)
+    with tracker("dedup: candidate sets", total=int(rows.size), unit="record") as shown:
+        for found in prefetched(spill_texts(batch, params, answers) for batch in chosen()):
+            write_spill(found, params, texts, answer_sets)
+            shown.update(found[0].len())
     return texts.close(), (answer_sets.close() if answer_sets is not None else None)
 
 

@@ -31,6 +31,7 @@ from stages.dedupe.source import FrameRecords, ParquetRecords
 from stages.engine.config import EngineParams
 from stages.lib.contract import write_parquet_stream, write_stage_outputs_streaming
 from stages.lib.errors import naming
+from stages.lib.progress import tracker
 from stages.lib.record import RECORD_SCHEMA, reject_frame
 from stages.lib.timings import write_timings
 
@@ -120,6 +121,12 @@ def cluster_frames(plan: Plan) -> Iterator[pl.DataFrame]:
                            schema=CLUSTERS_SCHEMA)
 
 
+def counted(parts: tuple[pl.DataFrame, pl.DataFrame], shown: Any) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """A batch's (kept, rejected), counted as done on the progress `shown`."""
+    shown.update(parts[0].height + parts[1].height)
+    return parts
+
+
 def pairs_frame(plan: Plan) -> pl.DataFrame:
     row_a, row_b, jaccard = plan.pairs
     return pl.DataFrame({"id_a": plan.ids.gather(row_a), "id_b": plan.ids.gather(row_b), "jaccard": jaccard})
@@ -154,12 +161,13 @@ def run_dedup(in_path: Path, out_dir: Path, metrics_path: Path, params: DedupPar
             note |= keep_index(index, partial, found, params, records.ids)
         read = records.read_seconds
         decided = time.perf_counter()
-        batches = (tag_batch(batch, lo, plan, params) for lo, batch in records.batches())
-        metrics = write_stage_outputs_streaming(
-            "dedup", out_dir, metrics_path, batches=batches, rows_in=plan.status.size, started=started,
-            extra_metrics={"dedup": plan.stats, **({"dedup_index": note} if index is not None else {})},
-            extra_files=lambda out: write_parquet_stream(cluster_frames(plan), out / "clusters.parquet",
-                                                         CLUSTERS_SCHEMA))
+        with tracker("dedup: write", total=int(plan.status.size), unit="record") as shown:
+            batches = (counted(tag_batch(batch, lo, plan, params), shown) for lo, batch in records.batches())
+            metrics = write_stage_outputs_streaming(
+                "dedup", out_dir, metrics_path, batches=batches, rows_in=plan.status.size, started=started,
+                extra_metrics={"dedup": plan.stats, **({"dedup_index": note} if index is not None else {})},
+                extra_files=lambda out: write_parquet_stream(cluster_frames(plan), out / "clusters.parquet",
+                                                             CLUSTERS_SCHEMA))
     seconds = {**plan.seconds, "read": read, "dedup": decided - started - read,
                "write": time.perf_counter() - decided}
     write_timings(metrics_path, started, {"read": read, "dedup": decided - started - read})

@@ -289,7 +289,8 @@ def test_assemble_on_a_full_disk_writes_no_new_report_beside_the_old_set(tmp_pat
     def run(eval_share: float, min_rows: int = 5) -> None:
         assemble([curated, rewrites], None, tmp_path / "sft", tmp_path / "m.json",
                  AssembleParams(eval_share=eval_share), lock, SFT_SUITE, tmp_path / "reports",
-                 {"min_rows": min_rows, "configured_sources": SOURCES, "max_chars": 16000})
+                 {"min_rows": min_rows, "configured_sources": SOURCES, "max_chars": 16000,
+                  "chinese_sources": SOURCES})
 
     run(0.5)
     before = snapshot(tmp_path)

@@ -22,7 +22,7 @@ def review_only_repo(tmp: Path, rows: list[dict]) -> Path:
     repo = fresh_repo(tmp)
     stage = yaml.safe_load((project() / "dvc.yaml").read_text(encoding="utf-8"))["stages"]["review"]
     (repo / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"review": stage}}, sort_keys=False), encoding="utf-8")
-    write_records(repo / "data" / "familiarity" / "records.parquet", rows)
+    write_records(repo / "data" / "judge" / "records.parquet", rows)
     run(["git", "add", "-A"], repo)
     run(["git", "commit", "-qm", "review stage alone"], repo)
     return repo
@@ -53,7 +53,7 @@ def test_decisions_apply_under_dvc_and_go_stale_when_the_text_changes(tmp_path):
         [("ls-aaaaaaaaaaaa", "reject", "applied")]
 
     changed = {**ok, "output": "答案是 4。"}  # upstream text changed (say, a new normalize rule)
-    write_records(repo / "data" / "familiarity" / "records.parquet", [changed, bad])
+    write_records(repo / "data" / "judge" / "records.parquet", [changed, bad])
     dvc(repo, "repro")
     kept = pl.read_parquet(repo / "data" / "review" / "records.parquet")
     assert kept.select("id", "human_verified", "verified_by").rows() == [("zhihu-1", False, None)]

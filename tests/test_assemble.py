@@ -194,7 +194,7 @@ def test_an_unknown_key_suggests_the_close_one():
     with pytest.raises(ValueError) as info:
         parse_params({"eval_shares": 0.2})
     assert str(info.value) == ("params.yaml: assemble.eval_shares: unknown key (did you mean eval_share?); allowed: "
-                               "decontam, eval_share, max_ppl, min_rows, min_zh_share, rewrite_share, seed, "
+                               "decontam, eval_share, max_ppl, min_rows, min_zh_share, rewrite_share, seed, select, "
                                "source_caps, system_prompt")
 
 

@@ -122,7 +122,8 @@ def test_assemble_writes_chat_files_card_and_manifest_byte_identically(tmp_path)
     manifest = json.loads((tmp_path / "a" / "manifest.json").read_text())
     assert manifest["upstream"] == {"data/raw/kept_source": "k.dir", "data/validate": "abc.dir"}
     assert manifest["fingerprint"] == metrics["fingerprint"] == fingerprint(lines)
-    assert "code_revision" not in manifest and set(manifest) == {"fingerprint", "counts", "upstream", "params"}
+    assert "code_revision" not in manifest and set(manifest) == {"fingerprint", "counts", "upstream", "params", "judge",
+                                                                 "scores"}
     card = DatasetCard.load(tmp_path / "a" / "README.md")
     assert "removed_source" not in card.text and "data/gone" not in card.text  # no stale or removed stage
     header = card.data.to_dict()

@@ -162,3 +162,31 @@ def test_an_experiment_value_under_select_is_checked_like_any_other(tmp_path, mo
         "params.yaml: assemble.select.overall.ifd.maxx: unknown key (did you mean max?); allowed: drop_above_one, "
         "keep_quantile, max, min, missing"]
     assert Path("params.yaml").read_text(encoding="utf-8") == yaml.safe_dump(shipped, allow_unicode=True)
+
+
+def test_the_card_manifest_and_histograms_list_the_selection_the_judge_and_the_scores(tmp_path):
+    curated, rewrites, lock = write_inputs(tmp_path)
+    judged = tmp_path / "judged.parquet"
+    frame = pl.read_parquet(curated)
+    frame.with_columns(pl.Series("judge_score", [float(i % 10) for i in range(frame.height)]),
+                       pl.lit("tiny-judge").alias("judge_model"), pl.lit("ab" * 32).alias("judge_rubric")
+                       ).write_parquet(judged)
+    settings = params({"overall": {"judge_score": {"min": 2}}, "by_source": {"zhihu": {"judge_score": {"max": 9}}}})
+    assemble([judged, rewrites], None, tmp_path / "out", tmp_path / "m.json", settings, lock, SFT_SUITE,
+             tmp_path / "reports", SUITE_PARAMS)
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["params"]["select"] == {"overall": {"judge_score": {"min": 2}},
+                                            "zhihu": {"judge_score": {"min": 2, "max": 9}}}
+    assert manifest["judge"] == {"models": ["tiny-judge"], "rubrics": ["ab" * 32]}
+    # zhihu records 0..11 score i % 10: kept 2..9 (2-9) -> 8 records; the 2 rewrites have no judge score
+    assert manifest["scores"]["judge_score"] == {"zhihu": {"n": 8, "min": 2.0, "p25": 3.75, "median": 5.5,
+                                                           "p75": 7.25, "max": 9.0}}
+    card = (tmp_path / "out" / "README.md").read_text(encoding="utf-8")
+    assert "| zhihu | judge_score | min 2, max 9 |" in card and "| overall | judge_score | min 2 |" in card
+    assert f"Judge model: `tiny-judge`; rubric sha256: `{'ab' * 32}`." in card
+    assert "| judge_score | zhihu | 8 | 2.0 | 3.75 | 5.5 | 7.25 | 9.0 |" in card
+    histogram = (tmp_path / "reports" / "score_histograms.csv").read_text().splitlines()
+    assert histogram[0] == "score,source,bin,records"
+    judge_rows = [line for line in histogram if line.startswith("judge_score,zhihu,")]
+    assert judge_rows[:3] == ["judge_score,zhihu,2.0,1", "judge_score,zhihu,2.7,1", "judge_score,zhihu,3.4,1"]
+    assert sum(int(line.rsplit(",", 1)[1]) for line in judge_rows) == 8 and len(judge_rows) == 10

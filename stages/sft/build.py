@@ -27,6 +27,7 @@ from stages.sft.card import chat_rows, fingerprint, jsonl, upstream_outputs
 from stages.sft.decontam import decontaminate
 from stages.sft.hf_card import curation_steps, dataset_card, kept_dropped_csv, language_counts, review_summary
 from stages.sft.mix import AssembleParams, choose
+from stages.sft.score_summary import distributions, histogram_csv, judge_identity
 from stages.sft.select import SCORES
 from stages.validation import failure_message, run_suite, write_reports
 from stages.validation.derived import record_languages
@@ -37,6 +38,9 @@ def read_records(path: Path, what: str) -> pl.DataFrame:
     if not path.exists():
         raise StageError(f"{path}: {what} not found")
     return pl.read_parquet(path)
+
+
+PASSED = ("verified_by", "judge_model", "judge_rubric")  # string columns the card reads, null when absent
 
 
 def read_scores(path: Path) -> pl.DataFrame:
@@ -53,13 +57,16 @@ def candidates(frames: list[pl.DataFrame], scores: pl.DataFrame | None) -> pl.Da
     """Stack record frames; a row is a rewrite when it has a `parent_id`; the score columns (`SCORES`: ppl,
     ifd, judge_score, score_quality; null where absent, NaN read as null) from the frame, a value in
     `scores` (a parquet with `id` and some of them, e.g. data/quality's score_quality) taking precedence;
-    `verified_by` (the review stage's reviewers, for the card) when the frame has it."""
+    `PASSED` (the review stage's reviewers, the judge's model and rubric hash, for the card) when the frame
+    has them."""
     parts = []
     for frame in frames:
         is_rewrite = pl.col("parent_id").is_not_null() if "parent_id" in frame.columns else pl.lit(False)
-        by = pl.col("verified_by").cast(pl.String) if "verified_by" in frame.columns else pl.lit(None, pl.String)
+        text = {name: pl.col(name).cast(pl.String) if name in frame.columns else pl.lit(None, pl.String)
+                for name in PASSED}
         parts.append(frame.select(*RECORD_SCHEMA.names(), is_rewrite.alias("is_rewrite"),
-                                  *[_score(frame, name).alias(name) for name in SCORES], by.alias("verified_by")))
+                                  *[_score(frame, name).alias(name) for name in SCORES],
+                                  *[value.alias(name) for name, value in text.items()]))
     stacked = pl.concat(parts, how="vertical")
     given = [name for name in SCORES if scores is not None and name in scores.columns]
     if not given:
@@ -91,6 +98,8 @@ def summary(kept: pl.DataFrame, params: AssembleParams, rows: list[dict], lock: 
         "fingerprint": fingerprint(rows),
         "upstream": upstream_outputs(lock),
         "review": review_summary(kept),
+        "judge": judge_identity(kept),
+        "scores": distributions(kept),
     }
 
 
@@ -132,13 +141,14 @@ def assemble(inputs: list[Path], scores: Path | None, out: Path, metrics_path: P
     def write_set(folder: Path) -> None:
         write_text(jsonl([r for r in rows if split[r["id"]] == "train"]), folder / "train.jsonl")
         write_text(jsonl([r for r in rows if split[r["id"]] == "eval"]), folder / "eval.jsonl")
-        write_json({k: info[k] for k in ("fingerprint", "counts", "upstream", "params")},
+        write_json({k: info[k] for k in ("fingerprint", "counts", "upstream", "params", "judge", "scores")},
                    folder / "manifest.json")
         write_text(dataset_card(info, list(sources), steps), folder / "README.md")
 
     def all_reports(folder: Path) -> None:
         suite_reports(folder)
         write_text(kept_dropped_csv(steps), folder / "kept_dropped.csv")
+        write_text(histogram_csv(kept), folder / "score_histograms.csv")
 
     return write_stage_outputs("assemble", out, metrics_path, kept=kept, rejected=rejected,
                                rows_in=frame.height, started=started, extra_columns=("is_rewrite", *SCORES, "split"),

@@ -190,3 +190,32 @@ def test_the_card_manifest_and_histograms_list_the_selection_the_judge_and_the_s
     judge_rows = [line for line in histogram if line.startswith("judge_score,zhihu,")]
     assert judge_rows[:3] == ["judge_score,zhihu,2.0,1", "judge_score,zhihu,2.7,1", "judge_score,zhihu,3.4,1"]
     assert sum(int(line.rsplit(",", 1)[1]) for line in judge_rows) == 8 and len(judge_rows) == 10
+
+
+def test_selection_drops_are_found_by_audit_summary_and_trace(tmp_path):
+    """The select reasons live in data/sft/rejected.parquet, where `audit` finds every stage's rejects."""
+    from click.testing import CliRunner
+
+    from stages.audit import cli
+    from tests.auditing.repo_builder import dvc, git
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    dvc(repo, "init", "-q")
+    (repo / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"assemble": {"cmd": "true", "outs": ["data/sft"]}}}))
+    curated, rewrites, lock = write_inputs(tmp_path)
+    settings = params({"overall": {"ifd": {"drop_above_one": True}}})
+    frame = pl.read_parquet(curated)
+    frame.with_columns(pl.Series("ifd", [1.25 if i == 3 else 0.5 for i in range(frame.height)])).write_parquet(curated)
+    assemble([curated, rewrites], None, repo / "data" / "sft", repo / "m.json", settings, lock, SFT_SUITE,
+             tmp_path / "reports", SUITE_PARAMS)
+    dropped = frame["id"][3]
+    summary = json.loads(CliRunner().invoke(cli, ["summary", "--repo", str(repo), "--json"]).stdout)
+    stage = next(s for s in summary["stages"] if s["stage"] == "assemble")
+    assert stage["rows_dropped"]["select_ifd_above_one"] == 1
+    assert stage["dropped_examples"]["select_ifd_above_one"][0]["detail"] == "ifd 1.25 > 1 (overall)"
+    trace = CliRunner().invoke(cli, ["trace", dropped, "--repo", str(repo), "--json"])
+    assert trace.exit_code == 0, trace.output
+    assert json.loads(trace.stdout)["dropped"] == {"stage": "assemble", "reason": "select_ifd_above_one",
+                                                   "detail": "ifd 1.25 > 1 (overall)"}

@@ -53,7 +53,9 @@ def render(report: dict[str, Any]) -> str:
         + ", ".join(f"{kind} {n}" for kind, n in counts["bad"].items())
         + f" (from up to {settings['max_records']} sampled candidates, seed {settings['seed']}; unscored: "
         + ", ".join(f"{s} {n}" for s, n in counts["bad_unscored"].items()) + "). "
-        f"Scores: {escape.markdown(str(report.get('scores') or {}))}.\n",
+        "Scored by: " + "; ".join(f"{escape.markdown(str(k))}: {escape.markdown_code(str(v))}"
+                                  for k, v in (report.get("scores") or {}).items() if v)
+        + (f"; rubric sha256 {escape.markdown_code(report['rubric'])}" if report.get("rubric") else "") + ".\n",
         "AUC: the probability that a candidate scores better than a known-bad record (ties count half; better = "
         "lower ppl and ifd, higher judge score), with its 95% interval (Hanley-McNeil). **No better than "
         f"chance**: the interval holds 0.5, or |AUC - 0.5| < {settings['min_gap']}. Inverted: known-bad records "

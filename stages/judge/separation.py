@@ -4,7 +4,8 @@
   half), the Mann-Whitney U statistic divided by n_good * n_bad, computed from the ranks of the pooled
   values (ties averaged). Higher is better: a score where lower is better is negated first (`oriented`).
   1 = every good record beats every bad one, 0.5 = chance, 0 = inverted.
-- Its 95% interval is Hanley & McNeil's (1982) normal approximation, clipped to [0, 1].
+- Its 95% interval is Hanley & McNeil's (1982) normal approximation, clipped to [0, 1] (near 0 or 1 its
+  width is that of an AUC 1 / (2 * the smaller count) away from the edge, see `interval`).
 - `verdict`: `chance` when the interval holds 0.5 or |AUC - 0.5| < `min_gap` (the calibration's
   `min_gap`, 0.05 by default: a score that orders fewer than 5 more pairs in 100 right than a coin is no
   better than chance, whatever the sample size); otherwise `separates` (AUC above 0.5) or `inverted`.
@@ -35,10 +36,13 @@ def auc(good: Sequence[float], bad: Sequence[float]) -> float | None:
 
 
 def interval(value: float, n_good: int, n_bad: int) -> tuple[float, float]:
-    """Hanley-McNeil 95% interval of an AUC from n_good and n_bad records."""
-    q1, q2 = value / (2 - value), 2 * value * value / (1 + value)
-    variance = (value * (1 - value) + (n_good - 1) * (q1 - value * value)
-                + (n_bad - 1) * (q2 - value * value)) / (n_good * n_bad)
+    """Hanley-McNeil 95% interval of an AUC from n_good and n_bad records. Its variance is 0 at an AUC of 0
+    or 1, so it is computed at no closer than 1 / (2 * the smaller count) to them: a perfect score on 3
+    records is not reported as certain."""
+    edge = 1 / (2 * min(n_good, n_bad))
+    at = min(max(value, edge), 1 - edge)
+    q1, q2 = at / (2 - at), 2 * at * at / (1 + at)
+    variance = (at * (1 - at) + (n_good - 1) * (q1 - at * at) + (n_bad - 1) * (q2 - at * at)) / (n_good * n_bad)
     half = Z95 * math.sqrt(max(variance, 0.0))
     return max(0.0, value - half), min(1.0, value + half)
 

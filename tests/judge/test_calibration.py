@@ -115,7 +115,7 @@ def test_calibration_with_fake_scorers_reports_each_score_honestly(tmp_path):
     text = render(report)
     assert "- `ifd` is **no better than chance** on all known-bad records: AUC" in text
     assert "- `judge_score` is **no better than chance** on `swapped`: AUC" in text
-    assert "- `ppl` separates the candidates from `truncated`: AUC 1.00 [1.00, 1.00]." in text
+    assert "- `ppl` separates the candidates from `truncated`: AUC 1.00 [0.97, 1.00]." in text
     assert summary_line(report).startswith("calibration: 60 known-bad records; AUC (all kinds) ppl 1.00, ifd ")
 
 
@@ -124,3 +124,10 @@ def test_the_threshold_table_gives_the_share_kept_per_source():
     table = {row["threshold"]: row for row in thresholds(frame, "judge_score")}
     assert table[8.0]["by_source"] == {"a": 0.5, "b": 0.5} and table[8.0]["keeps"] == "judge_score >= 8.0"
     assert table[8.0]["all"] == round(3 / 6, 4)
+
+
+def test_a_perfect_score_on_few_records_is_not_reported_as_certain():
+    few = separation([5.0, 6.0, 7.0, 8.0], [1.0, 2.0], "high", 0.05)
+    assert few["auc"] == 1.0 and few["high"] == 1.0 and few["low"] < 0.8
+    many = separation([float(v) for v in range(100, 200)], [float(v) for v in range(100)], "high", 0.05)
+    assert many["auc"] == 1.0 and many["low"] > 0.97

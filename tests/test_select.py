@@ -219,3 +219,9 @@ def test_selection_drops_are_found_by_audit_summary_and_trace(tmp_path):
     assert trace.exit_code == 0, trace.output
     assert json.loads(trace.stdout)["dropped"] == {"stage": "assemble", "reason": "select_ifd_above_one",
                                                    "detail": "ifd 1.25 > 1 (overall)"}
+
+
+def test_an_empty_by_source_entry_takes_the_overall_bounds():
+    select = params({"overall": {"ppl": {"max": 9}}, "by_source": {"zhihu": None, "douban": {"ppl": None}}}).select
+    assert select.of("zhihu")[0].ppl.max == 9 and select.of("douban")[0].ppl.max == 9
+    assert select.of("exam") == (select.overall, "overall")

@@ -84,6 +84,14 @@ class Selection(Params):
         return {score: getattr(self, score) for score in SCORES if getattr(self, score).active}
 
 
+def _merged(overall: Any, value: Any) -> Any:
+    """A score's by_source bounds over its overall ones (an empty value: the overall bounds; a value of
+    the wrong type is left for the model to report)."""
+    value = {} if value is None else value
+    overall = {} if overall is None else overall
+    return {**overall, **value} if isinstance(value, dict) and isinstance(overall, dict) else value
+
+
 class SelectParams(Params):
     """`assemble.select`: `overall` bounds, and `by_source` overrides (keys: configured subsets), each score's
     entry merged over the overall one."""
@@ -101,10 +109,9 @@ class SelectParams(Params):
         overall = data.get("overall") if isinstance(data.get("overall"), dict) else {}
         merged = {}
         for subset, entry in data["by_source"].items():
+            entry = {} if entry is None else entry  # an empty entry: the overall bounds
             if isinstance(entry, dict):
-                entry = {**overall, **{score: {**(overall.get(score) or {}), **value}
-                                       if isinstance(value, dict) and isinstance(overall.get(score) or {}, dict)
-                                       else value for score, value in entry.items()}}
+                entry = {**overall, **{score: _merged(overall.get(score), value) for score, value in entry.items()}}
             merged[subset] = entry
         return {**data, "by_source": merged}
 
@@ -129,8 +136,8 @@ class SelectParams(Params):
 
 
 def _per_source(frame: pl.DataFrame, params: SelectParams, pick: Any) -> pl.Expr:
-    """A per-row literal from each source's bounds: `pick(bounds, source)` (None = no such check)."""
-    values = {s: pick(*params.of(s)) for s in frame["source"].unique().to_list()}
+    """A per-row number from each source's bounds: `pick(selection)` (None = no such check)."""
+    values = {s: pick(params.of(s)[0]) for s in frame["source"].unique().to_list()}
     return pl.col("source").replace_strict(values, default=None, return_dtype=pl.Float64)
 
 
@@ -169,19 +176,20 @@ def select_filters(frame: pl.DataFrame, params: SelectParams) -> tuple[list[Filt
     for score, better in SCORES.items():
         if not any(getattr(params.of(s)[0], score).active for s in sources):
             continue
+
         def get(key: str, score: str = score) -> pl.Expr:
-            return _per_source(frame, params, lambda sel, _: getattr(getattr(sel, score), key))
+            return _per_source(frame, params, lambda sel: getattr(getattr(sel, score), key))
 
         col = pl.col(score)
-        uses = _per_source(frame, params, lambda sel, _, score=score: 1.0 if getattr(sel, score).active else None)
-        drops = _per_source(frame, params, lambda sel, _, score=score: 1.0
+        uses = _per_source(frame, params, lambda sel, score=score: 1.0 if getattr(sel, score).active else None)
+        drops = _per_source(frame, params, lambda sel, score=score: 1.0
                             if getattr(sel, score).active and getattr(sel, score).missing == "drop" else None)
         missing = col.is_null() & uses.is_not_null()
         info["missing_kept"][score] = int(frame.select((missing & drops.is_null()).sum()).item())
         filters.append(Filter(f"select_{score}_missing", missing & drops.is_not_null(),
                               pl.format("{} is missing ({})", pl.lit(score), where)))
         if score == "ifd":
-            above_one = _per_source(frame, params, lambda sel, _: 1.0 if sel.ifd.drop_above_one else None)
+            above_one = _per_source(frame, params, lambda sel: 1.0 if sel.ifd.drop_above_one else None)
             filters.append(Filter("select_ifd_above_one", above_one.is_not_null() & (col > 1),
                                   pl.format("ifd {} > 1 ({})", col.round(4), where)))
         low, high = get("min"), get("max")

@@ -2,7 +2,8 @@
 
 `run_calibration` reads the judged candidates and clean's rejected records, builds and scores the
 known-bad records (stages/judge/calibration.py) and writes `calibration.json` and `calibration.md` into
-the reports folder (each atomically; the folder's other files, the judge's, are left alone). With
+the reports folder (each atomically; the folder's other files, the judge's, are left alone) and the
+overall AUCs to the metrics file. With
 `calibration.enabled: false` or `max_records: 0` it writes the reports with no known-bad records and loads
 no model.
 """
@@ -34,6 +35,7 @@ class CalibrationPaths:
     rubric: Path
     base_model: Path
     reports: Path
+    metrics: Path  # metrics/calibration.json: the overall AUCs (`dvc metrics show`)
 
 
 def familiarity_scorer(model_dir: Path, settings: FamiliarityParams) -> Scorer:
@@ -87,4 +89,14 @@ def run_calibration(settings: CalibrationParams, judge: JudgeParams, familiarity
     report["judge_failures"] = seen.get("failures", {})
     write_json(report, paths.reports / "calibration.json")
     write_text(render(report), paths.reports / "calibration.md")
+    write_json(metrics_of(report), paths.metrics)
     return report
+
+
+def metrics_of(report: dict[str, Any]) -> dict[str, Any]:
+    """The overall figures: candidates, known-bad records per kind, each score's AUC and verdict per kind."""
+    return {"candidates": report["counts"]["good"], "known_bad": report["counts"]["bad"],
+            "auc": {score: {kind: cell["auc"] for kind, cell in where["overall"].items()}
+                    for score, where in report["auc"].items()},
+            "verdict": {score: {kind: cell["verdict"] for kind, cell in where["overall"].items()}
+                        for score, where in report["auc"].items()}}

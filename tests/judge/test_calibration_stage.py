@@ -39,7 +39,8 @@ def run(tmp_path: Path, model: Path, reports: str) -> tuple[str, dict, bytes]:
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params), encoding="utf-8")
     result = CliRunner().invoke(cli, ["--params", str(tmp_path / "params.yaml"), "--in", str(candidates),
                                       "--clean-rejected", str(rejected), "--rubric", str(RUBRIC),
-                                      "--base-model", str(model), "--reports", str(tmp_path / reports)])
+                                      "--base-model", str(model), "--reports", str(tmp_path / reports),
+                                      "--metrics", str(tmp_path / reports / "m.json")])
     assert result.exit_code == 0, result.output
     report = tmp_path / reports / "calibration.json"
     return result.output, json.loads(report.read_text()), report.read_bytes() + (tmp_path / reports /
@@ -58,5 +59,7 @@ def test_the_stage_scores_known_bad_records_with_the_real_scorers(tmp_path, mode
     assert 0 <= overall["all"]["auc"] <= 1 and overall["all"]["verdict"] in {"separates", "chance", "inverted"}
     assert line.startswith("calibration: 25 known-bad records; AUC (all kinds) ppl ")
     assert (tmp_path / "a" / "calibration.md").read_text().startswith("# Calibration of the scores")
+    metrics = json.loads((tmp_path / "a" / "m.json").read_text())
+    assert metrics["known_bad"] == report["counts"]["bad"] and metrics["auc"]["ppl"]["all"] == overall["all"]["auc"]
     _, _, again = run(tmp_path, model_dir, "b")
     assert again == first

@@ -1,15 +1,18 @@
 """Stage `assemble`: the SFT set from validated records and rule rewrites.
 
 Reads candidate records (curated records and rewrites; `data/review/records.parquet`
-holds both, with their `ppl`, `ifd` and judge scores and the human review applied: `verified_by`).
+holds both, with their `ppl`, `ifd` and judge scores and the human review applied: `verified_by`;
+`--scores` adds train_quality's `score_quality`).
 Mixes curated records and rewrites by params
-(per-source caps, rewrite share, seed), optionally drops records above a perplexity bound, splits train/eval
+(per-source caps, rewrite share, seed), optionally drops records above a perplexity bound, selects by
+score (`assemble.select`: min / max / keep-quantile of ppl, ifd, judge_score, score_quality, overall
+and per source; reasons `select_<score>_*`, stages/sft/select.py), splits train/eval
 from a seeded hash of `id`, and writes into `--out`:
 `train.jsonl`, `eval.jsonl` (chat `messages` + Alpaca columns), `README.md`
 (a Hugging Face dataset card: splits `train` and `validation` = eval.jsonl),
-`manifest.json` (fingerprint and upstream output hashes from dvc.lock),
-plus the contract files `records.parquet` (with a `split` column) and
-`rejected.parquet` (reasons `assemble_*`, and `decontam_eval_overlap`).
+`manifest.json` (fingerprint, upstream output hashes from dvc.lock, the selection applied, the judge),
+plus the contract files `records.parquet` (with the score and `split` columns) and
+`rejected.parquet` (reasons `assemble_*`, `select_*` and `decontam_eval_overlap`).
 
 Decontamination runs first: a candidate overlapping any question of the task
 files in `--eval-tasks` (the directories `evaluate` scores; n-gram thresholds in
@@ -20,7 +23,7 @@ pass the `sft` expectation suite (`--suite`; reports in `--reports`). Params:
 
 Example:
     # dvc.yaml passes data/sample/eval and ${evaluate.tasks} (data/sample/eval by default)
-    python -m stages.assemble --in data/review/records.parquet \\
+    python -m stages.assemble --in data/review/records.parquet --scores data/quality/records.parquet \\
         --out data/sft --metrics metrics/assemble.json \\
         --suite schemas/expectations/sft.json --reports reports/assemble \\
         --eval-tasks data/sample/eval --eval-tasks data/sample/eval
@@ -44,7 +47,8 @@ from stages.validation.suites import clean_bounds
 
 @click.command(help=doc_summary(__doc__), epilog=example(__doc__))
 @in_option("Candidate records parquet (repeatable); rows with a parent_id are rewrites.", multiple=True)
-@click.option("--scores", type=PATH, help="Parquet with id and ppl columns (optional).")
+@click.option("--scores", type=PATH, help="Parquet with `id` and score columns (ppl, ifd, judge_score, score_quality) "
+              "whose values replace the candidates' (optional; dvc.yaml passes data/quality for score_quality).")
 @out_option("Output folder (data/sft), replaced as a whole when the stage succeeds.")
 @metrics_option()
 @params_option()

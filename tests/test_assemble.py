@@ -93,14 +93,17 @@ def write_inputs(tmp_path: Path) -> tuple[Path, Path, Path]:
         "scrape@removed_source": {"deps": [{"path": "old.jsonl"}],  # stale: no longer in params.yaml
                                   "outs": [{"path": "data/raw/removed_source", "md5": "stale.dir"}]},
         "gone": {"deps": [{"path": "x"}], "outs": [{"path": "data/gone", "md5": "gone.dir"}]},  # stage deleted
+        "calibration": {"deps": [{"path": "data/validate"}], "outs": [  # reports only: beside the set
+            {"path": "reports/judge/calibration.json", "md5": "c"}, {"path": "metrics/calibration.json", "md5": "c"}]},
     }}))
     tmp_path.joinpath("dvc.yaml").write_text(yaml.safe_dump({"stages": {
         "scrape": {"foreach": "${sources}", "do": {"cmd": "true", "outs": ["data/raw/${key}"]}},
-        "validate": {"cmd": "true"}, "assemble": {"cmd": "true"}, "train": {"cmd": "true"},
+        "validate": {"cmd": "true"}, "calibration": {"cmd": "true"}, "assemble": {"cmd": "true"}, "train": {"cmd": "true"},
         "evaluate": {"cmd": "true"}}}))
     tmp_path.joinpath("params.yaml").write_text(yaml.safe_dump({"sources": {"kept_source": {"kind": "cqia_jsonl"}}}))
     (tmp_path / "metrics").mkdir(exist_ok=True)
     (tmp_path / "metrics" / "validate.json").write_text('{"rows_in": 14, "rows_kept": 14, "rows_dropped": {}}')
+    (tmp_path / "metrics" / "calibration.json").write_text('{"rows_in": 99, "rows_kept": 99, "rows_dropped": {}}')
     return curated, rewrites, lock
 
 
@@ -122,9 +125,11 @@ def test_assemble_writes_chat_files_card_and_manifest_byte_identically(tmp_path)
     manifest = json.loads((tmp_path / "a" / "manifest.json").read_text())
     assert manifest["upstream"] == {"data/raw/kept_source": "k.dir", "data/validate": "abc.dir"}
     assert manifest["fingerprint"] == metrics["fingerprint"] == fingerprint(lines)
-    assert "code_revision" not in manifest and set(manifest) == {"fingerprint", "counts", "upstream", "params"}
+    assert "code_revision" not in manifest and set(manifest) == {"fingerprint", "counts", "upstream", "params", "judge",
+                                                                 "scores"}
     card = DatasetCard.load(tmp_path / "a" / "README.md")
     assert "removed_source" not in card.text and "data/gone" not in card.text  # no stale or removed stage
+    assert "| calibration |" not in card.text  # a stage of reports only is not a curation step
     header = card.data.to_dict()
     assert header["license"] == "other" and header["license_name"] == "per-source-licenses"
     assert header["language"] == ["zh"] and header["size_categories"] == ["n<1K"]
@@ -194,7 +199,7 @@ def test_an_unknown_key_suggests_the_close_one():
     with pytest.raises(ValueError) as info:
         parse_params({"eval_shares": 0.2})
     assert str(info.value) == ("params.yaml: assemble.eval_shares: unknown key (did you mean eval_share?); allowed: "
-                               "decontam, eval_share, max_ppl, min_rows, min_zh_share, rewrite_share, seed, "
+                               "decontam, eval_share, max_ppl, min_rows, min_zh_share, rewrite_share, seed, select, "
                                "source_caps, system_prompt")
 
 

@@ -32,6 +32,9 @@ REPORTS = {
     "reports/train/loss.csv": "step,loss\n5,6.6\n10,6.1\n15,5.8\n",
     "reports/eval/tasks.csv": "task,accuracy,stderr,n,low,high\nlogic,0.25,0.13,12,0.088942,0.532305\n"
                               "history,0.5,0.15,12,0.253806,0.746194\n",
+    "reports/assemble/score_histograms.csv": "score,source,bin,records\nppl,zhihu,2.0,3\nppl,zhihu,4.0,1\n"
+                                             "ppl,douban,2.0,0\nppl,douban,4.0,2\njudge_score,zhihu,3.3,2\n"
+                                             "judge_score,douban,3.3,1\n",
     "reports/assemble/kept_dropped.csv": kept_dropped_csv([
         {"stage": "scrape", "rows_kept": 9, "rows_dropped": {"scrape_invalid_json": 1}},
         {"stage": "clean", "rows_kept": 7, "rows_dropped": {"clean_too_short": 2}}]),
@@ -41,7 +44,7 @@ REPORTS = {
 def plots_repo(tmp_path: Path) -> Path:
     repo = tmp_path / "repo"
     for name in ("dvc.yaml", "params.yaml", ".dvc/config", "plots/offline.html", "plots/kept_dropped.json",
-                 "plots/accuracy_ci.json", "plots/paired_deltas.json"):
+                 "plots/accuracy_ci.json", "plots/paired_deltas.json", "plots/score_histogram.json"):
         (repo / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(project() / name, repo / name)
     for name, text in REPORTS.items():
@@ -89,7 +92,8 @@ def rendered(repo: Path, out: Path, *args: str) -> tuple[list[str], str]:
 def test_every_chart_renders_offline_in_a_headless_browser(tmp_path):
     repo = plots_repo(tmp_path)
     charts, dom = rendered(repo, tmp_path / "out")
-    assert len(charts) == 6 and "Records_kept_and_dropped_per_stage" in charts
+    assert len(charts) == 7 and "Records_kept_and_dropped_per_stage" in charts
+    assert "Scores_of_the_SFT_set_per_source" in charts
     assert '<img src="static/workspace_reports_familiarity_ppl.png"' in dom
     (repo / "reports/compare").mkdir(parents=True)
     (repo / "reports/compare/paired.csv").write_text(paired_csv(), encoding="utf-8")

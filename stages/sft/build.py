@@ -1,8 +1,9 @@
 """The `assemble` stage's work: candidates -> decontamination -> mix -> sft suite -> data/sft.
 
-`assemble(...)` reads the candidate records (a row with a `parent_id` is a rewrite; `ppl` from
-the frame or a `--scores` parquet), removes candidates that overlap an evaluation question
-(stages/sft/decontam.py), chooses the mix and split (stages/sft/mix.py), runs the `sft`
+`assemble(...)` reads the candidate records (a row with a `parent_id` is a rewrite; the score columns
+from the frame or a `--scores` parquet), removes candidates that overlap an evaluation question
+(stages/sft/decontam.py), chooses the mix (selection by score: stages/sft/select.py) and split
+(stages/sft/mix.py), runs the `sft`
 expectation suite on the result (a critical failure removes the old set and writes only the suite's
 reports), and writes the set (train.jsonl, eval.jsonl, manifest.json, README.md) with the contract
 files and the reports (the suite's and kept_dropped.csv) through `write_stage_outputs`.
@@ -26,6 +27,8 @@ from stages.sft.card import chat_rows, fingerprint, jsonl, upstream_outputs
 from stages.sft.decontam import decontaminate
 from stages.sft.hf_card import curation_steps, dataset_card, kept_dropped_csv, language_counts, review_summary
 from stages.sft.mix import AssembleParams, choose
+from stages.sft.score_summary import distributions, histogram_csv, judge_identity
+from stages.sft.select import SCORES
 from stages.validation import failure_message, run_suite, write_reports
 from stages.validation.derived import record_languages
 from stages.validation.report import summary_line
@@ -37,21 +40,46 @@ def read_records(path: Path, what: str) -> pl.DataFrame:
     return pl.read_parquet(path)
 
 
+PASSED = ("verified_by", "judge_model", "judge_rubric")  # string columns the card reads, null when absent
+
+
+def read_scores(path: Path) -> pl.DataFrame:
+    """`id` and the score columns of a `--scores` parquet (the others are not read)."""
+    if not path.exists():
+        raise StageError(f"{path}: scores not found")
+    names = pl.read_parquet_schema(path)
+    if "id" not in names:
+        raise StageError(f"{path}: scores need an `id` column")
+    return pl.read_parquet(path, columns=["id", *[n for n in SCORES if n in names]])
+
+
 def candidates(frames: list[pl.DataFrame], scores: pl.DataFrame | None) -> pl.DataFrame:
-    """Stack record frames; a row is a rewrite when it has a `parent_id`; `ppl` from the frame or `scores`;
-    `verified_by` (the review stage's reviewers, for the card) when the frame has it."""
+    """Stack record frames; a row is a rewrite when it has a `parent_id`; the score columns (`SCORES`: ppl,
+    ifd, judge_score, score_quality; null where absent, NaN read as null) from the frame, a value in
+    `scores` (a parquet with `id` and some of them, e.g. data/quality's score_quality) taking precedence;
+    `PASSED` (the review stage's reviewers, the judge's model and rubric hash, for the card) when the frame
+    has them."""
     parts = []
     for frame in frames:
         is_rewrite = pl.col("parent_id").is_not_null() if "parent_id" in frame.columns else pl.lit(False)
-        ppl = pl.col("ppl").cast(pl.Float64) if "ppl" in frame.columns else pl.lit(None, pl.Float64)
-        by = pl.col("verified_by").cast(pl.String) if "verified_by" in frame.columns else pl.lit(None, pl.String)
-        parts.append(frame.select(*RECORD_SCHEMA.names(), is_rewrite.alias("is_rewrite"), ppl.alias("ppl"),
-                                  by.alias("verified_by")))
+        text = {name: pl.col(name).cast(pl.String) if name in frame.columns else pl.lit(None, pl.String)
+                for name in PASSED}
+        parts.append(frame.select(*RECORD_SCHEMA.names(), is_rewrite.alias("is_rewrite"),
+                                  *[_score(frame, name).alias(name) for name in SCORES],
+                                  *[value.alias(name) for name, value in text.items()]))
     stacked = pl.concat(parts, how="vertical")
-    if scores is None:
+    given = [name for name in SCORES if scores is not None and name in scores.columns]
+    if not given:
         return stacked
-    joined = stacked.join(scores.select("id", pl.col("ppl").cast(pl.Float64).alias("_score")), on="id", how="left")
-    return joined.with_columns(pl.coalesce("_score", "ppl").alias("ppl")).drop("_score")
+    assert scores is not None
+    joined = stacked.join(scores.select("id", *[_score(scores, n).alias(f"_{n}") for n in given]), on="id", how="left")
+    return joined.with_columns(pl.coalesce(f"_{n}", n).alias(n) for n in given).drop(f"_{n}" for n in given)
+
+
+def _score(frame: pl.DataFrame, name: str) -> pl.Expr:
+    if name not in frame.columns:
+        return pl.lit(None, pl.Float64)
+    return pl.col(name).cast(pl.Float64).fill_nan(None)
 
 
 def summary(kept: pl.DataFrame, params: AssembleParams, rows: list[dict], lock: Path) -> dict[str, Any]:
@@ -70,6 +98,8 @@ def summary(kept: pl.DataFrame, params: AssembleParams, rows: list[dict], lock: 
         "fingerprint": fingerprint(rows),
         "upstream": upstream_outputs(lock),
         "review": review_summary(kept),
+        "judge": judge_identity(kept),
+        "scores": distributions(kept),
     }
 
 
@@ -96,10 +126,10 @@ def assemble(inputs: list[Path], scores: Path | None, out: Path, metrics_path: P
              eval_tasks: list[Path] | None = None, sources: list[Any] | tuple = ()) -> dict[str, Any]:
     """Build data/sft from the candidate records in `inputs`; returns the stage metrics."""
     started = time.perf_counter()
-    frame = candidates([read_records(path, "records") for path in inputs],
-                       read_records(scores, "familiarity scores") if scores else None)
+    frame = candidates([read_records(path, "records") for path in inputs], read_scores(scores) if scores else None)
     clean, contaminated, decontam_metrics = decontaminate(frame, list(eval_tasks or []), params.decontam)
-    kept, rejected = choose(clean, params)
+    selected: dict[str, Any] = {}
+    kept, rejected = choose(clean, params, selected)
     rejected = pl.concat([contaminated, rejected], how="diagonal_relaxed").select(rejected.columns)
     rows = chat_rows(kept, params.system_prompt)
     suite_reports = check_sft(kept, rows, suite, suite_params, (out, metrics_path, reports))
@@ -111,18 +141,19 @@ def assemble(inputs: list[Path], scores: Path | None, out: Path, metrics_path: P
     def write_set(folder: Path) -> None:
         write_text(jsonl([r for r in rows if split[r["id"]] == "train"]), folder / "train.jsonl")
         write_text(jsonl([r for r in rows if split[r["id"]] == "eval"]), folder / "eval.jsonl")
-        write_json({k: info[k] for k in ("fingerprint", "counts", "upstream", "params")},
+        write_json({k: info[k] for k in ("fingerprint", "counts", "upstream", "params", "judge", "scores")},
                    folder / "manifest.json")
         write_text(dataset_card(info, list(sources), steps), folder / "README.md")
 
     def all_reports(folder: Path) -> None:
         suite_reports(folder)
         write_text(kept_dropped_csv(steps), folder / "kept_dropped.csv")
+        write_text(histogram_csv(kept), folder / "score_histograms.csv")
 
     return write_stage_outputs("assemble", out, metrics_path, kept=kept, rejected=rejected,
-                               rows_in=frame.height, started=started, extra_columns=("is_rewrite", "ppl", "split"),
+                               rows_in=frame.height, started=started, extra_columns=("is_rewrite", *SCORES, "split"),
                                extra_metrics={"fingerprint": info["fingerprint"], "counts": info["counts"],
-                                              "decontam": decontam_metrics},
+                                              "decontam": decontam_metrics, "select": selected},
                                extra_files=write_set, reports_dir=reports, reports=all_reports)
 
 

@@ -98,8 +98,9 @@ def pipeline_stages(dvc_yaml: Path) -> list[str]:
 
 
 def upstream_entries(lock_path: Path, stage: str = "assemble", sft_dir: str = "data/sft") -> dict[str, dict]:
-    """dvc.lock entries of every stage except `stage` and those downstream of it (transitively: train
-    reads data/sft, evaluate reads models/sft), whether or not the downstream ones have run yet."""
+    """dvc.lock entries of every stage except `stage`, those downstream of it (transitively: train
+    reads data/sft, evaluate reads models/sft), whether or not the downstream ones have run yet, and those
+    that write no data (`writes_data`)."""
     if not lock_path.exists():
         return {}
     entries = (yaml.safe_load(lock_path.read_text(encoding="utf-8")) or {}).get("stages") or {}
@@ -115,7 +116,13 @@ def upstream_entries(lock_path: Path, stage: str = "assemble", sft_dir: str = "d
                 excluded.add(name)
                 below |= {o["path"] for o in entry.get("outs", [])}
                 grew = True
-    return {name: entry for name, entry in entries.items() if name not in excluded}
+    return {name: entry for name, entry in entries.items() if name not in excluded and writes_data(entry)}
+
+
+def writes_data(entry: dict) -> bool:
+    """Whether a stage writes data (an output outside `NOT_DATA`): a stage of reports and metrics only
+    (`calibration`) is beside the set, not upstream of it."""
+    return any(not out["path"].startswith(NOT_DATA) for out in entry.get("outs", []))
 
 
 def upstream_outputs(lock_path: Path, stage: str = "assemble", sft_dir: str = "data/sft") -> dict[str, str]:

@@ -9,7 +9,9 @@ splits `train` and `validation` to `train.jsonl` and `eval.jsonl`, so
 `datasets.load_dataset("data/sft")` loads both. Body: summary (the title and
 the languages with their shares when there is more than one), structure,
 sources, human review (per source: the share `human_verified`, the share verified by this pipeline's
-reviewers and their pseudonymous ids, from the review stage's `verified_by`), curation steps with counts
+reviewers and their pseudonymous ids, from the review stage's `verified_by`), selection and scores (the
+`assemble.select` bounds applied, the judge model and rubric hash, score distributions per source:
+stages/sft/score_summary.py), curation steps with counts
 per reason (from the upstream stages' metrics named in dvc.lock), known limitations, provenance.
 Everything is derived from the data, params and dvc.lock: no clock, no git
 revision. A record's language is measured by `record_languages`
@@ -31,6 +33,7 @@ from huggingface_hub import DatasetCardData
 
 from stages.lib import escape
 from stages.sft.card import upstream_entries
+from stages.sft.score_summary import scores_section
 from stages.validation.derived import ZH_RECORD_SHARE
 
 SPLITS = {"train": "train.jsonl", "validation": "eval.jsonl"}  # card split name -> file (`split` column: eval)
@@ -179,6 +182,8 @@ def body(info: dict[str, Any], steps: list[dict[str, Any]]) -> str:
         "`input`, `output`. Records sharing an instruction stay in one split.\n\n"
         "## Sources\n\n" + _table(["source", "train", "validation", "license"], sources) +
         review_section(info.get("review") or {}) +
+        scores_section(info.get("params", {}).get("select") or {}, info.get("judge") or {"models": [], "rubrics": []},
+                       info.get("scores") or {}) +
         "\n## Curation\n\nRows in, kept and dropped per reason at each stage (from `metrics/`; "
         "`python -m stages.audit summary` shows examples of each reason):\n\n"
         + _table(["stage", "in", "kept", "dropped (reason: rows)"], curation) +

@@ -9,8 +9,9 @@ and seed always give the same set:
   unless another record with the same instruction is in `train`.
 Records that are not taken go to rejected rows with a reason:
 `assemble_empty_output` (no answer to train on, e.g. Ruozhiba titles that were
-not rewritten), `assemble_ppl_filter`, `assemble_source_cap`,
-`assemble_rewrite_share`.
+not rewritten), `assemble_ppl_filter`, the selection by score's `select_*` reasons
+(`assemble.select`, stages/sft/select.py: after the empty-output and ppl checks, before the caps, so
+caps and the rewrite share choose among the selected), `assemble_source_cap`, `assemble_rewrite_share`.
 
 `AssembleParams` is the `assemble` section of params.yaml; `source_caps` keys must
 name configured subsets (load it with `context={"subsets": configured_subsets(sources)}`).
@@ -18,15 +19,16 @@ name configured subsets (load it with `context={"subsets": configured_subsets(so
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import polars as pl
 from pydantic import Field, field_validator
 
 from stages.lib.contract import Filter, split_by_filters
-from stages.lib.params import Fraction, NonNegativeInt, Params, ShareBelowOne, known_subsets, number
+from stages.lib.params import Block, Fraction, NonNegativeInt, Params, ShareBelowOne, known_subsets, number
 from stages.lib.sampling import hash_rank
 from stages.sft.decontam import DecontamParams
+from stages.sft.select import SelectParams, select_filters
 from stages.validation.suites import CleanBounds, run_parameters
 
 RewriteShare = number(lambda v: 0 <= v <= 1, "in [0, 1] or null")
@@ -46,12 +48,13 @@ class AssembleParams(Params, section="assemble"):
     min_rows: NonNegativeInt = 1  # the sft suite fails below this many records
     min_zh_share: Fraction | None = None  # the sft suite's Chinese share; null = the suite's default
     decontam: DecontamParams = Field(default_factory=DecontamParams)
+    select: Annotated[SelectParams, Block] = SelectParams()
 
     _caps_name_subsets = field_validator("source_caps")(known_subsets)
 
     def mix(self) -> dict[str, Any]:
         """The params that choose the mix, as data/sft/manifest.json records them."""
-        return {key: getattr(self, key) for key in MIX_KEYS}
+        return {**{key: getattr(self, key) for key in MIX_KEYS}, "select": self.select.applied()}
 
     def suite_parameters(self, subsets: list[str], bounds: CleanBounds) -> dict[str, Any]:
         """Parameters of the `sft` expectation suite run on the set (`bounds`: `clean_bounds`)."""
@@ -81,14 +84,21 @@ def rewrite_limit(n_curated: int, n_rewrites: int, share: float | None) -> int:
     return min(n_rewrites, int(share / (1 - share) * n_curated))
 
 
-def choose(candidates: pl.DataFrame, params: AssembleParams) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """candidates has record columns + `is_rewrite` + `ppl` (nullable); returns (kept, rejected)."""
+def choose(candidates: pl.DataFrame, params: AssembleParams,
+           selected: dict[str, Any] | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """candidates has record columns + `is_rewrite` + `ppl` (nullable; and the other score columns when
+    `assemble.select` bounds them); returns (kept, rejected). `selected` receives the selection's metrics."""
     frame = candidates.with_columns(hash_rank(params.seed).alias("_rank"))
     ppl_drop = pl.lit(False) if params.max_ppl is None else pl.col("ppl") > params.max_ppl
     kept, rejected = split_by_filters(frame, [
         Filter("assemble_empty_output", pl.col("output").str.strip_chars() == "", pl.lit("output is empty")),
         Filter("assemble_ppl_filter", ppl_drop, pl.format("ppl {} > max_ppl {}", pl.col("ppl"), pl.lit(params.max_ppl))),
     ])
+    filters, info = select_filters(kept, params.select)
+    kept, unselected = split_by_filters(kept, filters)
+    rejected = pl.concat([rejected, unselected], how="vertical_relaxed")
+    if selected is not None:
+        selected.update(info)
     kept, capped = split_by_filters(kept, [Filter(
         "assemble_source_cap", ~pl.col("is_rewrite") & over_cap(params),
         pl.format("source {} is capped at {}", pl.col("source"), pl.col("source").replace_strict(

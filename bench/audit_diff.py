@@ -8,7 +8,7 @@ record; B = A with 1% of the records removed, 1% added and 1% changed, plus
 5,000 rejected rows per side with some reasons changed), then measures, each
 in a fresh process (peak RSS from wait4):
 
-1. core: the per-stage diff core (`stages.auditing.report.diff_stage`: reading
+1. core: the per-stage diff core (`stages.audit.report.diff_stage`: reading
    both parquet pairs from disk, content hashes, joins on id, drop accounting,
    field diffs of the changed records) on a workspace side per set;
 2. cli: `python -m stages.audit diff HEAD~1 HEAD --json` end to end in a temp
@@ -105,9 +105,9 @@ def generate(n: int, out: Path) -> dict[str, int]:
 
 def core(dirs: list[str]) -> dict:
     """Time diff_stage on two workspace sides (run in a fresh process)."""
-    from stages.auditing.report import diff_stage, empty_drops
-    from stages.auditing.revisions import Side
-    from stages.auditing.stages import StageInfo
+    from stages.audit.report import diff_stage, empty_drops
+    from stages.audit.revisions import Side
+    from stages.audit.pipeline import StageInfo
 
     sides = [Side(root=Path(d), spec="workspace", kind="workspace", rev=None) for d in dirs]
     info = StageInfo(name="bench", group="bench", order=0, outs=["data/bench"], record_dir="data/bench",

@@ -26,11 +26,11 @@ import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from stages.cleaning.filters import SCORE_COLUMNS, CleanParams  # noqa: E402
-from stages.cleaning.normalize_text import NormalizeParams  # noqa: E402
-from stages.cleaning.normalizing import normalize_records  # noqa: E402
-from stages.cleaning.records import clean_records  # noqa: E402
-from stages.cleaning.steps import TEXT_FIELDS, StepTimer  # noqa: E402
+from stages.clean.filters import SCORE_COLUMNS, CleanParams  # noqa: E402
+from stages.clean.normalize_text import NormalizeParams  # noqa: E402
+from stages.clean.normalizing import normalize_records  # noqa: E402
+from stages.clean.records import clean_records  # noqa: E402
+from stages.clean.steps import TEXT_FIELDS, StepTimer  # noqa: E402
 from stages.lib.contract import write_stage_outputs  # noqa: E402
 from stages.lib.params import load_section  # noqa: E402
 from stages.lib.record import RECORD_SCHEMA, empty_rejected  # noqa: E402

@@ -36,8 +36,8 @@ sys.path.insert(0, str(ROOT))
 
 from bench.dedup_corpus import build_corpus  # noqa: E402
 from bench.dedup_report import accuracy_rows, write_section  # noqa: E402
-from stages.dedupe.config import DedupParams  # noqa: E402
-from stages.dedupe.shingles import dedup_text  # noqa: E402
+from stages.dedup.config import DedupParams  # noqa: E402
+from stages.dedup.shingles import dedup_text  # noqa: E402
 
 PARAMS = DedupParams()
 METHODS = ("ours", "ours-estimate", "ds-best", "ds-record")
@@ -70,7 +70,7 @@ def group_pairs(groups: list[list[int]]) -> set[tuple[int, int]]:
 # ---- methods (run in a child process) -------------------------------------------------------------------
 
 def run_ours(corpus: Path, out: Path, verify: str) -> dict[str, np.ndarray]:
-    from stages.dedupe.stage import run_dedup
+    from stages.dedup.stage import run_dedup
 
     started = time.perf_counter()
     _, result = run_dedup(corpus, out / "stage", out / "metrics.json", DedupParams(verify=verify))
@@ -197,8 +197,8 @@ def shingle_set(text: str, n: int) -> set[str]:
 
 def screen_pairs(texts: list[str]) -> np.ndarray:
     """High-recall candidate screen: 256 permutations, 64 bands of 4 rows, wide buckets."""
-    from stages.dedupe.lsh import candidate_pairs
-    from stages.dedupe.near import sketch
+    from stages.dedup.lsh import candidate_pairs
+    from stages.dedup.near import sketch
 
     screen = DedupParams(num_perm=256, bands=64, rows=4, seed=7, bucket_window=1000, verify="exact")
     keys, _ = sketch(pl.Series(texts), screen)

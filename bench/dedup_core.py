@@ -1,7 +1,7 @@
 """Dedup core vs datasketch at its best, side by side: the same normalised texts in memory, alternating runs.
 
 The core is what datasketch does here and more: from the dedup texts (already normalised, in memory)
-to verified near-duplicate clusters, `stages.dedupe.near.find_near_duplicates` (shingles, MinHash
+to verified near-duplicate clusters, `stages.dedup.near.find_near_duplicates` (shingles, MinHash
 signatures, LSH band keys, candidate pairs, exact-Jaccard verification of every candidate,
 connected components). `ds-best` is bench/dedup.py's datasketch at its best (bulk
 `MinHash.generator`, xxhash on the same UTF-32-LE shingles, `MinHashLSH` insertion session, one query
@@ -44,7 +44,7 @@ METHODS = ("core", "ds-best")
 
 
 def peak_mb() -> float:
-    from stages.dedupe.plan import peak_mb as own_peak
+    from stages.dedup.plan import peak_mb as own_peak
 
     return own_peak()
 
@@ -58,7 +58,7 @@ def cpu_seconds() -> float:
 
 
 def run_core(corpus: Path, scheme: str) -> dict:
-    from stages.dedupe.near import find_near_duplicates
+    from stages.dedup.near import find_near_duplicates
 
     params = PARAMS.model_copy(update={"scheme": scheme})
     texts = load_texts(corpus, params.fields)
@@ -81,7 +81,7 @@ def load_texts(corpus: Path, fields: tuple[str, ...]):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from stages.dedupe.shingles import dedup_text
+    from stages.dedup.shingles import dedup_text
 
     with pq.ParquetFile(corpus, pre_buffer=False, buffer_size=1 << 20) as file:
         parts = [pl.from_arrow(batch).select(dedup_text(fields)).to_series()
@@ -95,12 +95,12 @@ def signatures_match(corpus: Path, sample: int = 300) -> bool:
     import xxhash
     from datasketch import MinHash
 
-    from stages.dedupe.near import batch_signatures
-    from stages.dedupe.shingles import lower_text
+    from stages.dedup.near import batch_signatures
+    from stages.dedup.shingles import lower_text
 
     import polars as pl
 
-    from stages.dedupe.shingles import dedup_text
+    from stages.dedup.shingles import dedup_text
 
     texts = pl.read_parquet(corpus, n_rows=sample).select(dedup_text(PARAMS.fields)).to_series().to_list()
     ours = batch_signatures(texts, PARAMS.model_copy(update={"scheme": "affine32"}))

@@ -64,9 +64,9 @@ def inputs(work: Path, n: int, added: int) -> tuple[Path, Path]:
 
 def child(method: str, corpus: Path, out: Path, index: Path) -> None:
     """One run of the stage (in this fresh process); writes result.json."""
-    from stages.dedupe.config import DedupParams
-    from stages.dedupe.plan import peak_mb
-    from stages.dedupe.stage import run_dedup
+    from stages.dedup.config import DedupParams
+    from stages.dedup.plan import peak_mb
+    from stages.dedup.stage import run_dedup
 
     started = time.perf_counter()
     metrics, run = run_dedup(corpus, out / "stage", out / "metrics.json", DedupParams(),

@@ -37,8 +37,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.dedup import load_average, machine  # noqa: E402
-from stages.dedupe import minhash  # noqa: E402
-from stages.dedupe.shingles import shingle_hashes  # noqa: E402
+from stages.dedup import minhash  # noqa: E402
+from stages.dedup.shingles import shingle_hashes  # noqa: E402
 
 HANZI = "的一是了我不人在他有这个上们来到时大地为子中你说生国年着就那和要她出也得里后自以会家可下而过天去能对小多然于心学么之都好"
 

@@ -46,7 +46,7 @@ metric_list:
 """
 
 
-PROMPTS = {  # the same prompt and continuations as stages/evalkit/scoring.py for English questions
+PROMPTS = {  # the same prompt and continuations as stages/evaluate/scoring.py for English questions
     "letter": 'doc_to_text: "{{question.strip()}}\\nA. {{A}}\\nB. {{B}}\\nC. {{C}}\\nD. {{D}}\\nAnswer:"\n'
               'doc_to_choice: ["A", "B", "C", "D"]',
     "cloze": 'doc_to_text: "Question: {{question.strip()}}\\nAnswer:"\n'
@@ -78,8 +78,8 @@ def subset_tasks(tasks: Path, limit: int | None, scratch: Path) -> Path:
 
 def run_ours(model: Path, tasks: Path, mode: str, batch_size: int, threads: int,
              scratch: Path) -> tuple[dict, dict, float]:
-    from stages.evalkit.evaluation import evaluate
-    from stages.evalkit.tasks import EvaluateParams
+    from stages.evaluate.evaluation import evaluate
+    from stages.evaluate.tasks import EvaluateParams
 
     started = time.perf_counter()
     params = EvaluateParams(continuation=mode, batch_size=batch_size, threads=threads)

@@ -44,8 +44,8 @@ DIGITS = str.maketrans("０１２３４５６７８９", "0123456789")
 
 
 def clean_all(texts: list[str]) -> list[str]:
-    from stages.cleaning.steps import StepTimer
-    from stages.cleaning.texts import clean_texts
+    from stages.clean.steps import StepTimer
+    from stages.clean.texts import clean_texts
 
     frame = pl.DataFrame({"instruction": texts, "input": [""] * len(texts), "output": [""] * len(texts)})
     return clean_texts(frame, StepTimer()).texts["instruction"].to_list()

@@ -69,11 +69,11 @@ def measure(corpus: Path, params: Path, warm: bool = False) -> dict:
     OpenCC and fastText before the clock starts, as `opencc_mb_s` does with its converter."""
     import yaml
 
-    from stages.cleaning.filters import CleanParams
-    from stages.cleaning.normalize_text import NormalizeParams
-    from stages.cleaning.normalizing import normalize_records
-    from stages.cleaning.records import clean_records
-    from stages.cleaning.steps import StepTimer
+    from stages.clean.filters import CleanParams
+    from stages.clean.normalize_text import NormalizeParams
+    from stages.clean.normalizing import normalize_records
+    from stages.clean.records import clean_records
+    from stages.clean.steps import StepTimer
     from stages.lib.params import parse_section
 
     config = yaml.safe_load(params.read_text(encoding="utf-8"))
@@ -82,8 +82,8 @@ def measure(corpus: Path, params: Path, warm: bool = False) -> dict:
     norm_settings = parse_section(NormalizeParams, config["normalize"], "normalize")
     timer, norm_timer = StepTimer(), StepTimer()
     if warm:
-        from stages.cleaning.langid import load_model
-        from stages.cleaning.normalize_text import converter
+        from stages.clean.langid import load_model
+        from stages.clean.normalize_text import converter
 
         load_model()
         converter(norm_settings.opencc_default)
@@ -121,7 +121,7 @@ def opencc_mb_s(corpus: Path) -> float:
 
 def settled_share(records: pl.DataFrame) -> float:
     """Share of texts (questions and answers of the real records) the Han share settles without fastText."""
-    from stages.cleaning import langid
+    from stages.clean import langid
 
     class Counting:
         sent = 0

@@ -117,8 +117,8 @@ def child(method: str, corpus: Path, out: Path) -> None:
         seconds = float(run_datasketch(corpus, best=True)["seconds"])
         result = {"seconds": seconds}
     else:
-        from stages.dedupe.config import DedupParams
-        from stages.dedupe.stage import run_dedup
+        from stages.dedup.config import DedupParams
+        from stages.dedup.stage import run_dedup
         from stages.engine.config import EngineParams, ray_engine
 
         engine = EngineParams() if method == "local" else ray_engine(num_cpus=int(method[-1]))

@@ -28,9 +28,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.dedup import PARAMS, corpus_paths, load_average, machine  # noqa: E402
-from stages.dedupe.config import DedupParams  # noqa: E402
-from stages.dedupe.lsh import band_keys, candidate_pairs, candidate_probability  # noqa: E402
-from stages.dedupe.minhash import permutations, signatures  # noqa: E402
+from stages.dedup.config import DedupParams  # noqa: E402
+from stages.dedup.lsh import band_keys, candidate_pairs, candidate_probability  # noqa: E402
+from stages.dedup.minhash import permutations, signatures  # noqa: E402
 
 SCHEMES = ("oph", "affine32")
 SIZES = (5, 10, 20, 40, 80, 160, 320, 640, 2000)
@@ -77,9 +77,9 @@ def corpus_rows(work: Path, docs: int) -> list[str]:
     import polars as pl
 
     from bench.dedup import screen_pairs, texts_of
-    from stages.dedupe.near import find_near_duplicates, sketch
-    from stages.dedupe.sets import shingle_sets
-    from stages.dedupe.verify import exact_jaccard
+    from stages.dedup.near import find_near_duplicates, sketch
+    from stages.dedup.sets import shingle_sets
+    from stages.dedup.verify import exact_jaccard
 
     corpus, _ = corpus_paths(work, docs)
     texts = pl.Series("text", texts_of(corpus))

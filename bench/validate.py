@@ -89,8 +89,8 @@ def main() -> None:
     import great_expectations  # noqa: F401
 
     gx_import = time.perf_counter() - clock
-    from stages.validation import run_suite
-    from stages.validation.runner import gx_context
+    from stages.validate import run_suite
+    from stages.validate.runner import gx_context
 
     clock = time.perf_counter()
     gx_context()

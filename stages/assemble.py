@@ -42,7 +42,7 @@ from stages.lib.errors import clear_errors
 from stages.lib.params import load_section
 from stages.sft.build import assemble, set_line
 from stages.sft.mix import AssembleParams
-from stages.validation.suites import clean_bounds
+from stages.validate.suites import clean_bounds
 
 
 @click.command(help=doc_summary(__doc__), epilog=example(__doc__))

@@ -10,7 +10,7 @@ plain DVC lacks:
 2. A run in the workspace that fails leaves the workspace as it was: params.yaml, dvc.lock and every
    stage output (data, models, metrics, reports) are put back in the same bytes
    (stages/lib/snapshot.py). `--queue` and `--temp` runs never touch the workspace; they are only checked.
-   The work is stages/checking/experiment.py.
+   The work is stages/check/experiment.py.
 
 Other options are DVC's (`-n NAME`, `--queue`, `--temp`, `--run-all`, `-j N`, ...), passed on as given.
 A params.yaml that is a symbolic link is refused (DVC would write through it).
@@ -27,7 +27,7 @@ import shutil
 
 import click
 
-from stages.checking.experiment import run_experiment
+from stages.check.experiment import run_experiment
 from stages.lib.cli import doc_summary, example, run_main
 from stages.lib.errors import StageError, clear_errors
 

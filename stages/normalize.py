@@ -7,7 +7,7 @@ Runs before dedup, so a traditional and a simplified copy of the same text
 become equal and collapse in dedup.
 
 On instruction, input and output, with code, LaTeX and URLs masked
-(`stages.cleaning.segments`), in order (`stages.cleaning.normalize_text`):
+(`stages.clean.segments`), in order (`stages.clean.normalize_text`):
 1. OpenCC with the record's source config (`opencc:<config>`);
 2. full-width letters and digits to ASCII (`normalize:width`);
 3. ASCII punctuation between Han characters to the Chinese form (`normalize:punct`).
@@ -27,8 +27,8 @@ from pathlib import Path
 
 import click
 
-from stages.cleaning.normalize_text import NormalizeParams
-from stages.cleaning.normalizing import run_normalize
+from stages.clean.normalize_text import NormalizeParams
+from stages.clean.normalizing import run_normalize
 from stages.engine.config import load_engine
 from stages.engine.guard import run_guarded
 from stages.ingest.subsets import load_sources, subset_context

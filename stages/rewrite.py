@@ -59,7 +59,7 @@ from stages.lib.params import load_section
 from stages.llm.rewriting import RewritePaths, run_rewrite
 from stages.llm.rules import choose_rule, load_catalog
 from stages.llm.settings import RewriteParams
-from stages.validation.suites import clean_bounds
+from stages.validate.suites import clean_bounds
 
 
 @click.group(help=doc_summary(__doc__), epilog=example(__doc__))

@@ -11,7 +11,7 @@ with `score_quality` null. When enabled it labels clean's output:
 - good: kept records matching every `positive` condition (field: value), e.g.
   `{human_verified: true}`;
 - bad: rejected records with one of `negative_reasons` (clean's reason codes);
-trains a supervised fastText model on their prose (`stages.cleaning.quality`,
+trains a supervised fastText model on their prose (`stages.clean.quality`,
 in a fresh process), scores every kept record (P(good)) and, with `min_quality`
 set, drops those scoring under it as `quality_low`. Metrics add `enabled` and,
 when on, `good_examples`, `bad_examples` and `train_accuracy`. Params:
@@ -27,8 +27,8 @@ from pathlib import Path
 
 import click
 
-from stages.cleaning.quality import TrainQualityParams
-from stages.cleaning.quality_filter import model_summary, run_train_quality
+from stages.clean.quality import TrainQualityParams
+from stages.clean.quality_filter import model_summary, run_train_quality
 from stages.lib.cli import (doc_summary, echo_summary, example, in_option, metrics_option, out_option, params_option,
                             run_main)
 from stages.lib.errors import clear_errors

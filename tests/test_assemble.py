@@ -13,7 +13,7 @@ from stages.lib.record import records_frame
 from stages.sft.build import assemble
 from stages.sft.card import fingerprint
 from stages.sft.mix import AssembleParams, choose
-from stages.validation.suites import CleanBounds
+from stages.validate.suites import CleanBounds
 from tests.lib.test_record import sample_row
 
 SFT_SUITE = Path(__file__).resolve().parents[1] / "schemas" / "expectations" / "sft.json"

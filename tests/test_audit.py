@@ -1,7 +1,7 @@
 """`python -m stages.audit` diff and trace on a real temp git + DVC repo.
 
 The repo has the project's `scrape` stage and the small stand-in stages of
-tests/auditing/mini_pipeline.py (clean, dedup, rewrite, assemble), and this
+tests/audit/mini_pipeline.py (clean, dedup, rewrite, assemble), and this
 history, all written here:
 
 - commit A: sources cqia_zhihu (6 lines: one too short for any threshold, one of
@@ -20,9 +20,9 @@ import polars as pl
 import pytest
 from click.testing import CliRunner
 
-from stages.audit import cli
+from stages.audit.__main__ import cli
 from stages.lib.record import make_id
-from tests.auditing.repo_builder import commit, cqia_line, dvc, init_repo, write_lines, write_params, write_pipeline
+from tests.audit.repo_builder import commit, cqia_line, dvc, init_repo, write_lines, write_params, write_pipeline
 
 pytestmark = pytest.mark.e2e
 
@@ -405,7 +405,7 @@ def test_help_has_an_example_for_each_command():
 def test_console_script_is_declared():
     import tomllib
 
-    from tests.auditing.repo_builder import ROOT
+    from tests.audit.repo_builder import ROOT
 
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
     assert scripts["cqia-audit"] == "stages.audit:main"

@@ -1,7 +1,7 @@
 """`python -m stages.audit rules` and `experiments` on a temp DVC repo whose one stage is a fake model.
 
-The stage (`evaluate` in tests/auditing/mini_pipeline.py) writes per-question results through the real
-evalkit writers, with answers the test controls: counterintuitive_thinking turns 20 wrong logic answers
+The stage (`evaluate` in tests/audit/mini_pipeline.py) writes per-question results through the real
+evaluate writers, with answers the test controls: counterintuitive_thinking turns 20 wrong logic answers
 right at seed 42 (16 at seed 1, 24 at seed 2) and swaps 5 math answers each way; blurring_boundaries swaps
 4 each way on history and logic (a null effect) and keeps 0 rewrites. The commit is rule=none, seed 42;
 experiments are real `dvc exp run -S` runs.
@@ -14,8 +14,8 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from stages.audit import cli
-from tests.auditing.repo_builder import commit, dvc, git, init_repo, write_params, write_pipeline
+from stages.audit.__main__ import cli
+from tests.audit.repo_builder import commit, dvc, git, init_repo, write_params, write_pipeline
 
 pytestmark = pytest.mark.e2e
 PARAMS = {"rule": "none", "train": {"seed": 42}, "assemble": {"max_ppl": None}, "evaluate": {"tasks": "three"}}

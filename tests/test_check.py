@@ -10,8 +10,8 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from stages.check import cli
-from stages.checking.sections import declared_sections
+from stages.check.__main__ import cli
+from stages.check.sections import declared_sections
 from stages.lib.params import Params
 from tests.project import project, shipped_params
 
@@ -97,7 +97,7 @@ def test_a_section_is_checked_with_its_model_and_the_configured_subsets(tmp_path
 
 
 def test_every_section_of_the_shipped_params_is_declared_by_its_model():
-    from stages.checking.params_file import OTHER_SECTIONS
+    from stages.check.params_file import OTHER_SECTIONS
 
     declared = declared_sections()
     assert set(declared) == set(shipped_params()) - set(OTHER_SECTIONS)
@@ -108,12 +108,12 @@ def test_every_section_of_the_shipped_params_is_declared_by_its_model():
 def test_a_section_declared_twice_fails_at_import_naming_both_places(tmp_path):
     (tmp_path / "twice.py").write_text(
         "from stages.lib.params import Params\n\n\nclass Dedup(Params, section='dedup'):\n    x: int = 1\n")
-    code = "import stages.dedupe.config, twice"
+    code = "import stages.dedup.config, twice"
     result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
                             env={**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(tmp_path)])})
     assert result.returncode == 1
     assert result.stderr.splitlines()[-1] == ("ValueError: params section 'dedup' is declared twice: "
-                                              "stages.dedupe.config:DedupParams and twice:Dedup")
+                                              "stages.dedup.config:DedupParams and twice:Dedup")
 
 
 def test_the_evaluation_tasks_folder_must_exist(tmp_path, monkeypatch):

@@ -9,12 +9,12 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from stages.clean import cli
-from stages.cleaning.filters import SCORE_COLUMNS
-from stages.cleaning.records import clean_records
+from stages.clean.__main__ import cli
+from stages.clean.filters import SCORE_COLUMNS
+from stages.clean.records import clean_records
 from stages.ingest.sources import parse_source
 from stages.lib.record import RECORD_SCHEMA, REJECTED_SCHEMA, records_frame
-from tests.cleaning.fixtures import PROSE, clean_params, frame, row, settings, sources_params
+from tests.clean.fixtures import PROSE, clean_params, frame, row, settings, sources_params
 
 SHARED_SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "coig-cqia-sample"
 QUESTION = "怎样才能坚持每天读书？"

@@ -20,7 +20,7 @@ from stages.lib.record import records_frame
 from stages.sft.build import assemble
 from stages.sft.hf_card import pairs_text, size_category, title
 from stages.sft.mix import AssembleParams
-from stages.validation.suites import load_suite_config, parameter_names
+from stages.validate.suites import load_suite_config, parameter_names
 from tests.lib.test_record import sample_row
 
 SFT_SUITE = Path(__file__).resolve().parents[1] / "schemas" / "expectations" / "sft.json"

@@ -11,13 +11,13 @@ from click.testing import CliRunner
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from stages.dedup import cli
-from stages.dedupe.stage import CLUSTERS_SCHEMA, dedup_records, run_dedup
-from stages.dedupe.config import DedupParams
-from stages.dedupe.shingles import dedup_text
+from stages.dedup.__main__ import cli
+from stages.dedup.stage import CLUSTERS_SCHEMA, dedup_records, run_dedup
+from stages.dedup.config import DedupParams
+from stages.dedup.shingles import dedup_text
 from stages.lib.errors import StageError
 from stages.lib.record import RECORD_SCHEMA, REJECTED_SCHEMA
-from tests.dedupe.helpers import frame, random_text, record, reference_jaccard, substitute
+from tests.dedup.helpers import frame, random_text, record, reference_jaccard, substitute
 
 PARAMS = DedupParams()
 
@@ -146,7 +146,7 @@ def test_outputs_are_byte_identical_across_runs_input_orders_and_thread_counts(t
 def test_small_read_batches_and_verification_chunks_give_the_same_files(tmp_path, monkeypatch):
     """The streaming path (several input batches, several row groups of clusters, pairs verified in many
     chunks from the spill file) writes what one batch does."""
-    from stages.dedupe import source, stage, store
+    from stages.dedup import source, stage, store
 
     records = near_threshold_corpus()
     records.write_parquet(tmp_path / "in.parquet")

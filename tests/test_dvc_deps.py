@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stages.checking.sections import declared_sections
+from stages.check.sections import declared_sections
 from tests.project import project
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -218,7 +218,7 @@ def test_imports_and_section_reads_are_ones_the_checks_above_can_see(path):
 
 
 # files that read the whole params file on purpose: the loader itself, `check` (every section) and `exp`
-RAW_PARAMS_READERS = {"stages/lib/params.py", "stages/checking/params_file.py", "stages/checking/experiment.py"}
+RAW_PARAMS_READERS = {"stages/lib/params.py", "stages/check/params_file.py", "stages/check/experiment.py"}
 
 
 def test_dvc_yaml_passes_dvcs_own_schema():

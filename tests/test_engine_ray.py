@@ -22,18 +22,18 @@ import yaml
 ray = pytest.importorskip("ray")
 from ray import cloudpickle  # noqa: E402 - the copy Ray serialises tasks with
 
-from stages.cleaning.filters import CleanParams  # noqa: E402
-from stages.cleaning.normalize_text import NormalizeParams  # noqa: E402
-from stages.cleaning.normalizing import run_normalize  # noqa: E402
-from stages.cleaning.records import run_clean  # noqa: E402
-from stages.dedupe.stage import run_dedup  # noqa: E402
-from stages.dedupe import distributed  # noqa: E402
+from stages.clean.filters import CleanParams  # noqa: E402
+from stages.clean.normalize_text import NormalizeParams  # noqa: E402
+from stages.clean.normalizing import run_normalize  # noqa: E402
+from stages.clean.records import run_clean  # noqa: E402
+from stages.dedup.stage import run_dedup  # noqa: E402
+from stages.dedup import distributed  # noqa: E402
 from stages.engine.config import EngineParams, ray_engine  # noqa: E402
 from stages.ingest.sources import parse_source  # noqa: E402
 from stages.lib.errors import StageError  # noqa: E402
 from stages.ingest.scrape import scrape  # noqa: E402
 from stages.lib.params import parse_section  # noqa: E402
-from tests.dedupe.test_config import parse_params  # noqa: E402
+from tests.dedup.test_config import parse_params  # noqa: E402
 from tests.project import project
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -160,7 +160,7 @@ def crash_once(table, marker: str, **kwargs):
     if not marker.exists():
         marker.write_text("killed", encoding="utf-8")
         os._exit(1)
-    from stages.dedupe.distributed import sketch_block
+    from stages.dedup.distributed import sketch_block
 
     return sketch_block(table, **kwargs)
 
@@ -189,7 +189,7 @@ def test_a_failing_task_names_the_file_and_the_reason_in_one_line(ray_session, s
 
 def sketch_without_positions(group, **kwargs):
     """distributed.sketch_block handed no positions: it fails inside the task."""
-    from stages.dedupe.distributed import sketch_block
+    from stages.dedup.distributed import sketch_block
 
     return sketch_block(group, **{**kwargs, "positions": None})
 
@@ -263,7 +263,7 @@ def test_engine_ray_null_means_the_defaults_and_a_file_without_the_section_is_lo
 def test_the_cli_reports_an_unreachable_address_in_one_line(tmp_path, monkeypatch):
     from click.testing import CliRunner
 
-    from stages.dedup import cli
+    from stages.dedup.__main__ import cli
 
     monkeypatch.setattr(ray, "is_initialized", lambda: False)
     params = tmp_path / "params.yaml"
@@ -345,7 +345,7 @@ def dedup_on_ray(folder: Path):
     import random
     import subprocess
 
-    from tests.dedupe.helpers import frame, random_text, record
+    from tests.dedup.helpers import frame, random_text, record
 
     rng = random.Random(3)
     frame([record(f"r{i:05d}", random_text(rng, 200)) for i in range(400)]).write_parquet(folder / "in.parquet")

@@ -8,9 +8,9 @@ import torch
 from scipy.stats import binomtest
 from click.testing import CliRunner
 
-from stages.evalkit.scoring import format_prompt, loglikelihoods, score_questions
-from stages.evalkit.tasks import load_tasks
-from stages.evaluate import cli
+from stages.evaluate.scoring import format_prompt, loglikelihoods, score_questions
+from stages.evaluate.tasks import load_tasks
+from stages.evaluate.__main__ import cli
 from stages.llm.base import load_pretrained
 from tests.tiny_lm import make_tiny_lm
 
@@ -99,8 +99,8 @@ def test_cli_rejects_unknown_continuation(tmp_path):
 
 
 def test_english_questions_use_mmlus_answer_cue_and_spaced_letters():
-    from stages.evalkit.scoring import continuations
-    from stages.evalkit.tasks import Question
+    from stages.evaluate.scoring import continuations
+    from stages.evaluate.tasks import Question
 
     q = Question("demo", "What is 7 times 8?", ("54", "56", "48", "64"), "B", "x:1")
     assert format_prompt(q) == "What is 7 times 8?\nA. 54\nB. 56\nC. 48\nD. 64\nAnswer:"
@@ -110,8 +110,8 @@ def test_english_questions_use_mmlus_answer_cue_and_spaced_letters():
 
 
 def test_cloze_hides_the_options_and_scores_their_text():
-    from stages.evalkit.scoring import continuations
-    from stages.evalkit.tasks import Question
+    from stages.evaluate.scoring import continuations
+    from stages.evaluate.tasks import Question
 
     q = Question("demo", "What is the capital city of France?", ("Rome", "Paris", "Oslo", "Bern"), "B", "x:1")
     assert format_prompt(q, "cloze") == "Question: What is the capital city of France?\nAnswer:"
@@ -119,7 +119,7 @@ def test_cloze_hides_the_options_and_scores_their_text():
 
 
 def evaluate_params(raw):
-    from stages.evalkit.tasks import EvaluateParams
+    from stages.evaluate.tasks import EvaluateParams
     from stages.lib.params import parse_section
 
     return parse_section(EvaluateParams, raw, "params.yaml: evaluate")

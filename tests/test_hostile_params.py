@@ -14,7 +14,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from stages.check import cli as check_cli
+from stages.check.__main__ import cli as check_cli
 from stages.lib.cli import example_commands
 from tests.project import project, shipped_params
 from tests.test_stage_shape import command_module

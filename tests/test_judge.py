@@ -197,7 +197,7 @@ BROKEN = [
 @pytest.mark.parametrize("edit, message", BROKEN, ids=["syntax", "unknown-key", "missing", "placeholder",
                                                                 "duplicate"])
 def test_a_broken_rubric_is_one_line_for_the_stage_and_for_check(tmp_path, edit, message):
-    from stages.check import cli as check_cli
+    from stages.check.__main__ import cli as check_cli
 
     rubric = tmp_path / "rubric.yaml"
     rubric.write_text(edit(RUBRIC.read_text(encoding="utf-8")), encoding="utf-8")

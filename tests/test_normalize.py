@@ -9,13 +9,13 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stages.cleaning.normalize_text import PUNCT_TABLE, WIDTH_TABLE, NormalizeParams, convert_script
-from stages.cleaning.normalizing import normalize_records, normalize_texts
-from stages.cleaning.steps import StepTimer
+from stages.clean.normalize_text import PUNCT_TABLE, WIDTH_TABLE, NormalizeParams, convert_script
+from stages.clean.normalizing import normalize_records, normalize_texts
+from stages.clean.steps import StepTimer
 from stages.lib.params import parse_section
 from stages.lib.record import RECORD_SCHEMA
 from stages.normalize import cli
-from tests.cleaning.fixtures import frame, row, sources_params
+from tests.clean.fixtures import frame, row, sources_params
 
 PARAMS = {"opencc_default": "t2s", "opencc_by_source": {"tw_forum": "tw2sp", "hk_news": "hk2s"},
           "width": True, "punct": True}

@@ -6,8 +6,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from stages.cleaning.normalize_text import OPENCC_CONFIGS, convert_script, converter
-from stages.cleaning.opencc_tables import changing_pattern, entries
+from stages.clean.normalize_text import OPENCC_CONFIGS, convert_script, converter
+from stages.clean.opencc_tables import changing_pattern, entries
 
 CJK = [*range(0x2E80, 0x2FE0), *range(0x3000, 0xA000), *range(0xF900, 0xFB00), *range(0x20000, 0x323B0)]
 
@@ -26,10 +26,10 @@ def test_every_text_opencc_changes_is_selected(config):
 
 
 def test_without_the_dictionaries_every_text_is_converted(monkeypatch):
-    from stages.cleaning import opencc_tables
-    from stages.cleaning.normalizing import normalize_texts
-    from stages.cleaning.normalize_text import NormalizeParams
-    from stages.cleaning.steps import StepTimer
+    from stages.clean import opencc_tables
+    from stages.clean.normalizing import normalize_texts
+    from stages.clean.normalize_text import NormalizeParams
+    from stages.clean.steps import StepTimer
 
     texts = pl.DataFrame({"instruction": ["體育", "数据"], "input": ["", ""], "output": ["軟體", "好"]})
     configs = pl.Series(["t2s", "t2s"])

@@ -13,7 +13,8 @@ import torch
 import yaml
 from click.testing import CliRunner
 
-from stages import base_model, evaluate, train
+from stages import base_model, train
+from stages.evaluate import __main__ as evaluate
 from tests.llm.fixtures import TINY_PARAMS, write_curated
 
 PAIRS = [("猫会游泳吗？", "大多数猫会游泳。"), ("一年有几个季节？", "四个。"), ("水的沸点是多少？", "一百摄氏度。"),

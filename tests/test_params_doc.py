@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from stages.checking.sections import declared_sections
+from stages.check.sections import declared_sections
 from stages.ingest.sources import SOURCE_KINDS
 from stages.lib.params import Params
 

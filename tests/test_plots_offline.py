@@ -20,7 +20,7 @@ import matplotlib
 import pytest
 
 from stages.sft.hf_card import kept_dropped_csv
-from tests.auditing.repo_builder import git, run
+from tests.audit.repo_builder import git, run
 from tests.project import project
 
 pytestmark = pytest.mark.e2e
@@ -64,8 +64,8 @@ def paired_csv() -> str:
     """reports/compare/paired.csv as `audit rules --save` writes it, for one rule with a planted effect."""
     import numpy as np
 
-    from stages.auditing.paired import compare
-    from stages.auditing.rules import saved
+    from stages.audit.paired import compare
+    from stages.audit.rules import saved
 
     diffs = {"logic": np.array([1.0] * 8 + [0.0] * 12), "law": np.array([1.0, -1.0] * 10), "tiny": np.array([1.0])}
     cells = {task: {m: compare(d, m) for m in ("accuracy", "margin")} for task, d in diffs.items()}

@@ -21,7 +21,7 @@ from stages.rewrite import cli
 from tests.llm.chat_server import ChatServer, answer_for
 from tests.llm.fixtures import curated_frame, write_curated
 from tests.llm.leaks import files_holding, key_forms
-from tests.validation.samples import clean_section
+from tests.validate.samples import clean_section
 
 ROOT = Path(__file__).resolve().parents[1]
 KEY = "sk-live-5d1e8b0c7a9f4e2d6b3a1c0e"

@@ -147,7 +147,7 @@ def test_assemble_counts_selection_drops_and_joins_score_quality_from_scores(tmp
 def test_an_experiment_value_under_select_is_checked_like_any_other(tmp_path, monkeypatch):
     """`python -m stages.exp -S assemble.select...` checks the value before DVC runs: a good key passes, a typo
     is one line with a did-you-mean."""
-    from stages.checking.experiment import check_overrides
+    from stages.check.experiment import check_overrides
 
     shipped = yaml.safe_load((project() / "params.yaml").read_text(encoding="utf-8"))
     for source in shipped["sources"].values():
@@ -196,8 +196,8 @@ def test_selection_drops_are_found_by_audit_summary_and_trace(tmp_path):
     """The select reasons live in data/sft/rejected.parquet, where `audit` finds every stage's rejects."""
     from click.testing import CliRunner
 
-    from stages.audit import cli
-    from tests.auditing.repo_builder import dvc, git
+    from stages.audit.__main__ import cli
+    from tests.audit.repo_builder import dvc, git
 
     repo = tmp_path / "repo"
     repo.mkdir()

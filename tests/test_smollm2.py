@@ -21,7 +21,7 @@ from click.testing import CliRunner
 
 from stages.ingest.sources import parse_source
 from stages.scrape import scrape
-from tests.validation.samples import clean_section
+from tests.validate.samples import clean_section
 
 pytestmark = pytest.mark.smollm2
 ROOT = Path(__file__).resolve().parents[1]
@@ -82,7 +82,7 @@ def test_base_model_converts_the_packaged_gguf_into_a_loadable_llama(run):
 
 
 def test_rewrite_familiarity_train_evaluate_on_the_real_model(run):
-    from stages.evaluate import cli as evaluate_cli
+    from stages.evaluate.__main__ import cli as evaluate_cli
     from stages.familiarity import cli as familiarity_cli
     from stages.rewrite import cli as rewrite_cli
     from stages.train import cli as train_cli

@@ -8,10 +8,10 @@ import polars as pl
 import yaml
 from click.testing import CliRunner
 
-from stages.clean import cli as clean_cli
+from stages.clean.__main__ import cli as clean_cli
 from stages.engine import batches
 from stages.normalize import cli as normalize_cli
-from tests.cleaning.fixtures import clean_params, frame, row, sources_params
+from tests.clean.fixtures import clean_params, frame, row, sources_params
 from tests.test_clean import write_raw
 from tests.test_scrape import invoke, write_cqia, write_params
 
@@ -103,8 +103,8 @@ def test_scrape_reports_each_input_file_with_its_share_of_the_input(tmp_path, mo
 
 def test_dedup_reports_each_pass_and_writes_the_same_files(tmp_path, monkeypatch):
     """dedup's passes (sketch, candidate sets, verify, write) each report progress; the files do not change."""
-    from stages.dedup import cli as dedup_cli
-    from stages.dedupe import source
+    from stages.dedup.__main__ import cli as dedup_cli
+    from stages.dedup import source
     from tests.test_dedup import planted, write_params
 
     planted().write_parquet(tmp_path / "in.parquet")

@@ -8,15 +8,15 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from stages.clean import cli as clean_cli
-from stages.cleaning import quality
-from stages.cleaning.filters import REASONS as CLEAN_REASONS
-from stages.cleaning.quality import MODEL_NAME, TrainQualityParams
-from stages.cleaning.quality_filter import feature_texts, score_and_filter
+from stages.clean.__main__ import cli as clean_cli
+from stages.clean import quality
+from stages.clean.filters import REASONS as CLEAN_REASONS
+from stages.clean.quality import MODEL_NAME, TrainQualityParams
+from stages.clean.quality_filter import feature_texts, score_and_filter
 from stages.lib.params import parse_section
 from stages.lib.record import REJECTED_SCHEMA
 from stages.train_quality import cli
-from tests.cleaning.fixtures import FakeModel, clean_params, frame, row, sources_params
+from tests.clean.fixtures import FakeModel, clean_params, frame, row, sources_params
 
 PHRASES = ["学习编程要多动手", "读书让人明白道理", "运动有益身体健康", "旅行可以开阔眼界", "做饭需要耐心和细心",
            "写作需要反复修改", "科学研究讲究证据", "团队合作重在沟通", "早睡早起精神好", "节约用水从我做起"]

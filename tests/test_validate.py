@@ -17,9 +17,9 @@ from click.testing import CliRunner
 from stages.ingest.sources import parse_sources
 from stages.ingest.subsets import configured_subsets
 from stages.lib.record import RECORD_SCHEMA, REJECTED_SCHEMA
-from stages.validate import cli
-from stages.validation.stage import suite_parameters
-from tests.validation.samples import MAX_CHARS, SOURCES, clean_section, sample_records
+from stages.validate.__main__ import cli
+from stages.validate.stage import suite_parameters
+from tests.validate.samples import MAX_CHARS, SOURCES, clean_section, sample_records
 from tests.project import project
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -245,8 +245,8 @@ def test_a_record_clean_keeps_at_its_sources_limit_passes_validate(tmp_path):
     """clean keeps a segmentfault question of 8,463 characters (over the suites' old 8,000) and a record of
     exactly its source's max_chars, drops one character more with the reason and the threshold, and
     validate, whose `max_chars` is the largest clean limit, passes every record clean kept."""
-    from stages.clean import cli as clean_cli
-    from tests.cleaning.fixtures import clean_params, frame, row, sources_params
+    from stages.clean.__main__ import cli as clean_cli
+    from tests.clean.fixtures import clean_params, frame, row, sources_params
 
     question = long_text(8463, 1)
     records = frame(
@@ -296,7 +296,7 @@ def test_the_suites_length_bound_is_the_largest_clean_limit_of_a_configured_subs
 def test_records_of_a_source_clean_keeps_english_are_not_held_to_the_chinese_share(tmp_path):
     """`clean.by_source.<s>.min_chinese: 0` keeps a source English on purpose (MMLU seeds): the suites'
     Chinese-share check reads the same params and leaves those records alone, however many they are."""
-    from tests.validation.samples import english_rows
+    from tests.validate.samples import english_rows
 
     frame = pl.concat([sample_records(), english_rows(6)])  # 6 of 18 records English: far over 5%
     data = yaml.safe_load(write_params(tmp_path / "params.yaml").read_text(encoding="utf-8"))

@@ -5,7 +5,7 @@ that act on whoever reads a report rather than being read: an ESC sequence
 runs in the terminal of someone who `cat`s a Markdown file, a right-to-left
 override (U+202E) reorders what is shown, a `<script>` or `<img onerror>` runs
 in a browser, and a `|` or a line break breaks a Markdown table. Every report
-renderer (stages/auditing/formats.py, the validation reports, the dataset
+renderer (stages/audit/formats.py, the validation reports, the dataset
 card) passes each value through the function for where it goes:
 
 - `terminal(text)`: `visible(text)`, nothing else (rich prints text literally).

@@ -21,7 +21,7 @@ Field types: `PositiveInt`, `NonNegativeInt`, `PositiveFloat`, `NonNegativeFloat
 The file itself is read by stages/lib/yamlfile.py (a key given twice, deep nesting, bad UTF-8: one
 line each); a symlinked params file is refused. Each section's model declares its section where
 the code is (`section="dedup"` above; a second model for one section fails at import); `stages.check`
-and the tests find every declared section (stages/checking/sections.py), and a stage reads its
+and the tests find every declared section (stages/check/sections.py), and a stage reads its
 sections through `load_section(Model, ...)` calls (tests/test_dvc_deps.py reads those calls to keep
 `dvc.yaml` params honest). Keys that must name configured subsets
 (`by_source` mappings) are checked against `context={"subsets": [...]}` (see `known_subsets`).
@@ -107,7 +107,7 @@ class Params(BaseModel):
 
 
 # params.yaml section -> its model, filled as the modules declaring them are imported
-# (stages/checking/sections.py imports every one of them for `stages.check` and the tests)
+# (stages/check/sections.py imports every one of them for `stages.check` and the tests)
 SECTIONS: dict[str, type[Params]] = {}
 
 

@@ -29,8 +29,8 @@ from stages.llm.prompts import build_messages, canonical_json, prefill_of, promp
 from stages.llm.rules import Rule, RuleChoice
 from stages.llm.screen import ECHO_NGRAM, ECHO_THRESHOLD, KeyGuard, echo_share
 from stages.llm.settings import RewriteParams
-from stages.validation import failure_message, run_suite, write_reports
-from stages.validation.suites import CleanBounds, run_parameters
+from stages.validate import failure_message, run_suite, write_reports
+from stages.validate.suites import CleanBounds, run_parameters
 
 REASON = {"empty": "rewrite_empty_answer", "unparseable": "rewrite_unparseable"}
 SECRET_REASON = "rewrite_secret_in_output"
@@ -218,7 +218,7 @@ class RewritePaths:
 def run_rewrite(choice: RuleChoice, settings: RewriteParams, subsets: list[str], paths: RewritePaths, *,
                 bounds: CleanBounds) -> dict[str, Any]:
     """The whole stage: rewrite the seeds with the chosen rule (nothing for `none`), check, write; the
-    metrics. `bounds` are the suite's limits taken from clean (`stages.validation.suites.clean_bounds`)."""
+    metrics. `bounds` are the suite's limits taken from clean (`stages.validate.suites.clean_bounds`)."""
     started = time.perf_counter()
     quiet_libraries()  # library progress bars only on a terminal
     cache = ResponseCache(paths.cache)

@@ -28,7 +28,7 @@ from stages.lib.params import Block, Names, NonNegativeInt, Params, known_subset
 from stages.llm.backends import GenerationParams
 from stages.llm.backends.hf_local import TransformersParams
 from stages.llm.backends.openai_chat import OpenAIParams, openai_block_needed
-from stages.validation.suites import ZhShare
+from stages.validate.suites import ZhShare
 
 
 class RewriteParams(Params, section="rewrite"):

@@ -29,9 +29,9 @@ from stages.sft.hf_card import curation_steps, dataset_card, kept_dropped_csv, l
 from stages.sft.mix import AssembleParams, choose
 from stages.sft.score_summary import distributions, histogram_csv, judge_identity
 from stages.sft.select import SCORES
-from stages.validation import failure_message, run_suite, write_reports
-from stages.validation.derived import record_languages
-from stages.validation.report import summary_line
+from stages.validate import failure_message, run_suite, write_reports
+from stages.validate.derived import record_languages
+from stages.validate.report import summary_line
 
 
 def read_records(path: Path, what: str) -> pl.DataFrame:

@@ -11,7 +11,7 @@ instruction, input and output together) is contaminated by a question when it
 holds at least `min_overlap` of that question's n-grams (a share in (0, 1]);
 so a copied question always matches, and a lightly edited one matches when enough
 n-grams away from the edit survive. Evaluation questions come from the task files
-`evaluate` reads (stages/evalkit/tasks.py). Matches are exact set lookups, so the
+`evaluate` reads (stages/evaluate/tasks.py). Matches are exact set lookups, so the
 cost grows with the candidates' total length, not with the number of questions.
 """
 
@@ -116,7 +116,7 @@ class Index:
 
 def load_eval_questions(directories: list[Path]) -> list[tuple[str, str, str]]:
     """(task, file:line, question) of every task file in `directories` (the layouts evaluate reads)."""
-    from stages.evalkit.tasks import load_tasks
+    from stages.evaluate.tasks import load_tasks
 
     found = []
     for directory in directories:

@@ -15,7 +15,7 @@ stages/sft/score_summary.py), curation steps with counts
 per reason (from the upstream stages' metrics named in dvc.lock), known limitations, provenance.
 Everything is derived from the data, params and dvc.lock: no clock, no git
 revision. A record's language is measured by `record_languages`
-(stages/validation/derived.py: the Han share of its prose, as the suites'
+(stages/validate/derived.py: the Han share of its prose, as the suites'
 `zh_share`). Every value from params or data is escaped for Markdown
 (stages/lib/escape.py), so a license with `<script>` or a line break stays text
 in its table cell.
@@ -34,7 +34,7 @@ from huggingface_hub import DatasetCardData
 from stages.lib import escape
 from stages.sft.card import upstream_entries
 from stages.sft.score_summary import scores_section
-from stages.validation.derived import ZH_RECORD_SHARE
+from stages.validate.derived import ZH_RECORD_SHARE
 
 SPLITS = {"train": "train.jsonl", "validation": "eval.jsonl"}  # card split name -> file (`split` column: eval)
 KNOWN_LICENSES = {"cc0-1.0", "cc-by-4.0", "cc-by-sa-4.0", "cc-by-nc-4.0", "cc-by-nc-sa-4.0", "apache-2.0", "mit",

@@ -29,7 +29,7 @@ from stages.lib.params import Block, Fraction, NonNegativeInt, Params, ShareBelo
 from stages.lib.sampling import hash_rank
 from stages.sft.decontam import DecontamParams
 from stages.sft.select import SelectParams, select_filters
-from stages.validation.suites import CleanBounds, run_parameters
+from stages.validate.suites import CleanBounds, run_parameters
 
 RewriteShare = number(lambda v: 0 <= v <= 1, "in [0, 1] or null")
 MaxPpl = number(lambda v: v > 0, "a positive number or null")

@@ -16,12 +16,12 @@ import polars as pl
 import pytest
 from click.testing import CliRunner
 
-from stages.dedup import cli as dedup_cli
+from stages.dedup.__main__ import cli as dedup_cli
 from stages.lib.contract import write_stage_outputs
 from stages.lib.errors import clear_errors
 from stages.lib.io import atomic_path, output_dir
 from stages.lib.record import empty_rejected
-from tests.dedupe.helpers import frame, random_text, record
+from tests.dedup.helpers import frame, random_text, record
 from tests.lib.test_contract import frame_of
 
 FULL = "no space left on device; free some space (or use another disk) and run the stage again"

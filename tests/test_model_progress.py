@@ -4,12 +4,12 @@ output unchanged, and the same files with progress on or off."""
 
 from __future__ import annotations
 
-import yaml
 from click.testing import CliRunner
 
 from stages.familiarity import cli as familiarity_cli
 from tests.llm.chat_server import ChatServer
 from tests.llm.fixtures import tiny_model_dir, write_curated
+from tests.test_familiarity import write_params
 from tests.test_judge import files, params, run as run_judge
 
 
@@ -24,7 +24,7 @@ def familiarity(tmp_path, out: str):
     records = tmp_path / "records.parquet"
     if not records.exists():
         write_curated(records)
-        (tmp_path / "params.yaml").write_text(yaml.safe_dump({"familiarity": {"batch_size": 4, "max_length": 128}}))
+        write_params(tmp_path / "params.yaml", {"batch_size": 4, "max_length": 128})
     return CliRunner().invoke(familiarity_cli, [
         "--params", str(tmp_path / "params.yaml"), "--in", str(records), "--base-model", str(tiny_model_dir()),
         "--out", str(tmp_path / out), "--reports", str(tmp_path / f"{out}-reports"),

@@ -35,7 +35,9 @@ share of padded tokens done (batches grow longer as they go, so a count would
 promise too early an end).
 
 `FamiliarityParams` is `params.yaml: familiarity`: `batch_size`, `max_length`, `device`
-and `threads` for the scoring here, and the stage's optional filter (stages/llm/familiarity.py).
+and `threads` for the scoring here, and `sources` (which candidates are scored) and the optional
+filter for the stage (stages/llm/familiarity.py). Loaded with `context=subset_context(...)`, a
+`sources` entry that names no configured subset fails like a `by_source` key does.
 """
 
 from __future__ import annotations
@@ -46,7 +48,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from stages.lib.params import Block, Number, Params, PositiveInt, PositiveNumber, check
+from pydantic import ValidationInfo, field_validator
+
+from stages.lib.params import Block, Names, Number, Params, PositiveInt, PositiveNumber, check, known_subsets
 from stages.lib.progress import tracker
 from stages.llm.base import Device
 from stages.llm.prompts import question_text, render_prompt
@@ -67,7 +71,14 @@ class FamiliarityParams(Params, section="familiarity"):
     max_length: Annotated[int, check(lambda v: v >= 2, "an integer >= 2 (prompt + response tokens)")] = 1024
     device: Device = "auto"
     threads: PositiveInt | None = None
+    sources: Names = []  # records' `source` values scored (configured subsets); empty = every candidate
     filter: Annotated[FilterParams, Block] = FilterParams()
+
+    @field_validator("sources")
+    @classmethod
+    def _configured(cls, sources: list[str], info: ValidationInfo) -> list[str]:
+        known_subsets(dict.fromkeys(sources), info)
+        return sources
 
 
 @dataclass(frozen=True)

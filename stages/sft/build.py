@@ -5,7 +5,8 @@ the frame or a `--scores` parquet), removes candidates that overlap an evaluatio
 (stages/sft/decontam.py), chooses the mix and split (stages/sft/mix.py), runs the `sft`
 expectation suite on the result (a critical failure removes the old set and writes only the suite's
 reports), and writes the set (train.jsonl, eval.jsonl, manifest.json, README.md) with the contract
-files and the reports (the suite's and kept_dropped.csv) through `write_stage_outputs`.
+files and the reports (the suite's and kept_dropped.csv) through `write_stage_outputs`. The metrics carry the mean
+and median `ppl` of the training split (`familiarity`), the familiarity paper's measure of the set.
 """
 
 from __future__ import annotations
@@ -38,20 +39,31 @@ def read_records(path: Path, what: str) -> pl.DataFrame:
 
 
 def candidates(frames: list[pl.DataFrame], scores: pl.DataFrame | None) -> pl.DataFrame:
-    """Stack record frames; a row is a rewrite when it has a `parent_id`; `ppl` from the frame or `scores`;
+    """Stack record frames; a row is a rewrite when it has a `parent_id` (kept for `rewrites: replace`); `ppl`
+    from the frame or `scores`;
     `verified_by` (the review stage's reviewers, for the card) when the frame has it."""
     parts = []
     for frame in frames:
         is_rewrite = pl.col("parent_id").is_not_null() if "parent_id" in frame.columns else pl.lit(False)
         ppl = pl.col("ppl").cast(pl.Float64) if "ppl" in frame.columns else pl.lit(None, pl.Float64)
         by = pl.col("verified_by").cast(pl.String) if "verified_by" in frame.columns else pl.lit(None, pl.String)
+        parent = pl.col("parent_id").cast(pl.String) if "parent_id" in frame.columns else pl.lit(None, pl.String)
         parts.append(frame.select(*RECORD_SCHEMA.names(), is_rewrite.alias("is_rewrite"), ppl.alias("ppl"),
-                                  by.alias("verified_by")))
+                                  by.alias("verified_by"), parent.alias("parent_id")))
     stacked = pl.concat(parts, how="vertical")
     if scores is None:
         return stacked
     joined = stacked.join(scores.select("id", pl.col("ppl").cast(pl.Float64).alias("_score")), on="id", how="left")
     return joined.with_columns(pl.coalesce("_score", "ppl").alias("ppl")).drop("_score")
+
+
+def familiarity(kept: pl.DataFrame) -> dict[str, Any]:
+    """How familiar the base model found the training split's answers before tuning: the mean and median
+    answer-only ppl of its records that familiarity scored, and how many those are (`audit experiments`
+    shows the mean beside each run's paired delta)."""
+    ppl = kept.filter(pl.col("split") == "train")["ppl"].drop_nulls()
+    return {"train_ppl_mean": round(ppl.mean(), 4) if ppl.len() else None,
+            "train_ppl_median": round(ppl.median(), 4) if ppl.len() else None, "train_scored": ppl.len()}
 
 
 def summary(kept: pl.DataFrame, params: AssembleParams, rows: list[dict], lock: Path) -> dict[str, Any]:
@@ -122,7 +134,7 @@ def assemble(inputs: list[Path], scores: Path | None, out: Path, metrics_path: P
     return write_stage_outputs("assemble", out, metrics_path, kept=kept, rejected=rejected,
                                rows_in=frame.height, started=started, extra_columns=("is_rewrite", "ppl", "split"),
                                extra_metrics={"fingerprint": info["fingerprint"], "counts": info["counts"],
-                                              "decontam": decontam_metrics},
+                                              "decontam": decontam_metrics, "familiarity": familiarity(kept)},
                                extra_files=write_set, reports_dir=reports, reports=all_reports)
 
 

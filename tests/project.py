@@ -60,7 +60,7 @@ TINY_OVERRIDES = (
     "rewrite.transformers.batch_size=4", "familiarity.max_length=1024", "familiarity.sources=[]",
     "judge.enabled=true", "train.max_steps=-1", "train.batch_size=8", "train.learning_rate=0.001",
     "train.max_length=768", "train.threads=1", "evaluate.tasks=data/sample/eval", "evaluate.continuation=letter",
-    "evaluate.threads=1",
+    "evaluate.max_per_task=null", "evaluate.threads=1",
 )
 
 

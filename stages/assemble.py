@@ -22,11 +22,11 @@ pass the `sft` expectation suite (`--suite`; reports in `--reports`). Params:
 `assemble` (stages/sft/mix.py) and `sources` (for the configured subsets).
 
 Example:
-    # dvc.yaml passes data/sample/eval and ${evaluate.tasks} (data/sample/eval by default)
+    # dvc.yaml passes data/sample/eval and ${evaluate.tasks} (data/sample/mmlu/test by default)
     python -m stages.assemble --in data/review/records.parquet --scores data/quality/records.parquet \\
         --out data/sft --metrics metrics/assemble.json \\
         --suite schemas/expectations/sft.json --reports reports/assemble \\
-        --eval-tasks data/sample/eval --eval-tasks data/sample/eval
+        --eval-tasks data/sample/eval --eval-tasks data/sample/mmlu/test
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ familiarity:
   max_length: 1024            # prompt + response tokens per sequence
   device: auto                # cuda (bfloat16) when torch sees a GPU, else cpu (float32)
   threads: null               # torch CPU threads; null = torch's default, 1 for the tiny model
+  sources: []                 # records' `source` values to score (configured subsets); [] = every candidate
   filter: {max_ppl: null, keep_quantile: null}
 ```
 (`FamiliarityParams` in stages/llm/perplexity.py; the run is stages/llm/familiarity.py.)
@@ -19,7 +20,9 @@ Every record gets `ppl` (answer-only perplexity, prompt tokens masked out, see
 stages/llm/perplexity.py), `ppl_tokens` (response tokens scored),
 `loss_answer_given_question` and `loss_answer_alone` (mean loss per response token
 with and without the question) and `ifd`, their ratio. Records with an empty
-output are not SFT candidates: the scores are null and no filter drops them.
+output are not SFT candidates, and with `sources` set only records (curated or
+rewritten) of those sources are scored: the others' scores are null and no filter
+drops them (metrics `not_chosen` counts those left out by `sources`).
 Rewrites keep their `parent_id`, `rule`, `model`, `prompt_sha256` columns (null
 for curated records).
 
@@ -43,6 +46,7 @@ import click
 
 from stages.lib.cli import (PATH, base_model_option, doc_summary, echo_summary, example, in_option, metrics_option,
                             out_option, params_option, reports_option, run_main)
+from stages.ingest.subsets import load_sources, subset_context
 from stages.lib.errors import clear_errors
 from stages.lib.params import load_section
 from stages.llm.familiarity import run_familiarity
@@ -60,7 +64,7 @@ from stages.llm.perplexity import FamiliarityParams
 @clear_errors
 def cli(params_path: Path, in_path: Path, rewrites_path: Path | None, base_model: Path, out_dir: Path,
         reports_dir: Path, metrics_path: Path) -> None:
-    settings = load_section(FamiliarityParams, params_path)
+    settings = load_section(FamiliarityParams, params_path, subset_context(load_sources(params_path)))
     metrics = run_familiarity(settings, in_path, rewrites_path, base_model, out_dir, reports_dir, metrics_path)
     median = "n/a" if metrics["ppl_median"] is None else f"{metrics['ppl_median']:.1f}"
     echo_summary("familiarity", metrics, f"{metrics['scored']} scored, median ppl {median}")

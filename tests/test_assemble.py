@@ -47,6 +47,23 @@ def test_caps_and_rewrite_share_and_empty_outputs_are_rejected_with_reasons():
     assert kept.filter(pl.col("is_rewrite")).height == 9  # 6 zhihu + 3 douban curated, share 0.5
 
 
+def test_replace_puts_each_rewrite_in_its_seeds_place_and_add_keeps_both():
+    seeds = with_flags(curated_frame({"zhihu": 6}), False, 20.0)
+    answers = with_flags(curated_frame({"rw": 4}), True, 5.0).with_columns(
+        pl.Series("parent_id", [f"zhihu-{i:016x}" for i in range(4)]), pl.Series("instruction", [
+            f"zhihu的第{i}个问题" for i in range(4)]))  # the same questions, other answers
+    frame = pl.concat([seeds.with_columns(pl.lit(None, pl.String).alias("parent_id")), answers])
+    added, _ = choose(frame, AssembleParams())
+    kept, rejected = choose(frame, AssembleParams(rewrites="replace"))
+    assert added.height == 10 and kept.height == 6 and "parent_id" not in kept.columns
+    assert sorted(kept.filter(~pl.col("is_rewrite"))["id"].to_list()) == ["zhihu-0000000000000004",
+                                                                         "zhihu-0000000000000005"]
+    assert rejected["reason"].to_list() == ["assemble_replaced_by_rewrite"] * 4
+    assert sorted(rejected["detail"].to_list()) == [f"replaced by its rewrite rw-{i:016x}" for i in range(4)]
+    with pytest.raises(ValueError, match=r"assemble.rewrites: "):
+        parse_section(AssembleParams, {"rewrites": "swap"}, "params.yaml: assemble")
+
+
 def test_ppl_filter_drops_only_records_above_the_bound():
     frame = pl.concat([with_flags(curated_frame({"a": 3}), False, 5.0), with_flags(curated_frame({"b": 2}), False, 50.0)])
     kept, rejected = choose(frame, AssembleParams(max_ppl=10.0))
@@ -199,7 +216,7 @@ def test_an_unknown_key_suggests_the_close_one():
     with pytest.raises(ValueError) as info:
         parse_params({"eval_shares": 0.2})
     assert str(info.value) == ("params.yaml: assemble.eval_shares: unknown key (did you mean eval_share?); allowed: "
-                               "decontam, eval_share, max_ppl, min_rows, min_zh_share, rewrite_share, seed, select, "
+                               "decontam, eval_share, max_ppl, min_rows, min_zh_share, rewrite_share, rewrites, seed, select, "
                                "source_caps, system_prompt")
 
 

@@ -92,7 +92,7 @@ def test_a_section_is_checked_with_its_model_and_the_configured_subsets(tmp_path
                                monkeypatch))
     assert result.exit_code == 1
     assert result.stderr == ("params.yaml: normalize.opencc_by_source.segmentfualt: names no configured subset (did you mean "
-                             "segmentfault?); configured: chinese_traditional, douban, exam, human_value, ruozhiba, "
+                             "segmentfault?); configured: chinese_traditional, douban, exam, human_value, mmlu, ruozhiba, "
                              "segmentfault, wiki, xhs, zhihu\n")
 
 

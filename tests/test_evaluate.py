@@ -89,6 +89,21 @@ def test_cli_writes_per_task_metrics_and_plot(tiny, tmp_path):
     assert metrics["stderr"]["law"] == pytest.approx((p * (1 - p) / 11) ** 0.5, abs=1e-6)
 
 
+def test_max_per_task_scores_the_first_questions_of_each_subject(tiny, tmp_path):
+    params = tmp_path / "params.yaml"
+    params.write_text("evaluate:\n  continuation: letter\n  subjects: [logic, law]\n  max_per_task: 5\n  threads: 1\n",
+                      encoding="utf-8")
+    result = CliRunner().invoke(cli, ["--in", str(tiny), "--tasks", str(SAMPLE_TASKS), "--params", str(params),
+                                      "--metrics", str(tmp_path / "eval.json"), "--reports", str(tmp_path / "plots")])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((tmp_path / "eval.json").read_text())
+    assert metrics["n"] == {"law": 5, "logic": 5} and metrics["questions"] == 10
+    predictions = [json.loads(line) for line in (tmp_path / "plots" / "predictions.jsonl").read_text().splitlines()]
+    for task in ("law", "logic"):
+        assert [p["where"].rsplit(":", 1)[1] for p in predictions if p["subject"] == task] == [
+            str(line) for line in range(1, 6)]  # the first five rows of the file
+
+
 def test_cli_rejects_unknown_continuation(tmp_path):
     params = tmp_path / "params.yaml"
     params.write_text("evaluate:\n  continuation: sampled\n", encoding="utf-8")
@@ -141,7 +156,7 @@ def test_an_unknown_evaluate_key_suggests_the_close_one():
     with pytest.raises(ValueError) as info:
         evaluate_params({"subject": ["law"]})
     assert str(info.value) == ("params.yaml: evaluate.subject: unknown key (did you mean subjects?); allowed: "
-                               "batch_size, continuation, subjects, tasks, threads")
+                               "batch_size, continuation, max_per_task, subjects, tasks, threads")
 
 
 def test_subjects_must_be_a_list_of_names():

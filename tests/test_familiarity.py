@@ -20,11 +20,21 @@ from stages.llm.familiarity import EXTRA_COLUMNS, run_familiarity
 from stages.llm.perplexity import FamiliarityParams, alone_context, answer_perplexities, encode_pair
 from stages.llm import scorer
 from stages.llm.scorer import continuation_logprobs, pad_id_of, picked_logprobs
+from tests.clean.fixtures import sources_params
 from tests.llm.fixtures import curated_frame, tiny_model_dir, write_curated
+
+# the fixture records' subsets (familiarity.sources must name configured ones)
+SOURCES = sources_params(["cqia_douban", "cqia_exam", "cqia_wiki", "cqia_zhihu", "ruozhiba_good"])
 
 
 def familiarity_params(raw) -> FamiliarityParams:
-    return parse_section(FamiliarityParams, raw, "params.yaml: familiarity")
+    return parse_section(FamiliarityParams, raw, "params.yaml: familiarity",
+                         {"subsets": ["douban", "exam", "ruozhiba", "wiki", "zhihu"]})
+
+
+def write_params(path, familiarity: dict):
+    path.write_text(yaml.safe_dump({"familiarity": familiarity, "sources": SOURCES}), encoding="utf-8")
+    return path
 
 
 @pytest.fixture(autouse=True)
@@ -229,6 +239,25 @@ def test_every_candidate_gets_a_ppl_and_summaries_are_written(tmp_path):
     assert {p.name: p.read_bytes() for p in [*(tmp_path / "out").iterdir(), *(tmp_path / "rep").iterdir()]} == first
 
 
+def test_sources_choose_the_records_scored_and_the_others_pass_unscored(tmp_path):
+    everything, _, _ = run_stage(tmp_path / "all")
+    kept, rejected, metrics = run_stage(tmp_path / "some", {"keep_quantile": 0.5}, sources=["zhihu", "wiki"])
+    chosen = pl.col("source").is_in(["zhihu", "wiki"]) & (pl.col("output") != "")
+    assert rejected.filter(~pl.col("source").is_in(["zhihu", "wiki"])).height == 0  # the filter spares the others
+    scored = pl.concat([kept, rejected.drop("reason", "detail")]).filter(chosen).sort("id")
+    assert scored["ppl"].to_list() == everything.filter(chosen).sort("id")["ppl"].to_list()  # the same scores
+    assert kept.filter(~pl.col("source").is_in(["zhihu", "wiki"]))["ppl"].null_count() == kept.filter(
+        ~pl.col("source").is_in(["zhihu", "wiki"])).height
+    assert (metrics["scored"], metrics["sources"]) == (scored.height, ["zhihu", "wiki"])
+    assert metrics["not_chosen"] == everything.filter(~pl.col("source").is_in(["zhihu", "wiki"])).height
+
+
+def test_sources_must_name_configured_subsets():
+    with pytest.raises(ValueError, match=r"^params.yaml: familiarity.sources.zhihuu: names no configured subset "
+                                         r"\(did you mean zhihu\?\); configured: douban, exam, ruozhiba, wiki, zhihu$"):
+        familiarity_params({"sources": ["zhihuu"]})
+
+
 def test_filter_by_max_ppl_and_quantile_rejects_with_a_reason(tmp_path):
     kept, _, _ = run_stage(tmp_path / "a")
     ppl = kept["ppl"].drop_nulls().sort()
@@ -255,7 +284,7 @@ def test_bad_settings(raw, message):
 
 def test_cli(tmp_path):
     records = write_curated(tmp_path / "records.parquet")
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump({"familiarity": {"batch_size": 8, "max_length": 128}}))
+    write_params(tmp_path / "params.yaml", {"batch_size": 8, "max_length": 128})
     args = ["--params", str(tmp_path / "params.yaml"), "--in", str(records), "--base-model",
             str(tiny_model_dir()), "--out", str(tmp_path / "out"), "--reports", str(tmp_path / "rep"),
             "--metrics", str(tmp_path / "m.json")]
@@ -293,7 +322,7 @@ def test_max_length_below_two_is_out_of_range():
 def test_a_misspelt_key_gets_a_suggestion():
     assert familiarity_error({"batch_sise": 8}) == (
         "params.yaml: familiarity.batch_sise: unknown key (did you mean batch_size?); "
-        "allowed: batch_size, device, filter, max_length, threads")
+        "allowed: batch_size, device, filter, max_length, sources, threads")
 
 
 def test_an_integer_max_ppl_is_kept_as_written_in_the_detail():
@@ -320,7 +349,7 @@ def test_the_defaults_pick_the_device_and_the_cores():
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a CUDA GPU")
 def test_device_cuda_without_a_gpu_stops_the_stage_in_one_line(tmp_path):
     records = write_curated(tmp_path / "records.parquet")
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump({"familiarity": {"device": "cuda"}}))
+    write_params(tmp_path / "params.yaml", {"device": "cuda"})
     result = CliRunner().invoke(cli, ["--params", str(tmp_path / "params.yaml"), "--in", str(records),
                                       "--base-model", str(tiny_model_dir()), "--out", str(tmp_path / "out"),
                                       "--reports", str(tmp_path / "rep"), "--metrics", str(tmp_path / "m.json")])

@@ -1,6 +1,6 @@
 """base_model -> rewrite (transformers backend, tiny model) -> familiarity through their CLIs, offline.
 
-Uses the shipped params.yaml with the tiny model shrunk and few seeds, in a temp dir.
+Uses the shipped params.yaml with the tiny overrides (tests/project.py), the tiny model shrunk and few seeds, in a temp dir.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from stages import base_model, familiarity, rewrite
 from tests.llm.fixtures import TINY_PARAMS, write_curated
-from tests.project import project
+from tests.project import tiny_params
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -29,7 +29,7 @@ def invoke(module, args: list[str]) -> str:
 def test_base_model_rewrite_familiarity_chain(tmp_path, monkeypatch):
     torch.set_num_threads(1)
     monkeypatch.chdir(tmp_path)
-    params = yaml.safe_load((project() / "params.yaml").read_text(encoding="utf-8"))
+    params = tiny_params()
     params["rule"] = "blurring_boundaries"
     params["model"] = TINY_PARAMS
     params["rewrite"]["max_records"] = 4

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.project import fresh_repo, run, shipped_params
+from tests.project import fresh_repo, run, tiny_params
 
 pytestmark = pytest.mark.e2e
 
@@ -53,7 +53,7 @@ def hostile(tmp_path):
     folder beside the repository) and one by the victim's absolute path, and whose cqia_zhihu output
     folders are symbolic links to the victim."""
     outside = victim(tmp_path)
-    params = shipped_params()
+    params = tiny_params()
     zhihu = params["sources"]["cqia_zhihu"]
     params["sources"] = {"cqia_zhihu": zhihu, "../../../victim": dict(zhihu), str(outside): dict(zhihu)}
     repo = fresh_repo(tmp_path, params)

@@ -17,6 +17,7 @@ from stages.lib.params import parse_section
 from stages.llm.columns import EXTRA_COLUMNS
 from stages.llm.rewriting import select_seeds
 from stages.llm.settings import RewriteParams
+from stages.llm.prompts import question_text
 from stages.rewrite import cli
 from tests.llm.chat_server import ChatServer, answer_for
 from tests.llm.fixtures import curated_frame, write_curated
@@ -212,6 +213,25 @@ def test_a_reply_restating_the_prompt_or_the_rule_text_is_dropped_as_an_echo(tmp
                                        "in the prompt or the rule text (threshold 0.8)"}
     echoed = rejected.filter(pl.col("output").str.contains("规则说明："))
     assert echoed.height == 2 and echoed["instruction"].null_count() == 2
+
+
+def test_self_answer_keeps_each_question_and_takes_the_reply_as_its_answer(tmp_path):
+    with ChatServer([("冬天手机", "empty")]) as server:
+        result = run(tmp_path, params(server.base_url, rule="self_answer"))
+        asked = [r["body"]["messages"] for r in server.requests]
+    assert result.exit_code == 0, result.output
+    kept, rejected, metrics = outputs(tmp_path)
+    seeds = curated_frame().filter(pl.col("instruction").str.strip_chars() != "")
+    assert all(len(m) == 1 and m[0]["role"] == "user" for m in asked)  # the question alone, as a user asks it
+    assert sorted(m[0]["content"] for m in asked) == sorted(
+        question_text(i, n) for i, n in seeds.select("instruction", "input").rows())
+    assert metrics["rows_dropped"] == {"rewrite_empty_answer": 1} and rejected["detail"].to_list() == ["the reply is blank"]
+    parents = {r["id"]: r for r in seeds.iter_rows(named=True)}
+    for row in kept.iter_rows(named=True):
+        parent = parents[row["parent_id"]]
+        assert (row["instruction"], row["input"]) == (parent["instruction"], parent["input"])
+        assert row["output"] == answer_for(question_text(parent["instruction"], parent["input"]))
+        assert (row["answer_from"], row["rule"]) == ("llm", "self_answer")
 
 
 def test_a_corrupt_gzip_body_fails_only_that_prompt(tmp_path):

@@ -21,6 +21,7 @@ from click.testing import CliRunner
 
 from stages.ingest.sources import parse_source
 from stages.scrape import scrape
+from tests.project import shipped_params
 from tests.validate.samples import clean_section
 
 pytestmark = pytest.mark.smollm2
@@ -169,3 +170,25 @@ def test_the_judge_reads_real_score_probabilities(run):
     assert '"' not in "".join(judged["judge_rationale"])
     invoke(judge_cli, args)
     assert json.loads((run / "judge.json").read_text())["cache_hits"] == 2
+
+
+@pytest.mark.parametrize("rule", ["blurring_boundaries", "self_answer"])
+def test_the_shipped_rewrite_settings_keep_real_rewrites(run, rule):
+    """The headline experiment does something on the defaults: the shipped `rewrite` section (SmolLM2, English
+    seeds, 128 new tokens) keeps rewrites of `rule` (4 seeds here, 16 shipped); self_answer keeps each question."""
+    from stages.rewrite import cli as rewrite_cli
+
+    shipped = shipped_params()
+    params = {**PARAMS, "rule": rule, "rewrite": {**shipped["rewrite"], "max_records": 4, "sources": ["mmlu"]}}
+    (run / f"{rule}.yaml").write_text(yaml.safe_dump(params), encoding="utf-8")
+    out = run / f"shipped-{rule}"
+    invoke(rewrite_cli, ["run", "--params", str(run / f"{rule}.yaml"), "--in", str(run / "records.parquet"),
+                         "--rules", str(ROOT / "schemas" / "rules.yaml"), "--base-model", str(run / "models" / "base"),
+                         "--cache", str(out / "cache"), "--out", str(out / "rewrite"), "--metrics",
+                         str(out / "rewrite.json"), "--reports", str(out / "reports")])
+    metrics = json.loads((out / "rewrite.json").read_text())
+    assert metrics["rows_in"] == 4 and metrics["rows_kept"] >= (4 if rule == "self_answer" else 1), metrics
+    if rule == "self_answer":
+        seeds = pl.read_parquet(run / "records.parquet").select("id", "instruction")
+        kept = pl.read_parquet(out / "rewrite" / "records.parquet").join(seeds, left_on="parent_id", right_on="id")
+        assert (kept["instruction"] == kept["instruction_right"]).all() and kept["output"].str.len_chars().min() > 0

@@ -20,7 +20,7 @@ from stages.lib.record import RECORD_SCHEMA, REJECTED_SCHEMA
 from stages.validate.__main__ import cli
 from stages.validate.stage import suite_parameters
 from tests.validate.samples import MAX_CHARS, SOURCES, clean_section, sample_records
-from tests.project import project
+from tests.project import project, tiny_setup
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -151,7 +151,7 @@ def test_dvc_repro_stops_at_validate_on_bad_data_with_the_clear_message(tmp_path
     repo = tmp_path / "repo"
     for folder in ("stages", "schemas"):
         shutil.copytree(project() / folder, repo / folder, ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy2(project() / "params.yaml", repo / "params.yaml")
+    tiny_setup(shutil.copy2(project() / "params.yaml", repo / "params.yaml"))
     stage = yaml.safe_load((project() / "dvc.yaml").read_text(encoding="utf-8"))["stages"]["validate"]
     (repo / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"validate": stage}}, sort_keys=False), encoding="utf-8")
     (repo / "data" / "dedup").mkdir(parents=True)

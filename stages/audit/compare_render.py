@@ -76,6 +76,14 @@ def _delta_cells(r: dict[str, Any]) -> list[str]:
     return [r["overall"][m]["text"] for m in METRICS]
 
 
+def _familiarity(r: dict[str, Any]) -> str:
+    """`14.25 (vs 21.50)`: the run's mean ppl of its trained records, and its baseline's."""
+    if r.get("familiarity") is None:
+        return "–"
+    other = r.get("baseline_familiarity")
+    return f"{r['familiarity']:.2f}" + ("" if other is None or r["baseline"] is None else f" (vs {other:.2f})")
+
+
 def experiments_blocks(result: dict[str, Any]) -> list[Block]:
     rows = []
     for r in result["experiments"]:
@@ -83,17 +91,20 @@ def experiments_blocks(result: dict[str, Any]) -> list[Block]:
         if r["baseline_of"]:
             against += f" (baseline of {', '.join(r['baseline_of'])})"
         rows.append([r["name"], r["rule"], _pairs(r["selection"]), value(r["seed"]), value(r["records_kept"]),
-                     against, *_delta_cells(r), _moved_text(r["moved"]), _pairs(r["other_changes"], SHOWN_CHANGES)])
+                     against, _familiarity(r), *_delta_cells(r), _moved_text(r["moved"]),
+                     _pairs(r["other_changes"], SHOWN_CHANGES)])
     blocks: list[Block] = [
         Heading(1, "Experiments"),
         Para(f"Main baseline: {result['baseline']['name']} ({result['baseline']['rev'][:7]}). Selection: the "
-             "assemble.* params that differ from it; records kept: metrics/assemble.json rows_kept. "
-             + method_text()),
-        Table(["experiment", "rule", "selection", "seed", "records kept", "compared with", "Δ accuracy (overall)",
-               "Δ margin (overall)", "tasks that moved", "other changes"], rows, numeric={3, 4},
-              short=["exp", "rule", "selection", "seed", "kept", "vs", "Δ acc", "Δ margin", "moved", "other"],
-              legend="kept: records kept by assemble; vs: the baseline each row is paired with; moved: tasks "
-                     "with a detectable change"),
+             "assemble.* params that differ from it; records kept: metrics/assemble.json rows_kept; familiarity: "
+             "the mean answer-only ppl of the trained records under the base model before tuning (lower: more "
+             "familiar), the baseline's in brackets. " + method_text()),
+        Table(["experiment", "rule", "selection", "seed", "records kept", "compared with", "familiarity (mean ppl)",
+               "Δ accuracy (overall)", "Δ margin (overall)", "tasks that moved", "other changes"], rows,
+              numeric={3, 4},
+              short=["exp", "rule", "selection", "seed", "kept", "vs", "ppl", "Δ acc", "Δ margin", "moved", "other"],
+              legend="kept: records kept by assemble; vs: the baseline each row is paired with; ppl: mean ppl of the "
+                     "trained records (the baseline's in brackets); moved: tasks with a detectable change"),
     ]
     if result["notes"]:
         blocks += [Heading(2, "Notes"), Items(list(result["notes"]))]

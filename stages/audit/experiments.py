@@ -2,7 +2,8 @@
 
 Each row: rule, selection (the `assemble.*` params that differ from the main baseline), seed
 (`train.seed`), records kept (`rows_kept` of metrics/assemble.json), the run it is compared with
-(its baseline, stages/audit/runs.py), the paired overall deltas of accuracy and margin with their
+(its baseline, stages/audit/runs.py), the mean familiarity of the trained records (their mean ppl under
+the base model before tuning, beside the baseline's: do more familiar answers train better?), the paired overall deltas of accuracy and margin with their
 95% intervals (stages/audit/paired.py), the tasks that moved detectably, and every other param
 that differs from the main baseline. A row that cannot be compared says why in `note` (no
 per-question results, or other questions than its baseline) instead of stopping the whole view.
@@ -35,12 +36,13 @@ def row(run: dict[str, Any], found: list[dict[str, Any]], main: dict[str, Any], 
         "name": run["name"], "rev": run["rev"], "rule": run["rule"], "seed": run["seed"],
         "selection": {k: v for k, v in others.items() if k.startswith(SELECTION_PREFIX)},
         "other_changes": {k: v for k, v in others.items() if not k.startswith(SELECTION_PREFIX)},
-        "records_kept": run["records_kept"], "baseline": None, "overall": None, "moved": [], "note": None}
+        "records_kept": run["records_kept"], "familiarity": run.get("familiarity"), "baseline": None,
+        "baseline_familiarity": None, "overall": None, "moved": [], "note": None}
     if run is main:
         out["note"] = "main baseline"
         return out
     base, note = baseline_of(run, found, main, rule_param, forced)
-    out["baseline"] = base["name"]
+    out["baseline"], out["baseline_familiarity"] = base["name"], base.get("familiarity")
     if note:
         notes.append(note)
     results = predictions.of(run)

@@ -2,8 +2,9 @@
 
 Runs are read the way `dvc exp show --json` reports them (DVC's `Repo.experiments.show`): for each
 baseline commit and each of its experiments, the whole params file (flattened to dotted keys), the
-rule param, `train.seed`, the evaluate metrics (`{"overall": acc, "tasks": {subject: acc}}`), and
-`rows_kept` of the rewrite and assemble metrics. Runs without the rule param or evaluate metrics are
+rule param, `train.seed`, the evaluate metrics (`{"overall": acc, "tasks": {subject: acc}}`),
+`rows_kept` of the rewrite and assemble metrics, and the assemble metrics' mean familiarity (ppl) of the
+trained records. Runs without the rule param or evaluate metrics are
 skipped with a note.
 
 Baselines. The *main baseline* is the run with rule `none` evaluated on the most of the rule runs'
@@ -52,8 +53,9 @@ def _data(state: dict[str, Any], kind: str, path: str) -> Any:
 
 def entries(states: list[dict[str, Any]], files: dict[str, str]) -> tuple[list[dict], list[str]]:
     """One run per baseline commit and experiment: name, rev, is_commit, rule, seed, params (flat), overall,
-    tasks, toy, rewrites_kept, records_kept. `files`: params_file, param, metrics_file, rewrite_metrics_file,
-    assemble_metrics_file."""
+    tasks, toy, rewrites_kept, records_kept, familiarity (the mean ppl of the trained records before tuning,
+    metrics/assemble.json `familiarity.train_ppl_mean`). `files`: params_file, param, metrics_file,
+    rewrite_metrics_file, assemble_metrics_file."""
     found, notes = [], []
 
     def add(state: dict[str, Any], is_commit: bool) -> None:
@@ -65,11 +67,13 @@ def entries(states: list[dict[str, Any]], files: dict[str, str]) -> tuple[list[d
             notes.append(f"{name}: skipped (no '{files['param']}' param or no {files['metrics_file']} with 'tasks')")
             return
         flat = flatten(params)
+        assembled = _data(state, "metrics", files["assemble_metrics_file"]) or {}
         found.append({"name": name, "rev": state["rev"], "is_commit": is_commit, "rule": str(rule),
                       "seed": flat.get(SEED_PARAM), "params": flat, "overall": metrics.get("overall"),
                       "tasks": dict(metrics["tasks"]), "toy": bool(metrics.get("toy")),
                       "rewrites_kept": (_data(state, "metrics", files["rewrite_metrics_file"]) or {}).get("rows_kept"),
-                      "records_kept": (_data(state, "metrics", files["assemble_metrics_file"]) or {}).get("rows_kept")})
+                      "records_kept": assembled.get("rows_kept"),
+                      "familiarity": (assembled.get("familiarity") or {}).get("train_ppl_mean")})
 
     for commit in states:
         if commit.get("rev") == "workspace":

@@ -6,12 +6,12 @@ directory or a hub id), and writes:
 - `--metrics` JSON: {"overall": accuracy over all questions, "tasks": {subject: accuracy},
   "stderr": {subject: standard error}, "n": {subject: questions}, "overall_stderr",
   "questions": n, "continuation": mode, "model_parameters", "toy": true when the model
-  is too small to mean anything (the tiny default)};
+  is too small to mean anything (the tiny model)};
 - `--reports` folder: `tasks.csv` (task, accuracy, stderr, n, and low, high: the 95% Wilson interval)
   for `dvc plots show`, and `predictions.jsonl` (one line per question: where, subject, answer, predicted, logliks).
 
 Example:
-    python -m stages.evaluate --in models/sft --tasks data/sample/eval \\
+    python -m stages.evaluate --in models/sft --tasks data/sample/mmlu/test \\
         --metrics metrics/eval.json --reports reports/eval
 """
 

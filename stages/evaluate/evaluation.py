@@ -59,7 +59,7 @@ def evaluate(model_path: str, tasks_dir: Path, params: EvaluateParams, metrics_p
     started = time.perf_counter()
     quiet_libraries()  # library progress bars only on a terminal
     refuse_unsafe(metrics_path)  # before the scoring, not after it
-    tasks = load_tasks(tasks_dir, params.subjects)
+    tasks = {task: qs[:params.max_per_task] for task, qs in load_tasks(tasks_dir, params.subjects).items()}
     model, tokenizer = load_pretrained(model_path, threads=params.threads, quiet=True)
     by_task = {}
     with tracker("evaluate", total=sum(len(qs) for qs in tasks.values()), unit="question") as shown:

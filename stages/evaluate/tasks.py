@@ -36,6 +36,7 @@ class EvaluateParams(Params, section="evaluate"):
     continuation: Continuation = "letter"
     batch_size: PositiveInt = 16
     subjects: list[str] | None = None  # null: every subject in the task folder
+    max_per_task: PositiveInt | None = None  # the first N questions of each subject (file order); null: all
     threads: PositiveInt = 2
 
 

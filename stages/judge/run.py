@@ -22,7 +22,7 @@ from stages.judge.report import write_summary
 from stages.judge.rubric import Rubric, load_rubric
 from stages.judge.settings import JudgeParams
 from stages.lib.contract import write_stage_outputs
-from stages.lib.progress import bar, quiet_libraries
+from stages.lib.progress import quiet_libraries, tracker
 from stages.lib.record import RECORD_SCHEMA
 from stages.llm.cache import Removed, Response, ResponseCache
 from stages.llm.prompts import sha256_of
@@ -106,7 +106,7 @@ def judge_all(rows: list[tuple[str, str, str]], judge: LocalJudge | RemoteJudge,
     hits = sum(outcome is not None for outcome in outcomes)
     missing = [i for i, outcome in enumerate(outcomes) if outcome is None]
     if missing:
-        shown = bar(len(missing), f"judge ({hits} cached)", unit="record")
+        shown = tracker(f"judge ({hits} cached)", total=len(missing), unit="record")  # a line every 30 s in a log
 
         def done(position: int, outcome: Outcome) -> None:
             if isinstance(outcome, Judgement):

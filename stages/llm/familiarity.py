@@ -49,10 +49,13 @@ def threshold(scored: pl.Series, settings: FilterParams) -> tuple[float | None, 
 
 
 def score(frame: pl.DataFrame, model_dir: Path, settings: FamiliarityParams) -> tuple[pl.DataFrame, dict[str, Any]]:
-    """Add the `SCORE_COLUMNS`; loads the base model only when some output is non-empty."""
+    """Add the `SCORE_COLUMNS` (null for records of sources not in `settings.sources`, when it names some); loads
+    the base model only when some chosen output is non-empty."""
     spec = read_model_dir(model_dir)
     device = resolve_device(settings.device, "familiarity.device")
-    rows = frame.select("instruction", "input", "output").rows()
+    chosen = frame["source"].is_in(settings.sources) if settings.sources else pl.repeat(True, frame.height, eager=True)
+    rows = [(i, n, o if keep else "") for (i, n, o), keep in
+            zip(frame.select("instruction", "input", "output").rows(), chosen)]  # not chosen: not scored
     scores = [AnswerPerplexity(None, 0)] * frame.height
     if any(output and output.strip() for _, _, output in rows):
         model, tokenizer = load_model(spec, settings.threads)
@@ -61,7 +64,8 @@ def score(frame: pl.DataFrame, model_dir: Path, settings: FamiliarityParams) -> 
               "loss_answer_given_question": [s.loss for s in scores],
               "loss_answer_alone": [s.loss_alone for s in scores]}
     scored = frame.with_columns(pl.Series(name, values[name], dtype=dtype) for name, dtype in SCORE_COLUMNS.items())
-    return scored, {"model": spec.name, "device": device, "truncated": sum(s.truncated for s in scores)}
+    return scored, {"model": spec.name, "device": device, "truncated": sum(s.truncated for s in scores),
+                    "sources": settings.sources or "all", "not_chosen": int((~chosen).sum())}
 
 
 def run_familiarity(settings: FamiliarityParams, records_path: Path, rewrites_path: Path | None, model_dir: Path,

@@ -30,20 +30,28 @@ depends on its batch's width, so ppl keeps its bits), then the answer-alone ones
 by their own length (padding them into their records' batches would cost about
 17% more tokens on real records: bench/RESULTS.md). Scores depend on the batch
 only through float rounding; results come back in the order of the rows.
+Progress (stages/lib/progress.py): sequences scored, rate, and an ETA from the
+share of padded tokens done (batches grow longer as they go, so a count would
+promise too early an end).
 
 `FamiliarityParams` is `params.yaml: familiarity`: `batch_size`, `max_length`, `device`
-and `threads` for the scoring here, and the stage's optional filter (stages/llm/familiarity.py).
+and `threads` for the scoring here, and `sources` (which candidates are scored) and the optional
+filter for the stage (stages/llm/familiarity.py). Loaded with `context=subset_context(...)`, a
+`sources` entry that names no configured subset fails like a `by_source` key does.
 """
 
 from __future__ import annotations
 
 import math
+from itertools import accumulate
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from stages.lib.params import Block, Number, Params, PositiveInt, PositiveNumber, check
-from stages.lib.progress import progress
+from pydantic import ValidationInfo, field_validator
+
+from stages.lib.params import Block, Names, Number, Params, PositiveInt, PositiveNumber, check, known_subsets
+from stages.lib.progress import tracker
 from stages.llm.base import Device
 from stages.llm.prompts import question_text, render_prompt
 from stages.llm.scorer import continuation_logprobs, pad_id_of
@@ -63,7 +71,14 @@ class FamiliarityParams(Params, section="familiarity"):
     max_length: Annotated[int, check(lambda v: v >= 2, "an integer >= 2 (prompt + response tokens)")] = 1024
     device: Device = "auto"
     threads: PositiveInt | None = None
+    sources: Names = []  # records' `source` values scored (configured subsets); empty = every candidate
     filter: Annotated[FilterParams, Block] = FilterParams()
+
+    @field_validator("sources")
+    @classmethod
+    def _configured(cls, sources: list[str], info: ValidationInfo) -> list[str]:
+        known_subsets(dict.fromkeys(sources), info)
+        return sources
 
 
 @dataclass(frozen=True)
@@ -150,9 +165,13 @@ def answer_perplexities(model: Any, tokenizer: Any, rows: Sequence[tuple[str, st
     jobs += [(alone, batch) for batch in length_batches(alone, batch_size)]
     pad_id = pad_id_of(tokenizer)
     nll: dict[tuple[int, int], tuple[float, int]] = {}
-    for pairs, batch in progress(jobs, desc="perplexity", unit="batch"):
-        for index, scored in zip(batch, batch_nll(model, pad_id, [pairs[i] for i in batch])):
-            nll[id(pairs), index] = scored
+    padded = list(accumulate(len(batch) * max(len(pairs[i][0]) + len(pairs[i][1]) for i in batch)
+                             for pairs, batch in jobs))  # tokens scored once each batch is done
+    with tracker("familiarity", total=len(prompted) + len(alone), unit="sequence") as shown:
+        for (pairs, batch), tokens in zip(jobs, padded):
+            for index, scored in zip(batch, batch_nll(model, pad_id, [pairs[i] for i in batch])):
+                nll[id(pairs), index] = scored
+            shown.update(len(batch), fraction=tokens / padded[-1])
     for index in prompted:
         (total, count), (total_alone, _) = nll[id(prompted), index], nll[id(alone), index]
         ppl = math.exp(min(total / count, 700.0))  # 700: stay inside float range

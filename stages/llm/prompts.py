@@ -38,7 +38,8 @@ def has_chinese(text: str) -> bool:
 
 def build_messages(catalog: Catalog, rule: Rule, instruction: str, input_text: str, output: str) -> Messages:
     """System + user turn from the rule's templates; for a seed without Chinese text and a catalog with an
-    `english` section, the English templates plus an assistant turn holding the prefill to continue."""
+    `english` section, the English templates plus an assistant turn holding the prefill to continue; for an
+    `answer_only` rule, its templates for every seed (the system turn only when it has one)."""
     values = {
         "question": question_text(instruction, input_text),
         "instruction": (instruction or "").strip(),
@@ -52,6 +53,10 @@ def build_messages(catalog: Catalog, rule: Rule, instruction: str, input_text: s
         "title_en": rule.title_en,
         "definition_en": rule.definition_en,
     }
+    if rule.answer_only:  # the seed's question asked as it is, in any language
+        system = [{"role": "system", "content": rule.system_template.format_map(values).strip()}]
+        return [*(system if rule.system_template else []),
+                {"role": "user", "content": rule.user_template.format_map(values).strip()}]
     english = catalog.english
     if english is not None and not has_chinese(values["question"] + values["output"]):
         return [

@@ -24,7 +24,7 @@ from stages.lib.record import REJECTED_SCHEMA, RECORD_SCHEMA, make_id, sha256_he
 from stages.llm.backends import Backend, Failure
 from stages.llm.cache import Removed, Request, Response, ResponseCache
 from stages.llm.columns import EXTRA, EXTRA_COLUMNS
-from stages.llm.parse import Parsed, parse_answer
+from stages.llm.parse import Parsed, parse_answer, strip_think
 from stages.llm.prompts import build_messages, canonical_json, prefill_of, prompt_sha256, question_text
 from stages.llm.rules import Rule, RuleChoice
 from stages.llm.screen import ECHO_NGRAM, ECHO_THRESHOLD, KeyGuard, echo_share
@@ -150,6 +150,11 @@ def new_row(parent: dict[str, Any], rule: Rule, backend: Backend, request: Reque
     }
     if isinstance(answer, Failure):
         return {**row, "reason": answer.reason, "detail": answer.detail}
+    if rule.answer_only:  # the seed's question, the model's own answer (nothing to parse, nothing it could echo)
+        reply = strip_think(answer.text)
+        if not reply:
+            return {**row, "reason": REASON["empty"], "detail": "the reply is blank"}
+        return {**row, "instruction": parent["instruction"], "input": parent["input"] or "", "output": reply}
     parsed = parse_answer(prefill_of(request.messages) + answer.text)
     if parsed.status != "ok":
         return {**row, "reason": REASON[parsed.status], "detail": parsed.detail}

@@ -3,7 +3,10 @@
 A catalog holds a shared `system` template, a shared `answer_format` text and a
 list of rules. Every rule needs a machine name, Chinese and English titles, a
 definition, what it does to the question and to the answer, and a Chinese
-`templates.user` (optional `templates.system`). An optional `english` section
+`templates.user` (optional `templates.system`), and optionally `answer_only: true`: the model
+answers the seed's question as its user turn asks it (no system turn unless `templates.system` gives
+one, no English template, no reply format), and the rewrite keeps the seed's question with the
+model's reply as its answer. An optional `english` section
 holds one English system/user template and an assistant `prefill` for seeds
 without Chinese text (MMLU-layout questions for a small English model). Templates may use only the
 placeholders in `PLACEHOLDERS`; an unknown placeholder, a duplicate name or a
@@ -27,6 +30,7 @@ PLACEHOLDERS = frozenset({
     "title_zh", "definition", "rule_question", "rule_answer", "answer_format", "title_en", "definition_en",
 })
 RULE_FIELDS = {"name", "title_zh", "title_en", "definition", "definition_en", "question", "answer", "templates"}
+OPTIONAL_RULE_FIELDS = {"answer_only"}
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -39,8 +43,9 @@ class Rule:
     definition_en: str
     question: str
     answer: str
-    system_template: str
+    system_template: str  # "" = no system turn (an answer_only rule without templates.system)
     user_template: str
+    answer_only: bool = False  # the model answers the seed's question; the rewrite keeps the question
 
 
 @dataclass(frozen=True)
@@ -130,19 +135,24 @@ def _check_template(where: str, template: str, need_question: bool) -> None:
 
 
 def parse_rule(where: str, raw: Any, default_system: str) -> Rule:
-    require_keys(where, raw, RULE_FIELDS, RULE_FIELDS)
+    require_keys(where, raw, RULE_FIELDS | OPTIONAL_RULE_FIELDS, RULE_FIELDS)
+    answer_only = raw.get("answer_only", False)
+    if not isinstance(answer_only, bool):
+        raise ValueError(f"{where}.answer_only: must be true or false, got {answer_only!r}")
     name = raw["name"]
     if not isinstance(name, str) or not _NAME.match(name) or name == NONE:
         raise ValueError(f"{where}.name: must match [a-z][a-z0-9_]* and not be '{NONE}', got {name!r}")
     templates = raw["templates"]
     require_keys(f"{where}.templates", templates, {"system", "user"}, {"user"})
     user = _text(f"{where}.templates", templates, "user")
-    system = _text(f"{where}.templates", templates, "system") if "system" in templates else default_system
+    system = (_text(f"{where}.templates", templates, "system") if "system" in templates
+              else "" if answer_only else default_system)
     _check_template(f"{where}.templates.user", user, need_question=True)
-    _check_template(f"{where}.templates.system", system, need_question=False)
+    if system:
+        _check_template(f"{where}.templates.system", system, need_question=False)
     texts = {key: _text(where, raw, key) for key in
              ("title_zh", "title_en", "definition", "definition_en", "question", "answer")}
-    return Rule(name=name, system_template=system, user_template=user, **texts)
+    return Rule(name=name, system_template=system, user_template=user, answer_only=answer_only, **texts)
 
 
 def parse_english(where: str, raw: Any) -> English:

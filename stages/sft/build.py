@@ -6,7 +6,8 @@ from the frame or a `--scores` parquet), removes candidates that overlap an eval
 (stages/sft/mix.py), runs the `sft`
 expectation suite on the result (a critical failure removes the old set and writes only the suite's
 reports), and writes the set (train.jsonl, eval.jsonl, manifest.json, README.md) with the contract
-files and the reports (the suite's and kept_dropped.csv) through `write_stage_outputs`.
+files and the reports (the suite's and kept_dropped.csv) through `write_stage_outputs`. The metrics carry the mean
+and median `ppl` of the training split (`familiarity`), the familiarity paper's measure of the set.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ def read_scores(path: Path) -> pl.DataFrame:
 
 
 def candidates(frames: list[pl.DataFrame], scores: pl.DataFrame | None) -> pl.DataFrame:
-    """Stack record frames; a row is a rewrite when it has a `parent_id`; the score columns (`SCORES`: ppl,
+    """Stack record frames; a row is a rewrite when it has a `parent_id` (kept for `rewrites: replace`); the score columns (`SCORES`: ppl,
     ifd, judge_score, score_quality; null where absent, NaN read as null) from the frame, a value in
     `scores` (a parquet with `id` and some of them, e.g. data/quality's score_quality) taking precedence;
     `PASSED` (the review stage's reviewers, the judge's model and rubric hash, for the card) when the frame
@@ -62,11 +63,12 @@ def candidates(frames: list[pl.DataFrame], scores: pl.DataFrame | None) -> pl.Da
     parts = []
     for frame in frames:
         is_rewrite = pl.col("parent_id").is_not_null() if "parent_id" in frame.columns else pl.lit(False)
+        parent = pl.col("parent_id").cast(pl.String) if "parent_id" in frame.columns else pl.lit(None, pl.String)
         text = {name: pl.col(name).cast(pl.String) if name in frame.columns else pl.lit(None, pl.String)
                 for name in PASSED}
         parts.append(frame.select(*RECORD_SCHEMA.names(), is_rewrite.alias("is_rewrite"),
                                   *[_score(frame, name).alias(name) for name in SCORES],
-                                  *[value.alias(name) for name, value in text.items()]))
+                                  *[value.alias(name) for name, value in text.items()], parent.alias("parent_id")))
     stacked = pl.concat(parts, how="vertical")
     given = [name for name in SCORES if scores is not None and name in scores.columns]
     if not given:
@@ -80,6 +82,15 @@ def _score(frame: pl.DataFrame, name: str) -> pl.Expr:
     if name not in frame.columns:
         return pl.lit(None, pl.Float64)
     return pl.col(name).cast(pl.Float64).fill_nan(None)
+
+
+def familiarity(kept: pl.DataFrame) -> dict[str, Any]:
+    """How familiar the base model found the training split's answers before tuning: the mean and median
+    answer-only ppl of its records that familiarity scored, and how many those are (`audit experiments`
+    shows the mean beside each run's paired delta)."""
+    ppl = kept.filter(pl.col("split") == "train")["ppl"].drop_nulls()
+    return {"train_ppl_mean": round(ppl.mean(), 4) if ppl.len() else None,
+            "train_ppl_median": round(ppl.median(), 4) if ppl.len() else None, "train_scored": ppl.len()}
 
 
 def summary(kept: pl.DataFrame, params: AssembleParams, rows: list[dict], lock: Path) -> dict[str, Any]:
@@ -153,7 +164,8 @@ def assemble(inputs: list[Path], scores: Path | None, out: Path, metrics_path: P
     return write_stage_outputs("assemble", out, metrics_path, kept=kept, rejected=rejected,
                                rows_in=frame.height, started=started, extra_columns=("is_rewrite", *SCORES, "split"),
                                extra_metrics={"fingerprint": info["fingerprint"], "counts": info["counts"],
-                                              "decontam": decontam_metrics, "select": selected},
+                                              "decontam": decontam_metrics, "select": selected,
+                                              "familiarity": familiarity(kept)},
                                extra_files=write_set, reports_dir=reports, reports=all_reports)
 
 

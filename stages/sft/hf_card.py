@@ -188,7 +188,7 @@ def body(info: dict[str, Any], steps: list[dict[str, Any]]) -> str:
         "`python -m stages.audit summary` shows examples of each reason):\n\n"
         + _table(["stage", "in", "kept", "dropped (reason: rows)"], curation) +
         "\n## Known limitations\n\n"
-        "- Built from the project's shipped sample (small, written by the project) or with the default tiny "
+        "- Built from the project's shipped sample (small, written by the project) or with the tiny "
         "base model, the rewrites and perplexities only show that the plumbing works.\n- Filters are heuristics (length, language id, repetition, a word "
         "list, MinHash near-duplicates); they miss some bad records and drop some good ones.\n"
         "- Personal data is scrubbed by patterns (phones, e-mails, ID and bank cards), not by a model.\n\n"

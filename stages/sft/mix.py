@@ -11,7 +11,9 @@ Records that are not taken go to rejected rows with a reason:
 `assemble_empty_output` (no answer to train on, e.g. Ruozhiba titles that were
 not rewritten), `assemble_ppl_filter`, the selection by score's `select_*` reasons
 (`assemble.select`, stages/sft/select.py: after the empty-output and ppl checks, before the caps, so
-caps and the rewrite share choose among the selected), `assemble_source_cap`, `assemble_rewrite_share`.
+caps and the rewrite share choose among the selected), `assemble_source_cap`, `assemble_rewrite_share`,
+and with `rewrites: replace` `assemble_replaced_by_rewrite` (a seed whose rewrite is in the set: the
+same questions trained with other answers).
 
 `AssembleParams` is the `assemble` section of params.yaml; `source_caps` keys must
 name configured subsets (load it with `context={"subsets": configured_subsets(sources)}`).
@@ -19,7 +21,7 @@ name configured subsets (load it with `context={"subsets": configured_subsets(so
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import polars as pl
 from pydantic import Field, field_validator
@@ -33,7 +35,7 @@ from stages.validate.suites import CleanBounds, run_parameters
 
 RewriteShare = number(lambda v: 0 <= v <= 1, "in [0, 1] or null")
 MaxPpl = number(lambda v: v > 0, "a positive number or null")
-MIX_KEYS = ("seed", "eval_share", "source_caps", "rewrite_share", "max_ppl", "system_prompt", "min_rows")
+MIX_KEYS = ("seed", "eval_share", "source_caps", "rewrite_share", "max_ppl", "system_prompt", "min_rows", "rewrites")
 
 
 class AssembleParams(Params, section="assemble"):
@@ -49,6 +51,7 @@ class AssembleParams(Params, section="assemble"):
     min_zh_share: Fraction | None = None  # the sft suite's Chinese share; null = the suite's default
     decontam: DecontamParams = Field(default_factory=DecontamParams)
     select: Annotated[SelectParams, Block] = SelectParams()
+    rewrites: Literal["add", "replace"] = "add"  # replace: a rewrite in the set takes its seed's place
 
     _caps_name_subsets = field_validator("source_caps")(known_subsets)
 
@@ -84,11 +87,24 @@ def rewrite_limit(n_curated: int, n_rewrites: int, share: float | None) -> int:
     return min(n_rewrites, int(share / (1 - share) * n_curated))
 
 
+def replaced(kept: pl.DataFrame, params: AssembleParams) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """With `rewrites: replace`, the seeds (`parent_id`) of the rewrites in `kept` leave it:
+    (kept, rejected as `assemble_replaced_by_rewrite`)."""
+    rewrites = kept.filter(pl.col("is_rewrite")) if params.rewrites == "replace" else kept.clear()
+    by_parent = dict(rewrites.select("parent_id", "id").iter_rows())
+    return split_by_filters(kept, [Filter(
+        "assemble_replaced_by_rewrite", ~pl.col("is_rewrite") & pl.col("id").is_in(list(by_parent)),
+        pl.format("replaced by its rewrite {}",
+                  pl.col("id").replace_strict(by_parent, default=None, return_dtype=pl.String)))])
+
+
 def choose(candidates: pl.DataFrame, params: AssembleParams,
            selected: dict[str, Any] | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """candidates has record columns + `is_rewrite` + `ppl` (nullable; and the other score columns when
+    """candidates has record columns + `is_rewrite` + `parent_id` + `ppl` (nullable; and the other score columns when
     `assemble.select` bounds them); returns (kept, rejected). `selected` receives the selection's metrics."""
     frame = candidates.with_columns(hash_rank(params.seed).alias("_rank"))
+    if "parent_id" not in frame.columns:
+        frame = frame.with_columns(pl.lit(None, pl.String).alias("parent_id"))
     ppl_drop = pl.lit(False) if params.max_ppl is None else pl.col("ppl") > params.max_ppl
     kept, rejected = split_by_filters(frame, [
         Filter("assemble_empty_output", pl.col("output").str.strip_chars() == "", pl.lit("output is empty")),
@@ -109,6 +125,7 @@ def choose(candidates: pl.DataFrame, params: AssembleParams,
     kept, shared = split_by_filters(kept, [Filter(
         "assemble_rewrite_share", pl.col("is_rewrite") & (position > limit),
         pl.format("rewrite share {} allows {} rewrites", pl.lit(params.rewrite_share), pl.lit(limit)))])
-    kept = kept.with_columns(split_of(params.seed, params.eval_share).alias("split")).drop("_rank")
-    rejected = pl.concat([rejected, capped, shared], how="vertical_relaxed").drop("_rank")
+    kept, seeds = replaced(kept, params)
+    kept = kept.with_columns(split_of(params.seed, params.eval_share).alias("split")).drop("_rank", "parent_id")
+    rejected = pl.concat([rejected, capped, shared, seeds], how="vertical_relaxed").drop("_rank", "parent_id")
     return kept, rejected

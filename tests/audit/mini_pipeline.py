@@ -177,8 +177,9 @@ def evaluate() -> None:
     kept = {"none": 0, "counterintuitive_thinking": 6, "blurring_boundaries": 0}[rule]
     write_json({"rows_in": 6, "rows_kept": kept, "rows_dropped": {"rewrite_unparseable": 6 - kept}},
                "metrics/rewrite.json")
-    write_json({"rows_in": 250, "rows_kept": 240 + kept - (30 if p["assemble"].get("max_ppl") else 0)},
-               "metrics/assemble.json")
+    familiar = {"none": 21.5, "counterintuitive_thinking": 14.25, "blurring_boundaries": 21.5}[rule]
+    write_json({"rows_in": 250, "rows_kept": 240 + kept - (30 if p["assemble"].get("max_ppl") else 0),
+                "familiarity": {"train_ppl_mean": familiar}}, "metrics/assemble.json")
 
 
 if __name__ == "__main__":

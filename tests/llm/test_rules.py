@@ -1,4 +1,4 @@
-"""The rule catalog: every rule of the file loaded with every field, validation messages, prompts built from it."""
+"""The rule catalog: every rule of the file loaded with every field (self_answer is answer_only), validation messages, prompts built from it."""
 
 from __future__ import annotations
 
@@ -27,8 +27,27 @@ def test_catalog_loads_every_rule_of_the_file_complete_with_chinese_templates():
         assert rule.title_zh and rule.title_en and rule.definition and rule.definition_en
         assert rule.question and rule.answer
         assert template_fields(rule.user_template) <= PLACEHOLDERS
+        if rule.answer_only:
+            continue
         assert any("\u4e00" <= ch <= "\u9fff" for ch in rule.user_template)
         assert "{answer_format}" in rule.user_template
+    assert [name for name, rule in catalog.rules.items() if rule.answer_only] == ["self_answer"]
+
+
+@pytest.mark.parametrize("instruction, output", [("What is the capital of Lithuania?\nA. Riga\nB. Vilnius", "B. Vilnius"),
+                                                 ("为什么天空是蓝色的？", "因为瑞利散射。")])
+def test_an_answer_only_rule_asks_the_question_as_it_is_in_any_language(instruction, output):
+    catalog = load_catalog(CATALOG)
+    assert build_messages(catalog, catalog.rules["self_answer"], instruction, "", output) == [
+        {"role": "user", "content": instruction}]  # no system turn, no rewriting format, no English template
+    raw = copy.deepcopy(raw_catalog())
+    raw["rules"][-1]["templates"]["system"] = "Answer briefly."
+    with_system = parse_catalog(raw, "rules.yaml")
+    assert build_messages(with_system, with_system.rules["self_answer"], instruction, "", output)[0] == {
+        "role": "system", "content": "Answer briefly."}
+    raw["rules"][-1]["answer_only"] = "yes"
+    with pytest.raises(ValueError, match=r"^rules.yaml.rules\[8\].answer_only: must be true or false, got 'yes'$"):
+        parse_catalog(raw, "rules.yaml")
 
 
 def test_resolve_none_and_unknown_rule_lists_the_known_ones():

@@ -263,7 +263,9 @@ def test_unknown_rule_and_bad_params_fail_with_one_line(tmp_path):
     bad = run(tmp_path, params("http://127.0.0.1:9/v1", backend="vllm"))
     assert bad.exit_code == 1 and "rewrite.backend: must be one of transformers, openai" in bad.output
     listing = CliRunner().invoke(cli, ["rules", "--rules", str(ROOT / "schemas" / "rules.yaml")])
-    assert listing.output.splitlines()[0] == "none\tno rewriting" and len(listing.output.splitlines()) == 9
+    catalog = yaml.safe_load((ROOT / "schemas" / "rules.yaml").read_text(encoding="utf-8"))["rules"]
+    assert listing.output.splitlines() == ["none\tno rewriting"] + [
+        f"{rule['name']}\t{rule['title_zh']} / {rule['title_en']}" for rule in catalog]
     assert "python -m stages.rewrite run --in" in CliRunner().invoke(cli, ["run", "--help"]).output
 
 

@@ -1,4 +1,5 @@
-"""The rule catalog: eight rules with every field and the answer_only self_answer rule, validation messages, prompts built from it."""
+"""The rule catalog: eight rules with every field and the answer_only self_answer rule, validation messages,
+prompts built from it."""
 
 from __future__ import annotations
 
@@ -34,8 +35,8 @@ def test_catalog_has_eight_complete_rules_with_chinese_templates_and_the_self_an
     assert [name for name, rule in catalog.rules.items() if rule.answer_only] == ["self_answer"]
 
 
-@pytest.mark.parametrize("instruction, output", [("What is the capital of Lithuania?\nA. Riga\nB. Vilnius", "B. Vilnius"),
-                                                 ("为什么天空是蓝色的？", "因为瑞利散射。")])
+@pytest.mark.parametrize("instruction, output", [
+    ("What is the capital of Lithuania?\nA. Riga\nB. Vilnius", "B. Vilnius"), ("为什么天空是蓝色的？", "因为瑞利散射。")])
 def test_an_answer_only_rule_asks_the_question_as_it_is_in_any_language(instruction, output):
     catalog = load_catalog(CATALOG)
     assert build_messages(catalog, catalog.rules["self_answer"], instruction, "", output) == [

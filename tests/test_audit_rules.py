@@ -104,10 +104,12 @@ def test_experiments_view_has_one_row_per_experiment(repo):
     assert rows["blur"]["moved"] == [] and rows["blur"]["overall"]["accuracy"]["detectable"] is False
     md = audit(repo, "experiments", "--md").stdout
     assert md.startswith("# Experiments\n")
-    assert ("| ppl | none | assemble.max_ppl=50 | 42 | 210 | main | 21.50 (vs 21.50) | no detectable change (+0.000 [") in md
+    assert "| ppl | none | assemble.max_ppl=50 | 42 | 210 | main | 21.50 (vs 21.50) | no detectable change (+0.000 [" \
+        in md
     assert (rows["counter"]["familiarity"], rows["counter"]["baseline_familiarity"]) == (14.25, 21.5)
     counter = next(line for line in md.splitlines() if line.startswith("| counter |"))
-    assert counter.startswith("| counter | counterintuitive_thinking | – | 42 | 246 | main | 14.25 (vs 21.50) | +0.067 ["), counter
+    assert counter.startswith(
+        "| counter | counterintuitive_thinking | – | 42 | 246 | main | 14.25 (vs 21.50) | +0.067 ["), counter
 
 
 def test_rules_html_embeds_the_chart_and_writes_nothing_into_the_repo(repo, tmp_path, monkeypatch):

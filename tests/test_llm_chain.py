@@ -1,6 +1,7 @@
 """base_model -> rewrite (transformers backend, tiny model) -> familiarity through their CLIs, offline.
 
-Uses the shipped params.yaml with the tiny overrides (tests/project.py), the tiny model shrunk and few seeds, in a temp dir.
+Uses the shipped params.yaml with the tiny overrides (tests/project.py), the tiny model shrunk and few
+seeds, in a temp dir.
 """
 
 from __future__ import annotations

@@ -225,7 +225,8 @@ def test_self_answer_keeps_each_question_and_takes_the_reply_as_its_answer(tmp_p
     assert all(len(m) == 1 and m[0]["role"] == "user" for m in asked)  # the question alone, as a user asks it
     assert sorted(m[0]["content"] for m in asked) == sorted(
         question_text(i, n) for i, n in seeds.select("instruction", "input").rows())
-    assert metrics["rows_dropped"] == {"rewrite_empty_answer": 1} and rejected["detail"].to_list() == ["the reply is blank"]
+    assert metrics["rows_dropped"] == {"rewrite_empty_answer": 1}
+    assert rejected["detail"].to_list() == ["the reply is blank"]
     parents = {r["id"]: r for r in seeds.iter_rows(named=True)}
     for row in kept.iter_rows(named=True):
         parent = parents[row["parent_id"]]

@@ -3,7 +3,8 @@
 Each row: rule, selection (the `assemble.*` params that differ from the main baseline), seed
 (`train.seed`), records kept (`rows_kept` of metrics/assemble.json), the run it is compared with
 (its baseline, stages/audit/runs.py), the mean familiarity of the trained records (their mean ppl under
-the base model before tuning, beside the baseline's: do more familiar answers train better?), the paired overall deltas of accuracy and margin with their
+the base model before tuning, beside the baseline's: do more familiar answers train better?), the paired
+overall deltas of accuracy and margin with their
 95% intervals (stages/audit/paired.py), the tasks that moved detectably, and every other param
 that differs from the main baseline. A row that cannot be compared says why in `note` (no
 per-question results, or other questions than its baseline) instead of stopping the whole view.

@@ -1,4 +1,5 @@
-"""The rule catalog: every rule of the file loaded with every field (self_answer is answer_only), validation messages, prompts built from it."""
+"""The rule catalog: every rule of the file loaded with every field (self_answer is answer_only), validation
+messages, prompts built from it."""
 
 from __future__ import annotations
 
@@ -34,8 +35,8 @@ def test_catalog_loads_every_rule_of_the_file_complete_with_chinese_templates():
     assert [name for name, rule in catalog.rules.items() if rule.answer_only] == ["self_answer"]
 
 
-@pytest.mark.parametrize("instruction, output", [("What is the capital of Lithuania?\nA. Riga\nB. Vilnius", "B. Vilnius"),
-                                                 ("为什么天空是蓝色的？", "因为瑞利散射。")])
+@pytest.mark.parametrize("instruction, output", [
+    ("What is the capital of Lithuania?\nA. Riga\nB. Vilnius", "B. Vilnius"), ("为什么天空是蓝色的？", "因为瑞利散射。")])
 def test_an_answer_only_rule_asks_the_question_as_it_is_in_any_language(instruction, output):
     catalog = load_catalog(CATALOG)
     assert build_messages(catalog, catalog.rules["self_answer"], instruction, "", output) == [

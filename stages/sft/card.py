@@ -64,7 +64,7 @@ def fingerprint(rows: list[dict[str, Any]]) -> str:
     return hashlib.sha256("".join(lines).encode()).hexdigest()
 
 
-NOT_DATA = ("metrics/", "reports/", "cache/", "data/archive/")  # not the data: reports, persistent caches
+NOT_DATA = ("metrics/", "reports/", "cache/", "data/archive/", "data/dedup_index")  # not the data: reports, caches, indexes
 
 
 def _foreach_keys(value: Any, params: dict[str, Any]) -> list[str]:

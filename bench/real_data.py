@@ -31,7 +31,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 # Stages whose rejected.parquet holds input records, in pipeline order (scrape's are per source).
 STAGES = ("clean", "quality", "normalize", "dedup", "validate", "familiarity", "sft")
-SUBSET_KEYS = (("clean", "by_source"), ("normalize", "opencc_by_source"), ("assemble", "source_caps"))
+SUBSET_KEYS = (("clean", "by_source"), ("normalize", "opencc_by_source"), ("assemble", "source_caps"),
+               ("rewrite", "sources"), ("familiarity", "sources"))
 
 
 def shared_sources(data: Path) -> dict[str, dict]:
@@ -69,18 +70,25 @@ def project_copy(work: Path) -> None:
             shutil.copy2(ROOT / name, work / name)
 
 
-def real_params(work: Path, sources: dict[str, dict], subsets: set[str]) -> None:
+def real_params(work: Path, sources: dict[str, dict], subsets: set[str], overrides: tuple[str, ...] = ()) -> None:
+    """The shipped params with `overrides` (`dvc exp run -S` syntax) applied, pointed at `sources`."""
+    if overrides:
+        from dvc.utils.hydra import apply_overrides
+
+        apply_overrides(str(work / "params.yaml"), list(overrides))
     params = yaml.safe_load((work / "params.yaml").read_text(encoding="utf-8"))
     params["sources"] = sources
     params["validate"]["min_rows"] = 1
     for section, key in SUBSET_KEYS:  # keys naming a subset these data lack would fail the params check
-        params[section][key] = {k: v for k, v in (params[section][key] or {}).items() if k in subsets}
+        value = params[section][key] if params[section][key] is not None else {}
+        kept = [k for k in value if k in subsets]
+        params[section][key] = {k: value[k] for k in kept} if isinstance(value, dict) else kept
     (work / "params.yaml").write_text(yaml.safe_dump(params, allow_unicode=True, sort_keys=False), encoding="utf-8")
 
 
-def run_pipeline(work: Path, sources: dict[str, dict], subsets: set[str]) -> None:
+def run_pipeline(work: Path, sources: dict[str, dict], subsets: set[str], overrides: tuple[str, ...] = ()) -> None:
     project_copy(work)
-    real_params(work, sources, subsets)
+    real_params(work, sources, subsets, overrides)
     run(["git", "init", "-q", "-b", "main"], work)
     run(["git", "add", "-A"], work)
     run(["git", "commit", "-qm", "the project, pointed at the real data"], work)
@@ -150,10 +158,12 @@ def report(rows_in: Counter, kept: Counter, drops: dict, examples: dict, md: boo
 @click.option("--md", is_flag=True, help="Markdown table (for bench/RESULTS.md).")
 @click.option("--keep", "keep_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Build the repository in this (new or empty) folder and keep it (default: a temporary folder).")
-def main(data_dir: Path, md: bool, keep_dir: Path | None) -> None:
+@click.option("-S", "--set-param", "overrides", multiple=True,
+              help="A params override as `dvc exp run -S` takes it (repeatable), applied before the sources.")
+def main(data_dir: Path, md: bool, keep_dir: Path | None, overrides: tuple[str, ...]) -> None:
     """Run `dvc repro assemble` on the shared real data and report where every record went.
 
-    Example: python bench/real_data.py --md
+    Example: python bench/real_data.py --md -S model.base=tiny
     """
     if not data_dir.is_dir():
         raise click.ClickException(f"{data_dir}: not found (the shared real data lies beside the repository)")
@@ -164,7 +174,7 @@ def main(data_dir: Path, md: bool, keep_dir: Path | None) -> None:
     with tempfile.TemporaryDirectory(prefix="real-data-") as tmp:
         work = keep_dir or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
-        run_pipeline(work, sources, data_subsets(data))
+        run_pipeline(work, sources, data_subsets(data), overrides)
         click.echo(report(*collect(work, sources), md=md))
 
 

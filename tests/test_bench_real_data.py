@@ -7,6 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from bench.real_data import main
+from tests.project import TINY_OVERRIDES
 
 pytestmark = pytest.mark.e2e
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -28,7 +29,8 @@ def test_report_counts_every_record_of_a_written_layout(tmp_path):
     floors = [{"author": "x", "content": f"{i}、第{i}条有意思的句子", "l_num": 7, "ctime": f"202{i}-05-09 01:42"}
               for i in range(3)]
     (dumps / "post-annual.json").write_text(json.dumps(floors, ensure_ascii=False), encoding="utf-8")
-    result = CliRunner().invoke(main, ["--data", str(tmp_path), "--keep", str(tmp_path / "repo")])
+    tiny = [arg for override in TINY_OVERRIDES for arg in ("-S", override)]  # the shipped params, on the tiny model
+    result = CliRunner().invoke(main, ["--data", str(tmp_path), "--keep", str(tmp_path / "repo"), *tiny])
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert lines[0].split() == ["cqia/wiki", "in", "14", "sft", "12", "dropped:", "clean:clean_answer_not_chinese",
@@ -41,7 +43,8 @@ def test_report_counts_every_record_of_a_written_layout(tmp_path):
 
 @pytest.mark.skipif(not SHARED.is_dir(), reason="the shared real data is not beside this checkout")
 def test_the_whole_real_set_reaches_the_sft_set_and_scrape_loses_nothing():
-    result = CliRunner().invoke(main, ["--data", str(SHARED)])
+    tiny = [arg for override in TINY_OVERRIDES for arg in ("-S", override)]
+    result = CliRunner().invoke(main, ["--data", str(SHARED), *tiny])
     assert result.exit_code == 0, result.output
     assert "scrape:" not in result.output  # every published record is read
     subsets = [line.split() for line in result.output.splitlines() if line.startswith("cqia/")]

@@ -35,11 +35,10 @@ from stages.judge.answers import BACKEND_ERROR, INVALID, Invalid, Judgement, Out
 from stages.judge.rubric import SCALE, Rubric
 from stages.judge.settings import JudgeParams
 from stages.lib.errors import StageError
-from stages.llm.backends.hf_local import generation_config
-from stages.llm.base import ModelSpec, load_model
+from stages.llm.backends.hf_local import LocalModel, generation_config
+from stages.llm.base import ModelSpec
 from stages.llm.cache import Response
 from stages.llm.prompts import Messages, render_prompt
-from stages.llm.screen import NO_KEY
 
 Item = tuple[str, str, str]  # instruction, input, output
 METHOD = "weighted-score-tokens/1"  # part of the cache key: how a local judgement is made
@@ -143,33 +142,15 @@ def cut_rationale(text: str, limit: int | None) -> str:
     return flat[:limit] if limit else flat
 
 
-class LocalJudge:
-    name = "transformers"
-    guard = NO_KEY
-
+class LocalJudge(LocalModel):
     def __init__(self, spec: ModelSpec, rubric: Rubric, settings: JudgeParams) -> None:
         self.spec, self.rubric, self.settings = spec, rubric, settings
         self.stats = Stats()
-        self._loaded: tuple[Any, Any] | None = None
-
-    @property
-    def model(self) -> str:
-        return self.spec.name
-
-    @property
-    def identity(self) -> str:
-        return self.spec.identity
 
     @property
     def key_settings(self) -> dict[str, Any]:
         """How a judgement is made, for the cache key (a hub model's identity does not hold its dtype)."""
         return {"method": METHOD, "dtype": self.spec.dtype}
-
-    def loaded(self) -> tuple[Any, Any]:
-        """(model, tokenizer), loaded on first use: a run served from the cache never loads the model."""
-        if self._loaded is None:
-            self._loaded = load_model(self.spec)
-        return self._loaded
 
     def encode(self, messages: Messages, prefill: str | None = None) -> list[int]:
         _, tokenizer = self.loaded()

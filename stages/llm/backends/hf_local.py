@@ -50,15 +50,14 @@ def generation_config(model: Any, tokenizer: Any, generation: GenerationParams) 
     return config
 
 
-class LocalBackend:
+class LocalModel:
+    """A local transformers model named by `spec` (no API key), loaded on first use: a run served from a
+    cache never loads it. The rewrite backend and the judge's local backend are both this."""
+
     name = "transformers"
     guard = NO_KEY  # no API key
-
-    def __init__(self, spec: ModelSpec, batch_size: int) -> None:
-        self.spec = spec
-        self.batch_size = batch_size
-        self.calls = 0
-        self._loaded: tuple[Any, Any] | None = None
+    spec: ModelSpec
+    _loaded: tuple[Any, Any] | None = None
 
     @property
     def model(self) -> str:
@@ -69,9 +68,17 @@ class LocalBackend:
         return self.spec.identity
 
     def loaded(self) -> tuple[Any, Any]:
+        """(model, tokenizer)."""
         if self._loaded is None:
             self._loaded = load_model(self.spec)
         return self._loaded
+
+
+class LocalBackend(LocalModel):
+    def __init__(self, spec: ModelSpec, batch_size: int) -> None:
+        self.spec = spec
+        self.batch_size = batch_size
+        self.calls = 0
 
     def generate(self, prompts: list[Messages], generation: GenerationParams, on_response: OnResponse) -> list[Result]:
         import torch

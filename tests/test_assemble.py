@@ -64,11 +64,20 @@ def test_replace_puts_each_rewrite_in_its_seeds_place_and_add_keeps_both():
         parse_section(AssembleParams, {"rewrites": "swap"}, "params.yaml: assemble")
 
 
-def test_ppl_filter_drops_only_records_above_the_bound():
+def test_a_ppl_bound_drops_only_records_above_it():
     frame = pl.concat([with_flags(curated_frame({"a": 3}), False, 5.0), with_flags(curated_frame({"b": 2}), False, 50.0)])
-    kept, rejected = choose(frame, AssembleParams(max_ppl=10.0))
+    kept, rejected = choose(frame, parse_params({"select": {"overall": {"ppl": {"max": 10.0}}}}))
     assert sorted(kept["source"].unique().to_list()) == ["a"]
-    assert rejected["detail"].to_list() == ["ppl 50.0 > max_ppl 10.0"] * 2
+    assert rejected["reason"].to_list() == ["select_ppl_above_max"] * 2
+    assert rejected["detail"].to_list() == ["ppl 50.0 > max 10.0 (overall)"] * 2
+
+
+def test_the_old_max_ppl_key_names_its_one_home():
+    """`assemble.max_ppl` was a second home of the ppl bound; it says where the bound lives now."""
+    with pytest.raises(ValueError) as info:
+        parse_params({"max_ppl": 50})
+    assert str(info.value) == ("params.yaml: assemble.max_ppl: moved to assemble.select.overall.ppl.max "
+                               "(reason select_ppl_above_max)")
 
 
 def test_split_is_stable_when_records_are_added():
@@ -202,8 +211,8 @@ def test_a_wrong_type_is_one_line_naming_the_key():
 
 def test_a_non_finite_number_is_refused():
     with pytest.raises(ValueError) as info:
-        parse_params({"max_ppl": float("inf")})
-    assert str(info.value) == "params.yaml: assemble.max_ppl: must be a finite number, got .inf"
+        parse_params({"select": {"overall": {"ppl": {"max": float("inf")}}}})
+    assert str(info.value) == "params.yaml: assemble.select.overall.ppl.max: must be a finite number, got .inf"
 
 
 def test_rewrite_share_out_of_range_is_refused():
@@ -216,7 +225,7 @@ def test_an_unknown_key_suggests_the_close_one():
     with pytest.raises(ValueError) as info:
         parse_params({"eval_shares": 0.2})
     assert str(info.value) == ("params.yaml: assemble.eval_shares: unknown key (did you mean eval_share?); allowed: "
-                               "decontam, eval_share, max_ppl, min_rows, min_zh_share, rewrite_share, rewrites, seed, select, "
+                               "decontam, eval_share, min_rows, min_zh_share, rewrite_share, rewrites, seed, select, "
                                "source_caps, system_prompt")
 
 
@@ -247,8 +256,9 @@ def test_min_zh_share_reaches_the_suite_only_when_set():
 
 
 def test_the_manifest_keeps_numbers_as_written():
-    assert parse_params({"eval_share": 0, "max_ppl": 50}).mix()["eval_share"] == 0
-    assert repr(parse_params({"eval_share": 0, "max_ppl": 50}).mix()["max_ppl"]) == "50"
+    assert parse_params({"eval_share": 0}).mix()["eval_share"] == 0
+    assert repr(parse_params({"select": {"overall": {"ppl": {"max": 50}}}}).mix()["select"]["overall"]["ppl"]["max"]) \
+        == "50"
 
 
 def test_the_stage_checks_source_caps_against_the_sources_section(tmp_path):

@@ -18,10 +18,10 @@ from stages.audit.__main__ import cli
 from tests.audit.repo_builder import commit, dvc, git, init_repo, write_params, write_pipeline
 
 pytestmark = pytest.mark.e2e
-PARAMS = {"rule": "none", "train": {"seed": 42}, "assemble": {"max_ppl": None}, "evaluate": {"tasks": "three"}}
+PARAMS = {"rule": "none", "train": {"seed": 42}, "assemble": {"select": {"overall": {"ppl": {"max": None}}}}, "evaluate": {"tasks": "three"}}
 EXPERIMENTS = {"counter": ["rule=counterintuitive_thinking"], "blur": ["rule=blurring_boundaries"],
                "none-s1": ["train.seed=1"], "counter-s1": ["rule=counterintuitive_thinking", "train.seed=1"],
-               "counter-s2": ["rule=counterintuitive_thinking", "train.seed=2"], "ppl": ["assemble.max_ppl=50"]}
+               "counter-s2": ["rule=counterintuitive_thinking", "train.seed=2"], "ppl": ["assemble.select.overall.ppl.max=50"]}
 
 
 @pytest.fixture(scope="module")
@@ -98,13 +98,13 @@ def test_experiments_view_has_one_row_per_experiment(repo):
         "main", "blur", "counter", "counter-s1", "counter-s2", "none-s1", "ppl"]
     assert rows["main"]["note"] == "main baseline" and rows["main"]["baseline_of"] == ["blur", "counter", "counter-s2",
                                                                                       "none-s1", "ppl"]
-    assert rows["ppl"]["selection"] == {"assemble.max_ppl": 50} and rows["ppl"]["records_kept"] == 210
+    assert rows["ppl"]["selection"] == {"assemble.select.overall.ppl.max": 50} and rows["ppl"]["records_kept"] == 210
     assert rows["counter-s1"]["baseline"] == "none-s1" and rows["counter-s1"]["seed"] == 1
     assert [(m["task"], m["metric"]) for m in rows["counter"]["moved"]] == [("logic", "accuracy"), ("logic", "margin")]
     assert rows["blur"]["moved"] == [] and rows["blur"]["overall"]["accuracy"]["detectable"] is False
     md = audit(repo, "experiments", "--md").stdout
     assert md.startswith("# Experiments\n")
-    assert "| ppl | none | assemble.max_ppl=50 | 42 | 210 | main | 21.50 (vs 21.50) | no detectable change (+0.000 [" \
+    assert "| ppl | none | assemble.select.overall.ppl.max=50 | 42 | 210 | main | 21.50 (vs 21.50) | no detectable change (+0.000 [" \
         in md
     assert (rows["counter"]["familiarity"], rows["counter"]["baseline_familiarity"]) == (14.25, 21.5)
     counter = next(line for line in md.splitlines() if line.startswith("| counter |"))

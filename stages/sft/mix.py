@@ -9,9 +9,9 @@ and seed always give the same set:
   unless another record with the same instruction is in `train`.
 Records that are not taken go to rejected rows with a reason:
 `assemble_empty_output` (no answer to train on, e.g. Ruozhiba titles that were
-not rewritten), `assemble_ppl_filter`, the selection by score's `select_*` reasons
-(`assemble.select`, stages/sft/select.py: after the empty-output and ppl checks, before the caps, so
-caps and the rewrite share choose among the selected), `assemble_source_cap`, `assemble_rewrite_share`,
+not rewritten), the selection by score's `select_*` reasons (`assemble.select`, stages/sft/select.py,
+the one place a score is thresholded: after the empty-output check, before the caps, so caps and the
+rewrite share choose among the selected), `assemble_source_cap`, `assemble_rewrite_share`,
 and with `rewrites: replace` `assemble_replaced_by_rewrite` (a seed whose rewrite is in the set: the
 same questions trained with other answers).
 
@@ -24,18 +24,18 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 import polars as pl
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from stages.lib.contract import Filter, split_by_filters
-from stages.lib.params import Block, Fraction, NonNegativeInt, Params, ShareBelowOne, known_subsets, number
+from stages.lib.params import (Block, Fraction, NonNegativeInt, Params, ShareBelowOne, key_problem, known_subsets,
+                                number)
 from stages.lib.sampling import hash_rank
 from stages.sft.decontam import DecontamParams
 from stages.sft.select import SelectParams, select_filters
 from stages.validate.suites import CleanBounds, run_parameters
 
 RewriteShare = number(lambda v: 0 <= v <= 1, "in [0, 1] or null")
-MaxPpl = number(lambda v: v > 0, "a positive number or null")
-MIX_KEYS = ("seed", "eval_share", "source_caps", "rewrite_share", "max_ppl", "system_prompt", "min_rows", "rewrites")
+MIX_KEYS = ("seed", "eval_share", "source_caps", "rewrite_share", "system_prompt", "min_rows", "rewrites")
 
 
 class AssembleParams(Params, section="assemble"):
@@ -45,7 +45,6 @@ class AssembleParams(Params, section="assemble"):
     eval_share: ShareBelowOne = 0.1
     source_caps: dict[str, NonNegativeInt] = Field(default_factory=dict)
     rewrite_share: RewriteShare | None = None
-    max_ppl: MaxPpl | None = None
     system_prompt: str | None = None
     min_rows: NonNegativeInt = 1  # the sft suite fails below this many records
     min_zh_share: Fraction | None = None  # the sft suite's Chinese share; null = the suite's default
@@ -54,6 +53,14 @@ class AssembleParams(Params, section="assemble"):
     rewrites: Literal["add", "replace"] = "add"  # replace: a rewrite in the set takes its seed's place
 
     _caps_name_subsets = field_validator("source_caps")(known_subsets)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _max_ppl_moved(cls, data: Any) -> Any:
+        """`assemble.max_ppl` was a second home of the ppl bound; it is `select.overall.ppl.max` now."""
+        if isinstance(data, dict) and "max_ppl" in data:
+            raise key_problem("max_ppl", "moved to assemble.select.overall.ppl.max (reason select_ppl_above_max)")
+        return data
 
     def mix(self) -> dict[str, Any]:
         """The params that choose the mix, as data/sft/manifest.json records them."""
@@ -100,16 +107,13 @@ def replaced(kept: pl.DataFrame, params: AssembleParams) -> tuple[pl.DataFrame, 
 
 def choose(candidates: pl.DataFrame, params: AssembleParams,
            selected: dict[str, Any] | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """candidates has record columns + `is_rewrite` + `parent_id` + `ppl` (nullable; and the other score columns when
-    `assemble.select` bounds them); returns (kept, rejected). `selected` receives the selection's metrics."""
+    """candidates has record columns + `is_rewrite` + `parent_id` (and the score columns `assemble.select`
+    bounds, nullable); returns (kept, rejected). `selected` receives the selection's metrics."""
     frame = candidates.with_columns(hash_rank(params.seed).alias("_rank"))
     if "parent_id" not in frame.columns:
         frame = frame.with_columns(pl.lit(None, pl.String).alias("parent_id"))
-    ppl_drop = pl.lit(False) if params.max_ppl is None else pl.col("ppl") > params.max_ppl
     kept, rejected = split_by_filters(frame, [
-        Filter("assemble_empty_output", pl.col("output").str.strip_chars() == "", pl.lit("output is empty")),
-        Filter("assemble_ppl_filter", ppl_drop, pl.format("ppl {} > max_ppl {}", pl.col("ppl"), pl.lit(params.max_ppl))),
-    ])
+        Filter("assemble_empty_output", pl.col("output").str.strip_chars() == "", pl.lit("output is empty"))])
     filters, info = select_filters(kept, params.select)
     kept, unselected = split_by_filters(kept, filters)
     rejected = pl.concat([rejected, unselected], how="vertical_relaxed")

@@ -161,6 +161,11 @@ def fake_results(rule: str, seed: int, tasks: str, max_ppl: object) -> dict:
     return by_task
 
 
+def ppl_max(p: dict) -> object:
+    """assemble.select.overall.ppl.max of the run's params (None when unset)."""
+    return p["assemble"].get("select", {}).get("overall", {}).get("ppl", {}).get("max")
+
+
 def evaluate() -> None:
     """metrics/eval.json, reports/eval/{predictions.jsonl,tasks.csv} of the fake model (the real evaluate writers),
     metrics/rewrite.json and metrics/assemble.json as the rule and selection would leave them."""
@@ -168,7 +173,7 @@ def evaluate() -> None:
 
     p = params()
     rule, seed, evaluate_ = p["rule"], p["train"]["seed"], p.get("evaluate", {})
-    by_task = fake_results(rule, seed, evaluate_.get("tasks", "three"), p["assemble"].get("max_ppl"))
+    by_task = fake_results(rule, seed, evaluate_.get("tasks", "three"), ppl_max(p))
     metrics = {**evaluation_metrics(by_task, "letter"), "toy": False}
     write_json(metrics, "metrics/eval.json")
     if evaluate_.get("predictions", True):
@@ -178,7 +183,7 @@ def evaluate() -> None:
     write_json({"rows_in": 6, "rows_kept": kept, "rows_dropped": {"rewrite_unparseable": 6 - kept}},
                "metrics/rewrite.json")
     familiar = {"none": 21.5, "counterintuitive_thinking": 14.25, "blurring_boundaries": 21.5}[rule]
-    write_json({"rows_in": 250, "rows_kept": 240 + kept - (30 if p["assemble"].get("max_ppl") else 0),
+    write_json({"rows_in": 250, "rows_kept": 240 + kept - (30 if ppl_max(p) is not None else 0),
                 "familiarity": {"train_ppl_mean": familiar}}, "metrics/assemble.json")
 
 

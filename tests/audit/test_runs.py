@@ -37,7 +37,7 @@ def test_each_rule_run_is_paired_with_the_rule_none_run_of_its_seed():
 
 def test_runs_that_differ_only_in_the_seed_form_one_group():
     runs = [run("b10", "blur", seed=10), run("b2", "blur", seed=2), run("c", "counter"),
-            run("b-ppl", "blur", assemble={"max_ppl": 50}), run("b42", "blur")]
+            run("b-ppl", "blur", assemble={"select": {"overall": {"ppl": {"max": 50}}}}), run("b42", "blur")]
     assert [[r["name"] for r in g] for g in seed_groups(runs)] == [["b-ppl"], ["b2", "b10", "b42"], ["c"]]
 
 

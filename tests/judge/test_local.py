@@ -127,3 +127,24 @@ def test_the_local_stage_judges_every_answer_and_a_rerun_reads_only_the_cache(tm
     assert (metrics["calls"], metrics["cache_hits"], metrics["cache_misses"]) == (0, 8, 0) and again == first
     metrics, _ = run(tmp_path, model_dir, generation={"max_new_tokens": 5})  # decoding is part of the key
     assert (metrics["calls"], metrics["cache_hits"]) == (8, 0)
+
+
+def test_the_judge_calibration_bench_judges_a_sample_and_its_known_bad_versions(tmp_path, model_dir):
+    """bench/judge_calibration.py on the tiny model: the sample, its swapped and truncated versions, one AUC
+    per kind from exactly those judgements."""
+    from bench.judge_calibration import main
+
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump({"judge": SETTINGS, "calibration": {"seed": 0}}),
+                                          encoding="utf-8")
+    curated_frame().write_parquet(tmp_path / "candidates.parquet")
+    args = ["--candidates", str(tmp_path / "candidates.parquet"), "--params", str(tmp_path / "params.yaml"),
+            "--base-model", str(model_dir), "--rubric", str(RUBRIC), "--records", "4",
+            "--kinds", "swapped,truncated", "--json", str(tmp_path / "out.json")]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    found = json.loads((tmp_path / "out.json").read_text(encoding="utf-8"))
+    assert found["records"] == 4 and len(found["good_scores"]) == 4 and found["failures"] == {}
+    assert set(found["auc"]) == {"swapped", "truncated"}
+    assert found["auc"]["truncated"]["n_good"] == 4 and found["auc"]["truncated"]["n_bad"] == 4
+    assert found["calls"] == 4 + found["auc"]["swapped"]["n_bad"] + 4
+    assert all(1 <= s <= 10 for s in found["good_scores"])

@@ -92,6 +92,18 @@ def _with_status(frame: pl.DataFrame, st: pl.DataFrame) -> list[dict[str, Any]]:
     return [row for row in rows.iter_rows(named=True)]
 
 
+def _category(frame: pl.DataFrame, limit: int, other: Loaded, drops: pl.DataFrame, side: str,
+              fields: dict[str, str]) -> dict[str, Any]:
+    """One category's entry: its count, and its first `limit` records with `fields` (name: column) and their
+    status on the other side (`side`: "a" or "b", whose kept records and drops are `other` and `drops`)."""
+    shown = _limited(frame, limit)
+    status = diff.status(shown, other.kept, drops)
+    rows = _with_status(shown.select("id", "source", *fields.values()), status)
+    return {"count": frame.height, "records": [{"id": r["id"], "source": r["source"],
+                                                **{name: r[column] for name, column in fields.items()},
+                                                side: _status_dict(r)} for r in rows]}
+
+
 def compare_stage(
     a: Loaded,
     b: Loaded,
@@ -109,41 +121,14 @@ def compare_stage(
     rejected = diff.rejected_changes(rej_a, rej_b, kept)
     entry: dict[str, Any] = {}
 
-    added = _limited(kept.filter(pl.col("change") == "added"), limit)
-    st_a = diff.status(added, a.kept, drops_a)
-    entry["added"] = {
-        "count": kept.filter(pl.col("change") == "added").height,
-        "records": [{"id": r["id"], "source": r["source"], "a": _status_dict(r)} for r in _with_status(added.select("id", "source"), st_a)],
-    }
-    removed = _limited(kept.filter(pl.col("change") == "removed"), limit)
-    st_b = diff.status(removed, b.kept, drops_b)
-    entry["removed"] = {
-        "count": kept.filter(pl.col("change") == "removed").height,
-        "records": [{"id": r["id"], "source": r["source"], "b": _status_dict(r)} for r in _with_status(removed.select("id", "source"), st_b)],
-    }
+    entry["added"] = _category(kept.filter(pl.col("change") == "added"), limit, a, drops_a, "a", {})
+    entry["removed"] = _category(kept.filter(pl.col("change") == "removed"), limit, b, drops_b, "b", {})
     changed_all = kept.filter(pl.col("change") == "changed").select("id", "source")
     entry["changed"] = {"count": changed_all.height, "fields": {}, "records": []}
-
-    newly = rejected.filter(pl.col("change") == "newly_rejected")
-    newly_l = _limited(newly, limit)
-    st = diff.status(newly_l, a.kept, drops_a)
-    entry["newly_rejected"] = {
-        "count": newly.height,
-        "records": [
-            {"id": r["id"], "source": r["source"], "reason": r["reason_b"], "detail": r["detail_b"], "a": _status_dict(r)}
-            for r in _with_status(newly_l.select("id", "source", "reason_b", "detail_b"), st)
-        ],
-    }
-    gone = rejected.filter(pl.col("change") == "no_longer_rejected")
-    gone_l = _limited(gone, limit)
-    st = diff.status(gone_l, b.kept, drops_b)
-    entry["no_longer_rejected"] = {
-        "count": gone.height,
-        "records": [
-            {"id": r["id"], "source": r["source"], "reason": r["reason_a"], "detail": r["detail_a"], "b": _status_dict(r)}
-            for r in _with_status(gone_l.select("id", "source", "reason_a", "detail_a"), st)
-        ],
-    }
+    entry["newly_rejected"] = _category(rejected.filter(pl.col("change") == "newly_rejected"), limit, a, drops_a, "a",
+                                        {"reason": "reason_b", "detail": "detail_b"})
+    entry["no_longer_rejected"] = _category(rejected.filter(pl.col("change") == "no_longer_rejected"), limit, b,
+                                            drops_b, "b", {"reason": "reason_a", "detail": "detail_a"})
     moved = rejected.filter(pl.col("change") == "reason_changed")
     entry["reason_changed"] = {
         "count": moved.height,

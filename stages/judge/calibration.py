@@ -3,7 +3,10 @@
 The known-bad records are scored by the same scorers as the candidates: `ppl` and `ifd` by familiarity's
 (stages/llm/perplexity.py, `params.yaml: familiarity`'s batch size, length, device and threads) and
 `judge_score` by the judge's backend (`params.yaml: judge`; not with `judge.enabled: false`). The good
-side is every candidate with an answer, with the scores the familiarity and judge stages gave it.
+side is every candidate with an answer, with the scores the familiarity and judge stages gave it. Known-bad
+records are made only from the sources whose candidates carry a score, and a score's overall AUC compares
+only the sources where the candidates have that score (`counts.compared`): an English-only familiarity
+(`familiarity.sources: [mmlu]`) is not credited for finding Chinese known-bad text unlike English candidates.
 `score_quality` is left out: train_quality keeps no classifier to score new text with.
 
 `calibration_report` computes, per score (oriented by `CALIBRATED`: lower ppl and ifd, higher judge score
@@ -42,6 +45,17 @@ def score_bad(bad: pl.DataFrame, scorers: list[Scorer]) -> pl.DataFrame:
             values |= scorer(rows)
     return bad.with_columns(pl.Series(name, values.get(name, [None] * bad.height), dtype=pl.Float64)
                             for name in CALIBRATED)
+
+
+def scored_sources(candidates: pl.DataFrame, scores: tuple[str, ...] = tuple(CALIBRATED)) -> list[str]:
+    """The sources whose answered candidates have a value of at least one of `scores` (familiarity may score only
+    some sources, e.g. `familiarity.sources: [mmlu]`, and the judge may be off)."""
+    present = [s for s in scores if s in candidates.columns]
+    if not present:
+        return []
+    scored = answered(candidates).filter(pl.any_horizontal(pl.col(s).cast(pl.Float64).fill_nan(None).is_not_null()
+                                                           for s in present))
+    return sorted(scored["source"].unique().to_list())
 
 
 def _aucs(good: pl.DataFrame, bad: pl.DataFrame, score: str, min_gap: float) -> dict[str, Any]:
@@ -94,13 +108,14 @@ def calibration_report(candidates: pl.DataFrame, bad: pl.DataFrame, settings: Ca
     """The report's data (calibration.json) from the scored candidates and scored known-bad records."""
     good = answered(candidates).with_columns(pl.col(s).cast(pl.Float64).fill_nan(None) for s in CALIBRATED)
     sources = sorted(set(good["source"].to_list()) | set(bad["source"].to_list()))
-    auc = {score: {"overall": _aucs(good, bad, score, settings.min_gap),
+    compared = {score: scored_sources(good, (score,)) for score in CALIBRATED}
+    auc = {score: {"overall": _aucs(good, bad.filter(pl.col("source").is_in(compared[score])), score, settings.min_gap),
                    "by_source": {s: _aucs(good.filter(pl.col("source") == s), bad.filter(pl.col("source") == s),
                                           score, settings.min_gap) for s in sources}} for score in CALIBRATED}
     return {
         "kind": "cqia-calibration", "version": 1, **about,
         "settings": settings.model_dump(), "better": CALIBRATED,
-        "counts": {"good": good.height, "bad": {k: int((bad["kind"] == k).sum()) for k in KINDS},
+        "counts": {"good": good.height, "bad": {k: int((bad["kind"] == k).sum()) for k in KINDS}, "compared": compared,
                    "bad_unscored": {s: int(bad[s].is_null().sum()) for s in CALIBRATED}},
         "auc": auc,
         "spearman": {"overall": _agreement(good),
@@ -112,6 +127,10 @@ def calibration_report(candidates: pl.DataFrame, bad: pl.DataFrame, settings: Ca
 
 def calibrate(candidates: pl.DataFrame, rejected: Path | None, settings: CalibrationParams,
               scorers: list[Scorer], about: dict[str, Any]) -> tuple[dict[str, Any], pl.DataFrame]:
-    """(the report's data, the scored known-bad records)."""
-    bad = score_bad(known_bad(candidates, rejected, settings), scorers)
+    """(the report's data, the scored known-bad records). The known-bad records come from the sources whose
+    candidates have a score (all sources when none has): a known-bad record is compared only with candidates
+    of sources scored the same way, so an English-only familiarity is not credited for Chinese known-bad text."""
+    sources = scored_sources(candidates) or sorted(candidates["source"].unique().to_list())
+    pool = candidates.filter(pl.col("source").is_in(sources))
+    bad = score_bad(known_bad(pool, rejected, settings).filter(pl.col("source").is_in(sources)), scorers)
     return calibration_report(candidates, bad, settings, about), bad

@@ -55,7 +55,10 @@ def render(report: dict[str, Any]) -> str:
         + ", ".join(f"{s} {n}" for s, n in counts["bad_unscored"].items()) + "). "
         "Scored by: " + "; ".join(f"{escape.markdown(str(k))}: {escape.markdown_code(str(v))}"
                                   for k, v in (report.get("scores") or {}).items() if v)
-        + (f"; rubric sha256 {escape.markdown_code(report['rubric'])}" if report.get("rubric") else "") + ".\n",
+        + (f"; rubric sha256 {escape.markdown_code(report['rubric'])}" if report.get("rubric") else "") + ". "
+        "Sources compared (candidates with the score): " + "; ".join(
+            f"{score}: {', '.join(escape.markdown(s) for s in sources) or 'none'}"
+            for score, sources in counts.get("compared", {}).items()) + ".\n",
         "AUC: the probability that a candidate scores better than a known-bad record (ties count half; better = "
         "lower ppl and ifd, higher judge score), with its 95% interval (Hanley-McNeil). **No better than "
         f"chance**: the interval holds 0.5, or |AUC - 0.5| < {settings['min_gap']}. Inverted: known-bad records "

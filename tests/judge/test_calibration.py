@@ -131,3 +131,28 @@ def test_a_perfect_score_on_few_records_is_not_reported_as_certain():
     assert few["auc"] == 1.0 and few["high"] == 1.0 and few["low"] < 0.8
     many = separation([float(v) for v in range(100, 200)], [float(v) for v in range(100)], "high", 0.05)
     assert many["auc"] == 1.0 and many["low"] > 0.97
+
+
+def test_known_bad_records_come_only_from_sources_whose_candidates_have_a_score():
+    """Familiarity scored only zhihu (as `familiarity.sources: [mmlu]` scores only mmlu) and the judge is off: the
+    known-bad records are zhihu's, and douban's unscored candidates neither join the sample nor the AUC."""
+    rng = random.Random(5)
+    frame = planted(candidates({"zhihu": 12, "douban": 12}), rng).with_columns(
+        [pl.when(pl.col("source") == "zhihu").then(pl.col(s)).otherwise(None).alias(s) for s in ("ppl", "ifd")]
+    ).with_columns(pl.lit(None, pl.Float64).alias("judge_score"))
+    seen = []
+
+    def familiarity(rows):
+        seen.extend(rows)
+        return {"ppl": [60.0] * len(rows), "ifd": [0.5] * len(rows)}
+
+    report, bad = calibrate(frame, None, CalibrationParams(max_records=8), [familiarity], {"scores": {}})
+    assert set(bad["source"]) == {"zhihu"} and len(seen) == bad.height == 24
+    assert report["counts"]["compared"] == {"ppl": ["zhihu"], "ifd": ["zhihu"], "judge_score": []}
+    assert report["auc"]["ppl"]["overall"]["all"]["n_good"] == 12 and report["auc"]["ppl"]["overall"]["all"]["auc"] == 1.0
+    assert report["auc"]["judge_score"]["overall"]["all"]["verdict"] == "no data"
+    assert "Sources compared (candidates with the score): ppl: zhihu; ifd: zhihu; judge_score: none." in render(report)
+    everything = planted(candidates({"zhihu": 12, "douban": 12}), rng).with_columns(
+        pl.lit(None, pl.Float64).alias(s) for s in ("ppl", "ifd", "judge_score"))
+    _, unscored = calibrate(everything, None, CalibrationParams(max_records=8), [familiarity], {"scores": {}})
+    assert set(unscored["source"]) == {"zhihu", "douban"}  # no score anywhere: the sample spans every source

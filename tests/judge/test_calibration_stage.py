@@ -52,7 +52,8 @@ def test_the_stage_scores_known_bad_records_with_the_real_scorers(tmp_path, mode
     # 8 candidates with an answer (zhihu 3, exam 2, douban 2, wiki 1): wiki's one has nothing to swap with
     assert report["counts"] == {"good": 8, "bad": {"swapped": 7, "truncated": 8, "question_as_answer": 8,
                                                    "repetition": 2},
-                                "bad_unscored": {"ppl": 0, "ifd": 0, "judge_score": 0}}
+                                "bad_unscored": {"ppl": 0, "ifd": 0, "judge_score": 0},
+                                "compared": {s: ["douban", "exam", "wiki", "zhihu"] for s in ("ppl", "ifd", "judge_score")}}
     assert report["judge_failures"] == {} and report["rubric"] and report["scores"]["judge_score"]
     overall = report["auc"]["ppl"]["overall"]
     assert overall["swapped"]["n_good"] == 8 and overall["swapped"]["n_bad"] == 7

@@ -8,6 +8,10 @@ a fresh process running `run_dedup` on A+B:
   incremental   with a copy of A's index (records reused by id and fingerprint, pairs by their texts)
   rebuild       with an index built by other params (seed + 1): everything computed, the index written
   full          without an index (as before this change)
+  floor         no dedup at all: the stage's reader reads every record and the stage contract writes them all
+                as records.parquet (a lower bound for any run whose outputs are whole files: it must read
+                the input and write every kept record; it writes all of them, so it is a bound within the
+                kept share)
 The outputs of all three are checked to be byte-identical (sha256 of records, rejected, clusters).
 Reported: median wall seconds, the `decide` part (reading and deciding, `run_dedup`'s phases read +
 dedup: everything but writing the outputs), peak RSS, and ratios to `full`, with the load average
@@ -37,7 +41,7 @@ sys.path.insert(0, str(ROOT))
 from bench.dedup import load_average, machine  # noqa: E402
 from bench.scale import write_corpus  # noqa: E402
 
-METHODS = ("incremental", "rebuild", "full")
+METHODS = ("incremental", "rebuild", "full", "floor")
 
 
 def inputs(work: Path, n: int, added: int) -> tuple[Path, Path]:
@@ -69,6 +73,8 @@ def child(method: str, corpus: Path, out: Path, index: Path) -> None:
     from stages.dedup.stage import run_dedup
 
     started = time.perf_counter()
+    if method == "floor":
+        return floor(corpus, out, started)
     metrics, run = run_dedup(corpus, out / "stage", out / "metrics.json", DedupParams(),
                              index=None if method == "full" else index)
     seconds = time.perf_counter() - started
@@ -81,6 +87,27 @@ def child(method: str, corpus: Path, out: Path, index: Path) -> None:
     result = {"seconds": seconds, "decide": run.seconds["read"] + run.seconds["dedup"], "peak_mb": peak,
               "phases": {k: round(v, 2) for k, v in run.seconds.items()}, "digest": digest.hexdigest()[:16],
               "index": metrics.get("dedup_index")}
+    shutil.rmtree(out / "stage")
+    (out / "result.json").write_text(json.dumps(result))
+
+
+def floor(corpus: Path, out: Path, started: float) -> None:
+    """Read every record with the stage's reader and write them all through the stage contract."""
+    import polars as pl
+
+    from stages.dedup.plan import peak_mb
+    from stages.dedup.source import ParquetRecords
+    from stages.lib.contract import write_stage_outputs_streaming
+    from stages.lib.record import RECORD_SCHEMA, REJECTED_SCHEMA
+
+    records = ParquetRecords(corpus, out)
+    none = pl.DataFrame(schema=REJECTED_SCHEMA)
+    batches = ((batch.select(RECORD_SCHEMA.names()), none) for _, batch in records.batches())
+    metrics = write_stage_outputs_streaming("dedup", out / "stage", out / "metrics.json", batches=batches,
+                                            rows_in=records.ids.len(), started=started)
+    seconds = time.perf_counter() - started
+    result = {"seconds": seconds, "decide": records.read_seconds, "peak_mb": peak_mb(), "phases": {},
+              "digest": "floor", "index": None, "kept": metrics["rows_kept"]}
     shutil.rmtree(out / "stage")
     (out / "result.json").write_text(json.dumps(result))
 
@@ -123,12 +150,12 @@ def main(ctx: click.Context, records: int, added: int, repeat: int, work: Path) 
         print(f"indexing run on A ({records:,} records): {indexing['seconds']:.1f} s (load {indexing['load']:.2f})")
     runs: dict[str, list[dict]] = {m: [] for m in METHODS}
     for round_ in range(repeat):
-        for method in METHODS[round_ % 3:] + METHODS[: round_ % 3]:
+        for method in METHODS[round_ % len(METHODS):] + METHODS[: round_ % len(METHODS)]:
             prepare_index(method, built, work / "index")
             found = run_child(method, whole, work / f"run-{method}", work / "index")
             runs[method].append(found)
             print(json.dumps({"round": round_ + 1, "method": method, **found}), flush=True)
-    digests = {r["digest"] for rs in runs.values() for r in rs}
+    digests = {r["digest"] for m, rs in runs.items() for r in rs if m != "floor"}
     print(f"outputs byte-identical across all runs: {len(digests) == 1} ({', '.join(sorted(digests))})")
     full = statistics.median(r["seconds"] for r in runs["full"])
     full_decide = statistics.median(r["decide"] for r in runs["full"])
@@ -142,6 +169,8 @@ def main(ctx: click.Context, records: int, added: int, repeat: int, work: Path) 
         peak = statistics.median(r["peak_mb"] for r in rs)
         print(f"| {records:,} + {added:,} | {method} | {seconds:.1f} | {each} | {decide:.1f} | {seconds / full:.3f} "
               f"| {decide / full_decide:.3f} | {peak:,.0f} | {loads} |")
+    kept = json.loads((work / "run-full" / "metrics.json").read_text())["rows_kept"]
+    print(f"floor writes {runs['floor'][0]['kept']:,} records, a full run keeps {kept:,}")
     print(f"load at end {os.getloadavg()[0]:.2f}")
 
 

@@ -110,8 +110,8 @@ def report(alias: str, runs: dict[str, list[dict]], count: int) -> list[str]:
         lines.append(f"| {alias} | {name} | {results[0]['threads']} | {rate:.2f} | {cpu_rate:.2f} | "
                      f"{rate / base_rate:.2f}x | {'yes' if same else 'NO'} | {hours:.1f} |")
     tokens = base[0]
-    lines.append(f"<!-- {alias}: {tokens['question_tokens'] / count:.0f} question and "
-                 f"{tokens['answer_tokens'] / count:.0f} answer tokens per record (after truncation) -->")
+    lines.append(f"<!-- {alias}: {tokens['question_tokens'] / count:.0f} question tokens per record (before "
+                 f"truncation) and {tokens['answer_tokens'] / count:.0f} answer tokens (after) -->")
     return lines
 
 

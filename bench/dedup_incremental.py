@@ -156,11 +156,11 @@ def main(ctx: click.Context, records: int, added: int, repeat: int, work: Path) 
             runs[method].append(found)
             print(json.dumps({"round": round_ + 1, "method": method, **found}), flush=True)
     digests = {r["digest"] for m, rs in runs.items() for r in rs if m != "floor"}
-    print(f"outputs byte-identical across all runs: {len(digests) == 1} ({', '.join(sorted(digests))})")
+    print(f"outputs byte-identical across all dedup runs: {len(digests) == 1} ({', '.join(sorted(digests))})")
     full = statistics.median(r["seconds"] for r in runs["full"])
     full_decide = statistics.median(r["decide"] for r in runs["full"])
     print("| records (A + B) | method | median s | runs (s) | decide: read + dedup (median s) | x full (stage) "
-          f"| x full (decide) | peak RSS (MB) | load |\n|---|---|---|---|---|---|---|---|---|")
+          "| x full (decide) | peak RSS (MB) | load |\n|---|---|---|---|---|---|---|---|---|")
     for method in METHODS:
         rs = runs[method]
         seconds, decide = statistics.median(r["seconds"] for r in rs), statistics.median(r["decide"] for r in rs)

@@ -1,14 +1,15 @@
 """The judge's AUC with a real local model, on the shipped sample's candidates (issue 24 item 4).
 
 The calibration stage judges every candidate (the good side) and every known-bad record; with SmolLM2 on
-2 CPU cores that is 15-35 s a call, hours for the sample's ~430 candidates. This bench judges a small,
+this CPU that is 4.7 s a call on a quiet core (15-35 s under load), about half an hour for the sample's
+362 answered candidates. This bench judges a small,
 spread sample instead: `--records` candidates (calibration's `good_sample`, round-robin over the sources)
 and the known-bad versions of them of the `--kinds` asked (stages/judge/known_bad.py `corrupt`), through
 the judge stage's own backend (`params.yaml: judge`, forced on; `transformers` with `model: base` uses
 `--base-model`). It prints, per kind, the AUC of `judge_score` with its 95% interval and verdict
 (stages/judge/separation.py), the failures per reason, and seconds per call; `--json` writes the same.
 
-    python bench/judge_calibration.py --records 24 --kinds swapped            # ~15 min on a quiet core
+    python bench/judge_calibration.py --records 24 --kinds swapped            # 48 calls, ~4 min on a quiet core
     python bench/judge_calibration.py --records 8 --kinds swapped,truncated --sources zhihu,douban
 """
 

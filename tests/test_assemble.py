@@ -1,4 +1,4 @@
-"""Stage `assemble`: mix, caps, rewrite share, ppl filter, deterministic split, card and manifest."""
+"""Stage `assemble`: mix, caps, rewrite share, selection by ppl, deterministic split, card and manifest."""
 
 import json
 from pathlib import Path

@@ -106,7 +106,9 @@ def human_agreement(good: pl.DataFrame) -> dict[str, dict[str, float | None]]:
 def calibration_report(candidates: pl.DataFrame, bad: pl.DataFrame, settings: CalibrationParams,
                        about: dict[str, Any]) -> dict[str, Any]:
     """The report's data (calibration.json) from the scored candidates and scored known-bad records."""
-    good = answered(candidates).with_columns(pl.col(s).cast(pl.Float64).fill_nan(None) for s in CALIBRATED)
+    good = answered(candidates).with_columns(
+        (pl.col(s).cast(pl.Float64).fill_nan(None) if s in candidates.columns else pl.lit(None, pl.Float64)).alias(s)
+        for s in CALIBRATED)
     sources = sorted(set(good["source"].to_list()) | set(bad["source"].to_list()))
     compared = {score: scored_sources(good, (score,)) for score in CALIBRATED}
     auc = {score: {"overall": _aucs(good, bad.filter(pl.col("source").is_in(compared[score])), score, settings.min_gap),
@@ -131,6 +133,5 @@ def calibrate(candidates: pl.DataFrame, rejected: Path | None, settings: Calibra
     candidates have a score (all sources when none has): a known-bad record is compared only with candidates
     of sources scored the same way, so an English-only familiarity is not credited for Chinese known-bad text."""
     sources = scored_sources(candidates) or sorted(candidates["source"].unique().to_list())
-    pool = candidates.filter(pl.col("source").is_in(sources))
-    bad = score_bad(known_bad(pool, rejected, settings).filter(pl.col("source").is_in(sources)), scorers)
+    bad = score_bad(known_bad(candidates, rejected, settings, sources), scorers)
     return calibration_report(candidates, bad, settings, about), bad

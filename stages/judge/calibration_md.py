@@ -45,6 +45,19 @@ def findings(report: dict[str, Any]) -> list[str]:
     return lines or ["- nothing to compare (no scored candidates or known-bad records)"]
 
 
+def compared_sentence(report: dict[str, Any]) -> str:
+    """` Sources compared ...: ppl: mmlu (72 known-bad); ...` (empty for a report without `counts.compared`)."""
+    compared = report["counts"].get("compared")
+    if not compared:
+        return ""
+    parts = []
+    for score, sources in compared.items():
+        n_bad = report["auc"][score]["overall"]["all"]["n_bad"]
+        names = ", ".join(escape.markdown(s) for s in sources)
+        parts.append(f"{score}: {names} ({n_bad} known-bad)" if sources else f"{score}: none")
+    return " Sources compared (candidates with the score): " + "; ".join(parts) + "."
+
+
 def render(report: dict[str, Any]) -> str:
     settings, counts = report["settings"], report["counts"]
     parts = [
@@ -55,10 +68,8 @@ def render(report: dict[str, Any]) -> str:
         + ", ".join(f"{s} {n}" for s, n in counts["bad_unscored"].items()) + "). "
         "Scored by: " + "; ".join(f"{escape.markdown(str(k))}: {escape.markdown_code(str(v))}"
                                   for k, v in (report.get("scores") or {}).items() if v)
-        + (f"; rubric sha256 {escape.markdown_code(report['rubric'])}" if report.get("rubric") else "") + ". "
-        "Sources compared (candidates with the score): " + "; ".join(
-            f"{score}: {', '.join(escape.markdown(s) for s in sources) or 'none'}"
-            for score, sources in counts.get("compared", {}).items()) + ".\n",
+        + (f"; rubric sha256 {escape.markdown_code(report['rubric'])}" if report.get("rubric") else "") + "."
+        + compared_sentence(report) + "\n",
         "AUC: the probability that a candidate scores better than a known-bad record (ties count half; better = "
         "lower ppl and ifd, higher judge score), with its 95% interval (Hanley-McNeil). **No better than "
         f"chance**: the interval holds 0.5, or |AUC - 0.5| < {settings['min_gap']}. Inverted: known-bad records "

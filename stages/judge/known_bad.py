@@ -74,22 +74,29 @@ def corrupt(sample: pl.DataFrame, truncate_share: float) -> pl.DataFrame:
     return pl.DataFrame(rows, schema={c: pl.String for c in COLUMNS}).select(COLUMNS)
 
 
-def repetition_rejects(path: Path | None, settings: CalibrationParams) -> pl.DataFrame:
-    """Up to max_records of clean's records rejected for repetition (none when the file is absent)."""
+def repetition_rejects(path: Path | None, settings: CalibrationParams, sources: list[str] | None = None) -> pl.DataFrame:
+    """Up to max_records of clean's records rejected for repetition (none when the file is absent), of `sources`
+    only when given."""
     empty = pl.DataFrame(schema={c: pl.String for c in COLUMNS})
     if path is None or not path.is_file() or not settings.repetition_reasons:
         return empty
     rejected = pl.read_parquet(path, columns=["id", "source", "instruction", "input", "output", "reason"])
     picked = answered(rejected.filter(pl.col("reason").is_in(settings.repetition_reasons)))
+    if sources is not None:
+        picked = picked.filter(pl.col("source").is_in(sources))
     picked = picked.with_columns(hash_rank(settings.seed).alias("_rank")).sort("_rank").head(settings.max_records)
     return picked.select(pl.format("{}~repetition", "id").alias("id"), "source",
                          *[pl.col(c).fill_null("") for c in ("instruction", "input", "output")],
                          pl.lit("repetition").alias("kind")).sort("id")
 
 
-def known_bad(frame: pl.DataFrame, rejected: Path | None, settings: CalibrationParams) -> pl.DataFrame:
-    """Every known-bad record of the calibration, in a stable order (kind, then id)."""
+def known_bad(frame: pl.DataFrame, rejected: Path | None, settings: CalibrationParams,
+              sources: list[str] | None = None) -> pl.DataFrame:
+    """Every known-bad record of the calibration, in a stable order (kind, then id); with `sources`, only
+    from those sources (the sample is drawn from `frame` as given)."""
+    if sources is not None:
+        frame = frame.filter(pl.col("source").is_in(sources))
     made = corrupt(good_sample(frame, settings), settings.truncate_share)
-    bad = pl.concat([made, repetition_rejects(rejected, settings)], how="vertical")
+    bad = pl.concat([made, repetition_rejects(rejected, settings, sources)], how="vertical")
     order = {kind: i for i, kind in enumerate(KINDS)}
     return bad.sort(pl.col("kind").replace_strict(order, return_dtype=pl.Int32), "id")

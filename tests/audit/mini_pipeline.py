@@ -128,7 +128,7 @@ def _order(*key: object) -> list[int]:
     return sorted(range(1000), key=lambda i: hashlib.sha256(repr((*key, i)).encode()).hexdigest())
 
 
-def fake_results(rule: str, seed: int, tasks: str, max_ppl: object) -> dict:
+def fake_results(rule: str, seed: int, tasks: str, ppl_bound: object) -> dict:
     from stages.evaluate.scoring import Scored
     from stages.evaluate.tasks import LETTERS, Question
 
@@ -139,7 +139,7 @@ def fake_results(rule: str, seed: int, tasks: str, max_ppl: object) -> dict:
         up, down = PLANTED[rule].get(task, (0, 0))
         if task == "logic" and rule == "counterintuitive_thinking":
             up += SEED_SHIFT[seed]
-        if task == "math" and max_ppl is not None:
+        if task == "math" and ppl_bound is not None:
             up, down = up + 2, down + 2
         flips = [i for i in _order(task, rule) if i < n]
         gained, lost = [i for i in flips if i not in right][:up], [i for i in flips if i in right][:down]

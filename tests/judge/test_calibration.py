@@ -151,8 +151,29 @@ def test_known_bad_records_come_only_from_sources_whose_candidates_have_a_score(
     assert report["counts"]["compared"] == {"ppl": ["zhihu"], "ifd": ["zhihu"], "judge_score": []}
     assert report["auc"]["ppl"]["overall"]["all"]["n_good"] == 12 and report["auc"]["ppl"]["overall"]["all"]["auc"] == 1.0
     assert report["auc"]["judge_score"]["overall"]["all"]["verdict"] == "no data"
-    assert "Sources compared (candidates with the score): ppl: zhihu; ifd: zhihu; judge_score: none." in render(report)
+    assert ("Sources compared (candidates with the score): ppl: zhihu (24 known-bad); ifd: zhihu (24 known-bad); "
+            "judge_score: none.") in render(report)
     everything = planted(candidates({"zhihu": 12, "douban": 12}), rng).with_columns(
         pl.lit(None, pl.Float64).alias(s) for s in ("ppl", "ifd", "judge_score"))
     _, unscored = calibrate(everything, None, CalibrationParams(max_records=8), [familiarity], {"scores": {}})
     assert set(unscored["source"]) == {"zhihu", "douban"}  # no score anywhere: the sample spans every source
+
+
+def test_repetition_rejects_of_unscored_sources_do_not_take_the_places_of_scored_ones(tmp_path):
+    rejected = tmp_path / "rejected.parquet"
+    rows = [sample_row() | {"id": f"{source}-r{i}", "source": source, "output": "哈哈" * 40}
+            for source in ("douban", "zhihu") for i in range(6)]
+    records_frame(rows).with_columns(pl.lit("clean_char_repetition").alias("reason"),
+                                     pl.lit("").alias("detail")).write_parquet(rejected)
+    frame = candidates({"zhihu": 4, "douban": 4})
+    bad = known_bad(frame, rejected, CalibrationParams(max_records=4), ["zhihu"])
+    repetition = bad.filter(pl.col("kind") == "repetition")
+    assert repetition.height == 4 and set(repetition["source"]) == {"zhihu"} and set(bad["source"]) == {"zhihu"}
+
+
+def test_a_score_column_the_candidates_lack_is_reported_as_no_data():
+    frame = planted(candidates({"zhihu": 10}), random.Random(1)).drop("judge_score")
+    report, _ = calibrate(frame, None, CalibrationParams(max_records=4),
+                          [lambda rows: {"ppl": [99.0] * len(rows), "ifd": [0.9] * len(rows)}], {"scores": {}})
+    assert report["auc"]["judge_score"]["overall"]["all"]["verdict"] == "no data"
+    assert report["counts"]["compared"]["judge_score"] == [] and report["auc"]["ppl"]["overall"]["all"]["auc"] == 1.0

@@ -42,14 +42,15 @@ def judged(judge, frame: pl.DataFrame, label: str) -> list[float | None]:
     return [float(o.overall) if isinstance(o, Judgement) else None for o in outcomes]
 
 
-@click.command(help=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n")[-1])
+@click.command(help=__doc__.split("\n\n")[0], epilog="\b\nExamples:\n" + __doc__.split("\n\n")[-1])
 @click.option("--candidates", type=click.Path(path_type=Path), default=ROOT / "data/judge/records.parquet",
               show_default=True, help="The judged candidates (a `dvc repro judge` output).")
 @click.option("--params", "params_path", type=click.Path(path_type=Path), default=ROOT / "params.yaml",
-              show_default=True)
-@click.option("--base-model", type=click.Path(path_type=Path), default=ROOT / "models/base", show_default=True)
+              show_default=True, help="Its judge and calibration sections are used (the judge forced on).")
+@click.option("--base-model", type=click.Path(path_type=Path), default=ROOT / "models/base", show_default=True,
+              help="The model `judge.transformers.model: base` names.")
 @click.option("--rubric", type=click.Path(path_type=Path), default=ROOT / "schemas/judge/rubric.yaml",
-              show_default=True)
+              show_default=True, help="The judge's rubric file.")
 @click.option("--records", default=24, show_default=True, help="Good candidates sampled.")
 @click.option("--kinds", default="swapped", show_default=True, help="Known-bad kinds, comma-separated.")
 @click.option("--sources", default="", help="Only these sources (comma-separated; default all).")

@@ -94,8 +94,9 @@ def test_the_recall_benchmark_reports_pairs_at_the_threshold_and_the_planted_cor
 def test_the_incremental_benchmark_checks_that_all_runs_write_the_same_files(tmp_path):
     out = run_bench("bench/dedup_incremental.py", "--records", "1500", "--added", "30", "--repeat", "1",
                     "--work", str(tmp_path))
-    assert "outputs byte-identical across all runs: True" in out
+    assert "outputs byte-identical across all dedup runs: True" in out
     rows = {line.split(" | ")[1]: line.split(" | ") for line in out.splitlines() if line.startswith("| 1,500 + 30 |")}
-    assert set(rows) == {"incremental", "rebuild", "full"} and float(rows["full"][5]) == 1.0
+    assert set(rows) == {"incremental", "rebuild", "full", "floor"} and float(rows["full"][5]) == 1.0
+    assert "floor writes 1,530 records, a full run keeps " in out
     runs = [line for line in out.splitlines() if line.startswith('{"round"')]
     assert '"reused_records": 1500, "sketched_records": 30' in next(r for r in runs if '"incremental"' in r)

@@ -24,13 +24,32 @@ from collections.abc import Callable
 import numpy as np
 
 
+def compiled(maxsize: int = 1) -> Callable[[Callable[..., Callable]], Callable[..., Callable | None]]:
+    """A kernel factory: `build(numba, *args)` makes the compiled function(s); the factory, called with
+    `*args`, returns them (built once per args, up to `maxsize` of them kept), or None without numba."""
+
+    def wrap(build: Callable[..., Callable]) -> Callable[..., Callable | None]:
+        @functools.lru_cache(maxsize=maxsize)
+        @functools.wraps(build)
+        def factory(*args: object) -> Callable | None:
+            try:
+                import numba
+            except ImportError:
+                return None
+            return build(numba, *args)
+
+        return factory
+
+    return wrap
+
+
 def available() -> bool:
     """numba is importable: the compiled loops of this module, `textkernels` and `setkernels` run."""
     return window_min_kernel() is not None
 
 
-@functools.lru_cache(maxsize=1)
-def window_min_kernel() -> Callable | None:
+@compiled()
+def window_min_kernel(numba) -> Callable:
     """The compiled hash-min straight from the window hashes of a batch, or None without numba.
 
     Document d's shingles are the windows starting at starts[d] .. starts[d] + lengths[d] - ngram of
@@ -39,10 +58,6 @@ def window_min_kernel() -> Callable | None:
     `affine_signatures`. No array of the document's shingles is built: the masking, the insertion of the
     short texts' hashes and the fmix32 pass over all hashes (about 40% of the numpy-side time of a
     batch) are gone."""
-    try:
-        import numba
-    except ImportError:
-        return None
     m32 = np.uint64(0xFFFFFFFF)
     c1, c2 = np.uint64(0x85EBCA6B), np.uint64(0xC2B2AE35)
 

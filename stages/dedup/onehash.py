@@ -35,6 +35,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from stages.dedup.hashmin import compiled
+
 MAX_BINS = 1024  # the probe tables are (K, K): 4 MB at 1024
 EMPTY = np.uint32(0xFFFFFFFF)
 
@@ -103,14 +105,10 @@ def numpy_signatures(hashes: np.ndarray, offsets: np.ndarray, a: int, b: int, or
     densify(out, order)
 
 
-@functools.lru_cache(maxsize=1)
-def window_kernel() -> Callable | None:
+@compiled()
+def window_kernel(numba) -> Callable:
     """The compiled sketch straight from a batch's window hashes (as `hashmin.window_min_kernel` reads
     them), or None without numba: one hash, one bin and one compare per shingle, then the densification."""
-    try:
-        import numba
-    except ImportError:
-        return None
     mix = MIX
     BLOCK = 16  # noqa: N806 - documents per block of output
 

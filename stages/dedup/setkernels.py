@@ -7,20 +7,17 @@ Each equals the numpy path of its caller (`shingles`, `store`, `verify`, `lsh`),
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 
 import numpy as np
 
+from stages.dedup.hashmin import compiled
 
-@functools.lru_cache(maxsize=1)
-def merge_kernel() -> Callable | None:
+
+@compiled()
+def merge_kernel(numba) -> Callable:
     """The compiled sorted-set intersection count, or None without numba. The merge does not branch on the
     comparison (a random merge mispredicted about every other step: 9 us per pair of 500-element sets)."""
-    try:
-        import numba
-    except ImportError:
-        return None
 
     @numba.njit(nogil=True, cache=True)
     def intersections(values, offsets, left, right, out):  # pragma: no cover - compiled
@@ -46,13 +43,9 @@ def intersection_sizes(values: np.ndarray, offsets: np.ndarray, left: np.ndarray
     return out
 
 
-@functools.lru_cache(maxsize=1)
-def gather_kernel() -> Callable | None:
+@compiled()
+def gather_kernel(numba) -> Callable:
     """The compiled copy of ranges src[starts[i]:starts[i] + sizes[i]] one after another into out."""
-    try:
-        import numba
-    except ImportError:
-        return None
 
     @numba.njit(nogil=True, cache=True)
     def gather(src, starts, sizes, out, at):  # pragma: no cover - compiled
@@ -72,13 +65,9 @@ def gather_ranges(src: np.ndarray, starts: np.ndarray, sizes: np.ndarray, out: n
     gather_kernel()(src, starts.astype(np.int64, copy=False), sizes, out, at)
 
 
-@functools.lru_cache(maxsize=1)
-def fill_rows_kernel() -> Callable | None:
+@compiled()
+def fill_rows_kernel(numba) -> Callable:
     """The compiled copy of hashes[offsets[d]:offsets[d + 1]] into row r of `matrix` for d = docs[r]."""
-    try:
-        import numba
-    except ImportError:
-        return None
 
     @numba.njit(nogil=True, cache=True)
     def fill_rows(hashes, offsets, docs, matrix):  # pragma: no cover - compiled
@@ -89,14 +78,10 @@ def fill_rows_kernel() -> Callable | None:
     return fill_rows
 
 
-@functools.lru_cache(maxsize=1)
-def unique_rows_kernel() -> Callable | None:
+@compiled()
+def unique_rows_kernel(numba) -> Callable:
     """The compiled de-duplication of sorted rows: the distinct values of each row's first sizes[r] cells
     written one row after another into `out`, their number into counts[r]; returns the total."""
-    try:
-        import numba
-    except ImportError:
-        return None
 
     @numba.njit(nogil=True, cache=True)
     def unique_rows(matrix, sizes, out, counts):  # pragma: no cover - compiled
@@ -114,14 +99,10 @@ def unique_rows_kernel() -> Callable | None:
     return unique_rows
 
 
-@functools.lru_cache(maxsize=1)
-def band_keys_kernel() -> Callable | None:
+@compiled()
+def band_keys_kernel(numba) -> Callable:
     """The compiled LSH band keys of `lsh.band_keys` (splitmix64's finalizer over each band's rows), written
     into out (bands, docs): one pass per band without numpy's temporaries."""
-    try:
-        import numba
-    except ImportError:
-        return None
     m1, m2, m3 = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
 
     @numba.njit(nogil=True, cache=True)

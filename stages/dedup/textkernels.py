@@ -5,10 +5,11 @@ Each equals the numpy path in `shingles` (used when `hashmin.available()` is Fal
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 
 import numpy as np
+
+from stages.dedup.hashmin import compiled
 
 
 UNROLLED = 16  # n-gram sizes up to this get a kernel compiled for their size
@@ -20,15 +21,11 @@ def window_kernel(ngram: int) -> Callable | None:
     return unrolled_kernel(ngram) if ngram <= UNROLLED else looped_kernel()
 
 
-@functools.lru_cache(maxsize=UNROLLED)
-def unrolled_kernel(ngram: int) -> Callable | None:
+@compiled(maxsize=UNROLLED)
+def unrolled_kernel(numba, ngram: int) -> Callable:
     """XXH32 of every window with the window size fixed when compiling: the stripes and tail lanes are
     straight-line code in 32-bit arithmetic, which LLVM vectorises across windows (about 10x the looped
     kernel at 5-grams). numba caches one compiled copy per size (the captured sizes are in its cache key)."""
-    try:
-        import numba
-    except ImportError:
-        return None
     u32 = np.uint32
     p1, p2, p3, p4, p5 = u32(0x9E3779B1), u32(0x85EBCA77), u32(0xC2B2AE3D), u32(0x27D4EB2F), u32(0x165667B1)
     v0, v3 = u32((0x9E3779B1 + 0x85EBCA77) & 0xFFFFFFFF), u32((-0x9E3779B1) & 0xFFFFFFFF)
@@ -73,15 +70,11 @@ def unrolled_kernel(ngram: int) -> Callable | None:
     return windows
 
 
-@functools.lru_cache(maxsize=1)
-def looped_kernel() -> Callable | None:
+@compiled()
+def looped_kernel(numba) -> Callable:
     """XXH32 of every window of any size: the same reference algorithm as `shingles.xxh32_lanes`, one window
     at a time, in uint64 registers masked to 32 bits (so every product and sum wraps mod 2^32 exactly as
     uint32 arithmetic does)."""
-    try:
-        import numba
-    except ImportError:
-        return None
     m32 = np.uint64(0xFFFFFFFF)
     p1, p2, p3 = np.uint64(0x9E3779B1), np.uint64(0x85EBCA77), np.uint64(0xC2B2AE3D)
     p4, p5 = np.uint64(0x27D4EB2F), np.uint64(0x165667B1)
@@ -123,13 +116,9 @@ def looped_kernel() -> Callable | None:
     return windows
 
 
-@functools.lru_cache(maxsize=1)
-def lower_kernel() -> Callable | None:
+@compiled()
+def lower_kernel(numba) -> Callable:
     """The compiled case folding of code points through a BMP table (astral code points unchanged)."""
-    try:
-        import numba
-    except ImportError:
-        return None
 
     @numba.njit(nogil=True, cache=True)
     def lower(flat, table, out):  # pragma: no cover - compiled
@@ -140,18 +129,14 @@ def lower_kernel() -> Callable | None:
     return lower
 
 
-@functools.lru_cache(maxsize=1)
-def utf8_kernel() -> Callable | None:
+@compiled()
+def utf8_kernel(numba) -> Callable:
     """The compiled UTF-8 decoding of an Arrow string array's buffers into case-folded code points, or None
     without numba: `decode(data, offsets, table, out, lengths)` writes the code points of every string one
     after another into `out` (at least as long as the bytes), folded through the BMP table (astral ones
     unchanged), each string's length in code points into `lengths`, and returns their total. One pass:
     counting the lengths first was a second pass over the bytes (a third of the decoding time). The input
     is valid UTF-8 (Arrow strings are)."""
-    try:
-        import numba
-    except ImportError:
-        return None
 
     @numba.njit(nogil=True, cache=True)
     def decode(data, offsets, table, out, lengths):  # pragma: no cover - compiled

@@ -1,6 +1,7 @@
 """Signatures equal datasketch's MinHash hashvalues for the same shingles, seed, num_perm and hash."""
 
 import random
+import sys
 
 import numpy as np
 import pytest
@@ -94,3 +95,24 @@ def test_compiled_case_folding_equals_the_table_lookup(monkeypatch):
     numpy_path = shingles.codepoints(texts)
     assert np.array_equal(compiled[0], numpy_path[0]) and np.array_equal(compiled[1], numpy_path[1])
     assert "".join(map(chr, compiled[0])) == "".join(shingles.lower_text(t) for t in texts)
+
+
+def test_a_kernel_factory_builds_once_per_argument_and_gives_none_without_numba(monkeypatch):
+    from stages.dedup.hashmin import compiled
+
+    built = []
+
+    @compiled(maxsize=4)
+    def kernel(numba, size):
+        built.append(size)
+        return lambda: (numba.__name__, size)
+
+    assert kernel(3)() == ("numba", 3) and kernel(3)() == ("numba", 3) and kernel(5)() == ("numba", 5)
+    assert built == [3, 5]
+
+    @compiled()
+    def missing(numba):
+        raise AssertionError("built without numba")
+
+    monkeypatch.setitem(sys.modules, "numba", None)  # `import numba` raises ImportError
+    assert missing() is None

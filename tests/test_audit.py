@@ -22,7 +22,8 @@ from click.testing import CliRunner
 
 from stages.audit.__main__ import cli
 from stages.lib.record import make_id
-from tests.audit.repo_builder import commit, cqia_line, dvc, init_repo, write_lines, write_params, write_pipeline
+from tests.audit.repo_builder import (commit, cqia_line, cqia_source, dvc, init_repo, write_lines, write_params,
+                                       write_pipeline)
 
 pytestmark = pytest.mark.e2e
 
@@ -63,17 +64,12 @@ def rid(parent: str) -> str:
     return make_id("rewrite", f"{parent}:{RULE}")
 
 
-def source(name: str, subset: str) -> dict:
-    return {"kind": "cqia_jsonl", "path": f"inputs/{name}.jsonl", "subset": subset, "license": "CC0-1.0",
-            "fetched_at": "2026-11-01"}
-
-
 @pytest.fixture(scope="module")
 def history(tmp_path_factory) -> dict:
     repo = tmp_path_factory.mktemp("audit") / "repo"
     repo.mkdir()
     init_repo(repo)
-    params = {"sources": {"cqia_zhihu": source("zhihu", "zhihu"), "cqia_douban": source("douban", "douban")},
+    params = {"sources": {"cqia_zhihu": cqia_source("zhihu"), "cqia_douban": cqia_source("douban")},
               "clean": {"min_output_chars": 4}, "rule": "none", "assemble": {"eval_sources": ["douban"]}}
     write_pipeline(repo)
     write_params(repo, params)
@@ -81,7 +77,7 @@ def history(tmp_path_factory) -> dict:
     write_lines(repo / "inputs" / "douban.jsonl", D)
     dvc(repo, "repro")
     a = commit(repo, "A: zhihu and douban, min_output_chars 4")
-    params["sources"]["cqia_xhs"] = source("xhs", "xhs")
+    params["sources"]["cqia_xhs"] = cqia_source("xhs")
     params["clean"]["min_output_chars"] = 8
     write_params(repo, params)
     write_lines(repo / "inputs" / "zhihu.jsonl", [Z[0], Z2_EDITED, *Z[2:]])
@@ -178,7 +174,7 @@ def test_diff_between_two_commits_is_exact(history):
          "added": {"count": 2, "ids": sorted([xid(1), xid(2)])}, "removed": {"count": 1, "ids": [zid(4)]}},
     ]
     assert report["params"] == [{"key": "clean.min_output_chars", "a": 4, "b": 8}] + [
-        {"key": f"sources.cqia_xhs.{k}", "a": None, "b": v} for k, v in sorted(source("xhs", "xhs").items())
+        {"key": f"sources.cqia_xhs.{k}", "a": None, "b": v} for k, v in sorted(cqia_source("xhs").items())
     ]
     assert report["metrics"] == [
         {"file": "metrics/clean.json", "key": "rows_dropped.clean_too_short", "a": 1, "b": 2, "delta": 1},

@@ -65,12 +65,19 @@ def test_loglikelihood_matches_a_hand_computation_even_when_batched_with_padding
     assert scored.predicted == "ABCD"[max(range(4), key=lambda i: scored.logliks[i])]
 
 
-def test_cli_writes_per_task_metrics_and_plot(tiny, tmp_path):
+def run_cli(tmp_path, model: str, evaluate: str):
+    """`python -m stages.evaluate` on the sample tasks with `evaluate:` + `evaluate` as params.yaml (the metrics
+    to eval.json, the reports to plots/); returns (the result, the params file)."""
     params = tmp_path / "params.yaml"
-    params.write_text("evaluate:\n  continuation: letter\n  batch_size: 8\n  subjects: [logic, law]\n  threads: 1\n",
-                      encoding="utf-8")
-    result = CliRunner().invoke(cli, ["--in", str(tiny), "--tasks", str(SAMPLE_TASKS), "--params", str(params),
+    params.write_text("evaluate:\n" + evaluate, encoding="utf-8")
+    result = CliRunner().invoke(cli, ["--in", model, "--tasks", str(SAMPLE_TASKS), "--params", str(params),
                                       "--metrics", str(tmp_path / "eval.json"), "--reports", str(tmp_path / "plots")])
+    return result, params
+
+
+def test_cli_writes_per_task_metrics_and_plot(tiny, tmp_path):
+    result, _ = run_cli(tmp_path, str(tiny), "  continuation: letter\n  batch_size: 8\n  subjects: [logic, law]\n"
+                                             "  threads: 1\n")
     assert result.exit_code == 0, result.output
     metrics = json.loads((tmp_path / "eval.json").read_text())
     assert sorted(metrics["tasks"]) == ["law", "logic"] and metrics["questions"] == 24
@@ -90,11 +97,8 @@ def test_cli_writes_per_task_metrics_and_plot(tiny, tmp_path):
 
 
 def test_max_per_task_scores_the_first_questions_of_each_subject(tiny, tmp_path):
-    params = tmp_path / "params.yaml"
-    params.write_text("evaluate:\n  continuation: letter\n  subjects: [logic, law]\n  max_per_task: 5\n  threads: 1\n",
-                      encoding="utf-8")
-    result = CliRunner().invoke(cli, ["--in", str(tiny), "--tasks", str(SAMPLE_TASKS), "--params", str(params),
-                                      "--metrics", str(tmp_path / "eval.json"), "--reports", str(tmp_path / "plots")])
+    result, _ = run_cli(tmp_path, str(tiny), "  continuation: letter\n  subjects: [logic, law]\n  max_per_task: 5\n"
+                                             "  threads: 1\n")
     assert result.exit_code == 0, result.output
     metrics = json.loads((tmp_path / "eval.json").read_text())
     assert metrics["n"] == {"law": 5, "logic": 5} and metrics["questions"] == 10
@@ -105,10 +109,7 @@ def test_max_per_task_scores_the_first_questions_of_each_subject(tiny, tmp_path)
 
 
 def test_cli_rejects_unknown_continuation(tmp_path):
-    params = tmp_path / "params.yaml"
-    params.write_text("evaluate:\n  continuation: sampled\n", encoding="utf-8")
-    result = CliRunner().invoke(cli, ["--in", "x", "--tasks", str(SAMPLE_TASKS), "--params", str(params),
-                                      "--metrics", str(tmp_path / "m.json"), "--reports", str(tmp_path / "p")])
+    result, params = run_cli(tmp_path, "x", "  continuation: sampled\n")
     assert result.exit_code == 1
     assert result.output == f"Error: {params}: evaluate.continuation: must be one of letter, text, cloze, got 'sampled'\n"
 

@@ -99,6 +99,12 @@ def cqia_line(instruction: str, output: str, **extra: Any) -> str:
     return json.dumps(row | extra, ensure_ascii=False)
 
 
+def cqia_source(name: str, license_text: str = "CC0-1.0") -> dict[str, Any]:
+    """A `sources` entry reading inputs/<name>.jsonl (cqia_jsonl) into subset <name>."""
+    return {"kind": "cqia_jsonl", "path": f"inputs/{name}.jsonl", "subset": name, "license": license_text,
+            "fetched_at": "2026-11-01"}
+
+
 def write_lines(path: Path, lines: list[str]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")

@@ -22,7 +22,8 @@ from click.testing import CliRunner
 
 from stages.audit.__main__ import cli
 from stages.lib.record import make_id
-from tests.audit.repo_builder import commit, cqia_line, dvc, init_repo, write_lines, write_params, write_pipeline
+from tests.audit.repo_builder import (commit, cqia_line, cqia_source, dvc, init_repo, write_lines, write_params,
+                                       write_pipeline)
 
 pytestmark = pytest.mark.e2e
 
@@ -38,24 +39,19 @@ def rid(line: int) -> str:
     return make_id("cqia_zhihu", f"zhihu.jsonl:{line}")
 
 
-def source(license_text: str) -> dict:
-    return {"kind": "cqia_jsonl", "path": "inputs/zhihu.jsonl", "subset": "zhihu", "license": license_text,
-            "fetched_at": "2026-11-01"}
-
-
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory) -> dict:
     root = tmp_path_factory.mktemp("escape") / "repo"
     root.mkdir()
     init_repo(root)
-    params = {"sources": {"cqia_zhihu": source("CC0-1.0")}, "clean": {"min_output_chars": 4}, "rule": "none",
+    params = {"sources": {"cqia_zhihu": cqia_source("zhihu")}, "clean": {"min_output_chars": 4}, "rule": "none",
               "assemble": {"eval_sources": []}}
     write_pipeline(root)
     write_params(root, params)
     write_lines(root / "inputs" / "zhihu.jsonl", [cqia_line(INSTRUCTION, OUTPUT_A), SHORT])
     dvc(root, "repro")
     a = commit(root, "A: hostile records")
-    params["sources"]["cqia_zhihu"] = source(LICENSE)
+    params["sources"]["cqia_zhihu"] = cqia_source("zhihu", LICENSE)
     write_params(root, params)
     write_lines(root / "inputs" / "zhihu.jsonl", [cqia_line(INSTRUCTION, OUTPUT_B), SHORT])
     dvc(root, "repro")

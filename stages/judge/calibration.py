@@ -132,6 +132,5 @@ def calibrate(candidates: pl.DataFrame, rejected: Path | None, settings: Calibra
     """(the report's data, the scored known-bad records). The known-bad records come from the sources whose
     candidates have a score (all sources when none has): a known-bad record is compared only with candidates
     of sources scored the same way, so an English-only familiarity is not credited for Chinese known-bad text."""
-    sources = scored_sources(candidates) or sorted(candidates["source"].unique().to_list())
-    bad = score_bad(known_bad(candidates, rejected, settings, sources), scorers)
+    bad = score_bad(known_bad(candidates, rejected, settings, scored_sources(candidates) or None), scorers)
     return calibration_report(candidates, bad, settings, about), bad
